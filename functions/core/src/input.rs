@@ -1,0 +1,432 @@
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::{ErrorName, StepPlan, StepPlanError};
+
+/// A day: how long a person has to approve a step unless the request says otherwise.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 86_400;
+/// The longest a Step Functions task may wait for a task token: a year.
+const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 31_536_000;
+/// ECS limits an image reference to 255 characters.
+const MAX_IMAGE_LEN: usize = 255;
+
+const FIELDS: [&str; 8] = [
+    "cluster",
+    "service",
+    "stack",
+    "image",
+    "container",
+    "environment",
+    "steps",
+    "approvalTimeoutSeconds",
+];
+
+/// A validated execution input: what to deploy, where, and in which steps.
+///
+/// ```json
+/// { "cluster": "mattctest", "service": "myservice", "stack": "ecs-task-test-2",
+///   "image": "octopussamples/helloworldwithversion:1.0.1", "container": "mycontainer",
+///   "environment": { "APPVERSION": "1.0.1" }, "steps": [10, 50],
+///   "approvalTimeoutSeconds": 86400 }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentRequest {
+    pub cluster: String,
+    pub service: String,
+    pub stack: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    pub steps: StepPlan,
+    pub approval_timeout_seconds: u64,
+}
+
+/// What is wrong with an execution input. Nothing is changed when one is found.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InputError {
+    #[error("the execution input must be a JSON object")]
+    NotAnObject,
+    #[error("`{0}` is required")]
+    MissingField(&'static str),
+    #[error("`{field}` {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("`{0}` is not a field of the execution input (expected one of: {fields})", fields = FIELDS.join(", "))]
+    UnknownField(String),
+    #[error("nothing to deploy: give `image`, `environment`, or both")]
+    NothingToDeploy,
+    #[error("`steps`: {0}")]
+    InvalidSteps(#[from] StepPlanError),
+    #[error("`approvalTimeoutSeconds` must be a whole number from 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}, not {0}")]
+    InvalidApprovalTimeout(String),
+    #[error("`environment.{name}` {reason}")]
+    InvalidEnvironment { name: String, reason: &'static str },
+}
+
+impl ErrorName for InputError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            InputError::NotAnObject => "InvalidInput",
+            InputError::MissingField(_) => "MissingField",
+            InputError::InvalidField { .. } => "InvalidField",
+            InputError::UnknownField(_) => "UnknownField",
+            InputError::NothingToDeploy => "NothingToDeploy",
+            InputError::InvalidSteps(_) => "InvalidSteps",
+            InputError::InvalidApprovalTimeout(_) => "InvalidApprovalTimeout",
+            InputError::InvalidEnvironment { .. } => "InvalidEnvironment",
+        }
+    }
+}
+
+fn optional_text(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, InputError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            if text.is_empty() {
+                Err(InputError::InvalidField {
+                    field,
+                    reason: "must not be empty".into(),
+                })
+            } else if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Err(InputError::InvalidField {
+                    field,
+                    reason: "must not contain spaces or control characters".into(),
+                })
+            } else {
+                Ok(Some(text.to_string()))
+            }
+        }
+        Some(other) => Err(InputError::InvalidField {
+            field,
+            reason: format!("must be a string, not {}", kind(other)),
+        }),
+    }
+}
+
+fn required_text(object: &Map<String, Value>, field: &'static str) -> Result<String, InputError> {
+    optional_text(object, field)?.ok_or(InputError::MissingField(field))
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn environment(object: &Map<String, Value>) -> Result<BTreeMap<String, String>, InputError> {
+    let entries = match object.get("environment") {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(entries)) => entries,
+        Some(other) => {
+            return Err(InputError::InvalidField {
+                field: "environment",
+                reason: format!(
+                    "must be an object of names to string values, not {}",
+                    kind(other)
+                ),
+            })
+        }
+    };
+    let mut variables = BTreeMap::new();
+    for (name, value) in entries {
+        let valid_name = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(InputError::InvalidEnvironment {
+                name: name.clone(),
+                reason: "is not a valid variable name (letters, digits and _, not starting with a digit)",
+            });
+        }
+        match value {
+            Value::String(text) => {
+                variables.insert(name.clone(), text.clone());
+            }
+            _ => {
+                return Err(InputError::InvalidEnvironment {
+                    name: name.clone(),
+                    reason: "must be a string (quote numbers and booleans)",
+                })
+            }
+        }
+    }
+    Ok(variables)
+}
+
+fn steps(object: &Map<String, Value>) -> Result<StepPlan, InputError> {
+    let items = match object.get("steps") {
+        None | Some(Value::Null) => return Ok(StepPlan::default()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(InputError::InvalidField {
+                field: "steps",
+                reason: format!("must be an array of percentages, not {}", kind(other)),
+            })
+        }
+    };
+    let mut numbers = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let number = item.as_i64().ok_or_else(|| InputError::InvalidField {
+            field: "steps",
+            reason: format!("item {index} must be a whole number, not {item}"),
+        })?;
+        numbers.push(number);
+    }
+    Ok(StepPlan::new(numbers)?)
+}
+
+fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
+    match object.get("approvalTimeoutSeconds") {
+        None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+        Some(value) => value
+            .as_u64()
+            .filter(|s| (1..=MAX_APPROVAL_TIMEOUT_SECONDS).contains(s))
+            .ok_or_else(|| InputError::InvalidApprovalTimeout(value.to_string())),
+    }
+}
+
+impl DeploymentRequest {
+    /// Validates an execution input. The first defect found is returned.
+    pub fn from_json(input: &Value) -> Result<DeploymentRequest, InputError> {
+        let object = input.as_object().ok_or(InputError::NotAnObject)?;
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(InputError::UnknownField(unknown.clone()));
+        }
+        let cluster = required_text(object, "cluster")?;
+        let service = required_text(object, "service")?;
+        let stack = required_text(object, "stack")?;
+        let image = optional_text(object, "image")?;
+        if image.as_ref().is_some_and(|i| i.len() > MAX_IMAGE_LEN) {
+            return Err(InputError::InvalidField {
+                field: "image",
+                reason: format!("must be at most {MAX_IMAGE_LEN} characters"),
+            });
+        }
+        let container = optional_text(object, "container")?;
+        let environment = environment(object)?;
+        if image.is_none() && environment.is_empty() {
+            return Err(InputError::NothingToDeploy);
+        }
+        Ok(DeploymentRequest {
+            cluster,
+            service,
+            stack,
+            image,
+            container,
+            environment,
+            steps: steps(object)?,
+            approval_timeout_seconds: approval_timeout(object)?,
+        })
+    }
+
+    /// Parses and validates an execution input given as JSON text.
+    pub fn from_json_str(text: &str) -> Result<DeploymentRequest, InputError> {
+        let value: Value = serde_json::from_str(text).map_err(|_| InputError::NotAnObject)?;
+        DeploymentRequest::from_json(&value)
+    }
+}
+
+impl TryFrom<Value> for DeploymentRequest {
+    type Error = InputError;
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        DeploymentRequest::from_json(&value)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeploymentRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        DeploymentRequest::from_json(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn design_example() -> Value {
+        json!({
+            "cluster": "mattctest",
+            "service": "myservice",
+            "stack": "ecs-task-test-2",
+            "image": "octopussamples/helloworldwithversion:1.0.1",
+            "container": "mycontainer",
+            "environment": { "APPVERSION": "1.0.1" },
+            "steps": [10, 50],
+            "approvalTimeoutSeconds": 86400
+        })
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut input = design_example();
+        input[field] = value;
+        input
+    }
+
+    fn without(field: &str) -> Value {
+        let mut input = design_example();
+        input.as_object_mut().unwrap().remove(field);
+        input
+    }
+
+    fn error_type(input: Value) -> &'static str {
+        DeploymentRequest::from_json(&input)
+            .unwrap_err()
+            .error_type()
+    }
+
+    #[test]
+    fn the_design_example_is_valid() {
+        let request = DeploymentRequest::from_json(&design_example()).unwrap();
+        assert_eq!(request.cluster, "mattctest");
+        assert_eq!(
+            request.image.as_deref(),
+            Some("octopussamples/helloworldwithversion:1.0.1")
+        );
+        assert_eq!(request.container.as_deref(), Some("mycontainer"));
+        assert_eq!(
+            request.environment.get("APPVERSION").map(String::as_str),
+            Some("1.0.1")
+        );
+        assert_eq!(request.steps.percentages(), &[10, 50]);
+        assert_eq!(request.approval_timeout_seconds, 86400);
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let input = json!({"cluster": "c", "service": "s", "stack": "st", "image": "repo/app:2"});
+        let request = DeploymentRequest::from_json(&input).unwrap();
+        assert_eq!(request.steps, StepPlan::default());
+        assert_eq!(
+            request.approval_timeout_seconds,
+            DEFAULT_APPROVAL_TIMEOUT_SECONDS
+        );
+        assert_eq!(request.container, None);
+        assert!(request.environment.is_empty());
+    }
+
+    #[test]
+    fn environment_alone_is_enough() {
+        let request = DeploymentRequest::from_json(&without("image")).unwrap();
+        assert_eq!(request.image, None);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let request = DeploymentRequest::from_json(&design_example()).unwrap();
+        let text = serde_json::to_string(&request).unwrap();
+        assert_eq!(DeploymentRequest::from_json_str(&text).unwrap(), request);
+    }
+
+    #[test]
+    fn every_defect_has_its_name() {
+        assert_eq!(error_type(json!([1, 2])), "InvalidInput");
+        assert_eq!(
+            DeploymentRequest::from_json_str("{not json")
+                .unwrap_err()
+                .error_type(),
+            "InvalidInput"
+        );
+        for field in ["cluster", "service", "stack"] {
+            assert_eq!(
+                DeploymentRequest::from_json(&without(field)),
+                Err(InputError::MissingField(field))
+            );
+            assert_eq!(error_type(with(field, json!(""))), "InvalidField");
+            assert_eq!(error_type(with(field, json!("  "))), "InvalidField");
+            assert_eq!(error_type(with(field, json!(7))), "InvalidField");
+            assert_eq!(error_type(with(field, json!("two words"))), "InvalidField");
+        }
+        let mut neither = without("image");
+        neither.as_object_mut().unwrap().remove("environment");
+        assert_eq!(
+            DeploymentRequest::from_json(&neither),
+            Err(InputError::NothingToDeploy)
+        );
+        assert!(DeploymentRequest::from_json(&with("environment", json!({}))).is_ok());
+        assert_eq!(
+            error_type(with("image", json!("x".repeat(256)))),
+            "InvalidField"
+        );
+        assert_eq!(error_type(with("container", json!(["a"]))), "InvalidField");
+        assert_eq!(
+            error_type(with("environment", json!("APPVERSION=1"))),
+            "InvalidField"
+        );
+        assert_eq!(
+            error_type(with("environment", json!({"APPVERSION": 1}))),
+            "InvalidEnvironment"
+        );
+        assert_eq!(
+            error_type(with("environment", json!({"1X": "a"}))),
+            "InvalidEnvironment"
+        );
+        assert_eq!(
+            error_type(with("environment", json!({"A-B": "a"}))),
+            "InvalidEnvironment"
+        );
+        assert_eq!(error_type(with("steps", json!([50, 10]))), "InvalidSteps");
+        assert_eq!(error_type(with("steps", json!([]))), "InvalidSteps");
+        assert_eq!(error_type(with("steps", json!([0, 10]))), "InvalidSteps");
+        assert_eq!(error_type(with("steps", json!([10, 100]))), "InvalidSteps");
+        assert_eq!(error_type(with("steps", json!([10.5]))), "InvalidField");
+        assert_eq!(error_type(with("steps", json!("10,50"))), "InvalidField");
+        assert_eq!(
+            error_type(with("approvalTimeoutSeconds", json!(0))),
+            "InvalidApprovalTimeout"
+        );
+        assert_eq!(
+            error_type(with("approvalTimeoutSeconds", json!(-1))),
+            "InvalidApprovalTimeout"
+        );
+        assert_eq!(
+            error_type(with("approvalTimeoutSeconds", json!("60"))),
+            "InvalidApprovalTimeout"
+        );
+        assert_eq!(
+            error_type(with(
+                "approvalTimeoutSeconds",
+                json!(MAX_APPROVAL_TIMEOUT_SECONDS + 1)
+            )),
+            "InvalidApprovalTimeout"
+        );
+        assert_eq!(
+            DeploymentRequest::from_json(&with("imgae", json!("x"))),
+            Err(InputError::UnknownField("imgae".into()))
+        );
+    }
+
+    #[test]
+    fn an_empty_environment_without_image_is_nothing_to_deploy() {
+        let mut input = without("image");
+        input["environment"] = json!({});
+        assert_eq!(
+            DeploymentRequest::from_json(&input),
+            Err(InputError::NothingToDeploy)
+        );
+    }
+
+    #[test]
+    fn messages_name_the_field() {
+        let err = DeploymentRequest::from_json(&without("stack")).unwrap_err();
+        assert_eq!(err.to_string(), "`stack` is required");
+        let err = DeploymentRequest::from_json(&with("steps", json!([50, 10]))).unwrap_err();
+        assert!(err.to_string().contains("strictly increase"), "{err}");
+    }
+}

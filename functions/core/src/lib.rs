@@ -1,0 +1,28 @@
+//! The deployment model of ecs-canary, free of AWS types, clocks and the
+//! environment: which colour is stable, how traffic is split at each step,
+//! what a deployment request must contain, and how a stack's template is
+//! rewritten for a new candidate.
+//!
+//! Every error has a stable name ([`ErrorName::error_type`]): the Lambda
+//! functions report it as `errorType`, and the state machine's `Retry` and
+//! `Catch` match on it.
+
+mod colour;
+mod input;
+mod plan;
+mod split;
+mod template;
+
+pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
+pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
+pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
+pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
+pub use template::{
+    CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, TASK_SET_OUTPUT_SUFFIX,
+};
+
+/// A stable, documented name for an error: the Lambda `errorType`.
+pub trait ErrorName {
+    /// The name Step Functions sees; never the Rust type path.
+    fn error_type(&self) -> &'static str;
+}

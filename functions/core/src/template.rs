@@ -1,0 +1,661 @@
+//! Reading a blue/green stack template and rewriting it for a new candidate.
+//!
+//! Resources are found by type and colour, as in the article's template:
+//! the two `AWS::ECS::TaskSet`s (colour from the `BlueTaskSet`/`GreenTaskSet`
+//! outputs, else the `ExternalId`, else the logical id), their target groups
+//! (from each task set's `LoadBalancers`), the weighted `ListenerRule` (the
+//! one forwarding to both target groups), tester rules (forwarding to exactly
+//! one of them), the `AWS::ECS::TaskDefinition` the task sets refer to, and
+//! the `AWS::ECS::Service`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use thiserror::Error;
+
+use crate::{Colour, ErrorName, STABLE_STACK_TAG};
+
+/// Outputs named `<Colour>TaskSet` hold each colour's task-set id.
+pub const TASK_SET_OUTPUT_SUFFIX: &str = "TaskSet";
+
+const TASK_SET: &str = "AWS::ECS::TaskSet";
+const TASK_DEFINITION: &str = "AWS::ECS::TaskDefinition";
+const SERVICE: &str = "AWS::ECS::Service";
+const LISTENER_RULE: &str = "AWS::ElasticLoadBalancingV2::ListenerRule";
+
+/// A CloudFormation template, held in its JSON form whatever it was written in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    body: Value,
+}
+
+/// Where the blue/green pieces are in a template (logical ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackLayout {
+    pub blue_task_set: String,
+    pub green_task_set: String,
+    /// How each task set names its target group: `{"Ref": "..."}` or an ARN.
+    pub blue_target_group: Value,
+    pub green_target_group: Value,
+    pub weighted_rule: String,
+    pub tester_rules: Vec<String>,
+    pub task_definition: String,
+    pub service: Option<String>,
+}
+
+impl StackLayout {
+    pub fn task_set(&self, colour: Colour) -> &str {
+        match colour {
+            Colour::Blue => &self.blue_task_set,
+            Colour::Green => &self.green_task_set,
+        }
+    }
+
+    pub fn target_group(&self, colour: Colour) -> &Value {
+        match colour {
+            Colour::Blue => &self.blue_target_group,
+            Colour::Green => &self.green_target_group,
+        }
+    }
+
+    /// The logical id of a colour's target group, when the template creates it.
+    pub fn target_group_resource(&self, colour: Colour) -> Option<&str> {
+        self.target_group(colour).get("Ref").and_then(Value::as_str)
+    }
+
+    /// The output that holds a colour's task-set id.
+    pub fn task_set_output(colour: Colour) -> String {
+        format!("{colour}{TASK_SET_OUTPUT_SUFFIX}")
+    }
+}
+
+/// What the candidate gets: a new image and/or environment for one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateRelease {
+    pub image: Option<String>,
+    pub environment: Vec<(String, String)>,
+    /// The container to change; `None` means the task definition's only one.
+    pub container: Option<String>,
+}
+
+/// The result of [`Template::patch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchedTemplate {
+    pub template: Template,
+    pub layout: StackLayout,
+    /// The container that carries the new version.
+    pub container: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TemplateError {
+    #[error("the template is neither JSON nor YAML: {0}")]
+    Unreadable(String),
+    #[error("the template has no Resources object")]
+    NoResources,
+    #[error("no {TASK_SET} for {0} (looked at outputs {0}TaskSet, ExternalId and logical ids)")]
+    TaskSetNotFound(Colour),
+    #[error("more than one {TASK_SET} is {0}: {1:?}")]
+    AmbiguousTaskSet(Colour, Vec<String>),
+    #[error("the {0} task set names no target group in LoadBalancers")]
+    TargetGroupNotFound(Colour),
+    #[error("the blue and green task sets use the same target group")]
+    SharedTargetGroup,
+    #[error("no {LISTENER_RULE} forwards to both the blue and the green target group")]
+    WeightedRuleNotFound,
+    #[error("more than one listener rule forwards to both target groups: {0:?}")]
+    AmbiguousWeightedRule(Vec<String>),
+    #[error("no {TASK_DEFINITION} for the task sets")]
+    TaskDefinitionNotFound,
+    #[error("the task sets refer to more than one task definition: {0:?}")]
+    AmbiguousTaskDefinition(Vec<String>),
+    #[error("the task definition has no container named {0:?}")]
+    ContainerNotFound(String),
+    #[error("the task definition has several containers ({0:?}); name one with `container`")]
+    AmbiguousContainer(Vec<String>),
+    #[error("resource {logical_id}: {reason}")]
+    MalformedResource { logical_id: String, reason: String },
+}
+
+impl ErrorName for TemplateError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            TemplateError::Unreadable(_) | TemplateError::NoResources => "TemplateUnreadable",
+            TemplateError::TaskSetNotFound(_) => "TaskSetNotFound",
+            TemplateError::AmbiguousTaskSet(..) => "AmbiguousTaskSet",
+            TemplateError::TargetGroupNotFound(_) | TemplateError::SharedTargetGroup => {
+                "TargetGroupNotFound"
+            }
+            TemplateError::WeightedRuleNotFound => "WeightedRuleNotFound",
+            TemplateError::AmbiguousWeightedRule(_) => "AmbiguousWeightedRule",
+            TemplateError::TaskDefinitionNotFound => "TaskDefinitionNotFound",
+            TemplateError::AmbiguousTaskDefinition(_) => "AmbiguousTaskDefinition",
+            TemplateError::ContainerNotFound(_) => "ContainerNotFound",
+            TemplateError::AmbiguousContainer(_) => "AmbiguousContainer",
+            TemplateError::MalformedResource { .. } => "MalformedTemplate",
+        }
+    }
+}
+
+impl Template {
+    /// Reads a template as CloudFormation returns it from GetTemplate: JSON,
+    /// or YAML with short-form intrinsics (`!Ref`, `!GetAtt`, `!Sub` ...),
+    /// which become their long JSON forms.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let body = match serde_json::from_str::<Value>(text) {
+            Ok(body) => body,
+            Err(json_error) => {
+                let yaml: serde_yaml_ng::Value =
+                    serde_yaml_ng::from_str(text).map_err(|yaml_error| {
+                        let looks_like_json = text.trim_start().starts_with('{');
+                        TemplateError::Unreadable(if looks_like_json {
+                            json_error.to_string()
+                        } else {
+                            yaml_error.to_string()
+                        })
+                    })?;
+                yaml_to_json(yaml)
+            }
+        };
+        Template::from_json(body)
+    }
+
+    pub fn from_json(body: Value) -> Result<Template, TemplateError> {
+        match body.get("Resources") {
+            Some(Value::Object(_)) => Ok(Template { body }),
+            _ => Err(TemplateError::NoResources),
+        }
+    }
+
+    pub fn as_json(&self) -> &Value {
+        &self.body
+    }
+
+    /// The template as JSON text, for UpdateStack.
+    pub fn to_json_string(&self) -> String {
+        // Serialising a Value cannot fail.
+        serde_json::to_string_pretty(&self.body).unwrap_or_default()
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        // `from_json` guarantees an object.
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        self.body
+            .get("Resources")
+            .and_then(Value::as_object)
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    }
+
+    fn resources_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+        self.resources()
+            .iter()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+    }
+
+    /// Finds the blue/green pieces of the stack.
+    pub fn layout(&self) -> Result<StackLayout, TemplateError> {
+        let (blue_task_set, green_task_set) = self.task_sets()?;
+        let blue_target_group = self.task_set_target_group(&blue_task_set, Colour::Blue)?;
+        let green_target_group = self.task_set_target_group(&green_task_set, Colour::Green)?;
+        if blue_target_group == green_target_group {
+            return Err(TemplateError::SharedTargetGroup);
+        }
+
+        let mut weighted = Vec::new();
+        let mut tester_rules = Vec::new();
+        for (id, rule) in self.resources_of_type(LISTENER_RULE) {
+            let targets = forward_targets(rule);
+            let blue = targets.contains(&&blue_target_group);
+            let green = targets.contains(&&green_target_group);
+            if blue && green {
+                weighted.push(id.clone());
+            } else if blue || green {
+                tester_rules.push(id.clone());
+            }
+        }
+        let weighted_rule = match weighted.len() {
+            0 => return Err(TemplateError::WeightedRuleNotFound),
+            1 => weighted.remove(0),
+            _ => return Err(TemplateError::AmbiguousWeightedRule(weighted)),
+        };
+
+        let task_definition = self.task_definition(&[&blue_task_set, &green_task_set])?;
+        let service = self.service(&blue_task_set);
+        Ok(StackLayout {
+            blue_task_set,
+            green_task_set,
+            blue_target_group,
+            green_target_group,
+            weighted_rule,
+            tester_rules,
+            task_definition,
+            service,
+        })
+    }
+
+    fn task_sets(&self) -> Result<(String, String), TemplateError> {
+        let outputs = self.body.get("Outputs").and_then(Value::as_object);
+        let from_output = |colour: Colour| -> Option<String> {
+            let value = outputs?
+                .get(&StackLayout::task_set_output(colour))?
+                .get("Value")?;
+            let target = match value.get("Fn::GetAtt")? {
+                Value::Array(parts) => parts.first()?.as_str()?.to_string(),
+                Value::String(dotted) => dotted.split('.').next()?.to_string(),
+                _ => return None,
+            };
+            let is_task_set = self.resources().get(&target)?.get("Type")?.as_str()? == TASK_SET;
+            is_task_set.then_some(target)
+        };
+        let by_output = [from_output(Colour::Blue), from_output(Colour::Green)];
+
+        let colour_of = |id: &str, resource: &Value| -> Option<Colour> {
+            if let Some(colour) = Colour::ALL
+                .into_iter()
+                .find(|&c| by_output[c as usize].as_deref() == Some(id))
+            {
+                return Some(colour);
+            }
+            resource
+                .pointer("/Properties/ExternalId")
+                .and_then(Value::as_str)
+                .and_then(Colour::named_in)
+                .or_else(|| Colour::named_in(id))
+        };
+
+        let mut found: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        for (id, resource) in self.resources_of_type(TASK_SET) {
+            if let Some(colour) = colour_of(id, resource) {
+                found[colour as usize].push(id.clone());
+            }
+        }
+        let pick = |colour: Colour, ids: &mut Vec<String>| match ids.len() {
+            0 => Err(TemplateError::TaskSetNotFound(colour)),
+            1 => Ok(ids.remove(0)),
+            _ => Err(TemplateError::AmbiguousTaskSet(colour, ids.clone())),
+        };
+        let [mut blue, mut green] = found;
+        Ok((
+            pick(Colour::Blue, &mut blue)?,
+            pick(Colour::Green, &mut green)?,
+        ))
+    }
+
+    fn task_set_target_group(
+        &self,
+        task_set: &str,
+        colour: Colour,
+    ) -> Result<Value, TemplateError> {
+        self.resources()
+            .get(task_set)
+            .and_then(|r| r.pointer("/Properties/LoadBalancers/0/TargetGroupArn"))
+            .cloned()
+            .ok_or(TemplateError::TargetGroupNotFound(colour))
+    }
+
+    fn task_definition(&self, task_sets: &[&String]) -> Result<String, TemplateError> {
+        let mut referenced: Vec<String> = Vec::new();
+        for task_set in task_sets {
+            let reference = self
+                .resources()
+                .get(*task_set)
+                .and_then(|r| r.pointer("/Properties/TaskDefinition/Ref"))
+                .and_then(Value::as_str);
+            if let Some(id) = reference {
+                let is_task_definition = self
+                    .resources()
+                    .get(id)
+                    .and_then(|r| r.get("Type"))
+                    .and_then(Value::as_str)
+                    == Some(TASK_DEFINITION);
+                if is_task_definition && !referenced.iter().any(|r| r == id) {
+                    referenced.push(id.to_string());
+                }
+            }
+        }
+        if referenced.is_empty() {
+            referenced = self
+                .resources_of_type(TASK_DEFINITION)
+                .map(|(id, _)| id.clone())
+                .collect();
+        }
+        match referenced.len() {
+            0 => Err(TemplateError::TaskDefinitionNotFound),
+            1 => Ok(referenced.remove(0)),
+            _ => Err(TemplateError::AmbiguousTaskDefinition(referenced)),
+        }
+    }
+
+    fn service(&self, task_set: &str) -> Option<String> {
+        let referenced = self
+            .resources()
+            .get(task_set)
+            .and_then(|r| r.pointer("/Properties/Service/Ref"))
+            .and_then(Value::as_str)
+            .filter(|id| {
+                self.resources()
+                    .get(*id)
+                    .and_then(|r| r.get("Type"))
+                    .and_then(Value::as_str)
+                    == Some(SERVICE)
+            })
+            .map(str::to_string);
+        referenced.or_else(|| {
+            let mut services = self.resources_of_type(SERVICE).map(|(id, _)| id.clone());
+            match (services.next(), services.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+    }
+
+    /// Rewrites the template for a deployment in which `stable` keeps serving:
+    ///
+    /// * the task definition carries the new image and/or environment;
+    /// * the candidate task set refers to it (`Ref`);
+    /// * the stable task set is pinned to `stable_task_definition`, its live ARN;
+    /// * the weighted rule says stable 100 / candidate 0 (what is live);
+    /// * tester rules forward to the candidate;
+    /// * the service's `StableStack` tag, if the template sets one, names `stable`.
+    pub fn patch(
+        &self,
+        stable: Colour,
+        stable_task_definition: &str,
+        release: &CandidateRelease,
+    ) -> Result<PatchedTemplate, TemplateError> {
+        let layout = self.layout()?;
+        let candidate = stable.other();
+        let mut body = self.body.clone();
+        let resources = body
+            .get_mut("Resources")
+            .and_then(Value::as_object_mut)
+            .ok_or(TemplateError::NoResources)?;
+
+        let container =
+            update_container(resource_mut(resources, &layout.task_definition)?, release).map_err(
+                |e| match e {
+                    ContainerEdit::Template(e) => e,
+                    ContainerEdit::Malformed(reason) => TemplateError::MalformedResource {
+                        logical_id: layout.task_definition.clone(),
+                        reason,
+                    },
+                },
+            )?;
+
+        set_property(
+            resource_mut(resources, layout.task_set(candidate))?,
+            "TaskDefinition",
+            json!({ "Ref": layout.task_definition }),
+        );
+        set_property(
+            resource_mut(resources, layout.task_set(stable))?,
+            "TaskDefinition",
+            Value::String(stable_task_definition.to_string()),
+        );
+
+        let stable_group = layout.target_group(stable).clone();
+        let candidate_group = layout.target_group(candidate).clone();
+        for_each_forward_target(resource_mut(resources, &layout.weighted_rule)?, |target| {
+            if let Some(weight) = target.weight {
+                if *target.group == stable_group {
+                    *weight = json!(100);
+                } else if *target.group == candidate_group {
+                    *weight = json!(0);
+                }
+            }
+        });
+        for rule in &layout.tester_rules {
+            for_each_forward_target(resource_mut(resources, rule)?, |target| {
+                if *target.group == stable_group {
+                    *target.group = candidate_group.clone();
+                }
+            });
+        }
+
+        if let Some(service) = &layout.service {
+            let tags = resource_mut(resources, service)?
+                .pointer_mut("/Properties/Tags")
+                .and_then(Value::as_array_mut);
+            for tag in tags.into_iter().flatten() {
+                if tag.get("Key").and_then(Value::as_str) == Some(STABLE_STACK_TAG) {
+                    tag["Value"] = json!(stable.as_str());
+                }
+            }
+        }
+
+        Ok(PatchedTemplate {
+            template: Template { body },
+            layout,
+            container,
+        })
+    }
+}
+
+fn resource_mut<'a>(
+    resources: &'a mut Map<String, Value>,
+    id: &str,
+) -> Result<&'a mut Value, TemplateError> {
+    resources
+        .get_mut(id)
+        .ok_or_else(|| TemplateError::MalformedResource {
+            logical_id: id.to_string(),
+            reason: "missing".into(),
+        })
+}
+
+fn set_property(resource: &mut Value, name: &str, value: Value) {
+    if !resource.get("Properties").is_some_and(Value::is_object) {
+        resource["Properties"] = json!({});
+    }
+    resource["Properties"][name] = value;
+}
+
+/// Target groups a rule's `forward` actions send traffic to.
+fn forward_targets(rule: &Value) -> Vec<&Value> {
+    let mut targets = Vec::new();
+    let actions = rule
+        .pointer("/Properties/Actions")
+        .and_then(Value::as_array);
+    for action in actions.into_iter().flatten() {
+        if action.get("Type").and_then(Value::as_str) != Some("forward") {
+            continue;
+        }
+        if let Some(group) = action.get("TargetGroupArn") {
+            targets.push(group);
+        }
+        let groups = action
+            .pointer("/ForwardConfig/TargetGroups")
+            .and_then(Value::as_array);
+        targets.extend(
+            groups
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.get("TargetGroupArn")),
+        );
+    }
+    targets
+}
+
+struct ForwardTargetMut<'a> {
+    group: &'a mut Value,
+    weight: Option<&'a mut Value>,
+}
+
+fn for_each_forward_target(rule: &mut Value, mut visit: impl FnMut(ForwardTargetMut<'_>)) {
+    let actions = rule
+        .pointer_mut("/Properties/Actions")
+        .and_then(Value::as_array_mut);
+    for action in actions.into_iter().flatten() {
+        if action.get("Type").and_then(Value::as_str) != Some("forward") {
+            continue;
+        }
+        let Some(action) = action.as_object_mut() else {
+            continue;
+        };
+        let mut single_group = None;
+        let mut forward_config = None;
+        for (key, value) in action.iter_mut() {
+            match key.as_str() {
+                "TargetGroupArn" => single_group = Some(value),
+                "ForwardConfig" => forward_config = Some(value),
+                _ => {}
+            }
+        }
+        if let Some(group) = single_group {
+            visit(ForwardTargetMut {
+                group,
+                weight: None,
+            });
+        }
+        let groups = forward_config
+            .and_then(|c| c.get_mut("TargetGroups"))
+            .and_then(Value::as_array_mut);
+        for entry in groups.into_iter().flatten() {
+            let Some(entry) = entry.as_object_mut() else {
+                continue;
+            };
+            if !entry.contains_key("Weight") {
+                entry.insert("Weight".into(), json!(1));
+            }
+            let mut group = None;
+            let mut weight = None;
+            for (key, value) in entry.iter_mut() {
+                match key.as_str() {
+                    "TargetGroupArn" => group = Some(value),
+                    "Weight" => weight = Some(value),
+                    _ => {}
+                }
+            }
+            if let Some(group) = group {
+                visit(ForwardTargetMut { group, weight });
+            }
+        }
+    }
+}
+
+enum ContainerEdit {
+    Template(TemplateError),
+    Malformed(String),
+}
+
+/// Applies the release to one container; returns the container's name.
+fn update_container(
+    task_definition: &mut Value,
+    release: &CandidateRelease,
+) -> Result<String, ContainerEdit> {
+    let containers = task_definition
+        .pointer_mut("/Properties/ContainerDefinitions")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| ContainerEdit::Malformed("no ContainerDefinitions list".into()))?;
+    let names: Vec<String> = containers
+        .iter()
+        .map(|c| {
+            c.get("Name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let index = match &release.container {
+        Some(wanted) => names.iter().position(|n| n == wanted).ok_or_else(|| {
+            ContainerEdit::Template(TemplateError::ContainerNotFound(wanted.clone()))
+        })?,
+        None if names.len() == 1 => 0,
+        None if names.is_empty() => {
+            return Err(ContainerEdit::Template(TemplateError::ContainerNotFound(
+                String::new(),
+            )))
+        }
+        None => {
+            return Err(ContainerEdit::Template(TemplateError::AmbiguousContainer(
+                names,
+            )))
+        }
+    };
+    let container = containers[index].as_object_mut().ok_or_else(|| {
+        ContainerEdit::Malformed("a container definition is not an object".into())
+    })?;
+    if let Some(image) = &release.image {
+        container.insert("Image".into(), json!(image));
+    }
+    if !release.environment.is_empty() {
+        let environment = container.entry("Environment").or_insert_with(|| json!([]));
+        let entries = environment
+            .as_array_mut()
+            .ok_or_else(|| ContainerEdit::Malformed("Environment is not a list".into()))?;
+        for (name, value) in &release.environment {
+            match entries
+                .iter_mut()
+                .find(|e| e.get("Name").and_then(Value::as_str) == Some(name.as_str()))
+            {
+                Some(entry) => entry["Value"] = json!(value),
+                None => entries.push(json!({ "Name": name, "Value": value })),
+            }
+        }
+    }
+    Ok(names[index].clone())
+}
+
+/// YAML (with CloudFormation's short-form tags) to the equivalent JSON.
+fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else if let Some(u) = n.as_u64() {
+                json!(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(mapping) => {
+            let mut object = Map::new();
+            for (key, value) in mapping {
+                let key = match key {
+                    Yaml::String(s) => s,
+                    other => match yaml_to_json(other) {
+                        Value::String(s) => s,
+                        plain => plain.to_string(),
+                    },
+                };
+                object.insert(key, yaml_to_json(value));
+            }
+            Value::Object(object)
+        }
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = yaml_to_json(tagged.value);
+            let (key, inner) = match name {
+                "Ref" | "Condition" => (name.to_string(), inner),
+                "GetAtt" => {
+                    let inner = match inner {
+                        Value::String(dotted) => match dotted.split_once('.') {
+                            Some((resource, attribute)) => json!([resource, attribute]),
+                            None => Value::String(dotted),
+                        },
+                        other => other,
+                    };
+                    ("Fn::GetAtt".to_string(), inner)
+                }
+                other => (format!("Fn::{other}"), inner),
+            };
+            let mut object = Map::new();
+            object.insert(key, inner);
+            Value::Object(object)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

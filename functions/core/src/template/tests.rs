@@ -1,0 +1,482 @@
+use super::*;
+
+const ARTICLE: &str = include_str!("../../testdata/article-template.json");
+const ARTICLE_DEPLOYED: &str = include_str!("../../testdata/article-template-deployed.json");
+const ARTICLE_YAML: &str = include_str!("../../testdata/article-template.yaml");
+const LIVE_26: &str = "arn:aws:ecs:us-east-1:968802670493:task-definition/mytask:26";
+const LIVE_27: &str = "arn:aws:ecs:us-east-1:968802670493:task-definition/mytask:27";
+
+fn article() -> Template {
+    Template::parse(ARTICLE).unwrap()
+}
+
+fn app_version(version: &str) -> CandidateRelease {
+    CandidateRelease {
+        image: None,
+        environment: vec![("APPVERSION".into(), version.into())],
+        container: None,
+    }
+}
+
+fn property<'a>(template: &'a Template, resource: &str, path: &str) -> &'a Value {
+    template
+        .as_json()
+        .pointer(&format!("/Resources/{resource}/Properties{path}"))
+        .unwrap_or_else(|| panic!("{resource}{path} missing"))
+}
+
+fn weights(template: &Template) -> Vec<(String, i64)> {
+    let groups = property(
+        template,
+        "MyListenerRule",
+        "/Actions/0/ForwardConfig/TargetGroups",
+    );
+    groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["TargetGroupArn"]["Ref"].as_str().unwrap().to_string(),
+                g["Weight"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn mutate(edit: impl FnOnce(&mut Value)) -> Template {
+    let mut body: Value = serde_json::from_str(ARTICLE).unwrap();
+    edit(&mut body);
+    Template::from_json(body).unwrap()
+}
+
+#[test]
+fn finds_the_article_layout() {
+    let layout = article().layout().unwrap();
+    assert_eq!(layout.blue_task_set, "BlueTaskSet");
+    assert_eq!(layout.green_task_set, "GreenTaskSet");
+    assert_eq!(
+        layout.target_group_resource(Colour::Blue),
+        Some("BlueTargetGroup")
+    );
+    assert_eq!(
+        layout.target_group_resource(Colour::Green),
+        Some("GreenTargetGroup")
+    );
+    assert_eq!(layout.weighted_rule, "MyListenerRule");
+    assert!(layout.tester_rules.is_empty());
+    assert_eq!(layout.task_definition, "MyTask");
+    assert_eq!(layout.service.as_deref(), Some("MyService"));
+    assert_eq!(StackLayout::task_set_output(Colour::Green), "GreenTaskSet");
+}
+
+#[test]
+fn blue_stable_patch_of_the_article_is_the_articles_second_template() {
+    let patched = article()
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap();
+    let expected: Value = serde_json::from_str(ARTICLE_DEPLOYED).unwrap();
+    assert_eq!(patched.template.as_json(), &expected);
+    assert_eq!(patched.container, "mycontainer");
+}
+
+#[test]
+fn green_stable_patch_pins_green_and_moves_blue_to_the_new_version() {
+    // The deployed template after a promotion: Green is stable and live on :27.
+    let deployed = Template::parse(ARTICLE_DEPLOYED).unwrap();
+    let patched = deployed
+        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .unwrap()
+        .template;
+
+    assert_eq!(
+        property(&patched, "GreenTaskSet", "/TaskDefinition"),
+        &json!(LIVE_27)
+    );
+    assert_eq!(
+        property(&patched, "BlueTaskSet", "/TaskDefinition"),
+        &json!({"Ref": "MyTask"})
+    );
+    assert_eq!(
+        property(&patched, "MyTask", "/ContainerDefinitions/0/Environment"),
+        &json!([{"Name": "APPVERSION", "Value": "1.0.2"}])
+    );
+    // The rendered split equals the live one: Green (stable) 100, Blue 0.
+    assert_eq!(
+        weights(&patched),
+        vec![
+            ("GreenTargetGroup".into(), 100),
+            ("BlueTargetGroup".into(), 0)
+        ]
+    );
+    assert_eq!(
+        property(&patched, "MyService", "/Tags/0"),
+        &json!({"Key": "StableStack", "Value": "Green"})
+    );
+    // Nothing else moved: the target groups and listener are untouched.
+    for untouched in ["GreenTargetGroup", "BlueTargetGroup", "MyListener"] {
+        assert_eq!(
+            patched.as_json()["Resources"][untouched],
+            deployed.as_json()["Resources"][untouched]
+        );
+    }
+}
+
+#[test]
+fn yaml_templates_with_short_form_intrinsics_patch_like_json() {
+    let yaml = Template::parse(ARTICLE_YAML).unwrap();
+    assert_eq!(
+        yaml.as_json()["AWSTemplateFormatVersion"],
+        json!("2010-09-09")
+    );
+    assert_eq!(
+        yaml.as_json()["Outputs"]["BlueTaskSet"]["Value"],
+        json!({"Fn::GetAtt": ["BlueTaskSet", "Id"]})
+    );
+    let from_yaml = yaml
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    let mut expected: Value = serde_json::from_str(ARTICLE_DEPLOYED).unwrap();
+    let mut got = from_yaml.as_json().clone();
+    got.as_object_mut()
+        .unwrap()
+        .remove("AWSTemplateFormatVersion");
+    expected
+        .as_object_mut()
+        .unwrap()
+        .remove("AWSTemplateFormatVersion");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn yaml_tags_become_long_form_json() {
+    let template = Template::parse(
+        "Resources:\n  A:\n    Type: X\n    Properties:\n      S: !Sub '${AWS::StackName}-a'\n      J: !Join [ '', [ a, !Ref B ] ]\n      G: !GetAtt [ B, Arn ]\n      C: !If [ IsProd, 1, 2 ]\n      N: 3\n      F: 1.5\n",
+    )
+    .unwrap();
+    let props = &template.as_json()["Resources"]["A"]["Properties"];
+    assert_eq!(props["S"], json!({"Fn::Sub": "${AWS::StackName}-a"}));
+    assert_eq!(props["J"], json!({"Fn::Join": ["", ["a", {"Ref": "B"}]]}));
+    assert_eq!(props["G"], json!({"Fn::GetAtt": ["B", "Arn"]}));
+    assert_eq!(props["C"], json!({"Fn::If": ["IsProd", 1, 2]}));
+    assert_eq!(props["N"], json!(3));
+    assert_eq!(props["F"], json!(1.5));
+}
+
+#[test]
+fn the_patch_output_parses_back_to_the_same_template() {
+    let patched = article()
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    assert_eq!(Template::parse(&patched.to_json_string()).unwrap(), patched);
+}
+
+#[test]
+fn patching_is_idempotent() {
+    let once = article()
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    let twice = once
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn image_and_new_variables_are_applied_to_the_named_container() {
+    let template = mutate(|body| {
+        let containers = body
+            .pointer_mut("/Resources/MyTask/Properties/ContainerDefinitions")
+            .unwrap();
+        containers
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"Name": "sidecar", "Image": "envoy:1"}));
+    });
+    let release = CandidateRelease {
+        image: Some("octopussamples/helloworldwithversion:1.0.1".into()),
+        environment: vec![
+            ("APPVERSION".into(), "1.0.1".into()),
+            ("COLOUR".into(), "new".into()),
+        ],
+        container: Some("mycontainer".into()),
+    };
+    let patched = template.patch(Colour::Blue, LIVE_26, &release).unwrap();
+    let container = property(&patched.template, "MyTask", "/ContainerDefinitions/0");
+    assert_eq!(
+        container["Image"],
+        json!("octopussamples/helloworldwithversion:1.0.1")
+    );
+    assert_eq!(
+        container["Environment"],
+        json!([{"Name": "APPVERSION", "Value": "1.0.1"}, {"Name": "COLOUR", "Value": "new"}])
+    );
+    assert_eq!(
+        property(&patched.template, "MyTask", "/ContainerDefinitions/1"),
+        &json!({"Name": "sidecar", "Image": "envoy:1"})
+    );
+
+    // With two containers, one must be named.
+    let err = template
+        .patch(Colour::Blue, LIVE_26, &app_version("1"))
+        .unwrap_err();
+    assert_eq!(err.error_type(), "AmbiguousContainer");
+    let missing = CandidateRelease {
+        container: Some("nope".into()),
+        ..app_version("1")
+    };
+    assert_eq!(
+        template.patch(Colour::Blue, LIVE_26, &missing).unwrap_err(),
+        TemplateError::ContainerNotFound("nope".into())
+    );
+}
+
+#[test]
+fn tester_rule_is_pointed_at_the_candidate() {
+    let tester = json!({
+        "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "Properties": {
+            "Actions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 100}]}}],
+            "Conditions": [{"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "test", "Value": "true"}]}}],
+            "ListenerArn": {"Ref": "MyListener"},
+            "Priority": 5
+        }
+    });
+    let template = mutate(|body| body["Resources"]["TesterRule"] = tester.clone());
+    assert_eq!(
+        template.layout().unwrap().tester_rules,
+        vec!["TesterRule".to_string()]
+    );
+
+    // Green stable: the tester rule moves from Green to Blue, the candidate.
+    let patched = template
+        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .unwrap()
+        .template;
+    assert_eq!(
+        property(
+            &patched,
+            "TesterRule",
+            "/Actions/0/ForwardConfig/TargetGroups/0"
+        ),
+        &json!({"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100})
+    );
+    // Blue stable: it stays on Green.
+    let patched = template
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    assert_eq!(
+        property(
+            &patched,
+            "TesterRule",
+            "/Actions/0/ForwardConfig/TargetGroups/0/TargetGroupArn"
+        ),
+        &json!({"Ref": "GreenTargetGroup"})
+    );
+
+    // The simple form (TargetGroupArn on the action) is retargeted too.
+    let simple = mutate(|body| {
+        let mut rule = tester.clone();
+        rule["Properties"]["Actions"] =
+            json!([{"Type": "forward", "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]);
+        body["Resources"]["TesterRule"] = rule;
+    });
+    let patched = simple
+        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    assert_eq!(
+        property(&patched, "TesterRule", "/Actions/0/TargetGroupArn"),
+        &json!({"Ref": "GreenTargetGroup"})
+    );
+}
+
+#[test]
+fn colours_come_from_outputs_before_external_ids_and_logical_ids() {
+    // Logical ids that name no colour; outputs decide.
+    let renamed = mutate(|body| {
+        let resources = body["Resources"].as_object_mut().unwrap();
+        let blue = resources.remove("BlueTaskSet").unwrap();
+        let green = resources.remove("GreenTaskSet").unwrap();
+        resources.insert("SetA".into(), green);
+        resources.insert("SetB".into(), blue);
+        for set in ["SetA", "SetB"] {
+            resources[set]["Properties"]["ExternalId"] = json!("app");
+        }
+        body["Outputs"]["GreenTaskSet"]["Value"] = json!({"Fn::GetAtt": ["SetA", "Id"]});
+        body["Outputs"]["BlueTaskSet"]["Value"] = json!({"Fn::GetAtt": "SetB.Id"});
+    });
+    let layout = renamed.layout().unwrap();
+    assert_eq!(
+        (
+            layout.blue_task_set.as_str(),
+            layout.green_task_set.as_str()
+        ),
+        ("SetB", "SetA")
+    );
+
+    // No outputs: ExternalId decides, even against the logical id.
+    let external = mutate(|body| {
+        body.as_object_mut().unwrap().remove("Outputs");
+        body["Resources"]["BlueTaskSet"]["Properties"]["ExternalId"] = json!("green-stack");
+        body["Resources"]["GreenTaskSet"]["Properties"]["ExternalId"] = json!("blue-stack");
+    });
+    let layout = external.layout().unwrap();
+    assert_eq!(layout.blue_task_set, "GreenTaskSet");
+}
+
+#[test]
+fn every_missing_resource_has_its_name() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        (
+            "TaskSetNotFound",
+            Box::new(|b| {
+                b["Resources"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("GreenTaskSet");
+                b["Outputs"].as_object_mut().unwrap().remove("GreenTaskSet");
+            }),
+        ),
+        (
+            "AmbiguousTaskSet",
+            Box::new(|b| {
+                b.as_object_mut().unwrap().remove("Outputs");
+                let copy = b["Resources"]["BlueTaskSet"].clone();
+                b["Resources"]["BlueTaskSet2"] = copy;
+            }),
+        ),
+        (
+            "TargetGroupNotFound",
+            Box::new(|b| {
+                b["Resources"]["BlueTaskSet"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("LoadBalancers");
+            }),
+        ),
+        (
+            "TargetGroupNotFound",
+            Box::new(|b| {
+                b["Resources"]["BlueTaskSet"]["Properties"]["LoadBalancers"][0]["TargetGroupArn"] =
+                    json!({"Ref": "GreenTargetGroup"});
+            }),
+        ),
+        (
+            "WeightedRuleNotFound",
+            Box::new(|b| {
+                b["Resources"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("MyListenerRule");
+            }),
+        ),
+        (
+            "AmbiguousWeightedRule",
+            Box::new(|b| {
+                let copy = b["Resources"]["MyListenerRule"].clone();
+                b["Resources"]["OtherRule"] = copy;
+            }),
+        ),
+        (
+            "TaskDefinitionNotFound",
+            Box::new(|b| {
+                b["Resources"].as_object_mut().unwrap().remove("MyTask");
+                for set in ["BlueTaskSet", "GreenTaskSet"] {
+                    b["Resources"][set]["Properties"]["TaskDefinition"] =
+                        json!("arn:aws:ecs:us-east-1:1:task-definition/x:1");
+                }
+            }),
+        ),
+        (
+            "AmbiguousTaskDefinition",
+            Box::new(|b| {
+                let copy = b["Resources"]["MyTask"].clone();
+                b["Resources"]["OtherTask"] = copy;
+                b["Resources"]["GreenTaskSet"]["Properties"]["TaskDefinition"] =
+                    json!({"Ref": "OtherTask"});
+            }),
+        ),
+        (
+            "MalformedTemplate",
+            Box::new(|b| {
+                b["Resources"]["MyTask"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("ContainerDefinitions");
+            }),
+        ),
+    ];
+    for (expected, edit) in cases {
+        let template = mutate(|b| edit(b));
+        let err = template
+            .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+            .unwrap_err();
+        assert_eq!(err.error_type(), expected, "{err}");
+    }
+    assert_eq!(
+        Template::parse("{\"Outputs\": {}}").unwrap_err(),
+        TemplateError::NoResources
+    );
+    assert_eq!(
+        Template::parse("{ broken").unwrap_err().error_type(),
+        "TemplateUnreadable"
+    );
+    assert_eq!(
+        Template::parse("a: [").unwrap_err().error_type(),
+        "TemplateUnreadable"
+    );
+    assert_eq!(
+        Template::parse("[1, 2]").unwrap_err(),
+        TemplateError::NoResources
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn colour() -> impl Strategy<Value = Colour> {
+        prop_oneof![Just(Colour::Blue), Just(Colour::Green)]
+    }
+
+    proptest! {
+        /// Whatever the stable colour, live ARN and release: the stable task set is
+        /// pinned, the candidate follows the task definition, the rule says
+        /// stable 100 / candidate 0, and the other colour's set is the candidate.
+        #[test]
+        fn patch_invariants(
+            stable in colour(),
+            revision in 1u32..10_000,
+            version in "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+            image in proptest::option::of("[a-z]{1,10}/[a-z]{1,10}:[0-9]{1,4}"),
+        ) {
+            let live = format!("arn:aws:ecs:us-east-1:123456789012:task-definition/mytask:{revision}");
+            let release = CandidateRelease { image: image.clone(), ..app_version(&version) };
+            let start = Template::parse(ARTICLE_DEPLOYED).unwrap();
+            let patched = start.patch(stable, &live, &release).unwrap();
+            let t = &patched.template;
+            let candidate = stable.other();
+            prop_assert_eq!(property(t, &format!("{stable}TaskSet"), "/TaskDefinition"), &json!(live));
+            prop_assert_eq!(property(t, &format!("{candidate}TaskSet"), "/TaskDefinition"), &json!({"Ref": "MyTask"}));
+            let w = weights(t);
+            for (group, weight) in w {
+                let expected = if group == format!("{stable}TargetGroup") { 100 } else { 0 };
+                prop_assert_eq!(weight, expected);
+            }
+            let container = property(t, "MyTask", "/ContainerDefinitions/0");
+            prop_assert_eq!(&container["Environment"], &json!([{"Name": "APPVERSION", "Value": version}]));
+            let expected_image = image.unwrap_or_else(|| "octopussamples/helloworldwithversion".into());
+            prop_assert_eq!(&container["Image"], &json!(expected_image));
+            prop_assert_eq!(property(t, "MyService", "/Tags/0/Value"), &json!(stable.as_str()));
+            // The layout is unchanged by patching.
+            prop_assert_eq!(t.layout().unwrap(), start.layout().unwrap());
+        }
+    }
+}

@@ -1,0 +1,132 @@
+"""The local AWS emulator of ecs-canary: moto server + the project's plugin.
+
+    python launcher.py --port 4566 [--lambda-endpoint http://127.0.0.1:9000]
+
+* loads ``ecs_canary_moto_plugin`` (ECS task sets in CloudFormation, fixes);
+* switches on real execution of Step Functions state machines;
+* sends Lambda Invoke API calls (``POST /2015-03-31/functions/{fn}/invocations``)
+  to the Lambda endpoint, when one is given, turning a function error (HTTP 5xx
+  from the endpoint) into HTTP 200 with ``X-Amz-Function-Error: Unhandled`` as
+  AWS Lambda does; everything else goes to moto.
+
+It listens on loopback only and prints ``ready <port>`` once it accepts requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Callable, Iterable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
+
+
+def function_name(path_component: str) -> str:
+    """`my-fn`, `my-fn:alias` or `arn:aws:lambda:r:a:function:my-fn[:q]` -> `my-fn`."""
+    name = urllib.parse.unquote(path_component)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[6] if len(parts) > 6 else parts[-1]
+    return name.split(":")[0]
+
+
+class LambdaRouter:
+    """WSGI middleware: Lambda invocations to an endpoint, the rest to moto."""
+
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]], lambda_endpoint: str | None, timeout: float):
+        self.moto_app = moto_app
+        self.lambda_endpoint = lambda_endpoint.rstrip("/") if lambda_endpoint else None
+        self.timeout = timeout
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        match = INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+        if self.lambda_endpoint and match and environ.get("REQUEST_METHOD") == "POST":
+            return self.invoke(function_name(match.group("function")), environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    def invoke(self, function: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = environ["wsgi.input"].read(length) if length else b""
+        url = f"{self.lambda_endpoint}/2015-03-31/functions/{urllib.parse.quote(function)}/invocations"
+        request = urllib.request.Request(url, data=payload, method="POST")
+        request.add_header("Content-Type", "application/json")
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read()
+                function_error = response.headers.get("X-Amz-Function-Error")
+                if function_error:
+                    headers.append(("X-Amz-Function-Error", function_error))
+                start_response("200 OK", headers)
+                return [body]
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            if error.code == 404:
+                start_response("404 Not Found", [("Content-Type", "application/json"),
+                                                 ("X-Amzn-ErrorType", "ResourceNotFoundException")])
+                return [b'{"Type":"User","message":"Function not found: ' + function.encode() + b'"}']
+            if error.code >= 500:
+                # The function failed: AWS answers 200 and names the error in a header.
+                headers.append(("X-Amz-Function-Error", "Unhandled"))
+                start_response("200 OK", headers)
+                return [body]
+            start_response(f"{error.code} {error.reason}", [("Content-Type", "application/json")])
+            return [body]
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            start_response("502 Bad Gateway", [("Content-Type", "application/json"),
+                                               ("X-Amzn-ErrorType", "ServiceException")])
+            return [('{"Type":"Service","message":"Lambda endpoint unreachable: %s"}' % error).encode()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--lambda-endpoint", default=os.environ.get("ECS_CANARY_LAMBDA_ENDPOINT"),
+                        help="Lambda Invoke API to route function invocations to (e.g. cargo lambda watch)")
+    parser.add_argument("--lambda-timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        parser.error("the emulator listens on loopback only")
+
+    # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT:
+    # that must be this launcher, so that the router sees the invocation.
+    os.environ["MOTO_PORT"] = str(args.port)
+    sys.path.insert(0, HERE)
+
+    import ecs_canary_moto_plugin  # noqa: F401  (registers the CloudFormation models)
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+    app = LambdaRouter(DomainDispatcherApplication(create_backend_app), args.lambda_endpoint, args.lambda_timeout)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"ready {server.port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
