@@ -1,1 +1,4 @@
-fn main() {}
+//! End-to-end tests against a private local AWS emulator per test.
+
+mod emulator;
+mod stack_update;

@@ -8,6 +8,8 @@ Imported by the launcher before the server starts. It:
 * makes ``AWS::ECS::TaskDefinition`` keep Cpu, Memory, NetworkMode,
   RequiresCompatibilities and roles, and register a complete new revision on
   update (keeping the old one with ``UpdateReplacePolicy: Retain``);
+* lets UpdateStack use ``UsePreviousValue`` for a parameter that took its
+  default at creation (moto raised KeyError);
 * re-evaluates resources whose ``Ref``/``Fn::GetAtt``/``Fn::Sub`` targets changed
   during a stack update, in dependency order, as CloudFormation does.
 
@@ -21,6 +23,7 @@ import copy
 import re
 from typing import Any
 
+from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys
@@ -174,6 +177,9 @@ ecs.Service.delete = _service_delete
 class CfnTaskSet(CloudFormationModel):
     """A task set created through CloudFormation."""
 
+    # moto files models by the second part of the module name: list these under ECS.
+    __module__ = "ecs_canary_moto_plugin.ecs"
+
     def __init__(self, task_set: Any, properties: dict[str, Any]):
         self.task_set = task_set
         self.properties = copy.deepcopy(properties)
@@ -272,6 +278,8 @@ class CfnTaskSet(CloudFormationModel):
 
 class CfnPrimaryTaskSet(CloudFormationModel):
     """Marks one task set of a service as PRIMARY."""
+
+    __module__ = "ecs_canary_moto_plugin.ecs"
 
     def __init__(self, cluster: str, service: str, task_set_arn: str):
         self.cluster = cluster
@@ -394,6 +402,26 @@ def _build_resource_diff(self, other_template, parameters=None):  # noqa: ANN001
 
 
 parsing.ResourceMap.build_resource_diff = _build_resource_diff
+
+
+# --------------------------------------------------------------------------
+# UpdateStack: UsePreviousValue for parameters that took their default
+# --------------------------------------------------------------------------
+
+_original_resolve_update_parameters = cfn_models.CloudFormationBackend._resolve_update_parameters
+
+
+def _resolve_update_parameters(self, instance, incoming_params):  # noqa: ANN001
+    resolved = getattr(getattr(instance, "resource_map", None), "resolved_parameters", {})
+    for parameter in incoming_params:
+        key = parameter.get("ParameterKey")
+        if parameter.get("UsePreviousValue") and key not in instance.parameters and key in resolved:
+            value = resolved[key]
+            instance.parameters[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return _original_resolve_update_parameters(self, instance, incoming_params)
+
+
+cfn_models.CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
 
 # The model map is cached: rebuild it so that the new resource types are found.
 parsing.get_model_list.cache_clear()

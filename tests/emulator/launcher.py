@@ -15,6 +15,7 @@ It listens on loopback only and prints ``ready <port>`` once it accepts requests
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -52,6 +53,10 @@ class LambdaRouter:
         return self.moto_app(environ, start_response)
 
     def invoke(self, function: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
+
         length = int(environ.get("CONTENT_LENGTH") or 0)
         payload = environ["wsgi.input"].read(length) if length else b""
         url = f"{self.lambda_endpoint}/2015-03-31/functions/{urllib.parse.quote(function)}/invocations"
@@ -64,25 +69,22 @@ class LambdaRouter:
                 function_error = response.headers.get("X-Amz-Function-Error")
                 if function_error:
                     headers.append(("X-Amz-Function-Error", function_error))
-                start_response("200 OK", headers)
-                return [body]
+                return respond("200 OK", headers, body)
         except urllib.error.HTTPError as error:
             body = error.read()
             if error.code == 404:
-                start_response("404 Not Found", [("Content-Type", "application/json"),
-                                                 ("X-Amzn-ErrorType", "ResourceNotFoundException")])
-                return [b'{"Type":"User","message":"Function not found: ' + function.encode() + b'"}']
+                return respond("404 Not Found", [("Content-Type", "application/json"),
+                                                 ("X-Amzn-ErrorType", "ResourceNotFoundException")],
+                               b'{"Type":"User","message":"Function not found: ' + function.encode() + b'"}')
             if error.code >= 500:
                 # The function failed: AWS answers 200 and names the error in a header.
                 headers.append(("X-Amz-Function-Error", "Unhandled"))
-                start_response("200 OK", headers)
-                return [body]
-            start_response(f"{error.code} {error.reason}", [("Content-Type", "application/json")])
-            return [body]
+                return respond("200 OK", headers, body)
+            return respond(f"{error.code} {error.reason}", [("Content-Type", "application/json")], body)
         except (urllib.error.URLError, TimeoutError, OSError) as error:
-            start_response("502 Bad Gateway", [("Content-Type", "application/json"),
-                                               ("X-Amzn-ErrorType", "ServiceException")])
-            return [('{"Type":"Service","message":"Lambda endpoint unreachable: %s"}' % error).encode()]
+            message = json.dumps({"Type": "Service", "message": f"Lambda endpoint unreachable: {error}"})
+            return respond("502 Bad Gateway", [("Content-Type", "application/json"),
+                                               ("X-Amzn-ErrorType", "ServiceException")], message.encode())
 
 
 def main(argv: list[str] | None = None) -> None:

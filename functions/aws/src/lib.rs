@@ -1,1 +1,22 @@
-pub fn x() {}
+//! Adapters from the AWS SDK for Rust to ecs-canary's domain types.
+//!
+//! One type per service wraps its SDK client and speaks in domain terms
+//! ([`TaskSet`](ecs_canary_core::TaskSet), [`ForwardTarget`](ecs_canary_core::ForwardTarget),
+//! template text, outputs); no SDK type leaves this crate. Configuration comes
+//! from the standard chain, so `AWS_ENDPOINT_URL` alone points every client at
+//! another endpoint (the local emulator, say): there is no "local" code path.
+
+mod config;
+mod ecs;
+mod error;
+mod rules;
+mod stacks;
+
+pub use config::{config_loader, load_sdk_config, AwsClients};
+pub use ecs::EcsServices;
+pub use error::AwsError;
+pub use rules::ListenerRules;
+pub use stacks::{StackState, Stacks, UpdateOutcome};
+
+/// The SDK configuration type, re-exported for callers that build clients.
+pub use aws_config::SdkConfig;

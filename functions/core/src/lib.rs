@@ -11,12 +11,16 @@ mod colour;
 mod input;
 mod plan;
 mod split;
+mod stack_status;
+mod task_set;
 mod template;
 
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
+pub use stack_status::StackProgress;
+pub use task_set::{TaskSet, STEADY_STATE};
 pub use template::{
     CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, TASK_SET_OUTPUT_SUFFIX,
 };

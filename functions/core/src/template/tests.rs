@@ -333,7 +333,8 @@ fn colours_come_from_outputs_before_external_ids_and_logical_ids() {
 
 #[test]
 fn every_missing_resource_has_its_name() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "TaskSetNotFound",
             Box::new(|b| {

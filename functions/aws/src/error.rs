@@ -1,0 +1,117 @@
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use ecs_canary_core::ErrorName;
+use thiserror::Error;
+
+/// Error codes AWS uses when a caller is going too fast.
+const THROTTLING_CODES: [&str; 6] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+];
+
+/// What went wrong talking to AWS, with a stable name for each case.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AwsError {
+    #[error("ECS cluster {0:?} does not exist")]
+    ClusterNotFound(String),
+    #[error("ECS service {service:?} does not exist in cluster {cluster:?}")]
+    ServiceNotFound { cluster: String, service: String },
+    #[error("CloudFormation stack {0:?} does not exist")]
+    StackNotFound(String),
+    #[error("stack {stack:?} has no resource {logical_id:?}")]
+    StackResourceNotFound { stack: String, logical_id: String },
+    #[error("listener rule {0} does not exist")]
+    RuleNotFound(String),
+    #[error("{operation} was throttled: {message}")]
+    Throttled {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} did not reach AWS: {message}")]
+    Unreachable {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{operation} failed ({code}): {message}")]
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+}
+
+impl ErrorName for AwsError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            AwsError::ClusterNotFound(_) => "ClusterNotFound",
+            AwsError::ServiceNotFound { .. } => "ServiceNotFound",
+            AwsError::StackNotFound(_) => "StackNotFound",
+            AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
+            AwsError::RuleNotFound(_) => "RuleNotFound",
+            AwsError::Throttled { .. } => "Throttled",
+            AwsError::Unreachable { .. } => "AwsUnreachable",
+            AwsError::Service { .. } => "AwsServiceError",
+        }
+    }
+}
+
+/// The parts of an SDK error this crate decides on.
+pub(crate) struct Failure {
+    pub code: Option<String>,
+    pub message: String,
+    /// No answer from the service: a timeout, a connection or DNS failure.
+    pub unreachable: bool,
+}
+
+impl Failure {
+    pub fn of<E, R>(error: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        let unreachable = matches!(
+            error,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+        );
+        let code = error.code().map(str::to_string);
+        let message = error
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
+        Failure {
+            code,
+            message,
+            unreachable,
+        }
+    }
+
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// The general classification, once the caller has matched its own cases.
+    pub fn into_error(self, operation: &'static str) -> AwsError {
+        if self.unreachable {
+            return AwsError::Unreachable {
+                operation,
+                message: self.message,
+            };
+        }
+        match self.code {
+            Some(code) if THROTTLING_CODES.contains(&code.as_str()) => AwsError::Throttled {
+                operation,
+                message: self.message,
+            },
+            code => AwsError::Service {
+                operation,
+                code: code.unwrap_or_else(|| "Unknown".into()),
+                message: self.message,
+            },
+        }
+    }
+}
