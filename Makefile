@@ -19,7 +19,7 @@ LAMBDA_ENDPOINT ?=
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv build lint test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv build lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -48,11 +48,15 @@ lint:
 test-unit:
 	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws
 
-test-e2e: venv
+check-emulator: venv
 	$(PYTHON) -m py_compile tests/emulator/launcher.py tests/emulator/ecs_canary_moto_plugin.py
+
+test-e2e: check-emulator
 	$(CARGO) test -p ecs-canary-e2e
 
-test: lint test-unit test-e2e
+# One cargo invocation, so that the workspace is compiled once.
+test: lint check-emulator
+	$(CARGO) test --workspace
 
 # --- local AWS emulator ----------------------------------------------------
 
