@@ -82,16 +82,35 @@ fn blue_stable_patch_of_the_article_is_the_articles_second_template() {
 
 #[test]
 fn green_stable_patch_of_the_verbatim_article_mirrors_the_blue_one() {
-    let patched = article().patch(Colour::Green, LIVE_26, &app_version("1.0.1")).unwrap().template;
-    assert_eq!(property(&patched, "GreenTaskSet", "/TaskDefinition"), &json!(LIVE_26));
-    assert_eq!(property(&patched, "BlueTaskSet", "/TaskDefinition"), &json!({"Ref": "MyTask"}));
+    let patched = article()
+        .patch(Colour::Green, LIVE_26, &app_version("1.0.1"))
+        .unwrap()
+        .template;
+    assert_eq!(
+        property(&patched, "GreenTaskSet", "/TaskDefinition"),
+        &json!(LIVE_26)
+    );
+    assert_eq!(
+        property(&patched, "BlueTaskSet", "/TaskDefinition"),
+        &json!({"Ref": "MyTask"})
+    );
     assert_eq!(
         weights(&patched),
-        vec![("GreenTargetGroup".into(), 100), ("BlueTargetGroup".into(), 0)]
+        vec![
+            ("GreenTargetGroup".into(), 100),
+            ("BlueTargetGroup".into(), 0)
+        ]
     );
-    assert_eq!(property(&patched, "MyService", "/Tags/0/Value"), &json!("Green"));
     assert_eq!(
-        property(&patched, "MyTask", "/ContainerDefinitions/0/Environment/0/Value"),
+        property(&patched, "MyService", "/Tags/0/Value"),
+        &json!("Green")
+    );
+    assert_eq!(
+        property(
+            &patched,
+            "MyTask",
+            "/ContainerDefinitions/0/Environment/0/Value"
+        ),
         &json!("1.0.1")
     );
 }
