@@ -85,6 +85,7 @@ async fn starts_answers_and_stops_when_dropped() {
 async fn lambda_invocations_go_to_the_configured_endpoint() {
     let emulator = Emulator::start_with(EmulatorOptions {
         lambda_endpoint: Some(fake_lambda_endpoint()),
+        ..EmulatorOptions::default()
     });
     let (status, headers, body) = emulator.http(
         "POST",
@@ -115,6 +116,7 @@ async fn lambda_invocations_go_to_the_configured_endpoint() {
 async fn state_machines_execute_and_catch_function_errors_by_name() {
     let emulator = Emulator::start_with(EmulatorOptions {
         lambda_endpoint: Some(fake_lambda_endpoint()),
+        ..EmulatorOptions::default()
     });
     let sfn = aws_sdk_sfn::Client::new(&emulator.sdk_config().await);
     let function = |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");

@@ -1,4 +1,5 @@
 //! End-to-end tests against a private local AWS emulator per test.
 
 mod emulator;
+mod functions;
 mod stack_update;

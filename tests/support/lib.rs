@@ -56,7 +56,22 @@ fn free_port() -> u16 {
 pub struct EmulatorOptions {
     /// Where Lambda Invoke API calls go (e.g. `cargo lambda watch`).
     pub lambda_endpoint: Option<String>,
+    /// Serve the project's function binaries with `cargo lambda watch`, and
+    /// route Lambda invocations to it.
+    pub functions: bool,
 }
+
+/// The DynamoDB table of deployment locks the functions use on the emulator.
+pub const LOCK_TABLE: &str = "ecs-canary-locks";
+
+/// The project's Lambda function binaries.
+pub const FUNCTIONS: [&str; 5] = [
+    "resolve-stable",
+    "render-and-deploy",
+    "set-weights",
+    "promote",
+    "rollback",
+];
 
 /// A running emulator, stopped when dropped.
 #[derive(Debug)]
@@ -64,6 +79,124 @@ pub struct Emulator {
     child: Child,
     port: u16,
     log: PathBuf,
+    functions: Option<FunctionServer>,
+}
+
+/// `cargo lambda watch` serving the workspace's function binaries.
+#[derive(Debug)]
+struct FunctionServer {
+    child: Child,
+}
+
+impl Drop for FunctionServer {
+    fn drop(&mut self) {
+        // It runs each function as a child process: end its whole process group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes what `cargo test` sets for the test binary, so that a nested cargo
+/// builds exactly what `cargo build` at the top would (and reuses it).
+fn clean_cargo_env(command: &mut Command) -> &mut Command {
+    let keep = [
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "CARGO_TERM_COLOR",
+        "CARGO_BUILD_JOBS",
+    ];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_string();
+        if (name.starts_with("CARGO_") && !keep.contains(&name.as_str()))
+            || name.starts_with("RUST_TEST")
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// The function binaries are built once per test run, before any
+/// `cargo lambda watch` needs them (it would otherwise compile on first invoke).
+fn build_functions() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        clean_cargo_env(&mut command)
+            .current_dir(repo_root())
+            .args(["build", "--quiet"]);
+        for function in FUNCTIONS {
+            command.args(["-p", function]);
+        }
+        let status = command.status().expect("cannot run cargo build");
+        assert!(status.success(), "building the function binaries failed");
+    });
+}
+
+fn start_function_server(port: u16, emulator_port: u16, log: &Path) -> FunctionServer {
+    use std::os::unix::process::CommandExt;
+    build_functions();
+    let cargo_lambda = repo_root().join(".venv/bin/cargo-lambda");
+    assert!(
+        cargo_lambda.exists(),
+        "{} is missing: run `make venv` (or `make test`)",
+        cargo_lambda.display()
+    );
+    let log_file = std::fs::File::create(log).expect("cannot create the function server log");
+    let log_err = log_file.try_clone().expect("log");
+    let env = [
+        format!("AWS_ENDPOINT_URL=http://127.0.0.1:{emulator_port}"),
+        format!("AWS_REGION={REGION}"),
+        "AWS_ACCESS_KEY_ID=testing".to_string(),
+        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
+        format!("ECS_CANARY_LOCK_TABLE={LOCK_TABLE}"),
+        "RUST_LOG=info".to_string(),
+    ];
+    let mut command = Command::new(cargo_lambda);
+    clean_cargo_env(&mut command)
+        .current_dir(repo_root())
+        .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+        .args(["-A", "127.0.0.1", "-P", &port.to_string()]);
+    for variable in &env {
+        command.args(["--env-var", variable]);
+    }
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log_file))
+        .stderr(Stdio::from(log_err))
+        .process_group(0)
+        .spawn()
+        .expect("cannot start cargo lambda watch");
+    let server = FunctionServer { child };
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "cargo lambda watch did not listen on {port}; its log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A function's error, as the Lambda Invoke API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionFailure {
+    pub error_type: String,
+    pub message: String,
 }
 
 impl Emulator {
@@ -79,6 +212,16 @@ impl Emulator {
         // A port found free can be taken before the launcher binds it: try a few.
         for _ in 0..3 {
             let port = free_port();
+            let mut lambda_endpoint = options.lambda_endpoint.clone();
+            let functions = options.functions.then(|| {
+                let function_port = free_port();
+                lambda_endpoint = Some(format!("http://127.0.0.1:{function_port}"));
+                start_function_server(
+                    function_port,
+                    port,
+                    &logs.join(format!("functions-{port}.log")),
+                )
+            });
             let log = logs.join(format!("emulator-{port}.log"));
             let log_file = std::fs::File::create(&log).expect("cannot create the emulator log");
             let mut command = Command::new(python());
@@ -88,7 +231,7 @@ impl Emulator {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(log_file));
-            if let Some(endpoint) = &options.lambda_endpoint {
+            if let Some(endpoint) = &lambda_endpoint {
                 command.args(["--lambda-endpoint", endpoint]);
             }
             let mut child = command.spawn().expect("cannot start the emulator launcher");
@@ -101,7 +244,12 @@ impl Emulator {
                     }
                 }
             });
-            let emulator = Emulator { child, port, log };
+            let emulator = Emulator {
+                child,
+                port,
+                log,
+                functions,
+            };
             match ready_rx.recv_timeout(READY_TIMEOUT) {
                 Ok(()) => return emulator,
                 Err(_) => {
@@ -149,6 +297,51 @@ impl Emulator {
         AwsClients::new(&self.sdk_config().await)
     }
 
+    /// Starts an emulator whose Lambda invocations run the project's function
+    /// binaries (`cargo lambda watch`), with the lock table created.
+    pub async fn start_with_functions() -> Emulator {
+        let emulator = Emulator::start_with(EmulatorOptions {
+            functions: true,
+            ..EmulatorOptions::default()
+        });
+        create_lock_table(&emulator.sdk_config().await).await;
+        emulator
+    }
+
+    /// Invokes a function through the Lambda Invoke API, as Step Functions does.
+    pub fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionFailure> {
+        let body = serde_json::to_vec(payload).expect("payload serialises");
+        let path = format!("/2015-03-31/functions/{function}/invocations");
+        let (status, headers, body) = self.http("POST", &path, &body);
+        assert_eq!(
+            status,
+            200,
+            "invoke {function}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "invoke {function}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+        if headers.iter().any(|(k, _)| k == "x-amz-function-error") {
+            Err(FunctionFailure {
+                error_type: value["errorType"].as_str().unwrap_or_default().to_string(),
+                message: value["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+        } else {
+            Ok(value)
+        }
+    }
+
     /// A raw HTTP/1.1 request to the emulator: (status, headers, body).
     pub fn http(
         &self,
@@ -167,9 +360,38 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.functions.take();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The lock table, as `infra/` creates it: partition key `lockKey` (string).
+pub async fn create_lock_table(config: &SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(LOCK_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("lockKey")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("lockKey")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .expect("create the lock table");
 }
 
 /// A minimal HTTP/1.1 client for loopback tests.

@@ -1,7 +1,7 @@
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
-use crate::{EcsServices, ListenerRules, Stacks};
+use crate::{DeploymentLocks, EcsServices, ListenerRules, Stacks};
 
 /// Loads configuration from the standard chain (environment, profile,
 /// container or instance credentials; `AWS_REGION`; `AWS_ENDPOINT_URL`),
@@ -27,6 +27,7 @@ pub struct AwsClients {
     pub ecs: EcsServices,
     pub rules: ListenerRules,
     pub stacks: Stacks,
+    dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl AwsClients {
@@ -35,7 +36,13 @@ impl AwsClients {
             ecs: EcsServices::new(aws_sdk_ecs::Client::new(config)),
             rules: ListenerRules::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
             stacks: Stacks::new(aws_sdk_cloudformation::Client::new(config)),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
+    }
+
+    /// The deployment locks kept in `table`.
+    pub fn locks(&self, table: &str) -> DeploymentLocks {
+        DeploymentLocks::new(self.dynamodb.clone(), table)
     }
 
     /// [`load_sdk_config`] then [`AwsClients::new`].

@@ -26,6 +26,8 @@ pub enum AwsError {
     StackResourceNotFound { stack: String, logical_id: String },
     #[error("listener rule {0} does not exist")]
     RuleNotFound(String),
+    #[error("another deployment of {key} is in progress (lock held by {owner})")]
+    LockHeld { key: String, owner: String },
     #[error("{operation} was throttled: {message}")]
     Throttled {
         operation: &'static str,
@@ -52,6 +54,7 @@ impl ErrorName for AwsError {
             AwsError::StackNotFound(_) => "StackNotFound",
             AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
             AwsError::RuleNotFound(_) => "RuleNotFound",
+            AwsError::LockHeld { .. } => "DeploymentInProgress",
             AwsError::Throttled { .. } => "Throttled",
             AwsError::Unreachable { .. } => "AwsUnreachable",
             AwsError::Service { .. } => "AwsServiceError",

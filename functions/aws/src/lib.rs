@@ -9,12 +9,14 @@
 mod config;
 mod ecs;
 mod error;
+mod locks;
 mod rules;
 mod stacks;
 
 pub use config::{config_loader, load_sdk_config, AwsClients};
 pub use ecs::EcsServices;
 pub use error::AwsError;
+pub use locks::DeploymentLocks;
 pub use rules::ListenerRules;
 pub use stacks::{StackState, Stacks, UpdateOutcome};
 

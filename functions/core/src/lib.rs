@@ -8,6 +8,7 @@
 //! `Catch` match on it.
 
 mod colour;
+mod deployment;
 mod input;
 mod plan;
 mod split;
@@ -16,6 +17,7 @@ mod task_set;
 mod template;
 
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
+pub use deployment::{lock_expiry, lock_key, require_all_stable, Deployment, ResolveError};
 pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};

@@ -1,0 +1,64 @@
+use ecs_canary_aws::AwsError;
+use ecs_canary_core::{
+    ColourError, ErrorName, InputError, ResolveError, SplitError, TemplateError, TrafficSplit,
+};
+use lambda_runtime::Diagnostic;
+use thiserror::Error;
+
+/// Every way a function can fail, each with its stable `errorType`.
+#[derive(Debug, Error)]
+pub enum FunctionError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Colour(#[from] ColourError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("the event is not what this function takes: {0}")]
+    InvalidEvent(String),
+    #[error("step {step} does not exist: the plan has {steps} steps")]
+    InvalidStep { step: usize, steps: usize },
+    #[error("set {expected} on the rule, but it reads back {actual}")]
+    WeightNotApplied {
+        expected: TrafficSplit,
+        actual: TrafficSplit,
+    },
+    #[error("stack {stack} is {status}: {reason}")]
+    StackUpdateFailed {
+        stack: String,
+        status: String,
+        reason: String,
+    },
+}
+
+impl ErrorName for FunctionError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            FunctionError::Input(e) => e.error_type(),
+            FunctionError::Colour(e) => e.error_type(),
+            FunctionError::Template(e) => e.error_type(),
+            FunctionError::Split(e) => e.error_type(),
+            FunctionError::Resolve(e) => e.error_type(),
+            FunctionError::Aws(e) => e.error_type(),
+            FunctionError::InvalidEvent(_) => "InvalidEvent",
+            FunctionError::InvalidStep { .. } => "InvalidStep",
+            FunctionError::WeightNotApplied { .. } => "WeightNotApplied",
+            FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
+        }
+    }
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(error: FunctionError) -> Diagnostic {
+        Diagnostic {
+            error_type: error.error_type().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The events the functions take (see `state-machine/README.md`).
+
+use ecs_canary_core::Deployment;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::FunctionError;
+
+/// resolve-stable: the execution input and the lock owner (the execution).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveEvent {
+    /// The execution input, validated by the function itself so that each
+    /// defect gets its own error name.
+    pub input: Value,
+    pub owner: String,
+}
+
+/// What render-and-deploy does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeployAction {
+    /// Render the template and update the stack, then report progress.
+    #[default]
+    Deploy,
+    /// Only report progress.
+    Status,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderEvent {
+    pub deployment: Deployment,
+    #[serde(default)]
+    pub action: DeployAction,
+}
+
+/// set-weights: apply step `step` (0-based) of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepEvent {
+    pub deployment: Deployment,
+    pub step: usize,
+}
+
+/// promote takes `{"deployment": …}`; rollback also takes why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackEvent {
+    pub deployment: Deployment,
+    /// Why: a Step Functions error (`{"Error": …, "Cause": …}`) or any JSON.
+    #[serde(default)]
+    pub reason: Value,
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionError> {
+    serde_json::from_value(event).map_err(|e| FunctionError::InvalidEvent(e.to_string()))
+}
+
+/// The deployment plus extra top-level fields, as the next state sees it.
+pub(crate) fn with_fields(deployment: &Deployment, fields: Value) -> Result<Value, FunctionError> {
+    let mut value =
+        serde_json::to_value(deployment).map_err(|e| FunctionError::InvalidEvent(e.to_string()))?;
+    if let (Some(target), Value::Object(extra)) = (value.as_object_mut(), fields) {
+        target.extend(extra);
+    }
+    Ok(value)
+}

@@ -1,0 +1,91 @@
+use std::sync::Arc;
+
+use ecs_canary_aws::UpdateOutcome;
+use ecs_canary_core::{ResolveError, StackProgress, Template};
+use serde_json::{json, Value};
+
+use crate::events::{parse, with_fields};
+use crate::resolve::{release, task_set_id};
+use crate::{Context, DeployAction, FunctionError, RenderEvent};
+
+/// `deploy`: patches the stack's current template for the candidate and
+/// updates the stack (no change is fine), then reports progress.
+/// `status`: reports progress only — the stack status and the candidate task
+/// set's stability; `rollout.ready` is true once both are done. A failed or
+/// rolled-back stack is `StackUpdateFailed`.
+pub async fn render_and_deploy(
+    context: Arc<Context>,
+    event: Value,
+) -> Result<Value, FunctionError> {
+    let RenderEvent {
+        mut deployment,
+        action,
+    } = parse(event)?;
+    let stacks = &context.clients.stacks;
+    let stack = deployment.request.stack.clone();
+    let template = Template::parse(&stacks.template(&stack).await?)?;
+
+    if action == DeployAction::Deploy {
+        let patched = template.patch(
+            deployment.stable,
+            &deployment.stable_task_set.task_definition,
+            &release(&deployment.request),
+        )?;
+        let outcome = stacks
+            .update(&stack, &patched.template.to_json_string())
+            .await?;
+        tracing::info!(
+            %stack,
+            candidate = %deployment.candidate,
+            container = %patched.container,
+            updated = outcome == UpdateOutcome::Started,
+            "rendered the candidate"
+        );
+    }
+
+    let state = stacks.describe(&stack).await?;
+    let mut stability = String::new();
+    let ready = match state.progress() {
+        StackProgress::Failed => {
+            return Err(FunctionError::StackUpdateFailed {
+                stack,
+                status: state.status,
+                reason: state.status_reason.unwrap_or_default(),
+            })
+        }
+        StackProgress::InProgress => false,
+        StackProgress::Complete => {
+            let layout = template.layout()?;
+            let ids = stacks.physical_ids(&stack).await?;
+            let (cluster, service) = (&deployment.request.cluster, &deployment.request.service);
+            let ecs = &context.clients.ecs;
+            // The stable task set must never be replaced by a deployment.
+            let stable_id =
+                task_set_id(&state.outputs, &ids, &layout, deployment.stable).unwrap_or_default();
+            if stable_id != deployment.stable_task_set.id
+                && stable_id != deployment.stable_task_set.arn
+            {
+                return Err(ResolveError::StableTaskSetMissing {
+                    colour: deployment.stable,
+                    id: deployment.stable_task_set.id.clone(),
+                }
+                .into());
+            }
+            let candidate = match task_set_id(&state.outputs, &ids, &layout, deployment.candidate) {
+                Some(id) => ecs.task_set(cluster, service, &id).await?,
+                None => None,
+            };
+            stability = candidate
+                .as_ref()
+                .map(|t| t.stability_status.clone())
+                .unwrap_or_default();
+            let steady = candidate.as_ref().is_some_and(|t| t.is_steady());
+            deployment.candidate_task_set = candidate;
+            steady
+        }
+    };
+    with_fields(
+        &deployment,
+        json!({"rollout": {"stackStatus": state.status, "candidateStability": stability, "ready": ready}}),
+    )
+}

@@ -1,0 +1,166 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ecs_canary_aws::AwsError;
+use ecs_canary_core::{
+    lock_expiry, lock_key, require_all_stable, CandidateRelease, Colour, Colours, Deployment,
+    DeploymentRequest, ResolveError, StackLayout, Template, TemplateError,
+};
+use serde_json::Value;
+
+use crate::events::{parse, with_fields};
+use crate::{Context, FunctionError, ResolveEvent};
+
+/// What the candidate gets, from the request.
+pub(crate) fn release(request: &DeploymentRequest) -> CandidateRelease {
+    CandidateRelease {
+        image: request.image.clone(),
+        environment: request.environment.clone().into_iter().collect(),
+        container: request.container.clone(),
+    }
+}
+
+/// A colour's task-set id: the `<Colour>TaskSet` output, else the task set's physical id.
+pub(crate) fn task_set_id(
+    outputs: &BTreeMap<String, String>,
+    ids: &BTreeMap<String, String>,
+    layout: &StackLayout,
+    colour: Colour,
+) -> Option<String> {
+    outputs
+        .get(&StackLayout::task_set_output(colour))
+        .or_else(|| ids.get(layout.task_set(colour)))
+        .cloned()
+}
+
+fn target_group_arn(
+    ids: &BTreeMap<String, String>,
+    layout: &StackLayout,
+    colour: Colour,
+) -> Result<String, TemplateError> {
+    let named = layout.target_group(colour);
+    named
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            layout
+                .target_group_resource(colour)
+                .and_then(|id| ids.get(id))
+                .cloned()
+        })
+        .ok_or(TemplateError::TargetGroupNotFound(colour))
+}
+
+/// Validates the input, takes the service's lock, and finds the stable and
+/// candidate colours, task sets, target groups, rules and the live split.
+/// Refuses — changing nothing, the lock released — on drift, a missing
+/// stable task set, or a stack the deployment could not render.
+pub async fn resolve_stable(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    let event: ResolveEvent = parse(event)?;
+    let request = DeploymentRequest::from_json(&event.input)?;
+    let owner = event.owner.trim();
+    if owner.is_empty() {
+        return Err(FunctionError::InvalidEvent(
+            "`owner` must name the execution".into(),
+        ));
+    }
+    let key = lock_key(&request.cluster, &request.service);
+    let now = context.now();
+    context
+        .locks
+        .acquire(&key, owner, now, lock_expiry(now, &request))
+        .await?;
+    match resolve(&context, request, owner).await {
+        Ok(deployment) => {
+            tracing::info!(
+                cluster = %deployment.request.cluster,
+                service = %deployment.request.service,
+                stable = %deployment.stable,
+                candidate = %deployment.candidate,
+                "resolved; lock taken"
+            );
+            with_fields(&deployment, Value::Null)
+        }
+        Err(error) => {
+            // Nothing was changed: give the lock back.
+            if let Err(release_error) = context.locks.release(&key, owner).await {
+                tracing::error!(%release_error, "could not release the lock after a refused deployment");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn resolve(
+    context: &Context,
+    request: DeploymentRequest,
+    owner: &str,
+) -> Result<Deployment, FunctionError> {
+    let clients = &context.clients;
+    let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
+    let tag = clients.ecs.stable_stack_tag(cluster, service).await?;
+    let colours = Colours::from_tag(tag.as_deref())?;
+
+    let template = Template::parse(&clients.stacks.template(stack).await?)?;
+    let layout = template.layout()?;
+    let state = clients.stacks.describe(stack).await?;
+    let ids = clients.stacks.physical_ids(stack).await?;
+
+    let stable_id = task_set_id(&state.outputs, &ids, &layout, colours.stable).unwrap_or_default();
+    let stable_task_set = clients
+        .ecs
+        .task_set(cluster, service, &stable_id)
+        .await?
+        .ok_or(ResolveError::StableTaskSetMissing {
+            colour: colours.stable,
+            id: stable_id,
+        })?;
+    let candidate_task_set = match task_set_id(&state.outputs, &ids, &layout, colours.candidate) {
+        Some(id) => clients.ecs.task_set(cluster, service, &id).await?,
+        None => None,
+    };
+
+    // A stack this deployment could not render fails now, before anything changes.
+    template.patch(
+        colours.stable,
+        &stable_task_set.task_definition,
+        &release(&request),
+    )?;
+
+    let stable_target_group = target_group_arn(&ids, &layout, colours.stable)?;
+    let candidate_target_group = target_group_arn(&ids, &layout, colours.candidate)?;
+    let weighted_rule =
+        ids.get(&layout.weighted_rule)
+            .cloned()
+            .ok_or_else(|| AwsError::StackResourceNotFound {
+                stack: stack.clone(),
+                logical_id: layout.weighted_rule.clone(),
+            })?;
+    let tester_rules = layout
+        .tester_rules
+        .iter()
+        .filter_map(|r| ids.get(r).cloned())
+        .collect();
+    let targets = clients.rules.forward_targets(&weighted_rule).await?;
+    let split = require_all_stable(
+        colours.stable,
+        &targets,
+        &stable_target_group,
+        &candidate_target_group,
+    )?;
+
+    Ok(Deployment {
+        request,
+        owner: owner.to_string(),
+        stable: colours.stable,
+        candidate: colours.candidate,
+        stable_task_set,
+        candidate_task_set,
+        stable_target_group,
+        candidate_target_group,
+        weighted_rule,
+        tester_rules,
+        split,
+        step: None,
+    })
+}
