@@ -2,6 +2,7 @@
 #
 #   make test            everything: format, lints, unit and property tests, emulator tests
 #   make demo            the whole canary flow on the local emulator
+#   make bench           size, start-up, first-invoke latency and memory of each function
 #   make emulator        start the local AWS emulator in the background (prints its environment)
 #   make emulator-stop   stop it
 
@@ -14,12 +15,12 @@ VENV_STAMP    := $(VENV)/.installed
 EMULATOR_DIR  := .emulator
 EMULATOR_PORT ?= 4566
 EMULATOR_HOST ?= 127.0.0.1
-# Where the emulator sends Lambda invocations (e.g. `cargo lambda watch`); empty: none.
+# Where the emulator sends Lambda invocations; empty: `cargo lambda watch` of this workspace.
 LAMBDA_ENDPOINT ?=
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv build lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv bench build build-functions lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -58,27 +59,61 @@ test-e2e: check-emulator
 test: lint check-emulator
 	$(CARGO) test --workspace
 
+# --- benchmarks --------------------------------------------------------------
+
+# Size, start-up time, first-invoke latency and peak memory of each release
+# function binary, against the local emulator.
+bench: venv
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
+
 # --- local AWS emulator ----------------------------------------------------
 
-emulator: venv
+FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback
+FUNCTIONS_PORT ?= 9000
+LOCK_TABLE    ?= ecs-canary-locks
+
+build-functions:
+	$(CARGO) build $(addprefix -p ,$(FUNCTIONS))
+
+# The emulator, with `cargo lambda watch` serving the function binaries and the
+# lock table created. LAMBDA_ENDPOINT=… routes invocations elsewhere instead.
+emulator: venv $(if $(LAMBDA_ENDPOINT),,build-functions)
 	@mkdir -p $(EMULATOR_DIR)
 	@if [ -f $(EMULATOR_DIR)/pid ] && kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null; then \
 		echo "the emulator is already running (pid $$(cat $(EMULATOR_DIR)/pid)); make emulator-stop first" >&2; exit 1; fi
+ifeq ($(LAMBDA_ENDPOINT),)
+	@setsid $(VENV)/bin/cargo-lambda lambda watch --ignore-changes --quiet \
+		-A $(EMULATOR_HOST) -P $(FUNCTIONS_PORT) \
+		--env-var AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) --env-var AWS_REGION=$(AWS_REGION) \
+		--env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
+		--env-var ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) --env-var RUST_LOG=info \
+		> $(EMULATOR_DIR)/functions.log 2>&1 < /dev/null & echo $$! > $(EMULATOR_DIR)/functions.pid
+	@for _ in $$(seq 1 300); do (exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null && break; sleep 0.1; done
+	@(exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null || { cat $(EMULATOR_DIR)/functions.log >&2; exit 1; }
+endif
 	@nohup $(PYTHON) tests/emulator/launcher.py --host $(EMULATOR_HOST) --port $(EMULATOR_PORT) \
-		$(if $(LAMBDA_ENDPOINT),--lambda-endpoint $(LAMBDA_ENDPOINT)) \
+		--lambda-endpoint $(or $(LAMBDA_ENDPOINT),http://$(EMULATOR_HOST):$(FUNCTIONS_PORT)) \
 		> $(EMULATOR_DIR)/emulator.out 2> $(EMULATOR_DIR)/emulator.log < /dev/null & echo $$! > $(EMULATOR_DIR)/pid
 	@for _ in $$(seq 1 300); do \
 		grep -q '^ready ' $(EMULATOR_DIR)/emulator.out 2>/dev/null && break; \
 		kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null || { cat $(EMULATOR_DIR)/emulator.log >&2; rm -f $(EMULATOR_DIR)/pid; exit 1; }; \
 		sleep 0.1; done
 	@grep -q '^ready ' $(EMULATOR_DIR)/emulator.out || { echo "the emulator did not start; see $(EMULATOR_DIR)/emulator.log" >&2; exit 1; }
+	@AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) AWS_REGION=$(AWS_REGION) \
+		$(PYTHON) tests/emulator/create_lock_table.py $(LOCK_TABLE)
 	@echo "# the local AWS emulator is running (pid $$(cat $(EMULATOR_DIR)/pid), log $(EMULATOR_DIR)/emulator.log)"
+	@echo "# Lambda invocations go to $(or $(LAMBDA_ENDPOINT),cargo lambda watch on port $(FUNCTIONS_PORT) (log $(EMULATOR_DIR)/functions.log))"
 	@echo "export AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT)"
 	@echo "export AWS_REGION=$(AWS_REGION)"
 	@echo "export AWS_ACCESS_KEY_ID=testing"
 	@echo "export AWS_SECRET_ACCESS_KEY=testing"
 
 emulator-stop:
+	@if [ -f $(EMULATOR_DIR)/functions.pid ]; then \
+		pid=$$(cat $(EMULATOR_DIR)/functions.pid); \
+		kill -TERM -- "-$$pid" 2>/dev/null && echo "stopped cargo lambda watch (pid $$pid)"; \
+		rm -f $(EMULATOR_DIR)/functions.pid; fi
 	@if [ -f $(EMULATOR_DIR)/pid ]; then \
 		pid=$$(cat $(EMULATOR_DIR)/pid); \
 		if kill "$$pid" 2>/dev/null; then \

@@ -1,7 +1,9 @@
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
-use crate::{DeploymentLocks, EcsServices, ListenerRules, Stacks};
+use crate::{
+    Approvals, DeploymentLocks, EcsServices, ListenerRules, Notifications, Stacks, TaskCallbacks,
+};
 
 /// Loads configuration from the standard chain (environment, profile,
 /// container or instance credentials; `AWS_REGION`; `AWS_ENDPOINT_URL`),
@@ -27,6 +29,8 @@ pub struct AwsClients {
     pub ecs: EcsServices,
     pub rules: ListenerRules,
     pub stacks: Stacks,
+    pub callbacks: TaskCallbacks,
+    pub notifications: Notifications,
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
@@ -36,8 +40,15 @@ impl AwsClients {
             ecs: EcsServices::new(aws_sdk_ecs::Client::new(config)),
             rules: ListenerRules::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
             stacks: Stacks::new(aws_sdk_cloudformation::Client::new(config)),
+            callbacks: TaskCallbacks::new(aws_sdk_sfn::Client::new(config)),
+            notifications: Notifications::new(aws_sdk_sns::Client::new(config)),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
+    }
+
+    /// The approval requests kept in `table`.
+    pub fn approvals(&self, table: &str) -> Approvals {
+        Approvals::new(self.dynamodb.clone(), table)
     }
 
     /// The deployment locks kept in `table`.

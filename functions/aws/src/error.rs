@@ -28,6 +28,8 @@ pub enum AwsError {
     RuleNotFound(String),
     #[error("another deployment of {key} is in progress (lock held by {owner})")]
     LockHeld { key: String, owner: String },
+    #[error("the step is no longer waiting for a decision: {0}")]
+    TaskNotWaiting(String),
     #[error("{operation} was throttled: {message}")]
     Throttled {
         operation: &'static str,
@@ -55,6 +57,7 @@ impl ErrorName for AwsError {
             AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
             AwsError::RuleNotFound(_) => "RuleNotFound",
             AwsError::LockHeld { .. } => "DeploymentInProgress",
+            AwsError::TaskNotWaiting(_) => "TaskNotWaiting",
             AwsError::Throttled { .. } => "Throttled",
             AwsError::Unreachable { .. } => "AwsUnreachable",
             AwsError::Service { .. } => "AwsServiceError",

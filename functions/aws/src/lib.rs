@@ -6,17 +6,23 @@
 //! from the standard chain, so `AWS_ENDPOINT_URL` alone points every client at
 //! another endpoint (the local emulator, say): there is no "local" code path.
 
+mod approvals;
 mod config;
 mod ecs;
 mod error;
+mod executions;
 mod locks;
+mod notifications;
 mod rules;
 mod stacks;
 
+pub use approvals::{ApprovalRecord, Approvals, DecideOutcome};
 pub use config::{config_loader, load_sdk_config, AwsClients};
 pub use ecs::EcsServices;
 pub use error::AwsError;
+pub use executions::TaskCallbacks;
 pub use locks::DeploymentLocks;
+pub use notifications::Notifications;
 pub use rules::ListenerRules;
 pub use stacks::{StackState, Stacks, UpdateOutcome};
 

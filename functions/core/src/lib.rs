@@ -7,6 +7,7 @@
 //! functions report it as `errorType`, and the state machine's `Retry` and
 //! `Catch` match on it.
 
+mod approval;
 mod colour;
 mod deployment;
 mod input;
@@ -15,7 +16,13 @@ mod split;
 mod stack_status;
 mod task_set;
 mod template;
+mod time;
 
+pub use approval::{
+    confirmation_page, form_decision, form_field, html_escape, message_page, slack_signature,
+    verify_slack_request, ApprovalFacts, ApprovalId, Decision, SignatureError,
+    SLACK_MAX_SKEW_SECONDS,
+};
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use deployment::{lock_expiry, lock_key, require_all_stable, Deployment, ResolveError};
 pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
@@ -26,6 +33,7 @@ pub use task_set::{TaskSet, STEADY_STATE};
 pub use template::{
     CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, TASK_SET_OUTPUT_SUFFIX,
 };
+pub use time::iso8601;
 
 /// A stable, documented name for an error: the Lambda `errorType`.
 pub trait ErrorName {

@@ -2,34 +2,37 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ecs_canary_aws::{AwsClients, DeploymentLocks};
+use ecs_canary_aws::{Approvals, AwsClients, DeploymentLocks};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::FunctionError;
-
-/// The environment variable naming the DynamoDB table of deployment locks.
-pub const LOCK_TABLE_ENV: &str = "ECS_CANARY_LOCK_TABLE";
-const DEFAULT_LOCK_TABLE: &str = "ecs-canary-locks";
+use crate::webhook::Webhooks;
+use crate::{FunctionError, Settings};
 
 /// What every handler works with, built once per process.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub clients: AwsClients,
     pub locks: DeploymentLocks,
+    pub approvals: Approvals,
+    pub webhooks: Webhooks,
+    pub settings: Settings,
 }
 
 impl Context {
-    pub fn new(clients: AwsClients, lock_table: &str) -> Context {
-        let locks = clients.locks(lock_table);
-        Context { clients, locks }
+    pub fn new(clients: AwsClients, settings: Settings) -> Result<Context, FunctionError> {
+        Ok(Context {
+            locks: clients.locks(&settings.lock_table),
+            approvals: clients.approvals(&settings.approvals_table),
+            webhooks: Webhooks::new()?,
+            clients,
+            settings,
+        })
     }
 
-    /// From the standard AWS configuration chain and `ECS_CANARY_LOCK_TABLE`.
-    pub async fn from_env() -> Context {
-        let table =
-            std::env::var(LOCK_TABLE_ENV).unwrap_or_else(|_| DEFAULT_LOCK_TABLE.to_string());
-        Context::new(AwsClients::load().await, &table)
+    /// From the standard AWS configuration chain and [`Settings::from_env`].
+    pub async fn from_env() -> Result<Context, FunctionError> {
+        Context::new(AwsClients::load().await, Settings::from_env())
     }
 
     /// Seconds since the epoch.
@@ -41,12 +44,8 @@ impl Context {
     }
 }
 
-/// Runs a handler as a Lambda function: JSON logs, clients built once.
-pub async fn run<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
-where
-    H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
-    F: Future<Output = Result<Value, FunctionError>> + Send,
-{
+/// JSON log lines, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -57,7 +56,16 @@ where
         .without_time()
         .with_target(false)
         .init();
-    let context = Arc::new(Context::from_env().await);
+}
+
+/// Runs a handler as a Lambda function: JSON logs, clients built once.
+pub async fn run<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
+    F: Future<Output = Result<Value, FunctionError>> + Send,
+{
+    init_logging();
+    let context = Arc::new(Context::from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let context = Arc::clone(&context);
         async move {

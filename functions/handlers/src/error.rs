@@ -29,6 +29,17 @@ pub enum FunctionError {
         expected: TrafficSplit,
         actual: TrafficSplit,
     },
+    #[error(
+        "the candidate is not ready yet (stack {stack_status}, task set {candidate_stability:?})"
+    )]
+    CandidateNotReady {
+        stack_status: String,
+        candidate_stability: String,
+    },
+    #[error("posting to Slack failed: {0}")]
+    Webhook(String),
+    #[error("{0} is not configured")]
+    NotConfigured(&'static str),
     #[error("stack {stack} is {status}: {reason}")]
     StackUpdateFailed {
         stack: String,
@@ -50,6 +61,9 @@ impl ErrorName for FunctionError {
             FunctionError::InvalidStep { .. } => "InvalidStep",
             FunctionError::WeightNotApplied { .. } => "WeightNotApplied",
             FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
+            FunctionError::CandidateNotReady { .. } => "CandidateNotReady",
+            FunctionError::Webhook(_) => "SlackWebhookFailed",
+            FunctionError::NotConfigured(_) => "NotConfigured",
         }
     }
 }

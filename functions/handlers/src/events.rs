@@ -34,14 +34,20 @@ pub struct RenderEvent {
     pub deployment: Deployment,
     #[serde(default)]
     pub action: DeployAction,
+    /// Fail with `CandidateNotReady` unless the candidate is ready, so that a
+    /// `Retry` on that name does the waiting.
+    #[serde(default)]
+    pub require_ready: bool,
 }
 
-/// set-weights: apply step `step` (0-based) of the plan.
+/// set-weights: apply step `step` (0-based) of the plan; without `step`, the
+/// step after the deployment's last one (the first if none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepEvent {
     pub deployment: Deployment,
-    pub step: usize,
+    #[serde(default)]
+    pub step: Option<usize>,
 }
 
 /// promote takes `{"deployment": …}`; rollback also takes why.

@@ -28,7 +28,8 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, Funct
     )
 }
 
-/// Everything back to stable (read back), tag unchanged, lock released; returns why.
+/// Everything back to stable (read back), tag unchanged, lock released; returns
+/// why, and `failure: {error, cause}` for the state machine's Fail state.
 pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     let RollbackEvent {
         mut deployment,
@@ -39,13 +40,67 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, Func
         .locks
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
+    let (error, cause) = failure(&reason);
+    tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, "rolled back");
+    with_fields(
+        &deployment,
+        json!({
+            "outcome": "RolledBack",
+            "stableAfter": deployment.stable,
+            "reason": reason,
+            "failure": {"error": error, "cause": cause},
+        }),
+    )
+}
+
+/// The error name and a readable cause from a Step Functions error object
+/// (`{"Error": …, "Cause": …}`, where a Lambda error's cause is its JSON).
+fn failure(reason: &Value) -> (String, String) {
     let error = reason
         .get("Error")
         .and_then(Value::as_str)
-        .unwrap_or("Unspecified");
-    tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = error, released, "rolled back");
-    with_fields(
-        &deployment,
-        json!({"outcome": "RolledBack", "stableAfter": deployment.stable, "reason": reason}),
-    )
+        .filter(|e| !e.is_empty())
+        .unwrap_or("RolledBack")
+        .to_string();
+    let cause = match reason.get("Cause").and_then(Value::as_str) {
+        Some(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|c| {
+                c.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| text.to_string()),
+        None => String::new(),
+    };
+    let cause = if cause.is_empty() {
+        format!("rolled back after {error}; traffic is 100 % on the stable colour")
+    } else {
+        cause
+    };
+    (error, cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure;
+    use serde_json::json;
+
+    #[test]
+    fn failure_names_the_error_and_a_readable_cause() {
+        let lambda_error = json!({
+            "Error": "WeightNotApplied",
+            "Cause": "{\"errorType\":\"WeightNotApplied\",\"errorMessage\":\"set 90/10, read 100/0\"}"
+        });
+        assert_eq!(
+            failure(&lambda_error),
+            ("WeightNotApplied".into(), "set 90/10, read 100/0".into())
+        );
+        let rejected = json!({"Error": "Rejected", "Cause": "rejected by email link"});
+        assert_eq!(failure(&rejected).1, "rejected by email link");
+        let (error, cause) = failure(&json!({"Error": "Rejected"}));
+        assert_eq!(error, "Rejected");
+        assert!(cause.contains("Rejected"));
+        assert_eq!(failure(&json!(null)).0, "RolledBack");
+    }
 }

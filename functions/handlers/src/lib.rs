@@ -6,18 +6,26 @@
 //! Errors carry stable names (the Lambda `errorType`); `state-machine/README.md`
 //! lists them and the payloads.
 
+mod approval;
+mod approval_api;
 mod context;
 mod error;
 mod events;
 mod finish;
 mod render;
 mod resolve;
+mod settings;
+mod webhook;
 mod weights;
 
-pub use context::{run, Context, LOCK_TABLE_ENV};
+pub use approval::{approval_facts, request_approval, ApprovalEvent};
+pub use approval_api::{approval_api, run_http};
+pub use context::{init_logging, run, Context};
 pub use error::FunctionError;
 pub use events::{DeployAction, RenderEvent, ResolveEvent, RollbackEvent, StepEvent};
 pub use finish::{promote, rollback};
 pub use render::render_and_deploy;
 pub use resolve::resolve_stable;
+pub use settings::Settings;
+pub use webhook::Webhooks;
 pub use weights::set_weights;

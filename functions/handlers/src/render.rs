@@ -20,6 +20,7 @@ pub async fn render_and_deploy(
     let RenderEvent {
         mut deployment,
         action,
+        require_ready,
     } = parse(event)?;
     let stacks = &context.clients.stacks;
     let stack = deployment.request.stack.clone();
@@ -84,6 +85,12 @@ pub async fn render_and_deploy(
             steady
         }
     };
+    if require_ready && !ready {
+        return Err(FunctionError::CandidateNotReady {
+            stack_status: state.status,
+            candidate_stability: stability,
+        });
+    }
     with_fields(
         &deployment,
         json!({"rollout": {"stackStatus": state.status, "candidateStability": stability, "ready": ready}}),

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{Deployment, TrafficSplit};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
 use crate::{Context, FunctionError, StepEvent};
@@ -36,12 +36,14 @@ pub(crate) async fn apply_split(
     Ok(actual)
 }
 
-/// Applies step `step` of the plan (0-based), verified by reading it back.
+/// Applies step `step` of the plan (0-based; default: the next one),
+/// verified by reading it back. `lastStep` tells whether promotion is next.
 pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     let StepEvent {
         mut deployment,
         step,
     } = parse(event)?;
+    let step = step.unwrap_or_else(|| deployment.step.map_or(0, |last| last + 1));
     let split = deployment
         .request
         .steps
@@ -52,5 +54,6 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<Value, F
         })?;
     deployment.split = apply_split(&context, &deployment, split).await?;
     deployment.step = Some(step);
-    with_fields(&deployment, Value::Null)
+    let last_step = step + 1 == deployment.request.steps.len();
+    with_fields(&deployment, json!({"lastStep": last_step}))
 }

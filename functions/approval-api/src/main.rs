@@ -1,0 +1,6 @@
+//! The `approval-api` Lambda function of ecs-canary: the approval links' endpoint.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ecs_canary_handlers::run_http().await
+}

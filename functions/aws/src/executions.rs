@@ -1,0 +1,50 @@
+use aws_sdk_sfn::Client;
+
+use crate::error::Failure;
+use crate::AwsError;
+
+/// Step Functions callbacks for a waiting task.
+#[derive(Debug, Clone)]
+pub struct TaskCallbacks {
+    client: Client,
+}
+
+fn callback_error(operation: &'static str, failure: Failure) -> AwsError {
+    let gone = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+    if gone.iter().any(|code| failure.has_code(code)) {
+        AwsError::TaskNotWaiting(failure.message)
+    } else {
+        failure.into_error(operation)
+    }
+}
+
+impl TaskCallbacks {
+    pub fn new(client: Client) -> TaskCallbacks {
+        TaskCallbacks { client }
+    }
+
+    /// The waiting task succeeds with `output` (JSON).
+    pub async fn succeed(&self, task_token: &str, output: &str) -> Result<(), AwsError> {
+        self.client
+            .send_task_success()
+            .task_token(task_token)
+            .output(output)
+            .send()
+            .await
+            .map_err(|e| callback_error("states:SendTaskSuccess", Failure::of(e)))?;
+        Ok(())
+    }
+
+    /// The waiting task fails with `error`; its `Catch` decides what follows.
+    pub async fn fail(&self, task_token: &str, error: &str, cause: &str) -> Result<(), AwsError> {
+        self.client
+            .send_task_failure()
+            .task_token(task_token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map_err(|e| callback_error("states:SendTaskFailure", Failure::of(e)))?;
+        Ok(())
+    }
+}

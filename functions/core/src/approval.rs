@@ -1,0 +1,504 @@
+//! Approvals: opaque link ids, decisions, Slack request signatures, and the
+//! words of the email, the Slack message and the confirmation pages.
+//!
+//! The Step Functions task token never appears here: links carry an
+//! [`ApprovalId`] (128 random bits) and the token stays in the backend.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use thiserror::Error;
+
+use crate::{Colour, ErrorName, TrafficSplit};
+
+/// How far a Slack request's timestamp may be from now.
+pub const SLACK_MAX_SKEW_SECONDS: u64 = 300;
+
+/// The opaque id in an approval link: 128 random bits as 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ApprovalId(String);
+
+impl ApprovalId {
+    /// From 16 bytes of a cryptographically secure random source.
+    pub fn from_random(bytes: [u8; 16]) -> ApprovalId {
+        ApprovalId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Accepts only what [`ApprovalId::from_random`] makes.
+    pub fn parse(text: &str) -> Option<ApprovalId> {
+        let valid = text.len() == 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| ApprovalId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApprovalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a person decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    pub fn parse(text: &str) -> Option<Decision> {
+        match text {
+            "approve" => Some(Decision::Approve),
+            "reject" => Some(Decision::Reject),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+        }
+    }
+
+    /// The stored status once decided.
+    pub fn status(self) -> &'static str {
+        match self {
+            Decision::Approve => "APPROVED",
+            Decision::Reject => "REJECTED",
+        }
+    }
+}
+
+/// The `decision` field of a form body (`application/x-www-form-urlencoded`).
+pub fn form_decision(body: &str) -> Option<Decision> {
+    form_field(body, "decision").and_then(|v| Decision::parse(&v))
+}
+
+/// One field of a form body, percent-decoded.
+pub fn form_field(body: &str, name: &str) -> Option<String> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| percent_decode(value))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 3 <= bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a Slack request is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SignatureError {
+    #[error("the request has no X-Slack-Signature or X-Slack-Request-Timestamp")]
+    Missing,
+    #[error("the request timestamp is not a number")]
+    BadTimestamp,
+    #[error("the request was signed more than {SLACK_MAX_SKEW_SECONDS} s from now")]
+    Stale,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+impl ErrorName for SignatureError {
+    fn error_type(&self) -> &'static str {
+        "InvalidSlackSignature"
+    }
+}
+
+/// `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret.
+pub fn slack_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    format!(
+        "v0={}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Verifies a Slack request as Slack documents it; `now` is seconds since the epoch.
+pub fn verify_slack_request(
+    secret: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: u64,
+) -> Result<(), SignatureError> {
+    let (timestamp, signature) = match (timestamp, signature) {
+        (Some(t), Some(s)) => (t, s),
+        _ => return Err(SignatureError::Missing),
+    };
+    let signed_at: u64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::BadTimestamp)?;
+    if signed_at.abs_diff(now) > SLACK_MAX_SKEW_SECONDS {
+        return Err(SignatureError::Stale);
+    }
+    let expected = slack_signature(secret, timestamp, body);
+    // Compare in constant time.
+    let (a, b) = (expected.as_bytes(), signature.trim().as_bytes());
+    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The facts a person needs to decide on one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalFacts {
+    pub cluster: String,
+    pub service: String,
+    /// What is being deployed: the image, or the environment change.
+    pub release: String,
+    pub stable: Colour,
+    pub candidate: Colour,
+    /// 1-based step number and the number of steps.
+    pub step: usize,
+    pub steps: usize,
+    pub split: TrafficSplit,
+    /// The candidate percentage approval moves to; `None`: promotion.
+    pub next_percent: Option<u8>,
+}
+
+impl ApprovalFacts {
+    fn share(&self) -> String {
+        format!("{:.0} %", self.split.candidate_share())
+    }
+
+    /// What approving does, in words.
+    pub fn on_approve(&self) -> String {
+        match self.next_percent {
+            Some(next) => format!("Approve: {next} % of traffic goes to the new version ({}).", self.candidate),
+            None => format!(
+                "Approve: promote — 100 % of traffic goes to the new version ({}), which becomes stable.",
+                self.candidate
+            ),
+        }
+    }
+
+    /// What rejecting does, in words.
+    pub fn on_reject(&self) -> String {
+        format!(
+            "Reject: roll back — 100 % of traffic returns to the stable version ({}).",
+            self.stable
+        )
+    }
+
+    pub fn email_subject(&self) -> String {
+        let subject = format!(
+            "Approve step {}/{} of {}? ({} on the new version)",
+            self.step,
+            self.steps,
+            self.service,
+            self.share()
+        );
+        // SNS subjects: at most 100 characters.
+        subject.chars().take(100).collect()
+    }
+
+    pub fn email_body(&self, link: &str) -> String {
+        format!(
+            "A canary deployment is waiting for your decision.\n\n\
+             Service:   {service} (cluster {cluster})\n\
+             Release:   {release}\n\
+             Step:      {step} of {steps}\n\
+             Traffic:   {stable_weight} stable ({stable}) / {candidate_weight} new ({candidate}) — {share} on the new version\n\n\
+             {approve}\n{reject}\n\n\
+             Review and decide here (the page asks you to confirm):\n{link}\n",
+            service = self.service,
+            cluster = self.cluster,
+            release = self.release,
+            step = self.step,
+            steps = self.steps,
+            stable_weight = self.split.stable_weight(),
+            candidate_weight = self.split.candidate_weight(),
+            stable = self.stable,
+            candidate = self.candidate,
+            share = self.share(),
+            approve = self.on_approve(),
+            reject = self.on_reject(),
+        )
+    }
+
+    /// A Slack Block Kit message with Approve and Reject buttons and the link.
+    pub fn slack_message(&self, id: &ApprovalId, link: &str) -> Value {
+        let text = format!(
+            "*{}* step {}/{}: {} on the new version ({})",
+            self.service,
+            self.step,
+            self.steps,
+            self.share(),
+            self.release
+        );
+        json!({
+            "text": format!("Approval needed: {} step {}/{}", self.service, self.step, self.steps),
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                {"type": "section", "fields": [
+                    {"type": "mrkdwn", "text": format!("*Cluster*\n{}", self.cluster)},
+                    {"type": "mrkdwn", "text": format!("*Split*\n{} stable ({}) / {} new ({})",
+                        self.split.stable_weight(), self.stable, self.split.candidate_weight(), self.candidate)},
+                ]},
+                {"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": format!("{} {}", self.on_approve(), self.on_reject())}
+                ]},
+                {"type": "actions", "block_id": "ecs-canary-approval", "elements": [
+                    {"type": "button", "style": "primary", "action_id": "approve",
+                     "text": {"type": "plain_text", "text": "Approve"}, "value": format!("approve:{id}")},
+                    {"type": "button", "style": "danger", "action_id": "reject",
+                     "text": {"type": "plain_text", "text": "Reject"}, "value": format!("reject:{id}")},
+                    {"type": "button", "action_id": "open", "url": link,
+                     "text": {"type": "plain_text", "text": "Open"}}
+                ]}
+            ]
+        })
+    }
+}
+
+/// `&`, `<`, `>`, `"` and `'` made safe for HTML text and attributes.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}\
+         dt{{font-weight:bold}}button{{font-size:1.1rem;padding:.5rem 1.5rem;margin-right:1rem}}</style>\
+         </head><body><h1>{title}</h1>\n{body}\n</body></html>\n",
+        title = html_escape(title)
+    )
+}
+
+/// The confirmation page a link opens: facts and two buttons that POST.
+pub fn confirmation_page(facts: &ApprovalFacts, form_action: &str) -> String {
+    let e = html_escape;
+    let body = format!(
+        "<dl>\
+         <dt>Service</dt><dd id=\"service\">{service} (cluster {cluster})</dd>\
+         <dt>Release</dt><dd id=\"release\">{release}</dd>\
+         <dt>Step</dt><dd id=\"step\">{step} of {steps}</dd>\
+         <dt>Traffic now</dt><dd id=\"split\">{sw} stable ({stable}) / {cw} new ({candidate})</dd>\
+         </dl>\
+         <p>{approve}</p><p>{reject}</p>\
+         <form method=\"post\" action=\"{action}\">\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"reject\" id=\"reject\">Reject</button>\
+         </form>",
+        service = e(&facts.service),
+        cluster = e(&facts.cluster),
+        release = e(&facts.release),
+        step = facts.step,
+        steps = facts.steps,
+        sw = facts.split.stable_weight(),
+        stable = facts.stable,
+        cw = facts.split.candidate_weight(),
+        candidate = facts.candidate,
+        approve = e(&facts.on_approve()),
+        reject = e(&facts.on_reject()),
+        action = e(form_action),
+    );
+    page(
+        &format!(
+            "Approve step {} of {} for {}?",
+            facts.step, facts.steps, facts.service
+        ),
+        &body,
+    )
+}
+
+/// The page after a decision, or for a link that can no longer decide.
+pub fn message_page(title: &str, message: &str) -> String {
+    page(
+        title,
+        &format!("<p id=\"message\">{}</p>", html_escape(message)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn facts(next: Option<u8>) -> ApprovalFacts {
+        ApprovalFacts {
+            cluster: "mattctest".into(),
+            service: "myservice".into(),
+            release: "APPVERSION=1.0.1".into(),
+            stable: Colour::Blue,
+            candidate: Colour::Green,
+            step: 1,
+            steps: 2,
+            split: TrafficSplit::candidate_percent(10).unwrap(),
+            next_percent: next,
+        }
+    }
+
+    #[test]
+    fn ids_are_128_bit_hex_and_parse_strictly() {
+        let id = ApprovalId::from_random([0xab; 16]);
+        assert_eq!(id.as_str().len(), 32);
+        assert_eq!(ApprovalId::parse(id.as_str()), Some(id));
+        assert_eq!(ApprovalId::parse("ABABABABABABABABABABABABABABABAB"), None);
+        assert_eq!(ApprovalId::parse("../../etc/passwd"), None);
+        assert_eq!(ApprovalId::parse(""), None);
+    }
+
+    #[test]
+    fn decisions_come_from_the_form() {
+        assert_eq!(form_decision("decision=approve"), Some(Decision::Approve));
+        assert_eq!(form_decision("x=1&decision=reject"), Some(Decision::Reject));
+        assert_eq!(form_decision("decision=maybe"), None);
+        assert_eq!(form_decision(""), None);
+        assert_eq!(
+            form_field("payload=%7B%22a%22%3A+1%7D", "payload").as_deref(),
+            Some("{\"a\": 1}")
+        );
+    }
+
+    #[test]
+    fn slack_signatures_follow_slacks_documented_example() {
+        // The example from Slack's "Verifying requests from Slack" guide.
+        let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+        let timestamp = "1531420618";
+        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let signature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(slack_signature(secret, timestamp, body), signature);
+        let now = 1_531_420_618 + 60;
+        assert_eq!(
+            verify_slack_request(secret, Some(timestamp), Some(signature), body, now),
+            Ok(())
+        );
+        assert_eq!(
+            verify_slack_request("other", Some(timestamp), Some(signature), body, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack_request(
+                secret,
+                Some(timestamp),
+                Some(signature),
+                body,
+                1_531_420_618 + 360
+            ),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_slack_request(secret, None, Some(signature), body, now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_slack_request(secret, Some("soon"), Some(signature), body, now),
+            Err(SignatureError::BadTimestamp)
+        );
+    }
+
+    #[test]
+    fn messages_say_what_each_choice_does() {
+        let step = facts(Some(50));
+        assert!(step.on_approve().contains("50 %"));
+        assert!(step.on_reject().contains("Blue"));
+        assert!(facts(None).on_approve().contains("promote"));
+        let body = step.email_body("https://example.test/approvals/x");
+        assert!(
+            body.contains("myservice") && body.contains("1 of 2") && body.contains("90 stable")
+        );
+        assert!(body.contains("https://example.test/approvals/x"));
+        assert!(step.email_subject().len() <= 100);
+        let slack = step.slack_message(&ApprovalId::from_random([1; 16]), "https://example.test/a");
+        let actions = &slack["blocks"][3]["elements"];
+        assert_eq!(
+            actions[0]["value"],
+            "approve:01010101010101010101010101010101"
+        );
+        assert_eq!(
+            actions[1]["value"],
+            "reject:01010101010101010101010101010101"
+        );
+        assert_eq!(actions[2]["url"], "https://example.test/a");
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let mut hostile = facts(Some(50));
+        hostile.release = "<script>alert(1)</script>".into();
+        let page = confirmation_page(&hostile, "/approvals/x");
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("method=\"post\""));
+        assert!(page.contains("value=\"approve\"") && page.contains("value=\"reject\""));
+    }
+
+    proptest! {
+        #[test]
+        fn a_signature_verifies_only_for_its_own_body(secret in "[a-z0-9]{8,32}", body in proptest::collection::vec(any::<u8>(), 0..200), other in proptest::collection::vec(any::<u8>(), 0..200), now in 1_000_000u64..2_000_000_000) {
+            let timestamp = now.to_string();
+            let signature = slack_signature(&secret, &timestamp, &body);
+            prop_assert_eq!(verify_slack_request(&secret, Some(&timestamp), Some(&signature), &body, now), Ok(()));
+            if other != body {
+                prop_assert_eq!(verify_slack_request(&secret, Some(&timestamp), Some(&signature), &other, now), Err(SignatureError::Mismatch));
+            }
+        }
+
+        #[test]
+        fn escaped_text_has_no_markup(text in ".*") {
+            let escaped = html_escape(&text);
+            prop_assert!(!escaped.contains('<') && !escaped.contains('>') && !escaped.contains('"'));
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! approval-api: the HTTPS endpoint (a Lambda function URL) behind the links.
+//!
+//! * `GET  …/approvals/{id}`: a confirmation page; it changes nothing.
+//! * `POST …/approvals/{id}` (form `decision=approve|reject`): decides, once.
+//! * `POST …/slack/interactions`: Slack's buttons, signature verified.
+
+use std::sync::Arc;
+
+use ecs_canary_aws::{AwsError, DecideOutcome};
+use ecs_canary_core::{
+    confirmation_page, form_decision, form_field, iso8601, message_page, verify_slack_request,
+    ApprovalId, Decision,
+};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+use crate::{init_logging, Context};
+
+/// Who decides through a link in an email.
+pub const EMAIL_LINK: &str = "email link";
+
+fn html(status: u16, page: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer")
+        .body(Body::from(page))
+        .unwrap_or_default()
+}
+
+fn json_response(status: u16, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The result of a decision, for a page or a Slack message.
+struct Outcome {
+    status: u16,
+    title: String,
+    message: String,
+}
+
+async fn decide(
+    context: &Context,
+    id: &ApprovalId,
+    decision: Decision,
+    by: &str,
+) -> Result<Outcome, AwsError> {
+    let now = context.now();
+    let at = iso8601(now);
+    let outcome = context.approvals.decide(id, decision, by, &at, now).await?;
+    let record = match outcome {
+        DecideOutcome::Decided(record) => record,
+        DecideOutcome::AlreadyDecided(record) => {
+            return Ok(Outcome {
+                status: 409,
+                title: "Already decided".into(),
+                message: format!(
+                    "Step {} of {} for {} was already {} by {} at {}. Nothing was changed.",
+                    record.facts.step,
+                    record.facts.steps,
+                    record.facts.service,
+                    record.status.to_lowercase(),
+                    record.decided_by.unwrap_or_default(),
+                    record.decided_at.unwrap_or_default()
+                ),
+            })
+        }
+        DecideOutcome::Expired(record) => {
+            return Ok(Outcome {
+                status: 410,
+                title: "This approval has expired".into(),
+                message: format!(
+                    "Step {} of {} for {} is no longer waiting for a decision; the deployment was rolled back when its approval timed out.",
+                    record.facts.step, record.facts.steps, record.facts.service
+                ),
+            })
+        }
+        DecideOutcome::Unknown => {
+            return Ok(Outcome {
+                status: 404,
+                title: "Unknown approval".into(),
+                message: "This link does not belong to any deployment.".into(),
+            })
+        }
+    };
+    let facts = &record.facts;
+    let callback = match decision {
+        Decision::Approve => {
+            let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step});
+            context
+                .clients
+                .callbacks
+                .succeed(&record.task_token, &output.to_string())
+                .await
+        }
+        Decision::Reject => {
+            let cause = format!(
+                "rejected by {by} at {at} (step {} of {})",
+                facts.step, facts.steps
+            );
+            context
+                .clients
+                .callbacks
+                .fail(&record.task_token, "Rejected", &cause)
+                .await
+        }
+    };
+    tracing::info!(approval = %id, decision = decision.as_str(), %by, service = %facts.service, step = facts.step, "decision");
+    match callback {
+        Ok(()) => Ok(Outcome {
+            status: 200,
+            title: match decision {
+                Decision::Approve => "Approved".into(),
+                Decision::Reject => "Rejected".into(),
+            },
+            message: match decision {
+                Decision::Approve => format!("{} {}", facts.on_approve(), "Thank you."),
+                Decision::Reject => format!("{} {}", facts.on_reject(), "Thank you."),
+            },
+        }),
+        Err(AwsError::TaskNotWaiting(_)) => Ok(Outcome {
+            status: 410,
+            title: "This approval has expired".into(),
+            message: format!(
+                "Step {} of {} for {} is no longer waiting for a decision.",
+                facts.step, facts.steps, facts.service
+            ),
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
+    let Some(record) = context.approvals.get(id).await? else {
+        return Ok(html(
+            404,
+            message_page(
+                "Unknown approval",
+                "This link does not belong to any deployment.",
+            ),
+        ));
+    };
+    if record.status != "PENDING" {
+        let message = format!(
+            "Step {} of {} for {} was {} by {} at {}.",
+            record.facts.step,
+            record.facts.steps,
+            record.facts.service,
+            record.status.to_lowercase(),
+            record.decided_by.unwrap_or_default(),
+            record.decided_at.unwrap_or_default()
+        );
+        return Ok(html(409, message_page("Already decided", &message)));
+    }
+    if context.now() >= record.expires_at {
+        return Ok(html(
+            410,
+            message_page(
+                "This approval has expired",
+                "This step is no longer waiting for a decision.",
+            ),
+        ));
+    }
+    // The form posts back to this very URL.
+    Ok(html(200, confirmation_page(&record.facts, "")))
+}
+
+async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, AwsError> {
+    let unauthorised = |reason: &str| json_response(401, json!({"error": reason}));
+    let Some(secret) = &context.settings.slack_signing_secret else {
+        return Ok(unauthorised("Slack is not configured"));
+    };
+    let body = body_bytes(request);
+    if let Err(error) = verify_slack_request(
+        secret,
+        header(request, "x-slack-request-timestamp"),
+        header(request, "x-slack-signature"),
+        body,
+        context.now(),
+    ) {
+        tracing::warn!(%error, "refused a Slack request");
+        return Ok(unauthorised(&error.to_string()));
+    }
+    let payload: Value = form_field(&String::from_utf8_lossy(body), "payload")
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(Value::Null);
+    let value = payload
+        .pointer("/actions/0/value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let parsed = value
+        .split_once(':')
+        .and_then(|(d, id)| Some((Decision::parse(d)?, ApprovalId::parse(id)?)));
+    let Some((decision, id)) = parsed else {
+        return Ok(json_response(
+            400,
+            json!({"error": "not an ecs-canary action"}),
+        ));
+    };
+    let user = payload
+        .pointer("/user/username")
+        .or_else(|| payload.pointer("/user/name"));
+    let user_id = payload
+        .pointer("/user/id")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let by = match user.and_then(Value::as_str) {
+        Some(name) => format!("Slack user @{name} ({user_id})"),
+        None => format!("Slack user {user_id}"),
+    };
+    let outcome = decide(context, &id, decision, &by).await?;
+    let text = format!("*{}* — {}", outcome.title, outcome.message);
+    if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
+        let update = json!({"replace_original": true, "text": text});
+        if let Err(error) = context.webhooks.post_json(url, &update).await {
+            tracing::warn!(%error, "could not update the Slack message");
+        }
+    }
+    Ok(json_response(
+        200,
+        json!({"status": outcome.status, "text": text}),
+    ))
+}
+
+/// Routes one request of the approval endpoint.
+pub async fn approval_api(
+    context: Arc<Context>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let path = request.uri().path().to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method().as_str().to_string();
+    let result = if path.trim_end_matches('/').ends_with("/slack/interactions") {
+        if method == "POST" {
+            slack(&context, &request).await
+        } else {
+            Ok(json_response(405, json!({"error": "POST only"})))
+        }
+    } else if let Some(position) = segments.iter().rposition(|s| *s == "approvals") {
+        match segments
+            .get(position + 1)
+            .and_then(|id| ApprovalId::parse(id))
+        {
+            None => Ok(html(
+                404,
+                message_page(
+                    "Unknown approval",
+                    "This link does not belong to any deployment.",
+                ),
+            )),
+            Some(id) => match method.as_str() {
+                "GET" | "HEAD" => show(&context, &id).await,
+                "POST" => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
+                    Some(decision) => decide(&context, &id, decision, EMAIL_LINK)
+                        .await
+                        .map(|o| html(o.status, message_page(&o.title, &o.message))),
+                    None => Ok(html(
+                        400,
+                        message_page("No decision", "Choose Approve or Reject on the page."),
+                    )),
+                },
+                _ => Ok(html(
+                    405,
+                    message_page("Not allowed", "Open the link, then choose on the page."),
+                )),
+            },
+        }
+    } else {
+        Ok(html(404, message_page("Not found", "Nothing here.")))
+    };
+    Ok(result.unwrap_or_else(|error| {
+        tracing::error!(%error, "approval-api failed");
+        html(
+            503,
+            message_page("Try again", "The decision could not be completed just now; open the link again to see where it stands."),
+        )
+    }))
+}
+
+/// Runs approval-api as a Lambda function behind a function URL.
+pub async fn run_http() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let context = Arc::new(Context::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let context = Arc::clone(&context);
+        async move { approval_api(context, request).await }
+    }))
+    .await
+}

@@ -1,0 +1,43 @@
+/// Where the functions find their tables, topic, links and Slack settings
+/// (environment variables set by `infra/`, or by hand).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `ECS_CANARY_LOCK_TABLE` (default `ecs-canary-locks`).
+    pub lock_table: String,
+    /// `ECS_CANARY_APPROVALS_TABLE` (default `ecs-canary-approvals`).
+    pub approvals_table: String,
+    /// `ECS_CANARY_APPROVAL_URL`: the approval-api's base URL (its function URL).
+    pub approval_url: String,
+    /// `ECS_CANARY_TOPIC_ARN`: email through SNS; unset or empty: no email.
+    pub topic_arn: Option<String>,
+    /// `ECS_CANARY_SLACK_WEBHOOK_URL`: unset or empty: no Slack message.
+    pub slack_webhook_url: Option<String>,
+    /// `ECS_CANARY_SLACK_SIGNING_SECRET`: unset: Slack interactions are refused.
+    pub slack_signing_secret: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        Settings {
+            lock_table: var("ECS_CANARY_LOCK_TABLE").unwrap_or_else(|| "ecs-canary-locks".into()),
+            approvals_table: var("ECS_CANARY_APPROVALS_TABLE")
+                .unwrap_or_else(|| "ecs-canary-approvals".into()),
+            approval_url: var("ECS_CANARY_APPROVAL_URL").unwrap_or_default(),
+            topic_arn: var("ECS_CANARY_TOPIC_ARN"),
+            slack_webhook_url: var("ECS_CANARY_SLACK_WEBHOOK_URL"),
+            slack_signing_secret: var("ECS_CANARY_SLACK_SIGNING_SECRET"),
+        }
+    }
+
+    /// The link a person opens for one approval.
+    pub fn approval_link(&self, id: &ecs_canary_core::ApprovalId) -> String {
+        format!("{}/approvals/{id}", self.approval_url.trim_end_matches('/'))
+    }
+}

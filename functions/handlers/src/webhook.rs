@@ -1,0 +1,51 @@
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use crate::FunctionError;
+
+/// Posts JSON to a webhook (Slack's incoming webhooks and response URLs).
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl Webhooks {
+    pub fn new() -> Result<Webhooks, FunctionError> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| FunctionError::Webhook(format!("no TLS roots: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Webhooks {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
+    pub async fn post_json(&self, url: &str, body: &Value) -> Result<(), FunctionError> {
+        let request = hyper::Request::post(url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| FunctionError::Webhook(format!("bad webhook URL: {e}")))?;
+        let call = self.client.request(request);
+        let response = tokio::time::timeout(std::time::Duration::from_secs(5), call)
+            .await
+            .map_err(|_| FunctionError::Webhook("the webhook did not answer within 5 s".into()))?
+            .map_err(|e| FunctionError::Webhook(format!("webhook unreachable: {e}")))?;
+        let status = response.status();
+        // Drain the body so the connection can be reused.
+        let _ = response.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(FunctionError::Webhook(format!(
+                "the webhook answered HTTP {status}"
+            )))
+        }
+    }
+}

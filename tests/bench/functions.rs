@@ -1,0 +1,261 @@
+//! `make bench`: cold-start cost of each release function binary.
+//!
+//! For every function: the stripped release binary's size; the time from
+//! process start until it asks the Lambda Runtime API for its first event
+//! (ready); the time from handing it a real event until its response, with
+//! every AWS call going to a local emulator (first invoke); and its peak
+//! resident memory (VmHWM). A fresh process serves each run; the medians of
+//! several runs are printed as a table.
+//!
+//! The Runtime API here is a minimal stand-in served by this process, so that
+//! nothing but the function itself is timed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
+use ecs_canary_e2e::{create_lock_table, repo_root, Emulator, FUNCTIONS, LOCK_TABLE, REGION};
+use serde_json::{json, Value};
+
+const RUNS: usize = 7;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Event {
+    Ready(Instant),
+    Responded(Instant, bool, Vec<u8>),
+}
+
+struct Run {
+    ready: Duration,
+    invoke: Duration,
+    peak_kib: u64,
+    ok: bool,
+    response: Vec<u8>,
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((request_line, body))
+}
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+/// Serves one connection of the stand-in Runtime API: the first `next` gets
+/// the event, the response is reported, later `next`s are left waiting.
+fn serve(stream: TcpStream, event: Vec<u8>, function: String, events: mpsc::Sender<Event>) {
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut served = false;
+    while let Some((request_line, body)) = read_request(&mut reader) {
+        if request_line.contains("/runtime/invocation/next") {
+            if served {
+                // Park the runtime: the process is measured, then killed.
+                std::thread::sleep(TIMEOUT);
+                return;
+            }
+            served = true;
+            let _ = events.send(Event::Ready(Instant::now()));
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 60_000)
+                .unwrap_or_default();
+            respond(
+                &mut writer,
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json".into()),
+                    ("Lambda-Runtime-Aws-Request-Id", "bench-request".into()),
+                    ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        format!("arn:aws:lambda:{REGION}:123456789012:function:{function}"),
+                    ),
+                    (
+                        "Lambda-Runtime-Trace-Id",
+                        "Root=1-00000000-000000000000000000000000".into(),
+                    ),
+                ],
+                &event,
+            );
+        } else if request_line.contains("/response") || request_line.contains("/error") {
+            let ok = request_line.contains("/response");
+            let _ = events.send(Event::Responded(Instant::now(), ok, body));
+            respond(&mut writer, "202 Accepted", &[], b"{}");
+        } else {
+            respond(&mut writer, "404 Not Found", &[], b"{}");
+        }
+    }
+}
+
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn run_once(binary: &PathBuf, function: &str, event: &Value, emulator: &Emulator) -> Run {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (events_tx, events_rx) = mpsc::channel();
+    let body = serde_json::to_vec(event).expect("event");
+    let name = function.to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let (body, name, events) = (body.clone(), name.clone(), events_tx.clone());
+            std::thread::spawn(move || serve(stream, body, name, events));
+        }
+    });
+
+    let mut command = Command::new(binary);
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("ECS_CANARY_LOCK_TABLE", LOCK_TABLE)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in emulator.environment() {
+        command.env(name, value);
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().expect("start the function");
+    let ready = match events_rx.recv_timeout(TIMEOUT) {
+        Ok(Event::Ready(at)) => at,
+        _ => panic!("{function} never asked for an event"),
+    };
+    let (done, ok, response) = match events_rx.recv_timeout(TIMEOUT) {
+        Ok(Event::Responded(at, ok, body)) => (at, ok, body),
+        _ => panic!("{function} never answered"),
+    };
+    let peak = peak_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    Run {
+        ready: ready - started,
+        invoke: done - ready,
+        peak_kib: peak,
+        ok,
+        response,
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let release = repo_root().join("target/release");
+    for function in FUNCTIONS {
+        assert!(
+            release.join(function).exists(),
+            "target/release/{function} is missing: `make bench` builds it"
+        );
+    }
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config().await;
+    create_lock_table(&config).await;
+    let clients = emulator.clients().await;
+    create_example_app(&clients)
+        .await
+        .expect("create the example stacks");
+
+    let request = json!({
+        "cluster": CLUSTER, "service": SERVICE, "stack": APP_STACK,
+        "environment": {"APPVERSION": "1.0.1"}, "steps": [10, 50]
+    });
+    let mut deployment = Value::Null;
+    let mut rows = Vec::new();
+    for function in FUNCTIONS {
+        let event = match function {
+            "resolve-stable" => json!({"input": request, "owner": "bench"}),
+            "render-and-deploy" => json!({"deployment": deployment, "action": "deploy"}),
+            "set-weights" => json!({"deployment": deployment, "step": 0}),
+            "rollback" => json!({"deployment": deployment, "reason": {"Error": "Bench"}}),
+            _ => json!({"deployment": deployment}),
+        };
+        let binary = release.join(function);
+        let runs: Vec<Run> = (0..RUNS)
+            .map(|_| run_once(&binary, function, &event, &emulator))
+            .collect();
+        let failed = runs.iter().filter(|r| !r.ok).count();
+        if let Some(last) = runs.last() {
+            assert!(
+                last.ok,
+                "{function} failed: {}",
+                String::from_utf8_lossy(&last.response)
+            );
+            if function == "resolve-stable" {
+                deployment = serde_json::from_slice(&last.response).expect("a deployment");
+            }
+        }
+        let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+        rows.push(format!(
+            "| {function} | {:.1} MB | {} | {} | {:.1} MB | {}/{RUNS} |",
+            size as f64 / 1_000_000.0,
+            millis(median(runs.iter().map(|r| r.ready).collect())),
+            millis(median(runs.iter().map(|r| r.invoke).collect())),
+            runs.iter().map(|r| r.peak_kib).max().unwrap_or(0) as f64 / 1024.0,
+            RUNS - failed,
+        ));
+    }
+    println!("Cold start of each release function binary, median of {RUNS} fresh processes;");
+    println!("first invoke = event handed over → response, all AWS calls to the local emulator.\n");
+    println!("| function | binary | start → ready | first invoke | peak RSS | ok |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
