@@ -17,6 +17,7 @@ use aws_config::{Region, SdkConfig};
 use ecs_canary_aws::AwsClients;
 
 pub mod example;
+pub mod flow;
 
 /// Region and credentials of the emulator: any credentials work.
 pub const REGION: &str = "us-east-1";
@@ -65,13 +66,20 @@ pub struct EmulatorOptions {
 pub const LOCK_TABLE: &str = "ecs-canary-locks";
 
 /// The project's Lambda function binaries.
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 7] = [
     "resolve-stable",
     "render-and-deploy",
     "set-weights",
     "promote",
     "rollback",
+    "request-approval",
+    "approval-api",
 ];
+
+/// The other tables, topic and secrets the functions use on the emulator.
+pub const APPROVALS_TABLE: &str = "ecs-canary-approvals";
+pub const APPROVAL_TOPIC: &str = "ecs-canary-approvals";
+pub const SLACK_SIGNING_SECRET: &str = "local-signing-secret";
 
 /// A running emulator, stopped when dropped.
 #[derive(Debug)]
@@ -80,6 +88,78 @@ pub struct Emulator {
     port: u16,
     log: PathBuf,
     functions: Option<FunctionServer>,
+    function_port: Option<u16>,
+    slack: Option<FakeSlack>,
+}
+
+/// A stand-in for Slack's incoming webhook (and response URLs) on loopback:
+/// it keeps every JSON message posted to it.
+#[derive(Debug, Clone)]
+pub struct FakeSlack {
+    port: u16,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl FakeSlack {
+    pub fn start() -> FakeSlack {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&messages);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let kept = std::sync::Arc::clone(&kept);
+                std::thread::spawn(move || {
+                    let mut writer = match stream.try_clone() {
+                        Ok(w) => w,
+                        Err(_) => return,
+                    };
+                    let mut reader = BufReader::new(stream);
+                    while let Some(body) = read_http_body(&mut reader) {
+                        if let Ok(value) = serde_json::from_slice(&body) {
+                            kept.lock().expect("lock").push(value);
+                        }
+                        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    }
+                });
+            }
+        });
+        FakeSlack { port, messages }
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("http://127.0.0.1:{}/services/T000/B000/XXXX", self.port)
+    }
+
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        self.messages.lock().expect("lock").clone()
+    }
+}
+
+/// Reads one HTTP/1.1 request from a connection; returns its body.
+fn read_http_body(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).ok()? == 0 {
+            return None;
+        }
+        if header == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
 }
 
 /// `cargo lambda watch` serving the workspace's function binaries.
@@ -145,7 +225,12 @@ fn build_functions() {
     });
 }
 
-fn start_function_server(port: u16, emulator_port: u16, log: &Path) -> FunctionServer {
+fn start_function_server(
+    port: u16,
+    emulator_port: u16,
+    slack: &FakeSlack,
+    log: &Path,
+) -> FunctionServer {
     use std::os::unix::process::CommandExt;
     build_functions();
     let cargo_lambda = repo_root().join(".venv/bin/cargo-lambda");
@@ -162,6 +247,11 @@ fn start_function_server(port: u16, emulator_port: u16, log: &Path) -> FunctionS
         "AWS_ACCESS_KEY_ID=testing".to_string(),
         "AWS_SECRET_ACCESS_KEY=testing".to_string(),
         format!("ECS_CANARY_LOCK_TABLE={LOCK_TABLE}"),
+        format!("ECS_CANARY_APPROVALS_TABLE={APPROVALS_TABLE}"),
+        format!("ECS_CANARY_APPROVAL_URL=http://127.0.0.1:{port}/lambda-url/approval-api"),
+        format!("ECS_CANARY_TOPIC_ARN=arn:aws:sns:{REGION}:{ACCOUNT}:{APPROVAL_TOPIC}"),
+        format!("ECS_CANARY_SLACK_WEBHOOK_URL={}", slack.webhook_url()),
+        format!("ECS_CANARY_SLACK_SIGNING_SECRET={SLACK_SIGNING_SECRET}"),
         "RUST_LOG=info".to_string(),
     ];
     let mut command = Command::new(cargo_lambda);
@@ -213,15 +303,19 @@ impl Emulator {
         for _ in 0..3 {
             let port = free_port();
             let mut lambda_endpoint = options.lambda_endpoint.clone();
-            let functions = options.functions.then(|| {
-                let function_port = free_port();
-                lambda_endpoint = Some(format!("http://127.0.0.1:{function_port}"));
-                start_function_server(
-                    function_port,
-                    port,
-                    &logs.join(format!("functions-{port}.log")),
-                )
-            });
+            let function_port = options.functions.then(free_port);
+            let slack = options.functions.then(FakeSlack::start);
+            let functions = function_port
+                .zip(slack.as_ref())
+                .map(|(function_port, slack)| {
+                    lambda_endpoint = Some(format!("http://127.0.0.1:{function_port}"));
+                    start_function_server(
+                        function_port,
+                        port,
+                        slack,
+                        &logs.join(format!("functions-{port}.log")),
+                    )
+                });
             let log = logs.join(format!("emulator-{port}.log"));
             let log_file = std::fs::File::create(&log).expect("cannot create the emulator log");
             let mut command = Command::new(python());
@@ -249,6 +343,8 @@ impl Emulator {
                 port,
                 log,
                 functions,
+                function_port,
+                slack,
             };
             match ready_rx.recv_timeout(READY_TIMEOUT) {
                 Ok(()) => return emulator,
@@ -304,8 +400,28 @@ impl Emulator {
             functions: true,
             ..EmulatorOptions::default()
         });
-        create_lock_table(&emulator.sdk_config().await).await;
+        let config = emulator.sdk_config().await;
+        create_lock_table(&config).await;
+        create_table(&config, APPROVALS_TABLE, "approvalId").await;
         emulator
+    }
+
+    /// The log of `cargo lambda watch` and the functions it ran.
+    pub fn function_log(&self) -> String {
+        let path = repo_root()
+            .join("target/emulator-logs")
+            .join(format!("functions-{}.log", self.port));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// The port `cargo lambda watch` serves on (function URLs: `/lambda-url/<function>/…`).
+    pub fn function_port(&self) -> u16 {
+        self.function_port.expect("started with functions")
+    }
+
+    /// The stand-in Slack webhook.
+    pub fn slack(&self) -> &FakeSlack {
+        self.slack.as_ref().expect("started with functions")
     }
 
     /// Invokes a function through the Lambda Invoke API, as Step Functions does.
@@ -368,47 +484,73 @@ impl Drop for Emulator {
 
 /// The lock table, as `infra/` creates it: partition key `lockKey` (string).
 pub async fn create_lock_table(config: &SdkConfig) {
+    create_table(config, LOCK_TABLE, "lockKey").await;
+}
+
+/// A pay-per-request table with a string partition key.
+pub async fn create_table(config: &SdkConfig, table: &str, key: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
     aws_sdk_dynamodb::Client::new(config)
         .create_table()
-        .table_name(LOCK_TABLE)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("lockKey")
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .expect("attribute definition"),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("lockKey")
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .expect("key schema"),
         )
         .send()
         .await
-        .expect("create the lock table");
+        .unwrap_or_else(|e| panic!("create table {table}: {e:?}"));
 }
 
-/// A minimal HTTP/1.1 client for loopback tests.
+/// A minimal HTTP/1.1 client for loopback tests (JSON body).
 pub fn http_request(
     port: u16,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    http_request_with(
+        port,
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body,
+    )
+}
+
+/// A minimal HTTP/1.1 client for loopback tests: (status, headers, body).
+pub fn http_request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
+    ));
     stream.write_all(head.as_bytes()).expect("write");
     stream.write_all(body).expect("write");
     let mut raw = Vec::new();
@@ -424,9 +566,31 @@ pub fn http_request(
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    (status, headers, raw[split + 4..].to_vec())
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&raw[start..(start + size).min(raw.len())]);
+        raw = &raw[(start + size + 2).min(raw.len())..];
+    }
+    out
 }

@@ -1,0 +1,313 @@
+//! The state machine, executed for real by the emulator's interpreter,
+//! invoking the real binaries; approvals given over HTTP the way a person does.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_aws::AwsClients;
+use ecs_canary_core::{slack_signature, Colour};
+use ecs_canary_e2e::example::{
+    create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE,
+};
+use ecs_canary_e2e::flow::{link_in, open, port_and_path, submit, Flow};
+use ecs_canary_e2e::{
+    http_request_with, Emulator, APPROVALS_TABLE, LOCK_TABLE, SLACK_SIGNING_SECRET,
+};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn input(version: &str, timeout: u64) -> Value {
+    json!({
+        "cluster": CLUSTER,
+        "service": SERVICE,
+        "stack": APP_STACK,
+        "environment": {"APPVERSION": version},
+        "steps": [10, 50],
+        "approvalTimeoutSeconds": timeout
+    })
+}
+
+async fn started() -> (Emulator, AwsClients, Flow) {
+    let emulator = Emulator::start_with_functions().await;
+    let clients = emulator.clients().await;
+    create_example_app(&clients)
+        .await
+        .expect("create the example stacks");
+    let flow = Flow::create(&emulator.sdk_config().await).await;
+    (emulator, clients, flow)
+}
+
+async fn state(clients: &AwsClients) -> LiveState {
+    live_state(clients, APP_STACK)
+        .await
+        .expect("read the stack")
+}
+
+async fn lock_holder(clients: &AwsClients) -> Option<String> {
+    clients
+        .locks(LOCK_TABLE)
+        .holder("mattctest/myservice")
+        .await
+        .expect("read the lock")
+}
+
+/// The approval link of the next email; asserts the email says what a person needs.
+async fn next_link(flow: &Flow) -> (String, String) {
+    let (subject, body) = flow.next_email(WAIT).await.expect("an approval email");
+    assert!(subject.contains("myservice"), "{subject}");
+    assert!(body.contains("APPVERSION="), "{body}");
+    (link_in(&body), body)
+}
+
+/// Approves the way a person does: open the link, then press Approve.
+fn approve(link: &str) {
+    let (status, page) = open(link);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("id=\"approve\"") && page.contains("id=\"reject\""),
+        "{page}"
+    );
+    let (status, page) = submit(link, "approve");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Approved"), "{page}");
+}
+
+#[tokio::test]
+async fn approving_every_step_promotes_the_candidate() {
+    let (emulator, clients, flow) = started().await;
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+
+    // Step 1: 10 % on Green, waiting for a person.
+    let (link, first_email) = next_link(&flow).await;
+    assert!(first_email.contains("1 of 2"), "{first_email}");
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    approve(&link);
+
+    // Step 2: 50 %.
+    let (link, second_email) = next_link(&flow).await;
+    assert!(
+        second_email.contains("2 of 2") && second_email.contains("promote"),
+        "{second_email}"
+    );
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+    approve(&link);
+
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
+    let end = state(&clients).await;
+    assert_eq!(end.tag.as_deref(), Some("Green"));
+    assert_eq!(end.split_towards(Colour::Green), (100, 0));
+    assert_eq!(lock_holder(&clients).await, None);
+
+    // The task token is in none of the links, emails, Slack messages or logs.
+    let tokens: Vec<String> = {
+        let config = emulator.sdk_config().await;
+        let scan = aws_sdk_dynamodb::Client::new(&config)
+            .scan()
+            .table_name(APPROVALS_TABLE)
+            .send()
+            .await
+            .expect("scan approvals");
+        scan.items()
+            .iter()
+            .filter_map(|item| item.get("taskToken").and_then(|t| t.as_s().ok()).cloned())
+            .collect()
+    };
+    assert_eq!(tokens.len(), 2);
+    let slack = serde_json::to_string(&emulator.slack().messages()).expect("json");
+    assert_eq!(
+        emulator.slack().messages().len(),
+        2,
+        "one Slack message per step"
+    );
+    let logs = emulator.function_log();
+    assert!(
+        logs.contains("approval requested"),
+        "function logs are captured"
+    );
+    for token in &tokens {
+        assert!(token.len() > 8);
+        for (place, text) in [
+            ("email", &first_email),
+            ("email", &second_email),
+            ("link", &link),
+            ("slack", &slack),
+            ("logs", &logs),
+        ] {
+            assert!(
+                !text.contains(token.as_str()),
+                "the task token leaked into the {place}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn rejecting_the_second_step_rolls_back() {
+    let (_emulator, clients, flow) = started().await;
+    let before = state(&clients).await;
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+    let (link, _) = next_link(&flow).await;
+    approve(&link);
+    let (link, _) = next_link(&flow).await;
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+
+    let (status, page) = submit(&link, "reject");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Rejected"), "{page}");
+
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("Rejected"));
+    let end = state(&clients).await;
+    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
+    assert_eq!(end.tag.as_deref(), Some("Blue"));
+    assert_eq!(end.blue.id, before.blue.id);
+    assert_eq!(lock_holder(&clients).await, None);
+}
+
+#[tokio::test]
+async fn an_unanswered_approval_times_out_and_rolls_back() {
+    let (_emulator, clients, flow) = started().await;
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 2)).await;
+    let (link, _) = next_link(&flow).await;
+
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("ApprovalTimedOut"));
+    let end = state(&clients).await;
+    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
+    assert_eq!(end.tag.as_deref(), Some("Blue"));
+    assert_eq!(lock_holder(&clients).await, None);
+
+    // The link no longer decides anything.
+    let (status, page) = open(&link);
+    assert_eq!(status, 410, "{page}");
+    let (status, _) = submit(&link, "approve");
+    assert_eq!(status, 410);
+}
+
+#[tokio::test]
+async fn links_are_single_use_and_slack_requests_must_be_signed() {
+    let (emulator, clients, flow) = started().await;
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+    let (link, _) = next_link(&flow).await;
+    let waiting = state(&clients).await;
+
+    // Opening the link (as a mail scanner would) decides nothing.
+    for _ in 0..3 {
+        assert_eq!(open(&link).0, 200);
+    }
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await, waiting);
+
+    // A made-up id is unknown.
+    let made_up = format!(
+        "{}/approvals/{}",
+        emulator.approval_url(),
+        "0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(open(&made_up).0, 404);
+    assert_eq!(submit(&made_up, "approve").0, 404);
+
+    // Slack: a wrong signature, or one made six minutes ago, is refused.
+    let id = link.rsplit('/').next().expect("id").to_string();
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": "U123", "username": "alice"},
+        "actions": [{"action_id": "approve", "value": format!("approve:{id}")}]
+    });
+    let body = format!("payload={}", form_encode(&payload.to_string()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let slack = |timestamp: u64, secret: &str| {
+        let ts = timestamp.to_string();
+        let signature = slack_signature(secret, &ts, body.as_bytes());
+        let (port, path) =
+            port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
+        http_request_with(
+            port,
+            "POST",
+            &path,
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("X-Slack-Request-Timestamp", &ts),
+                ("X-Slack-Signature", &signature),
+            ],
+            body.as_bytes(),
+        )
+        .0
+    };
+    assert_eq!(slack(now, "not-the-secret"), 401);
+    assert_eq!(slack(now - 360, SLACK_SIGNING_SECRET), 401);
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await, waiting);
+
+    // A properly signed Slack approval decides, as alice.
+    assert_eq!(slack(now, SLACK_SIGNING_SECRET), 200);
+    let (link2, _) = next_link(&flow).await;
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+
+    // The first link is used now: 409, and no second decision.
+    let (status, page) = submit(&link, "reject");
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("alice"), "the page says who decided: {page}");
+    let (status, _) = open(&link);
+    assert_eq!(status, 409);
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+    // The refused Reject reached nothing: no task of the execution has failed.
+    let history = flow.history(&execution).await;
+    assert!(history
+        .iter()
+        .any(|e| e.r#type().as_str() == "TaskSucceeded"));
+    assert!(!history.iter().any(|e| e.r#type().as_str() == "TaskFailed"));
+
+    approve(&link2);
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
+}
+
+#[tokio::test]
+async fn two_executions_for_one_service_one_proceeds() {
+    let (_emulator, clients, flow) = started().await;
+    let first = flow.start("deploy-a", &input("1.0.1", 600)).await;
+    let second = flow.start("deploy-b", &input("1.0.2", 600)).await;
+
+    // Exactly one gets to ask for an approval; the other is refused.
+    let (link, body) = next_link(&flow).await;
+    let (winner, loser) = if body.contains("1.0.1") {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let (status, error) = flow.finished(&loser, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("DeploymentInProgress"));
+    assert_eq!(flow.status(&winner).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+
+    let (status, _) = submit(&link, "reject");
+    assert_eq!(status, 200);
+    let (status, error) = flow.finished(&winner, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (100, 0));
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,239 @@
+//! The whole flow on the emulator: the state machine from `state-machine/`,
+//! executions, approval emails (SNS → an SQS queue the test reads) and the
+//! approval endpoint served by `cargo lambda watch`.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use serde_json::Value;
+
+use crate::{http_request_with, repo_root, Emulator, ACCOUNT, APPROVAL_TOPIC, REGION};
+
+/// The function ARN a state machine names for a binary.
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// The ASL definition with its `${…}` substitutions filled in.
+pub fn definition(ready_poll_seconds: u32, ready_poll_attempts: u32) -> String {
+    let path = repo_root().join("state-machine/ecs-canary.asl.json");
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (key, function) in [
+        ("ResolveStableFunctionArn", "resolve-stable"),
+        ("RenderAndDeployFunctionArn", "render-and-deploy"),
+        ("SetWeightsFunctionArn", "set-weights"),
+        ("RequestApprovalFunctionArn", "request-approval"),
+        ("PromoteFunctionArn", "promote"),
+        ("RollbackFunctionArn", "rollback"),
+    ] {
+        text = text.replace(&format!("${{{key}}}"), &function_arn(function));
+    }
+    text = text.replace("${ReadyPollSeconds}", &ready_poll_seconds.to_string());
+    text.replace("${ReadyPollAttempts}", &ready_poll_attempts.to_string())
+}
+
+/// Everything an end-to-end flow needs on one emulator.
+pub struct Flow {
+    pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub state_machine: String,
+    pub email_queue: String,
+}
+
+impl Flow {
+    /// Creates the approval topic with an SQS queue subscribed (the "inbox"),
+    /// and the state machine.
+    pub async fn create(config: &SdkConfig) -> Flow {
+        let sns = aws_sdk_sns::Client::new(config);
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let sfn = aws_sdk_sfn::Client::new(config);
+        let topic = sns
+            .create_topic()
+            .name(APPROVAL_TOPIC)
+            .send()
+            .await
+            .expect("create topic");
+        let queue = sqs
+            .create_queue()
+            .queue_name("approval-inbox")
+            .send()
+            .await
+            .expect("create queue");
+        let queue_url = queue.queue_url().unwrap_or_default().to_string();
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:approval-inbox");
+        sns.subscribe()
+            .topic_arn(topic.topic_arn().unwrap_or_default())
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe the inbox");
+        let machine = sfn
+            .create_state_machine()
+            .name("ecs-canary")
+            .definition(definition(1, 30))
+            .role_arn(format!(
+                "arn:aws:iam::{ACCOUNT}:role/ecs-canary-state-machine"
+            ))
+            .send()
+            .await
+            .expect("create the state machine");
+        Flow {
+            sfn,
+            sqs,
+            state_machine: machine.state_machine_arn().to_string(),
+            email_queue: queue_url,
+        }
+    }
+
+    pub async fn start(&self, name: &str, input: &Value) -> String {
+        self.sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .expect("start execution")
+            .execution_arn()
+            .to_string()
+    }
+
+    pub async fn status(
+        &self,
+        execution: &str,
+    ) -> (ExecutionStatus, Option<String>, Option<String>) {
+        let d = self
+            .sfn
+            .describe_execution()
+            .execution_arn(execution)
+            .send()
+            .await
+            .expect("describe execution");
+        (
+            d.status().clone(),
+            d.error().map(str::to_string),
+            d.output().map(str::to_string),
+        )
+    }
+
+    /// Waits until the execution is no longer running; returns (status, error).
+    pub async fn finished(
+        &self,
+        execution: &str,
+        timeout: Duration,
+    ) -> (ExecutionStatus, Option<String>) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, error, _) = self.status(execution).await;
+            if status != ExecutionStatus::Running {
+                return (status, error);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{execution} still running after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn history(&self, execution: &str) -> Vec<HistoryEvent> {
+        self.sfn
+            .get_execution_history()
+            .execution_arn(execution)
+            .max_results(1000)
+            .send()
+            .await
+            .expect("history")
+            .events()
+            .to_vec()
+    }
+
+    /// The next approval email (subject, body), waiting up to `timeout`.
+    pub async fn next_email(&self, timeout: Duration) -> Option<(String, String)> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.email_queue)
+                .max_number_of_messages(1)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            if let Some(message) = received.messages().first() {
+                if let Some(handle) = message.receipt_handle() {
+                    let _ = self
+                        .sqs
+                        .delete_message()
+                        .queue_url(&self.email_queue)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+                let envelope: Value =
+                    serde_json::from_str(message.body().unwrap_or("{}")).unwrap_or(Value::Null);
+                return Some((
+                    envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    envelope["Message"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+/// The approval link in an email body.
+pub fn link_in(body: &str) -> String {
+    body.split_whitespace()
+        .find(|word| word.starts_with("http") && word.contains("/approvals/"))
+        .unwrap_or_else(|| panic!("no approval link in: {body}"))
+        .to_string()
+}
+
+/// Port and path of a loopback URL.
+pub fn port_and_path(url: &str) -> (u16, String) {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let port = host
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port in the link");
+    (port, format!("/{path}"))
+}
+
+/// What a browser does with a link: GET it.
+pub fn open(url: &str) -> (u16, String) {
+    let (port, path) = port_and_path(url);
+    let (status, _, body) = http_request_with(port, "GET", &path, &[], b"");
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// What the page's form does: POST `decision=…` to the same URL.
+pub fn submit(url: &str, decision: &str) -> (u16, String) {
+    let (port, path) = port_and_path(url);
+    let body = format!("decision={decision}");
+    let (status, _, body) = http_request_with(
+        port,
+        "POST",
+        &path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+impl Emulator {
+    /// The base URL of approval-api as `cargo lambda watch` serves it.
+    pub fn approval_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/lambda-url/approval-api",
+            self.function_port()
+        )
+    }
+}
