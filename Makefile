@@ -20,7 +20,7 @@ LAMBDA_ENDPOINT ?=
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv bench build build-functions lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv bench browser-deps build build-functions lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -40,6 +40,11 @@ $(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodep
 build:
 	$(CARGO) build --workspace --all-targets
 
+# Headless Chromium and ChromeDriver (Debian's packages) for the browser test.
+browser-deps:
+	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 # --- checks ----------------------------------------------------------------
 
 lint:
@@ -52,11 +57,11 @@ test-unit:
 check-emulator: venv
 	$(PYTHON) -m py_compile tests/emulator/launcher.py tests/emulator/ecs_canary_moto_plugin.py
 
-test-e2e: check-emulator
+test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
 # One cargo invocation, so that the workspace is compiled once.
-test: lint check-emulator
+test: lint check-emulator browser-deps
 	$(CARGO) test --workspace
 
 # --- benchmarks --------------------------------------------------------------

@@ -311,3 +311,30 @@ fn form_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_person_approves_in_a_browser() {
+    let (_emulator, clients, flow) = started().await;
+    let mut one_step = input("1.0.1", 600);
+    one_step["steps"] = json!([25]);
+    let execution = flow.start("deploy-in-browser", &one_step).await;
+    let (link, _) = next_link(&flow).await;
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (75, 25));
+
+    let browser = ecs_canary_e2e::browser::Browser::start();
+    browser.open(&link);
+    let page = browser.source();
+    assert!(
+        page.contains("1 of 1") && page.contains("promote"),
+        "{page}"
+    );
+    browser.click("#approve");
+    let page = browser.source();
+    assert!(page.contains("Approved"), "{page}");
+
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
+    let end = state(&clients).await;
+    assert_eq!(end.tag.as_deref(), Some("Green"));
+    assert_eq!(end.split_towards(Colour::Green), (100, 0));
+}
