@@ -71,6 +71,7 @@ test: lint check-emulator browser-deps
 bench: venv
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
+	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-flow
 
 # --- local AWS emulator ----------------------------------------------------
 
