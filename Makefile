@@ -55,7 +55,7 @@ test-unit:
 	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws
 
 check-emulator: venv
-	$(PYTHON) -m py_compile tests/emulator/launcher.py tests/emulator/ecs_canary_moto_plugin.py
+	$(PYTHON) -m py_compile tests/emulator/*.py
 
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
@@ -75,15 +75,19 @@ bench: venv
 
 # --- local AWS emulator ----------------------------------------------------
 
-FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback
+FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback request-approval approval-api
 FUNCTIONS_PORT ?= 9000
 LOCK_TABLE    ?= ecs-canary-locks
+APPROVALS_TABLE ?= ecs-canary-approvals
+# Optional, for a real Slack workspace: an incoming webhook and the app's signing secret.
+SLACK_WEBHOOK_URL ?=
+SLACK_SIGNING_SECRET ?=
 
 build-functions:
 	$(CARGO) build $(addprefix -p ,$(FUNCTIONS))
 
 # The emulator, with `cargo lambda watch` serving the function binaries and the
-# lock table created. LAMBDA_ENDPOINT=… routes invocations elsewhere instead.
+# tables and the approval topic created. LAMBDA_ENDPOINT=… routes invocations elsewhere instead.
 emulator: venv $(if $(LAMBDA_ENDPOINT),,build-functions)
 	@mkdir -p $(EMULATOR_DIR)
 	@if [ -f $(EMULATOR_DIR)/pid ] && kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null; then \
@@ -93,7 +97,12 @@ ifeq ($(LAMBDA_ENDPOINT),)
 		-A $(EMULATOR_HOST) -P $(FUNCTIONS_PORT) \
 		--env-var AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) --env-var AWS_REGION=$(AWS_REGION) \
 		--env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
-		--env-var ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) --env-var RUST_LOG=info \
+		--env-var ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) --env-var ECS_CANARY_APPROVALS_TABLE=$(APPROVALS_TABLE) \
+		--env-var ECS_CANARY_APPROVAL_URL=http://$(EMULATOR_HOST):$(FUNCTIONS_PORT)/lambda-url/approval-api \
+		--env-var ECS_CANARY_TOPIC_ARN=arn:aws:sns:$(AWS_REGION):123456789012:ecs-canary-approvals \
+		$(if $(SLACK_WEBHOOK_URL),--env-var ECS_CANARY_SLACK_WEBHOOK_URL=$(SLACK_WEBHOOK_URL)) \
+		$(if $(SLACK_SIGNING_SECRET),--env-var ECS_CANARY_SLACK_SIGNING_SECRET=$(SLACK_SIGNING_SECRET)) \
+		--env-var RUST_LOG=info \
 		> $(EMULATOR_DIR)/functions.log 2>&1 < /dev/null & echo $$! > $(EMULATOR_DIR)/functions.pid
 	@for _ in $$(seq 1 300); do (exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null && break; sleep 0.1; done
 	@(exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null || { cat $(EMULATOR_DIR)/functions.log >&2; exit 1; }
@@ -107,7 +116,8 @@ endif
 		sleep 0.1; done
 	@grep -q '^ready ' $(EMULATOR_DIR)/emulator.out || { echo "the emulator did not start; see $(EMULATOR_DIR)/emulator.log" >&2; exit 1; }
 	@AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) AWS_REGION=$(AWS_REGION) \
-		$(PYTHON) tests/emulator/create_lock_table.py $(LOCK_TABLE)
+		ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) ECS_CANARY_APPROVALS_TABLE=$(APPROVALS_TABLE) \
+		$(PYTHON) tests/emulator/local_resources.py > /dev/null
 	@echo "# the local AWS emulator is running (pid $$(cat $(EMULATOR_DIR)/pid), log $(EMULATOR_DIR)/emulator.log)"
 	@echo "# Lambda invocations go to $(or $(LAMBDA_ENDPOINT),cargo lambda watch on port $(FUNCTIONS_PORT) (log $(EMULATOR_DIR)/functions.log))"
 	@echo "export AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT)"
