@@ -57,7 +57,7 @@ async fn deploy(
         .expect("the example template patches");
     let outcome = clients
         .stacks
-        .update(stack, &patched.template.to_json_string())
+        .update(stack, &patched.template.to_json_string(), None)
         .await
         .expect("update stack");
     let status = clients

@@ -2,7 +2,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
 use crate::{
-    Approvals, DeploymentLocks, EcsServices, ListenerRules, Notifications, Stacks, TaskCallbacks,
+    Approvals, DeploymentLocks, EcsServices, ListenerRules, Notifications, Secrets, Stacks,
+    StateMachines, TaskCallbacks,
 };
 
 /// Loads configuration from the standard chain (environment, profile,
@@ -30,6 +31,8 @@ pub struct AwsClients {
     pub rules: ListenerRules,
     pub stacks: Stacks,
     pub callbacks: TaskCallbacks,
+    pub state_machines: StateMachines,
+    pub secrets: Secrets,
     pub notifications: Notifications,
     dynamodb: aws_sdk_dynamodb::Client,
 }
@@ -41,6 +44,8 @@ impl AwsClients {
             rules: ListenerRules::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
             stacks: Stacks::new(aws_sdk_cloudformation::Client::new(config)),
             callbacks: TaskCallbacks::new(aws_sdk_sfn::Client::new(config)),
+            state_machines: StateMachines::new(aws_sdk_sfn::Client::new(config)),
+            secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(config)),
             notifications: Notifications::new(aws_sdk_sns::Client::new(config)),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }

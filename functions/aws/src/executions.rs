@@ -48,3 +48,50 @@ impl TaskCallbacks {
         Ok(())
     }
 }
+
+/// Whether StartExecution started one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started(String),
+    /// An execution with that name exists already (the same event, again).
+    AlreadyExists,
+}
+
+/// Starting executions of a state machine.
+#[derive(Debug, Clone)]
+pub struct StateMachines {
+    client: Client,
+}
+
+impl StateMachines {
+    pub fn new(client: Client) -> StateMachines {
+        StateMachines { client }
+    }
+
+    pub async fn start(
+        &self,
+        state_machine: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<StartOutcome, AwsError> {
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(StartOutcome::Started(output.execution_arn().to_string())),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.has_code("ExecutionAlreadyExists") {
+                    Ok(StartOutcome::AlreadyExists)
+                } else {
+                    Err(failure.into_error("states:StartExecution"))
+                }
+            }
+        }
+    }
+}

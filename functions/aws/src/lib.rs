@@ -14,16 +14,18 @@ mod executions;
 mod locks;
 mod notifications;
 mod rules;
+mod secrets;
 mod stacks;
 
 pub use approvals::{ApprovalRecord, Approvals, DecideOutcome};
 pub use config::{config_loader, load_sdk_config, AwsClients};
 pub use ecs::EcsServices;
 pub use error::AwsError;
-pub use executions::TaskCallbacks;
+pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use locks::DeploymentLocks;
 pub use notifications::Notifications;
 pub use rules::ListenerRules;
+pub use secrets::Secrets;
 pub use stacks::{StackState, Stacks, UpdateOutcome};
 
 /// The SDK configuration type, re-exported for callers that build clients.

@@ -161,14 +161,21 @@ impl Stacks {
         Ok(output.stack_id().unwrap_or_default().to_string())
     }
 
-    /// Updates the stack with a new template, keeping every parameter's value.
-    pub async fn update(&self, stack: &str, template: &str) -> Result<UpdateOutcome, AwsError> {
+    /// Updates the stack with a new template, keeping every parameter's value;
+    /// with `role_arn`, CloudFormation acts with that service role.
+    pub async fn update(
+        &self,
+        stack: &str,
+        template: &str,
+        role_arn: Option<&str>,
+    ) -> Result<UpdateOutcome, AwsError> {
         let current = self.describe(stack).await?;
         let mut request = self
             .client
             .update_stack()
             .stack_name(stack)
-            .template_body(template);
+            .template_body(template)
+            .set_role_arn(role_arn.map(str::to_string));
         for key in &current.parameters {
             request = request.parameters(
                 Parameter::builder()

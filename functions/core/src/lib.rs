@@ -17,6 +17,7 @@ mod stack_status;
 mod task_set;
 mod template;
 mod time;
+mod trigger;
 
 pub use approval::{
     confirmation_page, form_decision, form_field, html_escape, message_page, slack_signature,
@@ -34,6 +35,7 @@ pub use template::{
     CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, TASK_SET_OUTPUT_SUFFIX,
 };
 pub use time::iso8601;
+pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};
 
 /// A stable, documented name for an error: the Lambda `errorType`.
 pub trait ErrorName {

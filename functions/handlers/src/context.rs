@@ -30,9 +30,21 @@ impl Context {
         })
     }
 
-    /// From the standard AWS configuration chain and [`Settings::from_env`].
+    /// From the standard AWS configuration chain and [`Settings::from_env`];
+    /// Slack's webhook URL and signing secret are read from Secrets Manager
+    /// when their ARNs are given.
     pub async fn from_env() -> Result<Context, FunctionError> {
-        Context::new(AwsClients::load().await, Settings::from_env())
+        let clients = AwsClients::load().await;
+        let mut settings = Settings::from_env();
+        if let Some(arn) = &settings.slack_webhook_secret_arn {
+            settings.slack_webhook_url =
+                Some(clients.secrets.value(arn).await?).filter(|v| !v.is_empty());
+        }
+        if let Some(arn) = &settings.slack_signing_secret_arn {
+            settings.slack_signing_secret =
+                Some(clients.secrets.value(arn).await?).filter(|v| !v.is_empty());
+        }
+        Context::new(clients, settings)
     }
 
     /// Seconds since the epoch.

@@ -1,6 +1,7 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     ColourError, ErrorName, InputError, ResolveError, SplitError, TemplateError, TrafficSplit,
+    TriggerError,
 };
 use lambda_runtime::Diagnostic;
 use thiserror::Error;
@@ -20,6 +21,8 @@ pub enum FunctionError {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -57,6 +60,7 @@ impl ErrorName for FunctionError {
             FunctionError::Split(e) => e.error_type(),
             FunctionError::Resolve(e) => e.error_type(),
             FunctionError::Aws(e) => e.error_type(),
+            FunctionError::Trigger(e) => e.error_type(),
             FunctionError::InvalidEvent(_) => "InvalidEvent",
             FunctionError::InvalidStep { .. } => "InvalidStep",
             FunctionError::WeightNotApplied { .. } => "WeightNotApplied",

@@ -15,6 +15,7 @@ mod finish;
 mod render;
 mod resolve;
 mod settings;
+mod trigger;
 mod webhook;
 mod weights;
 
@@ -27,5 +28,6 @@ pub use finish::{promote, rollback};
 pub use render::render_and_deploy;
 pub use resolve::resolve_stable;
 pub use settings::Settings;
+pub use trigger::ecr_trigger;
 pub use webhook::Webhooks;
 pub use weights::set_weights;

@@ -33,7 +33,11 @@ pub async fn render_and_deploy(
             &release(&deployment.request),
         )?;
         let outcome = stacks
-            .update(&stack, &patched.template.to_json_string())
+            .update(
+                &stack,
+                &patched.template.to_json_string(),
+                context.settings.stack_role_arn.as_deref(),
+            )
             .await?;
         tracing::info!(
             %stack,

@@ -14,6 +14,16 @@ pub struct Settings {
     pub slack_webhook_url: Option<String>,
     /// `ECS_CANARY_SLACK_SIGNING_SECRET`: unset: Slack interactions are refused.
     pub slack_signing_secret: Option<String>,
+    /// `ECS_CANARY_SLACK_WEBHOOK_SECRET_ARN`: read the webhook URL from Secrets Manager.
+    pub slack_webhook_secret_arn: Option<String>,
+    /// `ECS_CANARY_SLACK_SIGNING_SECRET_ARN`: read the signing secret from Secrets Manager.
+    pub slack_signing_secret_arn: Option<String>,
+    /// `ECS_CANARY_STACK_ROLE_ARN`: the service role CloudFormation uses for stack updates.
+    pub stack_role_arn: Option<String>,
+    /// `ECS_CANARY_STATE_MACHINE_ARN`: what the ECR trigger starts.
+    pub state_machine_arn: Option<String>,
+    /// `ECS_CANARY_TRIGGER_MAPPINGS`: the ECR trigger's mappings (a JSON list).
+    pub trigger_mappings: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -33,6 +43,11 @@ impl Settings {
             topic_arn: var("ECS_CANARY_TOPIC_ARN"),
             slack_webhook_url: var("ECS_CANARY_SLACK_WEBHOOK_URL"),
             slack_signing_secret: var("ECS_CANARY_SLACK_SIGNING_SECRET"),
+            slack_webhook_secret_arn: var("ECS_CANARY_SLACK_WEBHOOK_SECRET_ARN"),
+            slack_signing_secret_arn: var("ECS_CANARY_SLACK_SIGNING_SECRET_ARN"),
+            stack_role_arn: var("ECS_CANARY_STACK_ROLE_ARN"),
+            state_machine_arn: var("ECS_CANARY_STATE_MACHINE_ARN"),
+            trigger_mappings: var("ECS_CANARY_TRIGGER_MAPPINGS"),
         }
     }
 

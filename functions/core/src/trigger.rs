@@ -1,0 +1,317 @@
+//! From an ECR push to executions: which services a pushed image goes to,
+//! with what input, under which (idempotent) execution name.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use thiserror::Error;
+
+use crate::{ErrorName, StepPlan};
+
+/// One line of the trigger's configuration: pushes to `repository` (whose tag
+/// matches `tagPattern`, a glob with `*` and `?`; default any tag) deploy to
+/// one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerMapping {
+    pub repository: String,
+    #[serde(default)]
+    pub tag_pattern: Option<String>,
+    pub cluster: String,
+    pub service: String,
+    pub stack: String,
+    #[serde(default)]
+    pub container: Option<String>,
+    #[serde(default)]
+    pub steps: Option<StepPlan>,
+    #[serde(default)]
+    pub approval_timeout_seconds: Option<u64>,
+}
+
+/// The parts of an EventBridge "ECR Image Action" event the trigger uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePush {
+    pub account: String,
+    pub region: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TriggerError {
+    #[error("the trigger mappings are not a JSON list of mappings: {0}")]
+    InvalidMappings(String),
+    #[error("not an ECR image push event: {0}")]
+    NotAnImagePush(String),
+}
+
+impl ErrorName for TriggerError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            TriggerError::InvalidMappings(_) => "InvalidTriggerMappings",
+            TriggerError::NotAnImagePush(_) => "NotAnImagePush",
+        }
+    }
+}
+
+/// Parses the mappings (a JSON list).
+pub fn parse_mappings(text: &str) -> Result<Vec<TriggerMapping>, TriggerError> {
+    serde_json::from_str(text).map_err(|e| TriggerError::InvalidMappings(e.to_string()))
+}
+
+impl ImagePush {
+    /// A successful PUSH from an EventBridge event; `Ok(None)` for any other
+    /// ECR image action (a delete, a failed push).
+    pub fn from_event(event: &Value) -> Result<Option<ImagePush>, TriggerError> {
+        if event.get("source").and_then(Value::as_str) != Some("aws.ecr") {
+            return Err(TriggerError::NotAnImagePush("source is not aws.ecr".into()));
+        }
+        let detail = event
+            .get("detail")
+            .ok_or_else(|| TriggerError::NotAnImagePush("no detail".into()))?;
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+        if text(detail, "action-type").as_deref() != Some("PUSH")
+            || text(detail, "result").as_deref() != Some("SUCCESS")
+        {
+            return Ok(None);
+        }
+        let missing = |what: &str| TriggerError::NotAnImagePush(format!("no {what}"));
+        Ok(Some(ImagePush {
+            account: text(event, "account").ok_or_else(|| missing("account"))?,
+            region: text(event, "region").ok_or_else(|| missing("region"))?,
+            repository: text(detail, "repository-name")
+                .ok_or_else(|| missing("repository-name"))?,
+            tag: text(detail, "image-tag").filter(|t| !t.is_empty()),
+            digest: text(detail, "image-digest").ok_or_else(|| missing("image-digest"))?,
+        }))
+    }
+
+    /// The image reference to deploy: by tag if there is one, else by digest.
+    pub fn image(&self) -> String {
+        let registry = format!(
+            "{}.dkr.ecr.{}.amazonaws.com/{}",
+            self.account, self.region, self.repository
+        );
+        match &self.tag {
+            Some(tag) => format!("{registry}:{tag}"),
+            None => format!("{registry}@{}", self.digest),
+        }
+    }
+}
+
+/// `*` any run of characters, `?` any one character.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+impl TriggerMapping {
+    pub fn matches(&self, push: &ImagePush) -> bool {
+        if self.repository != push.repository {
+            return false;
+        }
+        match (&self.tag_pattern, &push.tag) {
+            (None, _) => true,
+            (Some(pattern), Some(tag)) => glob_matches(pattern, tag),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The execution input for this push.
+    pub fn execution_input(&self, push: &ImagePush) -> Value {
+        let mut input = Map::new();
+        input.insert("cluster".into(), json!(self.cluster));
+        input.insert("service".into(), json!(self.service));
+        input.insert("stack".into(), json!(self.stack));
+        input.insert("image".into(), json!(push.image()));
+        if let Some(container) = &self.container {
+            input.insert("container".into(), json!(container));
+        }
+        if let Some(steps) = &self.steps {
+            input.insert("steps".into(), json!(steps.percentages()));
+        }
+        if let Some(timeout) = self.approval_timeout_seconds {
+            input.insert("approvalTimeoutSeconds".into(), json!(timeout));
+        }
+        Value::Object(input)
+    }
+
+    /// The execution name: the same push gives the same name, so a second
+    /// delivery of the event cannot start a second execution. At most 80
+    /// characters of `[A-Za-z0-9-_]`.
+    pub fn execution_name(&self, push: &ImagePush) -> String {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        };
+        let digest = push.digest.trim_start_matches("sha256:");
+        let digest: String = digest
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(40)
+            .collect();
+        let service: String = clean(self.service.rsplit('/').next().unwrap_or(&self.service))
+            .chars()
+            .take(80 - digest.len() - 1)
+            .collect();
+        format!("{service}-{digest}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn push_event(repository: &str, tag: &str, digest: &str) -> Value {
+        json!({
+            "version": "0",
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": "123456789012",
+            "region": "us-east-1",
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "PUSH",
+                "image-tag": tag
+            }
+        })
+    }
+
+    fn mapping(pattern: Option<&str>) -> TriggerMapping {
+        TriggerMapping {
+            repository: "helloworld".into(),
+            tag_pattern: pattern.map(str::to_string),
+            cluster: "mattctest".into(),
+            service: "myservice".into(),
+            stack: "ecs-task-test-2".into(),
+            container: Some("mycontainer".into()),
+            steps: Some(StepPlan::new(vec![10, 50]).unwrap()),
+            approval_timeout_seconds: None,
+        }
+    }
+
+    const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
+
+    #[test]
+    fn a_push_becomes_an_execution_input() {
+        let push = ImagePush::from_event(&push_event("helloworld", "1.0.1", DIGEST))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            push.image(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld:1.0.1"
+        );
+        let input = mapping(None).execution_input(&push);
+        assert_eq!(input["image"], json!(push.image()));
+        assert_eq!(input["steps"], json!([10, 50]));
+        assert_eq!(input["container"], json!("mycontainer"));
+        // It is a valid execution input.
+        assert!(crate::DeploymentRequest::from_json(&input).is_ok());
+    }
+
+    #[test]
+    fn other_image_actions_are_not_pushes() {
+        let mut delete = push_event("helloworld", "1.0.1", DIGEST);
+        delete["detail"]["action-type"] = json!("DELETE");
+        assert_eq!(ImagePush::from_event(&delete), Ok(None));
+        let mut failed = push_event("helloworld", "1.0.1", DIGEST);
+        failed["detail"]["result"] = json!("FAILURE");
+        assert_eq!(ImagePush::from_event(&failed), Ok(None));
+        let err = ImagePush::from_event(&json!({"source": "aws.s3"})).unwrap_err();
+        assert_eq!(err.error_type(), "NotAnImagePush");
+    }
+
+    #[test]
+    fn tag_patterns_select_pushes() {
+        let push = |tag: &str| {
+            ImagePush::from_event(&push_event("helloworld", tag, DIGEST))
+                .unwrap()
+                .unwrap()
+        };
+        assert!(mapping(None).matches(&push("anything")));
+        assert!(mapping(Some("1.*")).matches(&push("1.0.1")));
+        assert!(!mapping(Some("1.*")).matches(&push("2.0.0")));
+        assert!(mapping(Some("v?.?")).matches(&push("v1.2")));
+        let other_repo = ImagePush::from_event(&push_event("other", "1.0.1", DIGEST))
+            .unwrap()
+            .unwrap();
+        assert!(!mapping(None).matches(&other_repo));
+    }
+
+    #[test]
+    fn names_are_stable_per_push_and_valid() {
+        let push = ImagePush::from_event(&push_event("helloworld", "1.0.1", DIGEST))
+            .unwrap()
+            .unwrap();
+        let name = mapping(None).execution_name(&push);
+        assert_eq!(name, "myservice-7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e");
+        assert_eq!(name, mapping(None).execution_name(&push.clone()));
+        let mut other_service = mapping(None);
+        other_service.service = "arn:aws:ecs:us-east-1:1:service/c/other.svc".into();
+        assert_eq!(
+            other_service.execution_name(&push),
+            "other-svc-7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e"
+        );
+    }
+
+    #[test]
+    fn mappings_parse_with_named_errors() {
+        let parsed = parse_mappings(
+            r#"[{"repository": "helloworld", "tagPattern": "1.*", "cluster": "c", "service": "s", "stack": "st", "steps": [10, 50]}]"#,
+        )
+        .unwrap();
+        assert_eq!(parsed[0].steps.as_ref().unwrap().percentages(), &[10, 50]);
+        assert_eq!(
+            parse_mappings("{}").unwrap_err().error_type(),
+            "InvalidTriggerMappings"
+        );
+        assert!(parse_mappings(r#"[{"repository": "r", "cluster": "c", "service": "s", "stack": "st", "steps": [50, 10]}]"#).is_err());
+        assert!(parse_mappings(r#"[{"repo": "r"}]"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn execution_names_fit_step_functions(service in ".{0,120}", digest in "[0-9a-f]{64}") {
+            let mut m = mapping(None);
+            m.service = service;
+            let push = ImagePush { account: "1".into(), region: "r".into(), repository: "helloworld".into(), tag: None, digest: format!("sha256:{digest}") };
+            let name = m.execution_name(&push);
+            prop_assert!(name.len() <= 80);
+            prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            prop_assert!(name.ends_with(&digest[..40]));
+        }
+
+        #[test]
+        fn star_matches_everything_and_literals_match_themselves(text in "[a-z0-9.]{0,20}") {
+            prop_assert!(glob_matches("*", &text));
+            prop_assert!(glob_matches(&text, &text));
+        }
+    }
+}

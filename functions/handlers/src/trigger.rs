@@ -1,0 +1,49 @@
+use std::sync::Arc;
+
+use ecs_canary_aws::StartOutcome;
+use ecs_canary_core::{parse_mappings, ImagePush};
+use serde_json::{json, Value};
+
+use crate::{Context, FunctionError};
+
+/// ecr-trigger: an EventBridge "ECR Image Action" event → one execution per
+/// mapped service. The execution name derives from the image digest, so the
+/// same event delivered twice starts one execution. A push no mapping
+/// matches is ignored with a log line.
+pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    let settings = &context.settings;
+    let state_machine = settings
+        .state_machine_arn
+        .as_deref()
+        .ok_or(FunctionError::NotConfigured("ECS_CANARY_STATE_MACHINE_ARN"))?;
+    let mappings = parse_mappings(settings.trigger_mappings.as_deref().unwrap_or("[]"))?;
+    let Some(push) = ImagePush::from_event(&event)? else {
+        tracing::info!("not a successful push; ignored");
+        return Ok(json!({"started": [], "duplicates": [], "ignored": true}));
+    };
+    let (mut started, mut duplicates) = (Vec::new(), Vec::new());
+    for mapping in mappings.iter().filter(|m| m.matches(&push)) {
+        let name = mapping.execution_name(&push);
+        let input = mapping.execution_input(&push);
+        match context
+            .clients
+            .state_machines
+            .start(state_machine, &name, &input.to_string())
+            .await?
+        {
+            StartOutcome::Started(arn) => {
+                tracing::info!(execution = %arn, service = %mapping.service, image = %push.image(), "execution started");
+                started.push(arn);
+            }
+            StartOutcome::AlreadyExists => {
+                tracing::info!(%name, service = %mapping.service, "this push already started an execution");
+                duplicates.push(name);
+            }
+        }
+    }
+    let ignored = started.is_empty() && duplicates.is_empty();
+    if ignored {
+        tracing::info!(repository = %push.repository, tag = ?push.tag, "no mapping for this push; ignored");
+    }
+    Ok(json!({"started": started, "duplicates": duplicates, "ignored": ignored}))
+}
