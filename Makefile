@@ -20,7 +20,7 @@ LAMBDA_ENDPOINT ?=
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv bench browser-deps build build-functions lint check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv bench browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -57,11 +57,16 @@ test-unit:
 check-emulator: venv
 	$(PYTHON) -m py_compile tests/emulator/*.py
 
+# The deployable template strictly; the article's example keeps its explicit DependsOn.
+lint-infra: venv
+	$(VENV)/bin/cfn-lint infra/ecs-canary.yaml
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- infra/examples/network.json infra/examples/app.json
+
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
 # One cargo invocation, so that the workspace is compiled once.
-test: lint check-emulator browser-deps
+test: lint lint-infra check-emulator browser-deps
 	$(CARGO) test --workspace
 
 # --- benchmarks --------------------------------------------------------------
@@ -75,7 +80,7 @@ bench: venv
 
 # --- local AWS emulator ----------------------------------------------------
 
-FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback request-approval approval-api
+FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback request-approval approval-api ecr-trigger
 FUNCTIONS_PORT ?= 9000
 LOCK_TABLE    ?= ecs-canary-locks
 APPROVALS_TABLE ?= ecs-canary-approvals

@@ -29,7 +29,7 @@ async fn main() {
     create_example_app(&clients)
         .await
         .expect("create the example stacks");
-    let flow = Flow::create(&emulator.sdk_config().await).await;
+    let flow = Flow::create(&emulator).await;
     let input = |steps: serde_json::Value| {
         json!({
             "cluster": CLUSTER, "service": SERVICE, "stack": APP_STACK,

@@ -34,7 +34,7 @@ async fn started() -> (Emulator, AwsClients, Flow) {
     create_example_app(&clients)
         .await
         .expect("create the example stacks");
-    let flow = Flow::create(&emulator.sdk_config().await).await;
+    let flow = Flow::create(&emulator).await;
     (emulator, clients, flow)
 }
 

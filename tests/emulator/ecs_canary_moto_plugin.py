@@ -8,6 +8,13 @@ Imported by the launcher before the server starts. It:
 * makes ``AWS::ECS::TaskDefinition`` keep Cpu, Memory, NetworkMode,
   RequiresCompatibilities and roles, and register a complete new revision on
   update (keeping the old one with ``UpdateReplacePolicy: Retain``);
+* ``AWS::StepFunctions::StateMachine``: ``DefinitionS3Location``, ``Definition``
+  and ``DefinitionSubstitutions``;
+* ``AWS::Lambda::Url``, whose ``FunctionUrl`` is the function's URL on the local
+  Lambda endpoint (``cargo lambda watch`` serves ``/lambda-url/<function>/``);
+* EventBridge rules deliver to Lambda targets (asynchronously, through the
+  launcher's Lambda routing), as they do in AWS;
+* drops ``AWS::NoValue`` from lists (``!If [c, x, !Ref AWS::NoValue]`` in a list);
 * lets UpdateStack use ``UsePreviousValue`` for a parameter that took its
   default at creation (moto raised KeyError);
 * re-evaluates resources whose ``Ref``/``Fn::GetAtt``/``Fn::Sub`` targets changed
@@ -20,7 +27,13 @@ changes from ``{"Ref": "MyTask"}`` to the same literal ARN changes nothing.
 from __future__ import annotations
 
 import copy
+import json
+import logging
+import os
 import re
+import threading
+import urllib.parse
+import urllib.request
 from typing import Any
 
 from moto.cloudformation import models as cfn_models
@@ -28,6 +41,8 @@ from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys
 from moto.ecs import models as ecs
+from moto.events import models as events_models
+from moto.stepfunctions import models as sfn_models
 
 # Task-set properties whose change makes CloudFormation replace the task set.
 _TASK_SET_REPLACING = (
@@ -44,8 +59,15 @@ _TASK_SET_REPLACING = (
 )
 
 
+def _key(name: str) -> str:
+    # CloudFormation spells it AwsVpcConfiguration, the ECS API awsvpcConfiguration.
+    if name.lower() == "awsvpcconfiguration":
+        return "awsvpcConfiguration"
+    return pascal_to_camelcase(name)
+
+
 def _camel(value: Any) -> Any:
-    return remap_nested_keys(copy.deepcopy(value), pascal_to_camelcase)
+    return remap_nested_keys(copy.deepcopy(value), _key)
 
 
 def _tags(value: Any) -> list[dict[str, str]]:
@@ -422,6 +444,192 @@ def _resolve_update_parameters(self, instance, incoming_params):  # noqa: ANN001
 
 
 cfn_models.CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
+
+# --------------------------------------------------------------------------
+# Local Lambda endpoint (set by the launcher)
+# --------------------------------------------------------------------------
+
+
+def local_function_name(name_or_arn: str) -> str:
+    """`prefix-name`, an ARN, or `name:qualifier` -> the binary's name."""
+    name = name_or_arn
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        name = parts[6] if len(parts) > 6 else parts[-1]
+    name = name.split(":")[0]
+    prefix = os.environ.get("ECS_CANARY_FUNCTION_PREFIX", "")
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix):]
+    return name
+
+
+# --------------------------------------------------------------------------
+# AWS::StepFunctions::StateMachine: S3 definitions and substitutions
+# --------------------------------------------------------------------------
+
+
+def _definition(properties: dict[str, Any], account_id: str) -> None:
+    if "DefinitionS3Location" in properties:
+        from moto.s3.models import s3_backends
+
+        location = properties.pop("DefinitionS3Location")
+        backend = s3_backends[account_id]["aws"]
+        key = backend.get_object(location["Bucket"], location["Key"])
+        properties["DefinitionString"] = key.value.decode("utf-8")
+    if "Definition" in properties:
+        properties["DefinitionString"] = json.dumps(properties.pop("Definition"))
+    for name, value in (properties.pop("DefinitionSubstitutions", None) or {}).items():
+        properties["DefinitionString"] = properties["DefinitionString"].replace("${" + name + "}", str(value))
+
+
+def _sfn_backend(account_id: str, region_name: str) -> Any:
+    # With execution switched on, the API serves the interpreter's backend:
+    # state machines made by CloudFormation must live there too.
+    from moto.stepfunctions.responses import get_backend
+
+    return get_backend(account_id, region_name)
+
+
+def _sm_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001
+    properties = cloudformation_json["Properties"]
+    _definition(properties, account_id)
+    return _sfn_backend(account_id, region_name).create_state_machine(
+        properties.get("StateMachineName", resource_name),
+        properties.get("DefinitionString", ""),
+        properties.get("RoleArn", ""),
+        tags=sfn_models.cfn_to_api_tags(properties.get("Tags", [])),
+    )
+
+
+def _sm_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # noqa: ANN001
+    properties = cloudformation_json.get("Properties", {})
+    _definition(properties, account_id)
+    return _sfn_backend(account_id, region_name).update_state_machine(
+        original_resource.arn,
+        definition=properties.get("DefinitionString"),
+        role_arn=properties.get("RoleArn"),
+    )
+
+
+sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_sm_create)
+sfn_models.StateMachine.update_from_cloudformation_json = classmethod(_sm_update)
+
+
+# --------------------------------------------------------------------------
+# AWS::Lambda::Url
+# --------------------------------------------------------------------------
+
+
+class CfnFunctionUrl(CloudFormationModel):
+    """A function URL; locally, the function's path on the Lambda endpoint."""
+
+    __module__ = "ecs_canary_moto_plugin.awslambda"
+
+    def __init__(self, function_arn: str, url: str):
+        self.function_arn = function_arn
+        self.url = url
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Url"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.function_arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name == "FunctionUrl":
+            return self.url
+        if attribute_name == "FunctionArn":
+            return self.function_arn
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> "CfnFunctionUrl":
+        arn = cloudformation_json["Properties"]["TargetFunctionArn"]
+        endpoint = os.environ.get("ECS_CANARY_LAMBDA_ENDPOINT", "").rstrip("/")
+        name = local_function_name(arn)
+        url = f"{endpoint}/lambda-url/{name}/" if endpoint else f"https://{name}.lambda-url.{region_name}.on.aws/"
+        return cls(arn, url)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: "CfnFunctionUrl",
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> "CfnFunctionUrl":
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------
+# EventBridge → Lambda targets
+# --------------------------------------------------------------------------
+
+
+def _invoke_async(function_arn: str, event: dict[str, Any]) -> None:
+    port = os.environ.get("MOTO_PORT", "5000")
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/{urllib.parse.quote(function_arn, safe='')}/invocations"
+    request = urllib.request.Request(url, data=json.dumps(event, default=str).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Amz-Invocation-Type", "Event")
+    try:
+        urllib.request.urlopen(request, timeout=60).read()
+    except Exception as error:  # noqa: BLE001  (asynchronous: nobody waits for it)
+        logging.getLogger("ecs_canary").warning("EventBridge → %s failed: %s", function_arn, error)
+
+
+_original_send_to_targets = events_models.Rule.send_to_targets
+
+
+def _send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
+    is_lambda = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:lambda:")]
+    if is_lambda and self.event_pattern.matches_event(original_event):
+        for target in is_lambda:
+            event = json.loads(target["Input"]) if target.get("Input") else dict(original_event)
+            threading.Thread(target=_invoke_async, args=(target["Arn"], event), daemon=True).start()
+    saved = self.targets
+    self.targets = [t for t in saved if t not in is_lambda]
+    try:
+        return _original_send_to_targets(self, original_event, transform_input)
+    finally:
+        self.targets = saved
+
+
+events_models.Rule.send_to_targets = _send_to_targets
+
+# --------------------------------------------------------------------------
+# AWS::NoValue in lists
+# --------------------------------------------------------------------------
+
+_original_clean_json = parsing.clean_json
+
+
+def _clean_json(resource_json, resources_map):  # noqa: ANN001, ANN202
+    cleaned = _original_clean_json(resource_json, resources_map)
+    if isinstance(resource_json, list) and isinstance(cleaned, list):
+        return [item for item in cleaned if item is not None]
+    return cleaned
+
+
+parsing.clean_json = _clean_json
 
 # The model map is cached: rebuild it so that the new resource types are found.
 parsing.get_model_list.cache_clear()

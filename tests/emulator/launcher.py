@@ -30,12 +30,15 @@ INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocation
 
 
 def function_name(path_component: str) -> str:
-    """`my-fn`, `my-fn:alias` or `arn:aws:lambda:r:a:function:my-fn[:q]` -> `my-fn`."""
+    """`[prefix]my-fn`, `my-fn:alias` or `arn:aws:lambda:r:a:function:my-fn[:q]` -> `my-fn`
+    (without the --function-prefix, so that it names the binary)."""
     name = urllib.parse.unquote(path_component)
     if name.startswith("arn:"):
         parts = name.split(":")
-        return parts[6] if len(parts) > 6 else parts[-1]
-    return name.split(":")[0]
+        name = parts[6] if len(parts) > 6 else parts[-1]
+    name = name.split(":")[0]
+    prefix = os.environ.get("ECS_CANARY_FUNCTION_PREFIX", "")
+    return name[len(prefix):] if prefix and name.startswith(prefix) else name
 
 
 class LambdaRouter:
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lambda-endpoint", default=os.environ.get("ECS_CANARY_LAMBDA_ENDPOINT"),
                         help="Lambda Invoke API to route function invocations to (e.g. cargo lambda watch)")
     parser.add_argument("--lambda-timeout", type=float, default=60.0)
+    parser.add_argument("--function-prefix", default="",
+                        help="prefix of deployed function names to strip to get the binary name (e.g. ecs-canary-)")
     args = parser.parse_args(argv)
 
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
@@ -102,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT:
     # that must be this launcher, so that the router sees the invocation.
     os.environ["MOTO_PORT"] = str(args.port)
+    os.environ["ECS_CANARY_FUNCTION_PREFIX"] = args.function_prefix
+    if args.lambda_endpoint:
+        os.environ["ECS_CANARY_LAMBDA_ENDPOINT"] = args.lambda_endpoint
     sys.path.insert(0, HERE)
 
     import ecs_canary_moto_plugin  # noqa: F401  (registers the CloudFormation models)

@@ -1,38 +1,13 @@
-//! The whole flow on the emulator: the state machine from `state-machine/`,
+//! The whole flow on the emulator: the state machine `infra/` deployed,
 //! executions, approval emails (SNS → an SQS queue the test reads) and the
 //! approval endpoint served by `cargo lambda watch`.
 
 use std::time::{Duration, Instant};
 
-use aws_config::SdkConfig;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use serde_json::Value;
 
-use crate::{http_request_with, repo_root, Emulator, ACCOUNT, APPROVAL_TOPIC, REGION};
-
-/// The function ARN a state machine names for a binary.
-pub fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
-}
-
-/// The ASL definition with its `${…}` substitutions filled in.
-pub fn definition(ready_poll_seconds: u32, ready_poll_attempts: u32) -> String {
-    let path = repo_root().join("state-machine/ecs-canary.asl.json");
-    let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for (key, function) in [
-        ("ResolveStableFunctionArn", "resolve-stable"),
-        ("RenderAndDeployFunctionArn", "render-and-deploy"),
-        ("SetWeightsFunctionArn", "set-weights"),
-        ("RequestApprovalFunctionArn", "request-approval"),
-        ("PromoteFunctionArn", "promote"),
-        ("RollbackFunctionArn", "rollback"),
-    ] {
-        text = text.replace(&format!("${{{key}}}"), &function_arn(function));
-    }
-    text = text.replace("${ReadyPollSeconds}", &ready_poll_seconds.to_string());
-    text.replace("${ReadyPollAttempts}", &ready_poll_attempts.to_string())
-}
+use crate::{http_request_with, Emulator, ACCOUNT, REGION};
 
 /// Everything an end-to-end flow needs on one emulator.
 pub struct Flow {
@@ -43,18 +18,13 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Creates the approval topic with an SQS queue subscribed (the "inbox"),
-    /// and the state machine.
-    pub async fn create(config: &SdkConfig) -> Flow {
-        let sns = aws_sdk_sns::Client::new(config);
-        let sqs = aws_sdk_sqs::Client::new(config);
-        let sfn = aws_sdk_sfn::Client::new(config);
-        let topic = sns
-            .create_topic()
-            .name(APPROVAL_TOPIC)
-            .send()
-            .await
-            .expect("create topic");
+    /// The state machine `infra/` deployed, and an SQS queue subscribed to
+    /// its approval topic (the "inbox" the tests read emails from).
+    pub async fn create(emulator: &Emulator) -> Flow {
+        let config = emulator.sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let sfn = aws_sdk_sfn::Client::new(&config);
         let queue = sqs
             .create_queue()
             .queue_name("approval-inbox")
@@ -64,26 +34,16 @@ impl Flow {
         let queue_url = queue.queue_url().unwrap_or_default().to_string();
         let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:approval-inbox");
         sns.subscribe()
-            .topic_arn(topic.topic_arn().unwrap_or_default())
+            .topic_arn(emulator.infra_output("ApprovalTopicArn"))
             .protocol("sqs")
             .endpoint(queue_arn)
             .send()
             .await
             .expect("subscribe the inbox");
-        let machine = sfn
-            .create_state_machine()
-            .name("ecs-canary")
-            .definition(definition(1, 30))
-            .role_arn(format!(
-                "arn:aws:iam::{ACCOUNT}:role/ecs-canary-state-machine"
-            ))
-            .send()
-            .await
-            .expect("create the state machine");
         Flow {
             sfn,
             sqs,
-            state_machine: machine.state_machine_arn().to_string(),
+            state_machine: emulator.infra_output("StateMachineArn"),
             email_queue: queue_url,
         }
     }

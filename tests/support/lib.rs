@@ -59,16 +59,19 @@ pub fn free_port() -> u16 {
 pub struct EmulatorOptions {
     /// Where Lambda Invoke API calls go (e.g. `cargo lambda watch`).
     pub lambda_endpoint: Option<String>,
-    /// Serve the project's function binaries with `cargo lambda watch`, and
-    /// route Lambda invocations to it.
+    /// Deploy `infra/` to the emulator, serve the project's function binaries
+    /// with `cargo lambda watch` (configured as the deployed functions are),
+    /// and route Lambda invocations to it.
     pub functions: bool,
+    /// The ECR trigger's mappings (JSON), when `functions`.
+    pub trigger_mappings: Option<String>,
 }
 
 /// The DynamoDB table of deployment locks the functions use on the emulator.
 pub const LOCK_TABLE: &str = "ecs-canary-locks";
 
 /// The project's Lambda function binaries.
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 8] = [
     "resolve-stable",
     "render-and-deploy",
     "set-weights",
@@ -76,11 +79,13 @@ pub const FUNCTIONS: [&str; 7] = [
     "rollback",
     "request-approval",
     "approval-api",
+    "ecr-trigger",
 ];
 
-/// The other tables, topic and secrets the functions use on the emulator.
+/// What `infra/` is deployed as on the emulator, and what it creates.
+pub const INFRA_STACK: &str = "ecs-canary";
+pub const FUNCTION_PREFIX: &str = "ecs-canary-";
 pub const APPROVALS_TABLE: &str = "ecs-canary-approvals";
-pub const APPROVAL_TOPIC: &str = "ecs-canary-approvals";
 pub const SLACK_SIGNING_SECRET: &str = "local-signing-secret";
 
 /// A running emulator, stopped when dropped.
@@ -92,6 +97,7 @@ pub struct Emulator {
     functions: Option<FunctionServer>,
     function_port: Option<u16>,
     slack: Option<FakeSlack>,
+    infra: Option<serde_json::Value>,
 }
 
 /// A stand-in for Slack's incoming webhook (and response URLs) on loopback:
@@ -230,7 +236,7 @@ fn build_functions() {
 fn start_function_server(
     port: u16,
     emulator_port: u16,
-    slack: &FakeSlack,
+    function_env: &[(String, String)],
     log: &Path,
 ) -> FunctionServer {
     use std::os::unix::process::CommandExt;
@@ -243,19 +249,20 @@ fn start_function_server(
     );
     let log_file = std::fs::File::create(log).expect("cannot create the function server log");
     let log_err = log_file.try_clone().expect("log");
-    let env = [
+    let mut env = vec![
         format!("AWS_ENDPOINT_URL=http://127.0.0.1:{emulator_port}"),
         format!("AWS_REGION={REGION}"),
         "AWS_ACCESS_KEY_ID=testing".to_string(),
         "AWS_SECRET_ACCESS_KEY=testing".to_string(),
-        format!("ECS_CANARY_LOCK_TABLE={LOCK_TABLE}"),
-        format!("ECS_CANARY_APPROVALS_TABLE={APPROVALS_TABLE}"),
-        format!("ECS_CANARY_APPROVAL_URL=http://127.0.0.1:{port}/lambda-url/approval-api"),
-        format!("ECS_CANARY_TOPIC_ARN=arn:aws:sns:{REGION}:{ACCOUNT}:{APPROVAL_TOPIC}"),
-        format!("ECS_CANARY_SLACK_WEBHOOK_URL={}", slack.webhook_url()),
-        format!("ECS_CANARY_SLACK_SIGNING_SECRET={SLACK_SIGNING_SECRET}"),
         "RUST_LOG=info".to_string(),
     ];
+    // An empty value means "unset" to the functions (cargo lambda refuses it).
+    env.extend(
+        function_env
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={v}")),
+    );
     let mut command = Command::new(cargo_lambda);
     clean_cargo_env(&mut command)
         .current_dir(repo_root())
@@ -304,26 +311,18 @@ impl Emulator {
         // A port found free can be taken before the launcher binds it: try a few.
         for _ in 0..3 {
             let port = free_port();
-            let mut lambda_endpoint = options.lambda_endpoint.clone();
             let function_port = options.functions.then(free_port);
-            let slack = options.functions.then(FakeSlack::start);
-            let functions = function_port
-                .zip(slack.as_ref())
-                .map(|(function_port, slack)| {
-                    lambda_endpoint = Some(format!("http://127.0.0.1:{function_port}"));
-                    start_function_server(
-                        function_port,
-                        port,
-                        slack,
-                        &logs.join(format!("functions-{port}.log")),
-                    )
-                });
+            let lambda_endpoint = match function_port {
+                Some(function_port) => Some(format!("http://127.0.0.1:{function_port}")),
+                None => options.lambda_endpoint.clone(),
+            };
             let log = logs.join(format!("emulator-{port}.log"));
             let log_file = std::fs::File::create(&log).expect("cannot create the emulator log");
             let mut command = Command::new(python());
             command
                 .arg(repo_root().join("tests/emulator/launcher.py"))
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--function-prefix", FUNCTION_PREFIX])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(log_file));
@@ -340,23 +339,74 @@ impl Emulator {
                     }
                 }
             });
-            let emulator = Emulator {
+            let mut emulator = Emulator {
                 child,
                 port,
                 log,
-                functions,
+                functions: None,
                 function_port,
-                slack,
+                slack: None,
+                infra: None,
             };
-            match ready_rx.recv_timeout(READY_TIMEOUT) {
-                Ok(()) => return emulator,
-                Err(_) => {
-                    last_error = std::fs::read_to_string(&emulator.log).unwrap_or_default();
-                    drop(emulator);
-                }
+            if ready_rx.recv_timeout(READY_TIMEOUT).is_err() {
+                last_error = std::fs::read_to_string(&emulator.log).unwrap_or_default();
+                drop(emulator);
+                continue;
             }
+            if let Some(function_port) = function_port {
+                // Deploy infra/ as to an account, then serve the binaries with
+                // the configuration the deployed functions were given.
+                let slack = FakeSlack::start();
+                let infra = emulator
+                    .deploy_infra(&slack, options.trigger_mappings.as_deref().unwrap_or("[]"));
+                let env: Vec<(String, String)> = infra["environment"]
+                    .as_object()
+                    .map(|vars| {
+                        vars.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                emulator.functions = Some(start_function_server(
+                    function_port,
+                    port,
+                    &env,
+                    &logs.join(format!("functions-{port}.log")),
+                ));
+                emulator.slack = Some(slack);
+                emulator.infra = Some(infra);
+            }
+            return emulator;
         }
         panic!("the emulator did not start; its log:\n{last_error}");
+    }
+
+    /// Deploys `infra/ecs-canary.yaml` (stack `ecs-canary`) as `make deploy` would.
+    fn deploy_infra(&self, slack: &FakeSlack, trigger_mappings: &str) -> serde_json::Value {
+        let output = Command::new(python())
+            .arg(repo_root().join("tests/emulator/deploy_infra.py"))
+            .args(["--stack", INFRA_STACK, "--function-prefix", FUNCTION_PREFIX])
+            .args(["--slack-webhook-url", &slack.webhook_url()])
+            .args(["--slack-signing-secret", SLACK_SIGNING_SECRET])
+            .args(["--trigger-mappings", trigger_mappings])
+            .envs(self.environment())
+            .output()
+            .expect("run deploy_infra.py");
+        assert!(
+            output.status.success(),
+            "deploying infra/ to the emulator failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+        serde_json::from_slice(&output.stdout).expect("deploy_infra.py prints JSON")
+    }
+
+    /// An output of the deployed `infra/` stack.
+    pub fn infra_output(&self, key: &str) -> String {
+        self.infra.as_ref().expect("started with functions")["outputs"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn port(&self) -> u16 {
@@ -395,17 +445,13 @@ impl Emulator {
         AwsClients::new(&self.sdk_config().await)
     }
 
-    /// Starts an emulator whose Lambda invocations run the project's function
-    /// binaries (`cargo lambda watch`), with the lock table created.
+    /// Starts an emulator with `infra/` deployed, whose Lambda invocations run
+    /// the project's function binaries (`cargo lambda watch`).
     pub async fn start_with_functions() -> Emulator {
-        let emulator = Emulator::start_with(EmulatorOptions {
+        Emulator::start_with(EmulatorOptions {
             functions: true,
             ..EmulatorOptions::default()
-        });
-        let config = emulator.sdk_config().await;
-        create_lock_table(&config).await;
-        create_table(&config, APPROVALS_TABLE, "approvalId").await;
-        emulator
+        })
     }
 
     /// The log of `cargo lambda watch` and the functions it ran.
