@@ -146,10 +146,10 @@ emulator-stop:
 
 # --- the canary flow ---------------------------------------------------------
 
-demo:
-	@echo "make demo is not there yet: the functions and the state machine come next." >&2
-	@echo "Meanwhile: make test, or make emulator and the README's walk-through." >&2
-	@exit 2
+# The whole flow on the local emulator; DEMO_INTERACTIVE=1 waits for you to
+# approve or reject each step in a browser.
+demo: venv
+	$(CARGO) run --quiet -p ecs-canary-e2e --bin demo
 
 clean: emulator-stop
 	$(CARGO) clean

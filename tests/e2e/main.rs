@@ -1,6 +1,8 @@
 //! End-to-end tests against a private local AWS emulator per test.
 
 mod approvals;
+mod demo;
 mod emulator;
 mod functions;
 mod stack_update;
+mod trigger;

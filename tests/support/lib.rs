@@ -17,6 +17,7 @@ use aws_config::{Region, SdkConfig};
 use ecs_canary_aws::AwsClients;
 
 pub mod browser;
+pub mod demo;
 pub mod example;
 pub mod flow;
 
@@ -268,8 +269,12 @@ fn start_function_server(
         .current_dir(repo_root())
         .args(["lambda", "watch", "--ignore-changes", "--quiet"])
         .args(["-A", "127.0.0.1", "-P", &port.to_string()]);
+    // The functions inherit this process's environment (`--env-var` would
+    // split values such as JSON at their commas).
     for variable in &env {
-        command.args(["--env-var", variable]);
+        if let Some((name, value)) = variable.split_once('=') {
+            command.env(name, value);
+        }
     }
     let child = command
         .stdin(Stdio::null())

@@ -8,7 +8,9 @@ use crate::{Context, FunctionError};
 
 /// ecr-trigger: an EventBridge "ECR Image Action" event → one execution per
 /// mapped service. The execution name derives from the image digest, so the
-/// same event delivered twice starts one execution. A push no mapping
+/// same event delivered twice starts one execution: Step Functions answers a
+/// repeated name and input with the running execution, and a finished one
+/// with `ExecutionAlreadyExists`. A push no mapping
 /// matches is ignored with a log line.
 pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     let settings = &context.settings;
@@ -32,11 +34,11 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
             .await?
         {
             StartOutcome::Started(arn) => {
-                tracing::info!(execution = %arn, service = %mapping.service, image = %push.image(), "execution started");
+                tracing::info!(execution = %arn, service = %mapping.service, image = %push.image(), "execution for this push (Step Functions returns the running one for a repeated name and input)");
                 started.push(arn);
             }
             StartOutcome::AlreadyExists => {
-                tracing::info!(%name, service = %mapping.service, "this push already started an execution");
+                tracing::info!(%name, service = %mapping.service, "this push already had an execution; not started again");
                 duplicates.push(name);
             }
         }

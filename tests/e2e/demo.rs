@@ -1,0 +1,41 @@
+//! The `make demo` flow, run non-interactively.
+
+use ecs_canary_e2e::demo::run_demo;
+
+#[tokio::test]
+async fn the_demo_promotes_one_release_and_rolls_back_the_next() {
+    let mut out = Vec::new();
+    let summary = run_demo(&mut out, false).await;
+    let printed = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(
+        summary.outcomes,
+        vec![
+            ("SUCCEEDED".to_string(), None),
+            ("FAILED".to_string(), Some("Rejected".to_string()))
+        ],
+        "{printed}"
+    );
+    assert_eq!(summary.final_tag.as_deref(), Some("Green"));
+    assert_eq!(summary.final_split, (100, 0));
+    // The traffic each approval was asked about: 10 %, 50 %, then 10 % of 1.0.2.
+    let splits: Vec<&str> = summary
+        .rows
+        .iter()
+        .filter(|r| r.step != "end")
+        .map(|r| r.split.as_str())
+        .collect();
+    assert_eq!(
+        splits,
+        vec![
+            "Blue 90 / Green 10",
+            "Blue 50 / Green 50",
+            "Green 90 / Blue 10"
+        ],
+        "{printed}"
+    );
+    assert!(
+        printed.contains("| release | step | split | decision | duration |"),
+        "{printed}"
+    );
+    assert!(printed.contains("/approvals/"), "{printed}");
+}

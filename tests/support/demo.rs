@@ -1,0 +1,307 @@
+//! `make demo`: the whole canary flow on the local emulator, as a person would
+//! see it. `infra/` is deployed; the example application is created at 1.0.0
+//! with Blue stable; an ECR push of 1.0.1 starts a deployment that is approved
+//! step by step and promoted; a push of 1.0.2 is rejected at its first step and
+//! rolled back. With `interactive`, each approval waits for a person to open
+//! the link in a browser instead of being approved automatically.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_core::Colour;
+use serde_json::json;
+
+use crate::example::{create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE};
+use crate::flow::{link_in, open, submit, Flow};
+use crate::{Emulator, EmulatorOptions};
+
+const REPOSITORY: &str = "helloworld";
+const WAIT: Duration = Duration::from_secs(120);
+
+/// One row of the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoRow {
+    pub release: String,
+    pub step: String,
+    pub split: String,
+    pub decision: String,
+    pub duration: Duration,
+}
+
+/// What the demo ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub rows: Vec<DemoRow>,
+    /// (execution status, error) of each deployment.
+    pub outcomes: Vec<(String, Option<String>)>,
+    pub final_tag: Option<String>,
+    /// Weights (stable, candidate) towards the final tag.
+    pub final_split: (u16, u16),
+}
+
+fn split_text(state: &LiveState) -> String {
+    let stable: Colour = state
+        .tag
+        .as_deref()
+        .unwrap_or("Blue")
+        .parse()
+        .unwrap_or(Colour::Blue);
+    let (s, c) = state.split_towards(stable);
+    format!("{stable} {s} / {} {c}", stable.other())
+}
+
+async fn push(events: &aws_sdk_eventbridge::Client, tag: &str, digest: &str) {
+    let detail = json!({
+        "result": "SUCCESS", "repository-name": REPOSITORY, "image-digest": digest,
+        "action-type": "PUSH", "image-tag": tag
+    });
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .source("aws.ecr")
+        .detail_type("ECR Image Action")
+        .detail(detail.to_string())
+        .build();
+    events
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .expect("put the ECR event");
+}
+
+async fn execution_named(flow: &Flow, prefix: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let listed = flow
+            .sfn
+            .list_executions()
+            .state_machine_arn(&flow.state_machine)
+            .send()
+            .await
+            .expect("list executions");
+        if let Some(found) = listed
+            .executions()
+            .iter()
+            .find(|e| e.name().starts_with(prefix))
+        {
+            return found.execution_arn().to_string();
+        }
+        assert!(Instant::now() < deadline, "the push started no execution");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The next approval email, or `None` once the execution has ended.
+async fn next_email_or_end(flow: &Flow, execution: &str) -> Option<String> {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Some((_, body)) = flow.next_email(Duration::from_millis(500)).await {
+            return Some(body);
+        }
+        if flow.status(execution).await.0 != ExecutionStatus::Running {
+            return None;
+        }
+    }
+    None
+}
+
+/// Follows one deployment; `reject_at` (1-based step) rejects there.
+#[allow(clippy::too_many_arguments)]
+async fn follow(
+    out: &mut (dyn Write + Send),
+    emulator: &Emulator,
+    flow: &Flow,
+    release: &str,
+    execution: &str,
+    steps: usize,
+    reject_at: Option<usize>,
+    interactive: bool,
+) -> (Vec<DemoRow>, (String, Option<String>)) {
+    let clients = emulator.clients().await;
+    let mut rows = Vec::new();
+    let mut started = Instant::now();
+    for step in 1..=steps {
+        let Some(body) = next_email_or_end(flow, execution).await else {
+            break;
+        };
+        let link = link_in(&body);
+        let state = live_state(&clients, APP_STACK).await.expect("live state");
+        let split = split_text(&state);
+        let _ = writeln!(
+            out,
+            "  step {step}/{steps}: traffic {split}; approval email sent, link:\n    {link}"
+        );
+        let decision = if interactive {
+            let _ = writeln!(
+                out,
+                "    open it in a browser and choose Approve or Reject …"
+            );
+            loop {
+                let (status, _, _) = flow.status(execution).await;
+                let decided = open(&link).0 != 200;
+                if decided || status != ExecutionStatus::Running {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let page = open(&link).1;
+            if page.contains("rejected") {
+                "rejected in the browser"
+            } else {
+                "approved in the browser"
+            }
+            .to_string()
+        } else {
+            let reject = reject_at == Some(step);
+            let link_for_post = link.clone();
+            let (status, _) = tokio::task::spawn_blocking(move || {
+                assert_eq!(open(&link_for_post).0, 200);
+                submit(&link_for_post, if reject { "reject" } else { "approve" })
+            })
+            .await
+            .expect("decide");
+            assert_eq!(status, 200);
+            if reject {
+                "rejected (email link)"
+            } else {
+                "approved (email link)"
+            }
+            .to_string()
+        };
+        let _ = writeln!(out, "    {decision}");
+        rows.push(DemoRow {
+            release: release.to_string(),
+            step: format!("{step}/{steps}"),
+            split,
+            decision,
+            duration: started.elapsed(),
+        });
+        started = Instant::now();
+    }
+    let (status, error) = flow.finished(execution, WAIT).await;
+    let state = live_state(&clients, APP_STACK).await.expect("live state");
+    let outcome = match &error {
+        None => "promoted".to_string(),
+        Some(error) => format!("rolled back ({error})"),
+    };
+    let _ = writeln!(
+        out,
+        "  execution {}: {outcome}; StableStack = {}, traffic {}",
+        status.as_str(),
+        state.tag.as_deref().unwrap_or("-"),
+        split_text(&state)
+    );
+    rows.push(DemoRow {
+        release: release.to_string(),
+        step: "end".into(),
+        split: split_text(&state),
+        decision: outcome,
+        duration: started.elapsed(),
+    });
+    (rows, (status.as_str().to_string(), error))
+}
+
+/// Runs the demo, writing what happens to `out`.
+pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSummary {
+    let mappings = json!([{
+        "repository": REPOSITORY, "cluster": CLUSTER, "service": SERVICE, "stack": APP_STACK,
+        "container": "mycontainer", "steps": [10, 50], "approvalTimeoutSeconds": 3600
+    }]);
+    let _ = writeln!(
+        out,
+        "Starting the local AWS emulator and deploying infra/ecs-canary.yaml to it …"
+    );
+    let emulator = Emulator::start_with(EmulatorOptions {
+        functions: true,
+        trigger_mappings: Some(mappings.to_string()),
+        ..EmulatorOptions::default()
+    });
+    let _ = writeln!(
+        out,
+        "  state machine {}",
+        emulator.infra_output("StateMachineArn")
+    );
+    let _ = writeln!(
+        out,
+        "  approval links under {}",
+        emulator.infra_output("ApprovalUrl")
+    );
+    let clients = emulator.clients().await;
+    let _ = writeln!(
+        out,
+        "Creating the example application (infra/examples) at 1.0.0, Blue stable …"
+    );
+    create_example_app(&clients)
+        .await
+        .expect("create the example stacks");
+    let state = live_state(&clients, APP_STACK).await.expect("live state");
+    let _ = writeln!(
+        out,
+        "  StableStack = {}, traffic {}",
+        state.tag.as_deref().unwrap_or("-"),
+        split_text(&state)
+    );
+    let flow = Flow::create(&emulator).await;
+    let events = aws_sdk_eventbridge::Client::new(&emulator.sdk_config().await);
+
+    let mut rows = Vec::new();
+    let mut outcomes = Vec::new();
+    for (tag, digest, reject_at) in [
+        (
+            "1.0.1",
+            "sha256:1010101010101010101010101010101010101010101010101010101010101010",
+            None,
+        ),
+        (
+            "1.0.2",
+            "sha256:1020202020202020202020202020202020202020202020202020202020202020",
+            Some(1),
+        ),
+    ] {
+        let _ = writeln!(out, "\nECR push: {REPOSITORY}:{tag} …");
+        push(&events, tag, digest).await;
+        let execution = execution_named(&flow, &format!("{SERVICE}-{}", &digest[7..27])).await;
+        let _ = writeln!(out, "  execution {execution}");
+        let (mut followed, outcome) = follow(
+            out,
+            &emulator,
+            &flow,
+            tag,
+            &execution,
+            2,
+            reject_at,
+            interactive,
+        )
+        .await;
+        rows.append(&mut followed);
+        outcomes.push(outcome);
+    }
+
+    let end = live_state(&clients, APP_STACK).await.expect("live state");
+    let final_stable: Colour = end
+        .tag
+        .as_deref()
+        .unwrap_or("Blue")
+        .parse()
+        .unwrap_or(Colour::Blue);
+    let _ = writeln!(out, "\n| release | step | split | decision | duration |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for row in &rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.1} s |",
+            row.release,
+            row.step,
+            row.split,
+            row.decision,
+            row.duration.as_secs_f64()
+        );
+    }
+    let _ = writeln!(out, "\nStopping everything the demo started.");
+    DemoSummary {
+        rows,
+        outcomes,
+        final_tag: end.tag.clone(),
+        final_split: end.split_towards(final_stable),
+    }
+}
