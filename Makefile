@@ -2,6 +2,8 @@
 #
 #   make test            everything: format, lints, unit and property tests, emulator tests
 #   make demo            the whole canary flow on the local emulator
+#   make package         release zips of every function (target/package)
+#   make deploy          deploy to an AWS account (CODE_BUCKET=…; needs the AWS CLI)
 #   make bench           size, start-up, first-invoke latency and memory of each function
 #   make emulator        start the local AWS emulator in the background (prints its environment)
 #   make emulator-stop   stop it
@@ -14,13 +16,10 @@ PYTHON        := $(VENV)/bin/python
 VENV_STAMP    := $(VENV)/.installed
 EMULATOR_DIR  := .emulator
 EMULATOR_PORT ?= 4566
-EMULATOR_HOST ?= 127.0.0.1
-# Where the emulator sends Lambda invocations; empty: `cargo lambda watch` of this workspace.
-LAMBDA_ENDPOINT ?=
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv bench browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv bench package deploy browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -69,6 +68,36 @@ test-e2e: check-emulator browser-deps
 test: lint lint-infra check-emulator browser-deps
 	$(CARGO) test --workspace
 
+# --- packaging and deploying -------------------------------------------------
+
+ARCH          ?= x86_64
+PACKAGE_DIR   := target/package
+STACK_NAME    ?= ecs-canary
+CODE_BUCKET   ?=
+CODE_PREFIX   ?= ecs-canary/$(shell git rev-parse --short HEAD 2>/dev/null || date +%s)
+
+# Release bootstrap zips of every function (cargo-lambda), the state machine
+# definition beside them, and a check that no binary needs glibc > 2.34.
+package: venv
+	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
+		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --lambda-dir target/lambda \
+		$(addprefix -p ,$(FUNCTIONS))
+	infra/scripts/check-glibc.sh $(addprefix target/lambda/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+	@mkdir -p $(PACKAGE_DIR)
+	@for f in $(FUNCTIONS); do cp target/lambda/$$f/bootstrap.zip $(PACKAGE_DIR)/$$f.zip; done
+	cp state-machine/ecs-canary.asl.json $(PACKAGE_DIR)/
+	@ls -l $(PACKAGE_DIR)
+
+# Deploys to a real account with the AWS CLI (credentials from the usual chain;
+# none exist on a build machine). See README "Deploying to a real account".
+deploy: package
+	@test -n "$(CODE_BUCKET)" || { echo "set CODE_BUCKET=<an S3 bucket you own>" >&2; exit 2; }
+	@command -v aws >/dev/null || { echo "deploying needs the AWS CLI (aws) and credentials" >&2; exit 2; }
+	aws s3 cp --recursive $(PACKAGE_DIR) s3://$(CODE_BUCKET)/$(CODE_PREFIX)/
+	aws cloudformation deploy --stack-name $(STACK_NAME) --template-file infra/ecs-canary.yaml \
+		--capabilities CAPABILITY_IAM \
+		--parameter-overrides CodeBucket=$(CODE_BUCKET) CodeKeyPrefix=$(CODE_PREFIX) Architecture=$(ARCH) $(PARAMETERS)
+
 # --- benchmarks --------------------------------------------------------------
 
 # Size, start-up time, first-invoke latency and peak memory of each release
@@ -82,63 +111,33 @@ bench: venv
 
 FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback request-approval approval-api ecr-trigger
 FUNCTIONS_PORT ?= 9000
-LOCK_TABLE    ?= ecs-canary-locks
-APPROVALS_TABLE ?= ecs-canary-approvals
-# Optional, for a real Slack workspace: an incoming webhook and the app's signing secret.
-SLACK_WEBHOOK_URL ?=
-SLACK_SIGNING_SECRET ?=
 
 build-functions:
 	$(CARGO) build $(addprefix -p ,$(FUNCTIONS))
 
-# The emulator, with `cargo lambda watch` serving the function binaries and the
-# tables and the approval topic created. LAMBDA_ENDPOINT=… routes invocations elsewhere instead.
-emulator: venv $(if $(LAMBDA_ENDPOINT),,build-functions)
+# The emulator with infra/ deployed to it and the function binaries served by
+# `cargo lambda watch`, in the background. TRIGGER_MAPPINGS='[…]' configures
+# the ECR trigger.
+emulator: venv build-functions
 	@mkdir -p $(EMULATOR_DIR)
 	@if [ -f $(EMULATOR_DIR)/pid ] && kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null; then \
 		echo "the emulator is already running (pid $$(cat $(EMULATOR_DIR)/pid)); make emulator-stop first" >&2; exit 1; fi
-ifeq ($(LAMBDA_ENDPOINT),)
-	@setsid $(VENV)/bin/cargo-lambda lambda watch --ignore-changes --quiet \
-		-A $(EMULATOR_HOST) -P $(FUNCTIONS_PORT) \
-		--env-var AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) --env-var AWS_REGION=$(AWS_REGION) \
-		--env-var AWS_ACCESS_KEY_ID=testing --env-var AWS_SECRET_ACCESS_KEY=testing \
-		--env-var ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) --env-var ECS_CANARY_APPROVALS_TABLE=$(APPROVALS_TABLE) \
-		--env-var ECS_CANARY_APPROVAL_URL=http://$(EMULATOR_HOST):$(FUNCTIONS_PORT)/lambda-url/approval-api \
-		--env-var ECS_CANARY_TOPIC_ARN=arn:aws:sns:$(AWS_REGION):123456789012:ecs-canary-approvals \
-		$(if $(SLACK_WEBHOOK_URL),--env-var ECS_CANARY_SLACK_WEBHOOK_URL=$(SLACK_WEBHOOK_URL)) \
-		$(if $(SLACK_SIGNING_SECRET),--env-var ECS_CANARY_SLACK_SIGNING_SECRET=$(SLACK_SIGNING_SECRET)) \
-		--env-var RUST_LOG=info \
-		> $(EMULATOR_DIR)/functions.log 2>&1 < /dev/null & echo $$! > $(EMULATOR_DIR)/functions.pid
-	@for _ in $$(seq 1 300); do (exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null && break; sleep 0.1; done
-	@(exec 3<>/dev/tcp/$(EMULATOR_HOST)/$(FUNCTIONS_PORT)) 2>/dev/null || { cat $(EMULATOR_DIR)/functions.log >&2; exit 1; }
-endif
-	@nohup $(PYTHON) tests/emulator/launcher.py --host $(EMULATOR_HOST) --port $(EMULATOR_PORT) \
-		--lambda-endpoint $(or $(LAMBDA_ENDPOINT),http://$(EMULATOR_HOST):$(FUNCTIONS_PORT)) \
+	@$(CARGO) build --quiet -p ecs-canary-e2e --bin local-aws
+	@EMULATOR_PORT=$(EMULATOR_PORT) FUNCTIONS_PORT=$(FUNCTIONS_PORT) nohup target/debug/local-aws \
 		> $(EMULATOR_DIR)/emulator.out 2> $(EMULATOR_DIR)/emulator.log < /dev/null & echo $$! > $(EMULATOR_DIR)/pid
-	@for _ in $$(seq 1 300); do \
-		grep -q '^ready ' $(EMULATOR_DIR)/emulator.out 2>/dev/null && break; \
+	@for _ in $$(seq 1 600); do \
+		grep -q '^ready' $(EMULATOR_DIR)/emulator.out 2>/dev/null && break; \
 		kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null || { cat $(EMULATOR_DIR)/emulator.log >&2; rm -f $(EMULATOR_DIR)/pid; exit 1; }; \
 		sleep 0.1; done
-	@grep -q '^ready ' $(EMULATOR_DIR)/emulator.out || { echo "the emulator did not start; see $(EMULATOR_DIR)/emulator.log" >&2; exit 1; }
-	@AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT) AWS_REGION=$(AWS_REGION) \
-		ECS_CANARY_LOCK_TABLE=$(LOCK_TABLE) ECS_CANARY_APPROVALS_TABLE=$(APPROVALS_TABLE) \
-		$(PYTHON) tests/emulator/local_resources.py > /dev/null
-	@echo "# the local AWS emulator is running (pid $$(cat $(EMULATOR_DIR)/pid), log $(EMULATOR_DIR)/emulator.log)"
-	@echo "# Lambda invocations go to $(or $(LAMBDA_ENDPOINT),cargo lambda watch on port $(FUNCTIONS_PORT) (log $(EMULATOR_DIR)/functions.log))"
-	@echo "export AWS_ENDPOINT_URL=http://$(EMULATOR_HOST):$(EMULATOR_PORT)"
-	@echo "export AWS_REGION=$(AWS_REGION)"
-	@echo "export AWS_ACCESS_KEY_ID=testing"
-	@echo "export AWS_SECRET_ACCESS_KEY=testing"
+	@grep -q '^ready' $(EMULATOR_DIR)/emulator.out || { echo "the emulator did not start; see $(EMULATOR_DIR)/emulator.log" >&2; exit 1; }
+	@echo "# the local AWS emulator is running (pid $$(cat $(EMULATOR_DIR)/pid)); logs in target/emulator-logs/"
+	@grep -v '^ready' $(EMULATOR_DIR)/emulator.out
 
 emulator-stop:
-	@if [ -f $(EMULATOR_DIR)/functions.pid ]; then \
-		pid=$$(cat $(EMULATOR_DIR)/functions.pid); \
-		kill -TERM -- "-$$pid" 2>/dev/null && echo "stopped cargo lambda watch (pid $$pid)"; \
-		rm -f $(EMULATOR_DIR)/functions.pid; fi
 	@if [ -f $(EMULATOR_DIR)/pid ]; then \
 		pid=$$(cat $(EMULATOR_DIR)/pid); \
 		if kill "$$pid" 2>/dev/null; then \
-			for _ in $$(seq 1 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+			for _ in $$(seq 1 100); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
 			echo "stopped the emulator (pid $$pid)"; \
 		else echo "the emulator (pid $$pid) was not running"; fi; \
 		rm -f $(EMULATOR_DIR)/pid; \

@@ -66,6 +66,9 @@ pub struct EmulatorOptions {
     pub functions: bool,
     /// The ECR trigger's mappings (JSON), when `functions`.
     pub trigger_mappings: Option<String>,
+    /// Fixed ports instead of free ones (for use by hand).
+    pub port: Option<u16>,
+    pub function_port: Option<u16>,
 }
 
 /// The DynamoDB table of deployment locks the functions use on the emulator.
@@ -315,8 +318,10 @@ impl Emulator {
         let mut last_error = String::new();
         // A port found free can be taken before the launcher binds it: try a few.
         for _ in 0..3 {
-            let port = free_port();
-            let function_port = options.functions.then(free_port);
+            let port = options.port.unwrap_or_else(free_port);
+            let function_port = options
+                .functions
+                .then(|| options.function_port.unwrap_or_else(free_port));
             let lambda_endpoint = match function_port {
                 Some(function_port) => Some(format!("http://127.0.0.1:{function_port}")),
                 None => options.lambda_endpoint.clone(),
