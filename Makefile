@@ -71,6 +71,7 @@ test: lint lint-infra check-emulator browser-deps
 # --- packaging and deploying -------------------------------------------------
 
 ARCH          ?= x86_64
+TRIPLE        := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 PACKAGE_DIR   := target/package
 STACK_NAME    ?= ecs-canary
 CODE_BUCKET   ?=
@@ -82,7 +83,7 @@ package: venv
 	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --lambda-dir target/lambda \
 		$(addprefix -p ,$(FUNCTIONS))
-	infra/scripts/check-glibc.sh $(addprefix target/lambda/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+	infra/scripts/check-glibc.sh $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
 	@mkdir -p $(PACKAGE_DIR)
 	@for f in $(FUNCTIONS); do cp target/lambda/$$f/bootstrap.zip $(PACKAGE_DIR)/$$f.zip; done
 	cp state-machine/ecs-canary.asl.json $(PACKAGE_DIR)/

@@ -10,7 +10,7 @@
 //! The Runtime API here is a minimal stand-in served by this process, so that
 //! nothing but the function itself is timed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
-use ecs_canary_e2e::{create_lock_table, repo_root, Emulator, FUNCTIONS, LOCK_TABLE, REGION};
+use ecs_canary_e2e::{read_http_request, repo_root, Emulator, FUNCTIONS, REGION};
 use serde_json::{json, Value};
 
 const RUNS: usize = 7;
@@ -37,31 +37,6 @@ struct Run {
     response: Vec<u8>,
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).ok()? == 0 {
-        return None;
-    }
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((request_line, body))
-}
-
 fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
     let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
@@ -78,7 +53,7 @@ fn serve(stream: TcpStream, event: Vec<u8>, function: String, events: mpsc::Send
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
     let mut served = false;
-    while let Some((request_line, body)) = read_request(&mut reader) {
+    while let Some((request_line, body)) = read_http_request(&mut reader) {
         if request_line.contains("/runtime/invocation/next") {
             if served {
                 // Park the runtime: the process is measured, then killed.
@@ -156,12 +131,14 @@ fn run_once(binary: &PathBuf, function: &str, event: &Value, emulator: &Emulator
             "AWS_LAMBDA_LOG_GROUP_NAME",
             format!("/aws/lambda/{function}"),
         )
-        .env("ECS_CANARY_LOCK_TABLE", LOCK_TABLE)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (name, value) in emulator.environment() {
+        command.env(name, value);
+    }
+    for (name, value) in emulator.function_environment() {
         command.env(name, value);
     }
     let started = Instant::now();
@@ -204,9 +181,9 @@ async fn main() {
             "target/release/{function} is missing: `make bench` builds it"
         );
     }
-    let emulator = Emulator::start();
-    let config = emulator.sdk_config().await;
-    create_lock_table(&config).await;
+    // infra/ deployed (tables, topic, secrets); the release binaries run with
+    // the deployed functions' configuration.
+    let emulator = Emulator::start_with_functions().await;
     let clients = emulator.clients().await;
     create_example_app(&clients)
         .await
@@ -223,6 +200,33 @@ async fn main() {
             "resolve-stable" => json!({"input": request, "owner": "bench"}),
             "render-and-deploy" => json!({"deployment": deployment, "action": "deploy"}),
             "set-weights" => json!({"deployment": deployment, "step": 0}),
+            "request-approval" => {
+                let mut stepped = deployment.clone();
+                stepped["step"] = json!(0);
+                json!({"taskToken": "bench-task-token", "execution": "bench", "deployment": stepped})
+            }
+            // A function URL request (payload format 2.0) for a link that does not exist.
+            "approval-api" => json!({
+                "version": "2.0",
+                "routeKey": "$default",
+                "rawPath": "/approvals/0123456789abcdef0123456789abcdef",
+                "rawQueryString": "",
+                "headers": {"host": "localhost"},
+                "requestContext": {
+                    "http": {"method": "GET", "path": "/approvals/0123456789abcdef0123456789abcdef",
+                             "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                    "domainName": "localhost", "requestId": "bench", "routeKey": "$default",
+                    "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+                    "accountId": "123456789012", "apiId": "bench"
+                },
+                "isBase64Encoded": false
+            }),
+            "ecr-trigger" => json!({
+                "source": "aws.ecr", "detail-type": "ECR Image Action",
+                "account": "123456789012", "region": "us-east-1",
+                "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": "unmapped",
+                           "image-digest": "sha256:00", "image-tag": "1"}
+            }),
             "rollback" => json!({"deployment": deployment, "reason": {"Error": "Bench"}}),
             _ => json!({"deployment": deployment}),
         };

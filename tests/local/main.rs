@@ -7,7 +7,10 @@
 use ecs_canary_e2e::{Emulator, EmulatorOptions};
 
 fn port(name: &str, default: u16) -> u16 {
-    std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -22,7 +25,10 @@ async fn main() {
     for (name, value) in emulator.environment() {
         println!("export {name}={value}");
     }
-    println!("# state machine: {}", emulator.infra_output("StateMachineArn"));
+    println!(
+        "# state machine: {}",
+        emulator.infra_output("StateMachineArn")
+    );
     println!("# approval links: {}", emulator.infra_output("ApprovalUrl"));
     println!("ready");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

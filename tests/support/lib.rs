@@ -127,7 +127,7 @@ impl FakeSlack {
                         Err(_) => return,
                     };
                     let mut reader = BufReader::new(stream);
-                    while let Some(body) = read_http_body(&mut reader) {
+                    while let Some((_, body)) = read_http_request(&mut reader) {
                         if let Ok(value) = serde_json::from_slice(&body) {
                             kept.lock().expect("lock").push(value);
                         }
@@ -148,10 +148,10 @@ impl FakeSlack {
     }
 }
 
-/// Reads one HTTP/1.1 request from a connection; returns its body.
-fn read_http_body(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
+/// Reads one HTTP/1.1 request from a connection: (request line, body).
+pub fn read_http_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
     }
     let mut length = 0usize;
@@ -171,7 +171,7 @@ fn read_http_body(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(body)
+    Some((request_line, body))
 }
 
 /// `cargo lambda watch` serving the workspace's function binaries.
@@ -260,13 +260,7 @@ fn start_function_server(
         "AWS_SECRET_ACCESS_KEY=testing".to_string(),
         "RUST_LOG=info".to_string(),
     ];
-    // An empty value means "unset" to the functions (cargo lambda refuses it).
-    env.extend(
-        function_env
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={v}")),
-    );
+    env.extend(function_env.iter().map(|(k, v)| format!("{k}={v}")));
     let mut command = Command::new(cargo_lambda);
     clean_cargo_env(&mut command)
         .current_dir(repo_root())
@@ -367,24 +361,15 @@ impl Emulator {
                 // Deploy infra/ as to an account, then serve the binaries with
                 // the configuration the deployed functions were given.
                 let slack = FakeSlack::start();
-                let infra = emulator
-                    .deploy_infra(&slack, options.trigger_mappings.as_deref().unwrap_or("[]"));
-                let env: Vec<(String, String)> = infra["environment"]
-                    .as_object()
-                    .map(|vars| {
-                        vars.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let mappings = options.trigger_mappings.as_deref().unwrap_or("[]");
+                emulator.infra = Some(emulator.deploy_infra(&slack, mappings));
                 emulator.functions = Some(start_function_server(
                     function_port,
                     port,
-                    &env,
+                    &emulator.function_environment(),
                     &logs.join(format!("functions-{port}.log")),
                 ));
                 emulator.slack = Some(slack);
-                emulator.infra = Some(infra);
             }
             return emulator;
         }
@@ -409,6 +394,21 @@ impl Emulator {
             std::fs::read_to_string(&self.log).unwrap_or_default()
         );
         serde_json::from_slice(&output.stdout).expect("deploy_infra.py prints JSON")
+    }
+
+    /// The environment the deployed functions were given (an empty value
+    /// means "unset" to the functions, so those are left out).
+    pub fn function_environment(&self) -> Vec<(String, String)> {
+        self.infra
+            .as_ref()
+            .and_then(|infra| infra["environment"].as_object())
+            .map(|vars| {
+                vars.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// An output of the deployed `infra/` stack.

@@ -5,6 +5,24 @@ use ecs_canary_core::{Colour, TaskSet, STABLE_STACK_TAG};
 use crate::error::Failure;
 use crate::AwsError;
 
+fn service_error(
+    cluster: &str,
+    service: &str,
+    operation: &'static str,
+    failure: Failure,
+) -> AwsError {
+    if failure.has_code("ClusterNotFoundException") {
+        AwsError::ClusterNotFound(cluster.to_string())
+    } else if failure.has_code("ServiceNotFoundException") {
+        AwsError::ServiceNotFound {
+            cluster: cluster.to_string(),
+            service: service.to_string(),
+        }
+    } else {
+        failure.into_error(operation)
+    }
+}
+
 /// ECS services and their task sets.
 #[derive(Debug, Clone)]
 pub struct EcsServices {
@@ -25,14 +43,7 @@ impl EcsServices {
             .services(service)
             .send()
             .await
-            .map_err(|e| {
-                let failure = Failure::of(e);
-                if failure.has_code("ClusterNotFoundException") {
-                    AwsError::ClusterNotFound(cluster.to_string())
-                } else {
-                    failure.into_error("ecs:DescribeServices")
-                }
-            })?;
+            .map_err(|e| service_error(cluster, service, "ecs:DescribeServices", Failure::of(e)))?;
         output
             .services()
             .iter()
@@ -105,19 +116,10 @@ impl EcsServices {
         for id in only {
             request = request.task_sets(*id);
         }
-        let output = request.send().await.map_err(|e| {
-            let failure = Failure::of(e);
-            if failure.has_code("ClusterNotFoundException") {
-                AwsError::ClusterNotFound(cluster.to_string())
-            } else if failure.has_code("ServiceNotFoundException") {
-                AwsError::ServiceNotFound {
-                    cluster: cluster.to_string(),
-                    service: service.to_string(),
-                }
-            } else {
-                failure.into_error("ecs:DescribeTaskSets")
-            }
-        })?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| service_error(cluster, service, "ecs:DescribeTaskSets", Failure::of(e)))?;
         Ok(output
             .task_sets()
             .iter()

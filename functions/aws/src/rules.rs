@@ -7,6 +7,14 @@ use ecs_canary_core::ForwardTarget;
 use crate::error::Failure;
 use crate::AwsError;
 
+fn rule_error(rule_arn: &str, operation: &'static str, failure: Failure) -> AwsError {
+    if failure.has_code("RuleNotFound") {
+        AwsError::RuleNotFound(rule_arn.to_string())
+    } else {
+        failure.into_error(operation)
+    }
+}
+
 /// Application Load Balancer listener rules and their forward weights.
 #[derive(Debug, Clone)]
 pub struct ListenerRules {
@@ -27,12 +35,11 @@ impl ListenerRules {
             .send()
             .await
             .map_err(|e| {
-                let failure = Failure::of(e);
-                if failure.has_code("RuleNotFound") {
-                    AwsError::RuleNotFound(rule_arn.to_string())
-                } else {
-                    failure.into_error("elasticloadbalancing:DescribeRules")
-                }
+                rule_error(
+                    rule_arn,
+                    "elasticloadbalancing:DescribeRules",
+                    Failure::of(e),
+                )
             })?;
         let rule = output
             .rules()
@@ -92,14 +99,7 @@ impl ListenerRules {
             .actions(action)
             .send()
             .await
-            .map_err(|e| {
-                let failure = Failure::of(e);
-                if failure.has_code("RuleNotFound") {
-                    AwsError::RuleNotFound(rule_arn.to_string())
-                } else {
-                    failure.into_error("elasticloadbalancing:ModifyRule")
-                }
-            })?;
+            .map_err(|e| rule_error(rule_arn, "elasticloadbalancing:ModifyRule", Failure::of(e)))?;
         Ok(())
     }
 }

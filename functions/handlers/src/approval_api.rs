@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ecs_canary_aws::{AwsError, DecideOutcome};
+use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
     confirmation_page, form_decision, form_field, iso8601, message_page, verify_slack_request,
     ApprovalId, Decision,
@@ -51,6 +51,19 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Who decided an approval, and when.
+fn decided(record: &ApprovalRecord) -> String {
+    format!(
+        "Step {} of {} for {} was {} by {} at {}.",
+        record.facts.step,
+        record.facts.steps,
+        record.facts.service,
+        record.status.to_lowercase(),
+        record.decided_by.as_deref().unwrap_or_default(),
+        record.decided_at.as_deref().unwrap_or_default()
+    )
+}
+
 /// The result of a decision, for a page or a Slack message.
 struct Outcome {
     status: u16,
@@ -73,15 +86,7 @@ async fn decide(
             return Ok(Outcome {
                 status: 409,
                 title: "Already decided".into(),
-                message: format!(
-                    "Step {} of {} for {} was already {} by {} at {}. Nothing was changed.",
-                    record.facts.step,
-                    record.facts.steps,
-                    record.facts.service,
-                    record.status.to_lowercase(),
-                    record.decided_by.unwrap_or_default(),
-                    record.decided_at.unwrap_or_default()
-                ),
+                message: format!("{} Nothing was changed.", decided(&record)),
             })
         }
         DecideOutcome::Expired(record) => {
@@ -160,16 +165,10 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
         ));
     };
     if record.status != "PENDING" {
-        let message = format!(
-            "Step {} of {} for {} was {} by {} at {}.",
-            record.facts.step,
-            record.facts.steps,
-            record.facts.service,
-            record.status.to_lowercase(),
-            record.decided_by.unwrap_or_default(),
-            record.decided_at.unwrap_or_default()
-        );
-        return Ok(html(409, message_page("Already decided", &message)));
+        return Ok(html(
+            409,
+            message_page("Already decided", &decided(&record)),
+        ));
     }
     if context.now() >= record.expires_at {
         return Ok(html(
