@@ -102,10 +102,11 @@ deploy: package
 # --- benchmarks --------------------------------------------------------------
 
 # Size, start-up time, first-invoke latency and peak memory of each release
-# function binary, against the local emulator.
+# function binary (the bootstraps make package ships), against the local emulator.
 bench: venv
-	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
-	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
+	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
+		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --lambda-dir target/lambda-bench $(addprefix -p ,$(FUNCTIONS))
+	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-flow
 
 # --- local AWS emulator ----------------------------------------------------

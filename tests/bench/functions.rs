@@ -174,11 +174,24 @@ fn millis(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let release = repo_root().join("target/release");
+    // `make bench` builds the bootstraps as `make package` does:
+    // <BENCH_BIN_DIR>/<function>/bootstrap (or plain cargo: target/release/<function>).
+    let dir = std::env::var("BENCH_BIN_DIR")
+        .map(|dir| repo_root().join(dir))
+        .unwrap_or_else(|_| repo_root().join("target/release"));
+    let binary_of = |function: &str| {
+        let bootstrap = dir.join(function).join("bootstrap");
+        if bootstrap.is_file() {
+            bootstrap
+        } else {
+            dir.join(function)
+        }
+    };
     for function in FUNCTIONS {
         assert!(
-            release.join(function).exists(),
-            "target/release/{function} is missing: `make bench` builds it"
+            binary_of(function).is_file(),
+            "{} is missing: `make bench` builds it",
+            binary_of(function).display()
         );
     }
     // infra/ deployed (tables, topic, secrets); the release binaries run with
@@ -230,7 +243,7 @@ async fn main() {
             "rollback" => json!({"deployment": deployment, "reason": {"Error": "Bench"}}),
             _ => json!({"deployment": deployment}),
         };
-        let binary = release.join(function);
+        let binary = binary_of(function);
         let runs: Vec<Run> = (0..RUNS)
             .map(|_| run_once(&binary, function, &event, &emulator))
             .collect();
