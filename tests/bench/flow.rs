@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{create_example_app, live_state, APP_STACK, CLUSTER, SERVICE};
-use ecs_canary_e2e::flow::{link_in, submit, Flow};
-use ecs_canary_e2e::Emulator;
+use ecs_canary_e2e::example::{live_state, APP_STACK};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, submit};
 use serde_json::json;
 
 const RUNS: usize = 5;
@@ -24,19 +23,8 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let emulator = Emulator::start_with_functions().await;
-    let clients = emulator.clients().await;
-    create_example_app(&clients)
-        .await
-        .expect("create the example stacks");
-    let flow = Flow::create(&emulator).await;
-    let input = |steps: serde_json::Value| {
-        json!({
-            "cluster": CLUSTER, "service": SERVICE, "stack": APP_STACK,
-            "environment": {"APPVERSION": "2.0.0"}, "steps": steps,
-            "approvalTimeoutSeconds": 600
-        })
-    };
+    let (_emulator, clients, flow) = example_flow().await;
+    let input = |steps: serde_json::Value| example_input("2.0.0", steps, 600);
 
     // Reject → rule back at 100 % stable.
     let mut latencies = Vec::new();

@@ -6,10 +6,10 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{slack_signature, Colour};
-use ecs_canary_e2e::example::{
-    create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE,
+use ecs_canary_e2e::example::{live_state, LiveState, APP_STACK};
+use ecs_canary_e2e::flow::{
+    example_flow, example_input, link_in, open, port_and_path, submit, Flow,
 };
-use ecs_canary_e2e::flow::{link_in, open, port_and_path, submit, Flow};
 use ecs_canary_e2e::{
     http_request_with, Emulator, APPROVALS_TABLE, LOCK_TABLE, SLACK_SIGNING_SECRET,
 };
@@ -18,24 +18,11 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn input(version: &str, timeout: u64) -> Value {
-    json!({
-        "cluster": CLUSTER,
-        "service": SERVICE,
-        "stack": APP_STACK,
-        "environment": {"APPVERSION": version},
-        "steps": [10, 50],
-        "approvalTimeoutSeconds": timeout
-    })
+    example_input(version, json!([10, 50]), timeout)
 }
 
 async fn started() -> (Emulator, AwsClients, Flow) {
-    let emulator = Emulator::start_with_functions().await;
-    let clients = emulator.clients().await;
-    create_example_app(&clients)
-        .await
-        .expect("create the example stacks");
-    let flow = Flow::create(&emulator).await;
-    (emulator, clients, flow)
+    example_flow().await
 }
 
 async fn state(clients: &AwsClients) -> LiveState {

@@ -147,6 +147,30 @@ impl Flow {
     }
 }
 
+/// An emulator with the example application created and the flow ready.
+pub async fn example_flow() -> (Emulator, ecs_canary_aws::AwsClients, Flow) {
+    let emulator = Emulator::start_with_functions().await;
+    let clients = emulator.clients().await;
+    crate::example::create_example_app(&clients)
+        .await
+        .expect("create the example stacks");
+    let flow = Flow::create(&emulator).await;
+    (emulator, clients, flow)
+}
+
+/// An execution input for the example application.
+pub fn example_input(version: &str, steps: Value, approval_timeout_seconds: u64) -> Value {
+    use crate::example::{APP_STACK, CLUSTER, SERVICE};
+    serde_json::json!({
+        "cluster": CLUSTER,
+        "service": SERVICE,
+        "stack": APP_STACK,
+        "environment": {"APPVERSION": version},
+        "steps": steps,
+        "approvalTimeoutSeconds": approval_timeout_seconds
+    })
+}
+
 /// The approval link in an email body.
 pub fn link_in(body: &str) -> String {
     body.split_whitespace()

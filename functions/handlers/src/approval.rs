@@ -83,10 +83,10 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
             .await?;
         channels.push("email");
     }
-    if let Some(webhook) = &settings.slack_webhook_url {
+    if let Some(webhook) = context.slack_webhook_url().await? {
         context
             .webhooks
-            .post_json(webhook, &facts.slack_message(&id, &link))
+            .post_json(&webhook, &facts.slack_message(&id, &link))
             .await?;
         channels.push("slack");
     }

@@ -185,12 +185,12 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
 
 async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, AwsError> {
     let unauthorised = |reason: &str| json_response(401, json!({"error": reason}));
-    let Some(secret) = &context.settings.slack_signing_secret else {
+    let Some(secret) = context.slack_signing_secret().await? else {
         return Ok(unauthorised("Slack is not configured"));
     };
     let body = body_bytes(request);
     if let Err(error) = verify_slack_request(
-        secret,
+        &secret,
         header(request, "x-slack-request-timestamp"),
         header(request, "x-slack-signature"),
         body,

@@ -2,9 +2,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ecs_canary_aws::{Approvals, AwsClients, DeploymentLocks};
+use ecs_canary_aws::{Approvals, AwsClients, AwsError, DeploymentLocks};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use crate::webhook::Webhooks;
 use crate::{FunctionError, Settings};
@@ -17,6 +18,8 @@ pub struct Context {
     pub approvals: Approvals,
     pub webhooks: Webhooks,
     pub settings: Settings,
+    slack_webhook_url: Arc<OnceCell<Option<String>>>,
+    slack_signing_secret: Arc<OnceCell<Option<String>>>,
 }
 
 impl Context {
@@ -27,24 +30,58 @@ impl Context {
             webhooks: Webhooks::new()?,
             clients,
             settings,
+            slack_webhook_url: Arc::default(),
+            slack_signing_secret: Arc::default(),
         })
     }
 
-    /// From the standard AWS configuration chain and [`Settings::from_env`];
-    /// Slack's webhook URL and signing secret are read from Secrets Manager
-    /// when their ARNs are given.
+    /// From the standard AWS configuration chain and [`Settings::from_env`].
     pub async fn from_env() -> Result<Context, FunctionError> {
-        let clients = AwsClients::load().await;
-        let mut settings = Settings::from_env();
-        if let Some(arn) = &settings.slack_webhook_secret_arn {
-            settings.slack_webhook_url =
-                Some(clients.secrets.value(arn).await?).filter(|v| !v.is_empty());
+        Context::new(AwsClients::load().await, Settings::from_env())
+    }
+
+    /// A value given directly, else the Secrets Manager secret named by `arn`.
+    async fn setting_or_secret(
+        &self,
+        direct: &Option<String>,
+        arn: &Option<String>,
+    ) -> Result<Option<String>, AwsError> {
+        match (direct, arn) {
+            (Some(value), _) => Ok(Some(value.clone())),
+            (None, Some(arn)) => {
+                Ok(Some(self.clients.secrets.value(arn).await?).filter(|v| !v.is_empty()))
+            }
+            (None, None) => Ok(None),
         }
-        if let Some(arn) = &settings.slack_signing_secret_arn {
-            settings.slack_signing_secret =
-                Some(clients.secrets.value(arn).await?).filter(|v| !v.is_empty());
-        }
-        Context::new(clients, settings)
+    }
+
+    /// Slack's incoming webhook URL, if Slack messages are on; a secret is
+    /// read once, when first needed (not at every cold start).
+    pub async fn slack_webhook_url(&self) -> Result<Option<String>, AwsError> {
+        let settings = &self.settings;
+        self.slack_webhook_url
+            .get_or_try_init(|| {
+                self.setting_or_secret(
+                    &settings.slack_webhook_url,
+                    &settings.slack_webhook_secret_arn,
+                )
+            })
+            .await
+            .cloned()
+    }
+
+    /// Slack's signing secret, if Slack interactions are on; read once, when first needed.
+    pub async fn slack_signing_secret(&self) -> Result<Option<String>, AwsError> {
+        let settings = &self.settings;
+        self.slack_signing_secret
+            .get_or_try_init(|| {
+                self.setting_or_secret(
+                    &settings.slack_signing_secret,
+                    &settings.slack_signing_secret_arn,
+                )
+            })
+            .await
+            .cloned()
     }
 
     /// Seconds since the epoch.
