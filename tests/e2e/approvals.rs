@@ -316,7 +316,8 @@ async fn a_person_approves_in_a_browser() {
         "{page}"
     );
     browser.click("#approve");
-    let page = browser.source();
+    // The click submits the form; wait for the answer page to load.
+    let page = browser.wait_for_source("Approved", Duration::from_secs(30));
     assert!(page.contains("Approved"), "{page}");
 
     let (status, error) = flow.finished(&execution, WAIT).await;

@@ -115,6 +115,18 @@ impl Browser {
         );
     }
 
+    /// The page's HTML once it contains `text` (or whatever it is after `timeout`).
+    pub fn wait_for_source(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let page = self.source();
+            if page.contains(text) || Instant::now() >= deadline {
+                return page;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The current page's HTML.
     pub fn source(&self) -> String {
         self.call("GET", &self.session_path("/source"), &Value::Null)
