@@ -11,6 +11,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Every functions/<name>/src/main.rs is a Lambda function.
+FUNCTIONS     := $(sort $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs)))
+
 VENV          := .venv
 PYTHON        := $(VENV)/bin/python
 VENV_STAMP    := $(VENV)/.installed
@@ -19,7 +22,7 @@ EMULATOR_PORT ?= 4566
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv bench package deploy browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv cross-deps bench package deploy browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -77,13 +80,24 @@ STACK_NAME    ?= ecs-canary
 CODE_BUCKET   ?=
 CODE_PREFIX   ?= ecs-canary/$(shell git rev-parse --short HEAD 2>/dev/null || date +%s)
 
+# The Rust target and the cross linker for ARCH=arm64 (Graviton).
+AARCH64_LINKER := aarch64-linux-gnu-gcc
+cross-deps:
+ifeq ($(ARCH),arm64)
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	@command -v $(AARCH64_LINKER) >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null; }
+endif
+
 # Release bootstrap zips of every function (cargo-lambda), the state machine
-# definition beside them, and a check that no binary needs glibc > 2.34.
-package: venv
+# definition beside them, and a check that every binary is built for ARCH and
+# needs no glibc newer than 2.34 (provided.al2023).
+package: venv cross-deps
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$(AARCH64_LINKER) \
 	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --lambda-dir target/lambda \
 		$(addprefix -p ,$(FUNCTIONS))
-	infra/scripts/check-glibc.sh $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
+	infra/scripts/check-glibc.sh $(ARCH) $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
 	@mkdir -p $(PACKAGE_DIR)
 	@for f in $(FUNCTIONS); do cp target/lambda/$$f/bootstrap.zip $(PACKAGE_DIR)/$$f.zip; done
 	cp state-machine/ecs-canary.asl.json $(PACKAGE_DIR)/
@@ -111,11 +125,13 @@ bench: venv
 
 # --- local AWS emulator ----------------------------------------------------
 
-FUNCTIONS     := resolve-stable render-and-deploy set-weights promote rollback request-approval approval-api ecr-trigger
 FUNCTIONS_PORT ?= 9000
 
+# Each function exactly as `cargo lambda watch` runs it (`cargo run --bin
+# <name>`, with that binary's own features), so none compiles on its first
+# invocation.
 build-functions:
-	$(CARGO) build $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do $(CARGO) build --quiet --bin $$f || exit 1; done
 
 # The emulator with infra/ deployed to it and the function binaries served by
 # `cargo lambda watch`, in the background. TRIGGER_MAPPINGS='[…]' configures
@@ -149,7 +165,7 @@ emulator-stop:
 
 # The whole flow on the local emulator; DEMO_INTERACTIVE=1 waits for you to
 # approve or reject each step in a browser.
-demo: venv
+demo: venv build-functions
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin demo
 
 clean: emulator-stop

@@ -189,9 +189,7 @@ async fn drift_is_refused_and_nothing_changes() {
     let by_hand = ecs_canary_core::TrafficSplit::new(70, 30)
         .expect("split")
         .forward_targets(&blue, &green);
-    clients
-        .rules
-        .set_forward_targets(&rule, &by_hand)
+    ecs_canary_e2e::example::set_rule_by_hand(&clients, &rule, &by_hand)
         .await
         .expect("modify rule");
     let before = state(&clients).await;

@@ -4,5 +4,6 @@ mod approvals;
 mod demo;
 mod emulator;
 mod functions;
+mod rules;
 mod stack_update;
 mod trigger;

@@ -132,12 +132,13 @@ async fn new_version_goes_to_the_candidate_and_the_stable_task_set_is_untouched(
     // Users still see only the stable version; the tag is unchanged.
     assert_eq!(deployed.split_towards(Colour::Blue), (100, 0));
     assert_eq!(deployed.tag.as_deref(), Some("Blue"));
-    // Testers reach the candidate.
-    let green_group = target_group(&clients, stack, Colour::Green)
+    // The stack renders the tester rule where it is live, on stable (the
+    // functions point it at the candidate once it is ready).
+    let blue_group = target_group(&clients, stack, Colour::Blue)
         .await
         .expect("outputs");
     assert_eq!(deployed.tester_targets.len(), 1);
-    assert_eq!(deployed.tester_targets[0].target_group_arn, green_group);
+    assert_eq!(deployed.tester_targets[0].target_group_arn, blue_group);
 
     // Rendering the same deployment again changes nothing.
     assert_eq!(
@@ -173,9 +174,7 @@ async fn after_a_promotion_the_next_version_goes_to_blue_and_green_keeps_serving
         .await
         .expect("weighted rule");
     let promoted = TrafficSplit::all_stable().forward_targets(&green_group, &blue_group);
-    clients
-        .rules
-        .set_forward_targets(&rule, &promoted)
+    ecs_canary_e2e::example::set_rule_by_hand(&clients, &rule, &promoted)
         .await
         .expect("modify rule");
     clients
@@ -211,9 +210,9 @@ async fn after_a_promotion_the_next_version_goes_to_blue_and_green_keeps_serving
     // The live split was rendered as it was: Green 100, Blue 0; the tag stays Green.
     assert_eq!(after.split_towards(Colour::Green), (100, 0));
     assert_eq!(after.tag.as_deref(), Some("Green"));
-    // The tester rule moved to Blue, the candidate.
+    // The tester rule is rendered on Green, the stable colour.
     assert_eq!(after.tester_targets.len(), 1);
-    assert_eq!(after.tester_targets[0].target_group_arn, blue_group);
+    assert_eq!(after.tester_targets[0].target_group_arn, green_group);
 }
 
 #[tokio::test]

@@ -22,16 +22,13 @@ import boto3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-FUNCTIONS = [
-    "resolve-stable",
-    "render-and-deploy",
-    "set-weights",
-    "promote",
-    "rollback",
-    "request-approval",
-    "approval-api",
-    "ecr-trigger",
-]
+# Every functions/<name>/src/main.rs is a function (the Makefile and the test
+# support read the same directories).
+FUNCTIONS = sorted(
+    name
+    for name in os.listdir(os.path.join(ROOT, "functions"))
+    if os.path.isfile(os.path.join(ROOT, "functions", name, "src", "main.rs"))
+)
 
 
 def client(service: str):  # noqa: ANN201

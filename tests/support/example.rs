@@ -21,6 +21,14 @@ pub fn example_template(name: &str) -> String {
 /// Creates the network stack and the application stack; returns the
 /// application stack's name.
 pub async fn create_example_app(clients: &AwsClients) -> Result<&'static str, AwsError> {
+    create_example_app_from(clients, &example_template("app.json")).await
+}
+
+/// The same, with another application template (the example changed by a test).
+pub async fn create_example_app_from(
+    clients: &AwsClients,
+    app_template: &str,
+) -> Result<&'static str, AwsError> {
     clients
         .stacks
         .create(
@@ -42,7 +50,7 @@ pub async fn create_example_app(clients: &AwsClients) -> Result<&'static str, Aw
         .stacks
         .create(
             APP_STACK,
-            &example_template("app.json"),
+            app_template,
             &[
                 ("ClusterArn", &cluster),
                 ("ServiceName", SERVICE),
@@ -162,4 +170,16 @@ pub async fn target_group(
         .get(&format!("{colour}TargetGroup"))
         .cloned()
         .unwrap_or_default())
+}
+
+/// What a person does in the console: sets the rule's forward targets by hand
+/// (through the same adapter, so everything else on the rule is kept).
+pub async fn set_rule_by_hand(
+    clients: &AwsClients,
+    rule_arn: &str,
+    targets: &[ForwardTarget],
+) -> Result<(), AwsError> {
+    let rule = clients.rules.rule(rule_arn).await?;
+    clients.rules.set_forward_targets(&rule, targets).await?;
+    Ok(())
 }

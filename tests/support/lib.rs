@@ -74,7 +74,8 @@ pub struct EmulatorOptions {
 /// The DynamoDB table of deployment locks the functions use on the emulator.
 pub const LOCK_TABLE: &str = "ecs-canary-locks";
 
-/// The project's Lambda function binaries.
+/// The project's Lambda function binaries, in the order a deployment uses
+/// them (the same names as [`function_directories`]; a test holds them equal).
 pub const FUNCTIONS: [&str; 8] = [
     "resolve-stable",
     "render-and-deploy",
@@ -219,22 +220,74 @@ fn clean_cargo_env(command: &mut Command) -> &mut Command {
     command
 }
 
-/// The function binaries are built once per test run, before any
-/// `cargo lambda watch` needs them (it would otherwise compile on first invoke).
-fn build_functions() {
+/// The project's Lambda functions as the repository lays them out: every
+/// `functions/<name>/src/main.rs` is one (the Makefile and the emulator
+/// scripts read the same directories).
+pub fn function_directories() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("functions"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join("src/main.rs").is_file())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Builds every function binary exactly as `cargo lambda watch` will run it
+/// (`cargo run --bin <name>`: each binary's own feature set), once per
+/// process, so that no function compiles on its first invocation.
+pub fn build_functions() {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = Command::new(cargo);
-        clean_cargo_env(&mut command)
-            .current_dir(repo_root())
-            .args(["build", "--quiet"]);
-        for function in FUNCTIONS {
-            command.args(["-p", function]);
+        for function in function_directories() {
+            let mut command = Command::new(&cargo);
+            let status = clean_cargo_env(&mut command)
+                .current_dir(repo_root())
+                .args(["build", "--quiet", "--bin", &function])
+                .status()
+                .expect("cannot run cargo build");
+            assert!(status.success(), "building {function} failed");
         }
-        let status = command.status().expect("cannot run cargo build");
-        assert!(status.success(), "building the function binaries failed");
     });
+}
+
+/// How long the warm-up waits for each function's first answer.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Invokes every function once (an empty event: each answers with an error
+/// of its own, which is all a warm-up needs), so the server is ready only
+/// when every binary runs.
+fn warm_up(port: u16, log: &Path) {
+    for function in function_directories() {
+        let (method, path, body) = if function == "approval-api" {
+            ("GET", format!("/lambda-url/{function}/"), "")
+        } else {
+            (
+                "POST",
+                format!("/2015-03-31/functions/{function}/invocations"),
+                "{}",
+            )
+        };
+        let answered = try_http_request(
+            port,
+            method,
+            &path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+            WARM_UP_TIMEOUT,
+        );
+        if let Err(error) = answered {
+            panic!(
+                "{function} did not answer its warm-up invocation ({error}); the function server's log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+    }
 }
 
 fn start_function_server(
@@ -283,6 +336,7 @@ fn start_function_server(
     let server = FunctionServer { child };
     for _ in 0..300 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            warm_up(port, log);
             return server;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -597,10 +651,24 @@ pub fn http_request_with(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    try_http_request(port, method, path, headers, body, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{method} {path} on port {port}: {e}"))
+}
+
+/// An HTTP answer: status, headers (lower-case names), body.
+pub type HttpResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One HTTP/1.1 request on loopback, waiting up to `timeout` for the answer.
+pub fn try_http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(timeout))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -609,22 +677,20 @@ pub fn http_request_with(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     ));
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(body).expect("write");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
-    reader
-        .read_line(&mut status_line)
-        .expect("read the status line");
+    reader.read_line(&mut status_line)?;
     let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status line");
+        .ok_or_else(|| std::io::Error::other(format!("no status line: {status_line:?}")))?;
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).expect("read a header") == 0 || line == "\r\n" {
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
         if let Some((k, v)) = line.split_once(':') {
@@ -641,16 +707,16 @@ pub fn http_request_with(
     let body = if let Some(length) = header("content-length").and_then(|l| l.parse::<usize>().ok())
     {
         let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("read the body");
+        reader.read_exact(&mut body)?;
         body
     } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         let mut body = Vec::new();
         loop {
             let mut size_line = String::new();
-            reader.read_line(&mut size_line).expect("read a chunk size");
+            reader.read_line(&mut size_line)?;
             let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
             let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).expect("read a chunk");
+            reader.read_exact(&mut chunk)?;
             if size == 0 {
                 break;
             }
@@ -659,8 +725,37 @@ pub fn http_request_with(
         body
     } else {
         let mut body = Vec::new();
-        reader.read_to_end(&mut body).expect("read the body");
+        reader.read_to_end(&mut body)?;
         body
     };
-    (status, headers, body)
+    Ok((status, headers, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_list_is_the_function_directories() {
+        let mut listed: Vec<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, function_directories());
+    }
+
+    #[test]
+    fn the_template_defines_one_function_per_directory() {
+        let template = std::fs::read_to_string(repo_root().join("infra/ecs-canary.yaml"))
+            .expect("infra/ecs-canary.yaml");
+        let mut defined: Vec<String> = template
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("FunctionName: !Sub \"${FunctionNamePrefix}")
+            })
+            .filter_map(|rest| rest.strip_suffix('"'))
+            .map(str::to_string)
+            .collect();
+        defined.sort();
+        assert_eq!(defined, function_directories());
+    }
 }

@@ -26,6 +26,12 @@ pub enum AwsError {
     StackResourceNotFound { stack: String, logical_id: String },
     #[error("listener rule {0} does not exist")]
     RuleNotFound(String),
+    #[error("listener rule {rule} changed beyond its forward targets when its weights were set: before {before}, after {after}")]
+    RuleNotPreserved {
+        rule: String,
+        before: String,
+        after: String,
+    },
     #[error("another deployment of {key} is in progress (lock held by {owner})")]
     LockHeld { key: String, owner: String },
     #[error("the step is no longer waiting for a decision: {0}")]
@@ -56,6 +62,7 @@ impl ErrorName for AwsError {
             AwsError::StackNotFound(_) => "StackNotFound",
             AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
             AwsError::RuleNotFound(_) => "RuleNotFound",
+            AwsError::RuleNotPreserved { .. } => "RuleNotPreserved",
             AwsError::LockHeld { .. } => "DeploymentInProgress",
             AwsError::TaskNotWaiting(_) => "TaskNotWaiting",
             AwsError::Throttled { .. } => "Throttled",

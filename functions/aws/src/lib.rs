@@ -24,7 +24,7 @@ pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use locks::DeploymentLocks;
 pub use notifications::Notifications;
-pub use rules::ListenerRules;
+pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;
 pub use stacks::{StackState, Stacks, UpdateOutcome};
 

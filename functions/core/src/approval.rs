@@ -264,20 +264,21 @@ impl ApprovalFacts {
 
     /// A Slack Block Kit message with Approve and Reject buttons and the link.
     pub fn slack_message(&self, id: &ApprovalId, link: &str) -> Value {
+        let e = slack_escape;
         let text = format!(
             "*{}* step {}/{}: {} on the new version ({})",
-            self.service,
+            e(&self.service),
             self.step,
             self.steps,
             self.share(),
-            self.release
+            e(&self.release)
         );
         json!({
-            "text": format!("Approval needed: {} step {}/{}", self.service, self.step, self.steps),
+            "text": format!("Approval needed: {} step {}/{}", e(&self.service), self.step, self.steps),
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                 {"type": "section", "fields": [
-                    {"type": "mrkdwn", "text": format!("*Cluster*\n{}", self.cluster)},
+                    {"type": "mrkdwn", "text": format!("*Cluster*\n{}", e(&self.cluster))},
                     {"type": "mrkdwn", "text": format!("*Split*\n{} stable ({}) / {} new ({})",
                         self.split.stable_weight(), self.stable, self.split.candidate_weight(), self.candidate)},
                 ]},
@@ -295,6 +296,14 @@ impl ApprovalFacts {
             ]
         })
     }
+}
+
+/// `&`, `<` and `>` escaped as Slack's mrkdwn requires, so that a value
+/// (an image name, say) can never become a link or a mention.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `&`, `<`, `>`, `"` and `'` made safe for HTML text and attributes.
@@ -387,6 +396,20 @@ mod tests {
             split: TrafficSplit::candidate_percent(10).unwrap(),
             next_percent: next,
         }
+    }
+
+    #[test]
+    fn slack_values_cannot_become_links() {
+        let mut evil = facts(Some(50));
+        evil.release = "<https://evil.example|Approve> & more".into();
+        let message =
+            evil.slack_message(&ApprovalId::from_random([1; 16]), "https://x/approvals/1");
+        let text = message.to_string();
+        assert!(!text.contains("<https://evil.example"), "{text}");
+        assert!(
+            text.contains("&lt;https://evil.example|Approve&gt; &amp; more"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -56,6 +56,110 @@ impl Deployment {
     pub fn lock_key(&self) -> String {
         lock_key(&self.request.cluster, &self.request.service)
     }
+
+    /// The weighted rule's targets with `split` applied: the stable and the
+    /// candidate target group get their weights, every other entry and the
+    /// order stay as they are (a missing colour is added at the end).
+    pub fn targets_with_split(
+        &self,
+        current: &[ForwardTarget],
+        split: TrafficSplit,
+    ) -> Vec<ForwardTarget> {
+        let wanted = self.forward_targets(split);
+        let mut targets: Vec<ForwardTarget> = current
+            .iter()
+            .map(|t| {
+                wanted
+                    .iter()
+                    .find(|w| w.target_group_arn == t.target_group_arn)
+                    .cloned()
+                    .unwrap_or_else(|| t.clone())
+            })
+            .collect();
+        for w in wanted {
+            if !targets
+                .iter()
+                .any(|t| t.target_group_arn == w.target_group_arn)
+            {
+                targets.push(w);
+            }
+        }
+        targets
+    }
+
+    /// A tester rule's targets pointed at `colour`'s target group: whichever
+    /// colour it forwarded to is replaced; anything else is kept.
+    pub fn tester_targets_towards(
+        &self,
+        current: &[ForwardTarget],
+        colour: Colour,
+    ) -> Vec<ForwardTarget> {
+        let to = self.target_group_of(colour);
+        let mut targets: Vec<ForwardTarget> = Vec::new();
+        for t in current {
+            let colour_group = t.target_group_arn == self.stable_target_group
+                || t.target_group_arn == self.candidate_target_group;
+            let target = if colour_group {
+                ForwardTarget {
+                    target_group_arn: to.to_string(),
+                    weight: t.weight,
+                }
+            } else {
+                t.clone()
+            };
+            if !targets
+                .iter()
+                .any(|k| k.target_group_arn == target.target_group_arn)
+            {
+                targets.push(target);
+            }
+        }
+        targets
+    }
+
+    /// The target group of a colour in this deployment.
+    pub fn target_group_of(&self, colour: Colour) -> &str {
+        if colour == self.stable {
+            &self.stable_target_group
+        } else {
+            &self.candidate_target_group
+        }
+    }
+}
+
+/// The error name of a deployment stopped because a person changed the
+/// weighted rule by hand.
+pub const SPLIT_CHANGED_BY_HAND: &str = "SplitChangedByHand";
+
+/// Whether a rollback for this error puts the weighted rule back to 100 %
+/// stable: always, unless a person has taken the rule over by hand.
+pub fn rollback_restores_split(error: &str) -> bool {
+    error != SPLIT_CHANGED_BY_HAND
+}
+
+/// What to do with the weighted rule before moving it to a new split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitChange {
+    /// The rule holds what this execution last set: apply the new split.
+    Apply,
+    /// The rule already holds the new split (a retried step): nothing to write.
+    AlreadyApplied,
+    /// The rule holds neither: a person changed it. Leave it alone.
+    ChangedByHand,
+}
+
+impl SplitChange {
+    /// Compares the live split with the split this execution last set and
+    /// the one it is about to set.
+    pub fn decide(last_set: TrafficSplit, target: TrafficSplit, live: TrafficSplit) -> SplitChange {
+        if live.same_share(&target) {
+            SplitChange::AlreadyApplied
+        } else if live.same_share(&last_set) {
+            SplitChange::Apply
+        } else {
+            SplitChange::ChangedByHand
+        }
+    }
 }
 
 /// Why a deployment may not start. Nothing is changed when one is returned.
@@ -160,6 +264,106 @@ mod tests {
                 .error_type(),
             "DriftDetected"
         );
+    }
+
+    fn deployment() -> Deployment {
+        let request = DeploymentRequest::from_json(&json!({
+            "cluster": "c", "service": "s", "stack": "st", "image": "i:1"
+        }))
+        .unwrap();
+        Deployment {
+            request,
+            owner: "run".into(),
+            stable: Colour::Blue,
+            candidate: Colour::Green,
+            stable_task_set: TaskSet {
+                id: "b".into(),
+                arn: "arn:b".into(),
+                external_id: None,
+                task_definition: "td:1".into(),
+                status: "ACTIVE".into(),
+                stability_status: "STEADY_STATE".into(),
+                target_groups: vec![BLUE.into()],
+            },
+            candidate_task_set: None,
+            stable_target_group: BLUE.into(),
+            candidate_target_group: GREEN.into(),
+            weighted_rule: "arn:rule".into(),
+            tester_rules: vec![],
+            split: TrafficSplit::all_stable(),
+            step: None,
+        }
+    }
+
+    #[test]
+    fn a_split_changes_only_the_two_colours_weights_in_place() {
+        let d = deployment();
+        let other = ForwardTarget {
+            target_group_arn: "arn:tg/other".into(),
+            weight: 0,
+        };
+        let mut current = targets(100, 0);
+        current.push(other.clone());
+        let split = TrafficSplit::candidate_percent(10).unwrap();
+        let after = d.targets_with_split(&current, split);
+        assert_eq!(after, {
+            let mut t = targets(90, 10);
+            t.push(other);
+            t
+        });
+        // A rule that lost a colour gets it back.
+        let after = d.targets_with_split(&targets(100, 0)[1..], split);
+        assert_eq!(after.len(), 2);
+        assert_eq!(d.split_of(&after), Ok(split));
+    }
+
+    #[test]
+    fn a_tester_rule_is_pointed_at_one_colour() {
+        let d = deployment();
+        let single = |arn: &str| {
+            vec![ForwardTarget {
+                target_group_arn: arn.into(),
+                weight: 1,
+            }]
+        };
+        assert_eq!(
+            d.tester_targets_towards(&single(BLUE), Colour::Green),
+            single(GREEN)
+        );
+        assert_eq!(
+            d.tester_targets_towards(&single(GREEN), Colour::Blue),
+            single(BLUE)
+        );
+        assert_eq!(
+            d.tester_targets_towards(&single(BLUE), Colour::Blue),
+            single(BLUE)
+        );
+        assert_eq!(
+            d.tester_targets_towards(&single("arn:tg/other"), Colour::Green),
+            single("arn:tg/other")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_person_s_split_is_never_overwritten(last in 0i64..=100, target in 0i64..=100, live in 0i64..=100) {
+            let split = |c: i64| TrafficSplit::candidate_percent(c).unwrap_or_else(|_| TrafficSplit::all_candidate());
+            let (last, target, live) = (split(last), split(target), split(live));
+            let change = SplitChange::decide(last, target, live);
+            prop_assert_eq!(change == SplitChange::ChangedByHand, live != last && live != target);
+            prop_assert_eq!(change == SplitChange::AlreadyApplied, live == target);
+            // The same share in other weights is not a change by hand.
+            let scaled = TrafficSplit::new(i64::from(last.stable_weight()) * 3, i64::from(last.candidate_weight()) * 3).unwrap();
+            prop_assert_ne!(SplitChange::decide(last, target, scaled), SplitChange::ChangedByHand);
+        }
+    }
+
+    #[test]
+    fn only_a_hand_change_keeps_a_rollback_off_the_rule() {
+        assert!(!rollback_restores_split(SPLIT_CHANGED_BY_HAND));
+        for error in ["Rejected", "ApprovalTimedOut", "StackUpdateFailed", ""] {
+            assert!(rollback_restores_split(error), "{error}");
+        }
     }
 
     #[test]

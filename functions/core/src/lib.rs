@@ -11,6 +11,7 @@ mod approval;
 mod colour;
 mod deployment;
 mod input;
+mod notice;
 mod plan;
 mod split;
 mod stack_status;
@@ -20,19 +21,24 @@ mod time;
 mod trigger;
 
 pub use approval::{
-    confirmation_page, form_decision, form_field, html_escape, message_page, slack_signature,
-    verify_slack_request, ApprovalFacts, ApprovalId, Decision, SignatureError,
+    confirmation_page, form_decision, form_field, html_escape, message_page, slack_escape,
+    slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, Decision, SignatureError,
     SLACK_MAX_SKEW_SECONDS,
 };
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
-pub use deployment::{lock_expiry, lock_key, require_all_stable, Deployment, ResolveError};
+pub use deployment::{
+    lock_expiry, lock_key, require_all_stable, rollback_restores_split, Deployment, ResolveError,
+    SplitChange, SPLIT_CHANGED_BY_HAND,
+};
 pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
+pub use notice::Notice;
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;
 pub use task_set::{TaskSet, STEADY_STATE};
 pub use template::{
-    CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, TASK_SET_OUTPUT_SUFFIX,
+    CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY,
+    TASK_SET_OUTPUT_SUFFIX, TESTER_ROLE,
 };
 pub use time::iso8601;
 pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};

@@ -119,6 +119,13 @@ impl TrafficSplit {
         }
     }
 
+    /// Whether two splits send the same share of traffic to each colour
+    /// (100/0 and 1/0 do).
+    pub fn same_share(&self, other: &TrafficSplit) -> bool {
+        u32::from(self.stable) * u32::from(other.candidate)
+            == u32::from(self.candidate) * u32::from(other.stable)
+    }
+
     pub fn stable_weight(&self) -> u16 {
         self.stable
     }

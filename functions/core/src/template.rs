@@ -14,6 +14,12 @@ use thiserror::Error;
 
 use crate::{Colour, ErrorName, STABLE_STACK_TAG};
 
+/// The `Metadata` key that marks a listener rule as a tester rule:
+/// `"Metadata": {"ecs-canary": {"role": "tester"}}`. Only marked rules are
+/// ever retargeted; no rule is guessed to be one.
+pub const METADATA_KEY: &str = "ecs-canary";
+pub const TESTER_ROLE: &str = "tester";
+
 /// Outputs named `<Colour>TaskSet` hold each colour's task-set id.
 pub const TASK_SET_OUTPUT_SUFFIX: &str = "TaskSet";
 
@@ -210,10 +216,16 @@ impl Template {
             let targets = forward_targets(rule);
             let blue = targets.contains(&&blue_target_group);
             let green = targets.contains(&&green_target_group);
-            if blue && green {
-                weighted.push(id.clone());
-            } else if blue || green {
+            if is_tester_rule(rule) {
+                if !(blue || green) || (blue && green) {
+                    return Err(TemplateError::MalformedResource {
+                        logical_id: id.clone(),
+                        reason: "a tester rule must forward to exactly one of the two colours' target groups".into(),
+                    });
+                }
                 tester_rules.push(id.clone());
+            } else if blue && green {
+                weighted.push(id.clone());
             }
         }
         let weighted_rule = match weighted.len() {
@@ -358,7 +370,9 @@ impl Template {
     /// * the candidate task set refers to it (`Ref`);
     /// * the stable task set is pinned to `stable_task_definition`, its live ARN;
     /// * the weighted rule says stable 100 / candidate 0 (what is live);
-    /// * tester rules forward to the candidate;
+    /// * tester rules forward to the stable colour (what is live at rest; they
+    ///   are pointed at the candidate through the load balancer once it is
+    ///   ready, and back when the deployment ends);
     /// * the service's `StableStack` tag, if the template sets one, names `stable`.
     pub fn patch(
         &self,
@@ -409,8 +423,8 @@ impl Template {
         });
         for rule in &layout.tester_rules {
             for_each_forward_target(resource_mut(resources, rule)?, |target| {
-                if *target.group == stable_group {
-                    *target.group = candidate_group.clone();
+                if *target.group == candidate_group {
+                    *target.group = stable_group.clone();
                 }
             });
         }
@@ -451,6 +465,13 @@ fn set_property(resource: &mut Value, name: &str, value: Value) {
         resource["Properties"] = json!({});
     }
     resource["Properties"][name] = value;
+}
+
+/// Whether a listener rule carries the tester marker in its `Metadata`.
+fn is_tester_rule(rule: &Value) -> bool {
+    rule.pointer(&format!("/Metadata/{METADATA_KEY}/role"))
+        .and_then(Value::as_str)
+        == Some(TESTER_ROLE)
 }
 
 /// Target groups a rule's `forward` actions send traffic to.

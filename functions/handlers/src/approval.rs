@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
-use ecs_canary_core::{ApprovalFacts, ApprovalId, Deployment, DeploymentRequest};
+use ecs_canary_core::{ApprovalFacts, ApprovalId, Deployment, DeploymentRequest, Notice};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -15,6 +15,65 @@ pub struct ApprovalEvent {
     pub task_token: String,
     pub execution: String,
     pub deployment: Deployment,
+}
+
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoticeKind {
+    /// The weighted rule was changed by hand; the deployment stopped.
+    SplitChangedByHand,
+}
+
+/// request-approval's other event: tell the approval channels how a
+/// deployment ended (no decision is asked for).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoticeEvent {
+    pub notice: NoticeKind,
+    pub deployment: Deployment,
+    /// `{error, cause}` as the rollback function reported it.
+    #[serde(default)]
+    pub failure: Value,
+}
+
+/// Sends a notice on every configured channel, best effort: a channel that
+/// fails is logged and the others still go out. Returns the channels used.
+async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, FunctionError> {
+    let cause = event
+        .failure
+        .get("cause")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let notice = match event.notice {
+        NoticeKind::SplitChangedByHand => Notice::split_changed_by_hand(&event.deployment, cause),
+    };
+    let mut channels = Vec::new();
+    if let Some(topic) = &context.settings.topic_arn {
+        match context
+            .clients
+            .notifications
+            .publish(topic, &notice.subject, &notice.text)
+            .await
+        {
+            Ok(_) => channels.push("email"),
+            Err(error) => tracing::error!(%error, "could not send the notice by email"),
+        }
+    }
+    match context.slack_webhook_url().await {
+        Ok(Some(webhook)) => match context
+            .webhooks
+            .post_json(&webhook, &notice.slack_message())
+            .await
+        {
+            Ok(()) => channels.push("slack"),
+            Err(error) => tracing::error!(%error, "could not send the notice to Slack"),
+        },
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "could not read the Slack webhook"),
+    }
+    tracing::info!(service = %event.deployment.request.service, notice = ?event.notice, channels = ?channels, "notice sent");
+    Ok(json!({"notice": event.notice, "channels": channels}))
 }
 
 fn release_text(request: &DeploymentRequest) -> String {
@@ -54,6 +113,9 @@ fn random_id() -> Result<ApprovalId, FunctionError> {
 /// and the Slack message, each with the link; returns at once. The token
 /// itself goes nowhere else.
 pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    if event.get("notice").is_some() {
+        return announce(&context, parse(event)?).await;
+    }
     let event: ApprovalEvent = parse(event)?;
     let settings = &context.settings;
     if settings.approval_url.is_empty() {

@@ -1,7 +1,7 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    ColourError, ErrorName, InputError, ResolveError, SplitError, TemplateError, TrafficSplit,
-    TriggerError,
+    Colour, ColourError, ErrorName, InputError, ResolveError, SplitError, TemplateError,
+    TrafficSplit, TriggerError,
 };
 use lambda_runtime::Diagnostic;
 use thiserror::Error;
@@ -32,6 +32,13 @@ pub enum FunctionError {
         expected: TrafficSplit,
         actual: TrafficSplit,
     },
+    #[error("the rule was changed by hand: this deployment last set {last_set}, the rule now says {live}; the rule is left as it is")]
+    SplitChangedByHand {
+        last_set: TrafficSplit,
+        live: TrafficSplit,
+    },
+    #[error("tester rule {rule} does not read back as forwarding to {colour}")]
+    TesterRuleNotApplied { rule: String, colour: Colour },
     #[error(
         "the candidate is not ready yet (stack {stack_status}, task set {candidate_stability:?})"
     )]
@@ -63,7 +70,10 @@ impl ErrorName for FunctionError {
             FunctionError::Trigger(e) => e.error_type(),
             FunctionError::InvalidEvent(_) => "InvalidEvent",
             FunctionError::InvalidStep { .. } => "InvalidStep",
-            FunctionError::WeightNotApplied { .. } => "WeightNotApplied",
+            FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {
+                "WeightNotApplied"
+            }
+            FunctionError::SplitChangedByHand { .. } => "SplitChangedByHand",
             FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
             FunctionError::CandidateNotReady { .. } => "CandidateNotReady",
             FunctionError::Webhook(_) => "SlackWebhookFailed",

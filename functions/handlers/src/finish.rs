@@ -1,13 +1,15 @@
 use std::sync::Arc;
 
-use ecs_canary_core::TrafficSplit;
+use ecs_canary_core::{rollback_restores_split, TrafficSplit};
 use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
-use crate::weights::apply_split;
+use crate::weights::{apply_split, point_tester_rules};
 use crate::{Context, FunctionError, RollbackEvent};
 
-/// Everything to the candidate (read back), `StableStack` = candidate, lock released.
+/// Everything to the candidate (read back), `StableStack` = candidate, tester
+/// rules on the new stable colour, lock released. A split changed by hand is
+/// `SplitChangedByHand` (the rule is not touched).
 pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     let RollbackEvent { mut deployment, .. } = parse(event)?;
     deployment.split = apply_split(&context, &deployment, TrafficSplit::all_candidate()).await?;
@@ -17,6 +19,7 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, Funct
         .ecs
         .tag_stable(&request.cluster, &request.service, deployment.candidate)
         .await?;
+    point_tester_rules(&context, &deployment, deployment.candidate).await?;
     let released = context
         .locks
         .release(&deployment.lock_key(), &deployment.owner)
@@ -28,25 +31,39 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, Funct
     )
 }
 
-/// Everything back to stable (read back), tag unchanged, lock released; returns
-/// why, and `failure: {error, cause}` for the state machine's Fail state.
+/// Everything back to stable (read back), tester rules on stable, tag
+/// unchanged, lock released; returns why, and `failure: {error, cause}` for
+/// the state machine's Fail state. A rule a person has changed by hand is
+/// left exactly as they set it (`ruleLeftAsIs`).
 pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     let RollbackEvent {
         mut deployment,
         reason,
     } = parse(event)?;
-    deployment.split = apply_split(&context, &deployment, TrafficSplit::all_stable()).await?;
+    let (error, cause) = failure(&reason);
+    let mut rule_left_as_is = !rollback_restores_split(&error);
+    if !rule_left_as_is {
+        match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
+            Ok(split) => deployment.split = split,
+            Err(FunctionError::SplitChangedByHand { live, .. }) => {
+                tracing::warn!(service = %deployment.request.service, %live, "the rule was changed by hand; rollback leaves it");
+                rule_left_as_is = true;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    point_tester_rules(&context, &deployment, deployment.stable).await?;
     let released = context
         .locks
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
-    let (error, cause) = failure(&reason);
-    tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, "rolled back");
+    tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
     with_fields(
         &deployment,
         json!({
             "outcome": "RolledBack",
             "stableAfter": deployment.stable,
+            "ruleLeftAsIs": rule_left_as_is,
             "reason": reason,
             "failure": {"error": error, "cause": cause},
         }),

@@ -19,7 +19,7 @@ mod trigger;
 mod webhook;
 mod weights;
 
-pub use approval::{approval_facts, request_approval, ApprovalEvent};
+pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent, NoticeKind};
 pub use approval_api::{approval_api, run_http};
 pub use context::{init_logging, run, Context};
 pub use error::FunctionError;

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
 use crate::resolve::{release, task_set_id};
+use crate::weights::point_tester_rules;
 use crate::{Context, DeployAction, FunctionError, RenderEvent};
 
 /// `deploy`: patches the stack's current template for the candidate and
@@ -86,6 +87,10 @@ pub async fn render_and_deploy(
                 .unwrap_or_default();
             let steady = candidate.as_ref().is_some_and(|t| t.is_steady());
             deployment.candidate_task_set = candidate;
+            if steady {
+                // Testers reach the candidate as soon as it is ready.
+                point_tester_rules(&context, &deployment, deployment.candidate).await?;
+            }
             steady
         }
     };

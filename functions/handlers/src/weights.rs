@@ -1,26 +1,41 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{Deployment, TrafficSplit};
+use ecs_canary_core::{Colour, Deployment, SplitChange, TrafficSplit};
 use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
 use crate::{Context, FunctionError, StepEvent};
 
-/// Sets `split` on the weighted rule and reads it back.
+/// Moves the weighted rule to `split` and reads it back. Only the two
+/// colours' weights change; the rule's other actions, their order, the
+/// forward stickiness and the conditions are carried as they are.
+///
+/// If the rule holds neither the split this execution last set nor `split`
+/// (a retried step), a person has changed it: `SplitChangedByHand`, and the
+/// rule is not touched.
 pub(crate) async fn apply_split(
     context: &Context,
     deployment: &Deployment,
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
     let rules = &context.clients.rules;
-    rules
-        .set_forward_targets(
-            &deployment.weighted_rule,
-            &deployment.forward_targets(split),
-        )
-        .await?;
-    let actual = deployment.split_of(&rules.forward_targets(&deployment.weighted_rule).await?)?;
-    if actual != split {
+    let rule = rules.rule(&deployment.weighted_rule).await?;
+    let live = deployment.split_of(&rule.forward_targets())?;
+    let after = match SplitChange::decide(deployment.split, split, live) {
+        SplitChange::ChangedByHand => {
+            return Err(FunctionError::SplitChangedByHand {
+                last_set: deployment.split,
+                live,
+            })
+        }
+        SplitChange::AlreadyApplied => rule,
+        SplitChange::Apply => {
+            let targets = deployment.targets_with_split(&rule.forward_targets(), split);
+            rules.set_forward_targets(&rule, &targets).await?
+        }
+    };
+    let actual = deployment.split_of(&after.forward_targets())?;
+    if !actual.same_share(&split) {
         return Err(FunctionError::WeightNotApplied {
             expected: split,
             actual,
@@ -34,6 +49,32 @@ pub(crate) async fn apply_split(
         "split applied and read back"
     );
     Ok(actual)
+}
+
+/// Points every tester rule at `colour` (read back); nothing else on the
+/// rules changes, and rules already there are not written.
+pub(crate) async fn point_tester_rules(
+    context: &Context,
+    deployment: &Deployment,
+    colour: Colour,
+) -> Result<(), FunctionError> {
+    let rules = &context.clients.rules;
+    for arn in &deployment.tester_rules {
+        let rule = rules.rule(arn).await?;
+        let targets = deployment.tester_targets_towards(&rule.forward_targets(), colour);
+        if targets == rule.forward_targets() {
+            continue;
+        }
+        let after = rules.set_forward_targets(&rule, &targets).await?;
+        if after.forward_targets() != targets {
+            return Err(FunctionError::TesterRuleNotApplied {
+                rule: arn.clone(),
+                colour,
+            });
+        }
+        tracing::info!(service = %deployment.request.service, rule = %arn, %colour, "tester rule retargeted");
+    }
+    Ok(())
 }
 
 /// Applies step `step` of the plan (0-based; default: the next one),

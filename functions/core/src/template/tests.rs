@@ -270,25 +270,68 @@ fn image_and_new_variables_are_applied_to_the_named_container() {
     );
 }
 
-#[test]
-fn tester_rule_is_pointed_at_the_candidate() {
-    let tester = json!({
+fn tester_rule(target: &str, marked: bool) -> Value {
+    let mut rule = json!({
         "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
         "Properties": {
             "Actions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-                {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 100}]}}],
+                {"TargetGroupArn": {"Ref": target}, "Weight": 100}]}}],
             "Conditions": [{"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "test", "Value": "true"}]}}],
             "ListenerArn": {"Ref": "MyListener"},
             "Priority": 5
         }
     });
-    let template = mutate(|body| body["Resources"]["TesterRule"] = tester.clone());
+    if marked {
+        rule["Metadata"] = json!({"ecs-canary": {"role": "tester"}});
+    }
+    rule
+}
+
+#[test]
+fn only_marked_rules_are_tester_rules() {
+    // A rule pinned to one colour (say /admin/* on Blue) is not a tester rule.
+    let pinned =
+        mutate(|body| body["Resources"]["AdminRule"] = tester_rule("BlueTargetGroup", false));
+    assert!(pinned.layout().unwrap().tester_rules.is_empty());
+    let patched = pinned
+        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .unwrap()
+        .template;
     assert_eq!(
-        template.layout().unwrap().tester_rules,
+        property(
+            &patched,
+            "AdminRule",
+            "/Actions/0/ForwardConfig/TargetGroups/0"
+        ),
+        &json!({"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100}),
+        "an unmarked rule is never touched"
+    );
+
+    let marked =
+        mutate(|body| body["Resources"]["TesterRule"] = tester_rule("GreenTargetGroup", true));
+    assert_eq!(
+        marked.layout().unwrap().tester_rules,
         vec!["TesterRule".to_string()]
     );
 
-    // Green stable: the tester rule moves from Green to Blue, the candidate.
+    // A marked rule must forward to exactly one colour.
+    let both = mutate(|body| {
+        let mut rule = tester_rule("GreenTargetGroup", true);
+        rule["Properties"]["Actions"][0]["ForwardConfig"]["TargetGroups"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 0}));
+        body["Resources"]["TesterRule"] = rule;
+    });
+    assert_eq!(both.layout().unwrap_err().error_type(), "MalformedTemplate");
+}
+
+#[test]
+fn tester_rules_are_rendered_on_the_stable_colour() {
+    // What is live at rest: the load balancer moves them to the candidate
+    // once it is ready, and back when the deployment ends.
+    let template =
+        mutate(|body| body["Resources"]["TesterRule"] = tester_rule("BlueTargetGroup", true));
     let patched = template
         .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
         .unwrap()
@@ -299,9 +342,8 @@ fn tester_rule_is_pointed_at_the_candidate() {
             "TesterRule",
             "/Actions/0/ForwardConfig/TargetGroups/0"
         ),
-        &json!({"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100})
+        &json!({"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 100})
     );
-    // Blue stable: it stays on Green.
     let patched = template
         .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
         .unwrap()
@@ -312,14 +354,14 @@ fn tester_rule_is_pointed_at_the_candidate() {
             "TesterRule",
             "/Actions/0/ForwardConfig/TargetGroups/0/TargetGroupArn"
         ),
-        &json!({"Ref": "GreenTargetGroup"})
+        &json!({"Ref": "BlueTargetGroup"})
     );
 
-    // The simple form (TargetGroupArn on the action) is retargeted too.
+    // The simple form (TargetGroupArn on the action) too.
     let simple = mutate(|body| {
-        let mut rule = tester.clone();
+        let mut rule = tester_rule("GreenTargetGroup", true);
         rule["Properties"]["Actions"] =
-            json!([{"Type": "forward", "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]);
+            json!([{"Type": "forward", "TargetGroupArn": {"Ref": "GreenTargetGroup"}}]);
         body["Resources"]["TesterRule"] = rule;
     });
     let patched = simple
@@ -328,7 +370,7 @@ fn tester_rule_is_pointed_at_the_candidate() {
         .template;
     assert_eq!(
         property(&patched, "TesterRule", "/Actions/0/TargetGroupArn"),
-        &json!({"Ref": "GreenTargetGroup"})
+        &json!({"Ref": "BlueTargetGroup"})
     );
 }
 
