@@ -9,6 +9,7 @@ use serde_json::json;
 
 const DIGEST: &str = "sha256:4e1f5b6a3c2d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
 
+/// The example service, and a service of the same name in another cluster.
 fn mappings() -> String {
     json!([{
         "repository": "helloworld",
@@ -18,6 +19,13 @@ fn mappings() -> String {
         "stack": APP_STACK,
         "container": "mycontainer",
         "steps": [10]
+    }, {
+        "repository": "helloworld",
+        "tagPattern": "1.*",
+        "cluster": "staging",
+        "service": SERVICE,
+        "stack": "staging-app",
+        "steps": [50]
     }])
     .to_string()
 }
@@ -106,38 +114,50 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
     let sfn = aws_sdk_sfn::Client::new(&config);
     let state_machine = emulator.infra_output("StateMachineArn");
 
-    // The same push delivered twice: one execution, named from the digest.
-    push(&events, "helloworld", "1.0.1", DIGEST).await;
-    handled(&emulator, 1);
+    // The same push delivered twice: one execution per mapped service (the
+    // same service name in two clusters is two services), named from
+    // cluster, service and digest.
     push(&events, "helloworld", "1.0.1", DIGEST).await;
     handled(&emulator, 2);
+    push(&events, "helloworld", "1.0.1", DIGEST).await;
+    handled(&emulator, 4);
     let started = executions(&sfn, &state_machine).await;
-    assert_eq!(started.len(), 1, "{started:?}");
-    let (name, input) = &started[0];
-    assert_eq!(name, "myservice-4e1f5b6a3c2d7e8f9a0b1c2d3e4f5a6b7c8d9e0f");
-    let input: serde_json::Value = serde_json::from_str(input).expect("json input");
+    assert_eq!(started.len(), 2, "{started:?}");
+    assert_ne!(started[0].0, started[1].0);
+    let inputs: Vec<serde_json::Value> = started
+        .iter()
+        .map(|(name, input)| {
+            assert!(name.starts_with("myservice-") && name.len() == 50, "{name}");
+            serde_json::from_str(input).expect("json input")
+        })
+        .collect();
+    let input = inputs
+        .iter()
+        .find(|i| i["cluster"] == CLUSTER)
+        .expect("an execution for the example cluster");
+    // What was pushed, pinned by digest; the tag beside it for people.
     assert_eq!(
         input["image"],
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld:1.0.1"
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld@{DIGEST}")
     );
+    assert_eq!(input["imageTag"], "1.0.1");
+    assert_eq!(input["steps"], json!([10]));
+    assert!(inputs.iter().any(|i| i["cluster"] == "staging"));
+    // Both deliveries were answered for both services (the second one finds
+    // the running execution, or one already ended: staging has no such cluster).
+    let log = emulator.function_log();
     assert_eq!(
-        (input["cluster"].as_str(), input["steps"].clone()),
-        (Some(CLUSTER), json!([10]))
-    );
-    assert_eq!(
-        emulator
-            .function_log()
-            .matches("execution for this push")
-            .count(),
-        2
+        log.matches("execution for this push").count()
+            + log.matches("already had an execution").count(),
+        4
     );
 
     // A repository, or a tag, that no mapping names: nothing starts.
     push(&events, "someone-elses-app", "1.0.1", DIGEST).await;
-    handled(&emulator, 3);
+    handled(&emulator, 5);
     push(&events, "helloworld", "2.0.0", "sha256:ffff").await;
-    handled(&emulator, 4);
-    assert_eq!(executions(&sfn, &state_machine).await.len(), 1);
+    handled(&emulator, 6);
+    assert_eq!(executions(&sfn, &state_machine).await.len(), 2);
     assert_eq!(
         emulator
             .function_log()

@@ -13,11 +13,12 @@ const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 31_536_000;
 /// ECS limits an image reference to 255 characters.
 const MAX_IMAGE_LEN: usize = 255;
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "cluster",
     "service",
     "stack",
     "image",
+    "imageTag",
     "container",
     "environment",
     "steps",
@@ -40,6 +41,9 @@ pub struct DeploymentRequest {
     pub stack: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The tag an image pinned by digest was pushed as, shown to approvers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_tag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -217,6 +221,13 @@ impl DeploymentRequest {
                 reason: format!("must be at most {MAX_IMAGE_LEN} characters"),
             });
         }
+        let image_tag = optional_text(object, "imageTag")?;
+        if image_tag.is_some() && image.is_none() {
+            return Err(InputError::InvalidField {
+                field: "imageTag",
+                reason: "names the tag of `image`, which is absent".into(),
+            });
+        }
         let container = optional_text(object, "container")?;
         let environment = environment(object)?;
         if image.is_none() && environment.is_empty() {
@@ -227,6 +238,7 @@ impl DeploymentRequest {
             service,
             stack,
             image,
+            image_tag,
             container,
             environment,
             steps: steps(object)?,
@@ -235,6 +247,14 @@ impl DeploymentRequest {
     }
 
     /// Parses and validates an execution input given as JSON text.
+    pub fn image_text(&self) -> Option<String> {
+        let image = self.image.as_ref()?;
+        Some(match &self.image_tag {
+            Some(tag) => format!("{image} (tag {tag})"),
+            None => image.clone(),
+        })
+    }
+
     pub fn from_json_str(text: &str) -> Result<DeploymentRequest, InputError> {
         let value: Value = serde_json::from_str(text).map_err(|_| InputError::NotAnObject)?;
         DeploymentRequest::from_json(&value)
@@ -409,6 +429,25 @@ mod tests {
         assert_eq!(
             DeploymentRequest::from_json(&with("imgae", json!("x"))),
             Err(InputError::UnknownField("imgae".into()))
+        );
+    }
+
+    #[test]
+    fn an_image_tag_goes_with_an_image() {
+        let mut input = json!({"cluster": "c", "service": "s", "stack": "st",
+            "image": "repo/app@sha256:abcd", "imageTag": "1.0.1"});
+        let request = DeploymentRequest::from_json(&input).unwrap();
+        assert_eq!(
+            request.image_text().as_deref(),
+            Some("repo/app@sha256:abcd (tag 1.0.1)")
+        );
+        input.as_object_mut().unwrap().remove("image");
+        input["environment"] = json!({"A": "1"});
+        assert_eq!(
+            DeploymentRequest::from_json(&input)
+                .unwrap_err()
+                .error_type(),
+            "InvalidField"
         );
     }
 

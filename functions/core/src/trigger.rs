@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use thiserror::Error;
 
+use sha2::{Digest, Sha256};
+
 use crate::{ErrorName, StepPlan};
 
 /// One line of the trigger's configuration: pushes to `repository` (whose tag
@@ -86,16 +88,13 @@ impl ImagePush {
         }))
     }
 
-    /// The image reference to deploy: by tag if there is one, else by digest.
+    /// The image reference to deploy: exactly what was pushed, pinned by
+    /// its digest (a tag can be moved to another image later).
     pub fn image(&self) -> String {
-        let registry = format!(
-            "{}.dkr.ecr.{}.amazonaws.com/{}",
-            self.account, self.region, self.repository
-        );
-        match &self.tag {
-            Some(tag) => format!("{registry}:{tag}"),
-            None => format!("{registry}@{}", self.digest),
-        }
+        format!(
+            "{}.dkr.ecr.{}.amazonaws.com/{}@{}",
+            self.account, self.region, self.repository, self.digest
+        )
     }
 }
 
@@ -141,6 +140,9 @@ impl TriggerMapping {
         input.insert("service".into(), json!(self.service));
         input.insert("stack".into(), json!(self.stack));
         input.insert("image".into(), json!(push.image()));
+        if let Some(tag) = &push.tag {
+            input.insert("imageTag".into(), json!(tag));
+        }
         if let Some(container) = &self.container {
             input.insert("container".into(), json!(container));
         }
@@ -153,9 +155,12 @@ impl TriggerMapping {
         Value::Object(input)
     }
 
-    /// The execution name: the same push gives the same name, so a second
-    /// delivery of the event cannot start a second execution. At most 80
-    /// characters of `[A-Za-z0-9-_]`.
+    /// The execution name: the same push to the same service (cluster,
+    /// service, digest) gives the same name, so a second delivery of the
+    /// event cannot start a second execution, while a service of the same
+    /// name in another cluster gets its own. At most 80 characters of
+    /// `[A-Za-z0-9-_]`: the service name and 40 hex digits of a SHA-256 of
+    /// cluster, service and digest.
     pub fn execution_name(&self, push: &ImagePush) -> String {
         let clean = |s: &str| -> String {
             s.chars()
@@ -168,11 +173,11 @@ impl TriggerMapping {
                 })
                 .collect()
         };
-        let digest = push.digest.trim_start_matches("sha256:");
-        let digest: String = digest
-            .chars()
-            .filter(char::is_ascii_hexdigit)
-            .take(40)
+        let identity = format!("{}\n{}\n{}", self.cluster, self.service, push.digest);
+        let digest: String = Sha256::digest(identity.as_bytes())
+            .iter()
+            .take(20)
+            .map(|b| format!("{b:02x}"))
             .collect();
         let service: String = clean(self.service.rsplit('/').next().unwrap_or(&self.service))
             .chars()
@@ -224,12 +229,14 @@ mod tests {
         let push = ImagePush::from_event(&push_event("helloworld", "1.0.1", DIGEST))
             .unwrap()
             .unwrap();
+        // What was pushed, pinned: a tag can be moved later, a digest cannot.
         assert_eq!(
             push.image(),
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld:1.0.1"
+            format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld@{DIGEST}")
         );
         let input = mapping(None).execution_input(&push);
         assert_eq!(input["image"], json!(push.image()));
+        assert_eq!(input["imageTag"], json!("1.0.1"));
         assert_eq!(input["steps"], json!([10, 50]));
         assert_eq!(input["container"], json!("mycontainer"));
         // It is a valid execution input.
@@ -271,14 +278,21 @@ mod tests {
             .unwrap()
             .unwrap();
         let name = mapping(None).execution_name(&push);
-        assert_eq!(name, "myservice-7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e");
+        assert_eq!(name, "myservice-f277122afe5235ccde40c000b440d4c5b7717a74");
         assert_eq!(name, mapping(None).execution_name(&push.clone()));
         let mut other_service = mapping(None);
         other_service.service = "arn:aws:ecs:us-east-1:1:service/c/other.svc".into();
-        assert_eq!(
-            other_service.execution_name(&push),
-            "other-svc-7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e"
-        );
+        assert!(other_service
+            .execution_name(&push)
+            .starts_with("other-svc-"));
+        // The same service name in another cluster is another deployment.
+        let mut other_cluster = mapping(None);
+        other_cluster.cluster = "staging".into();
+        assert_ne!(other_cluster.execution_name(&push), name);
+        // Another digest is another deployment.
+        let mut repushed = push.clone();
+        repushed.digest = "sha256:0000".into();
+        assert_ne!(mapping(None).execution_name(&repushed), name);
     }
 
     #[test]
@@ -305,7 +319,8 @@ mod tests {
             let name = m.execution_name(&push);
             prop_assert!(name.len() <= 80);
             prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-            prop_assert!(name.ends_with(&digest[..40]));
+            prop_assert!(name.len() >= 41);
+            prop_assert!(name[name.len() - 40..].chars().all(|c| c.is_ascii_hexdigit()));
         }
 
         #[test]

@@ -78,9 +78,7 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
 
 fn release_text(request: &DeploymentRequest) -> String {
     let mut parts = Vec::new();
-    if let Some(image) = &request.image {
-        parts.push(image.clone());
-    }
+    parts.extend(request.image_text());
     parts.extend(request.environment.iter().map(|(k, v)| format!("{k}={v}")));
     parts.join(", ")
 }
