@@ -43,7 +43,8 @@ async fn lock_holder(clients: &AwsClients) -> Option<String> {
 async fn next_link(flow: &Flow) -> (String, String) {
     let (subject, body) = flow.next_email(WAIT).await.expect("an approval email");
     assert!(subject.contains("myservice"), "{subject}");
-    assert!(body.contains("APPVERSION="), "{body}");
+    // The release as a difference from stable: 1.0.0 → the new version.
+    assert!(body.contains("APPVERSION 1.0.0 → "), "{body}");
     (link_in(&body), body)
 }
 

@@ -4,6 +4,7 @@ mod approvals;
 mod demo;
 mod emulator;
 mod functions;
+mod lineage;
 mod rules;
 mod stack_update;
 mod trigger;

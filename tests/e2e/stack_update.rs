@@ -2,7 +2,7 @@
 //! on the emulator: the article's process, in both colour directions.
 
 use ecs_canary_aws::{AwsClients, UpdateOutcome};
-use ecs_canary_core::{CandidateRelease, Colour, StackProgress, TrafficSplit};
+use ecs_canary_core::{CandidateRelease, Colour, ReleaseChange, StackProgress, TrafficSplit};
 use ecs_canary_e2e::example::{
     create_example_app, live_state, target_group, LiveState, CLUSTER, SERVICE,
 };
@@ -50,10 +50,23 @@ async fn deploy(
         .unwrap_or("Blue")
         .parse()
         .expect("tag names a colour");
+    // The candidate: stable's live task definition with only the release applied.
     let live_task_definition = &before.task_set(stable).task_definition;
+    let live = clients
+        .ecs
+        .task_definition(live_task_definition)
+        .await
+        .expect("describe the stable task definition");
+    let change = ReleaseChange::plan(&live.containers(), &app_version(version), None)
+        .expect("the release applies");
+    let candidate = clients
+        .ecs
+        .register_release(&live, &change)
+        .await
+        .expect("register the candidate");
     let patched = before
         .template
-        .patch(stable, live_task_definition, &app_version(version))
+        .patch(stable, live_task_definition, &candidate)
         .expect("the example template patches");
     let outcome = clients
         .stacks

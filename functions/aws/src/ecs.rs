@@ -1,6 +1,6 @@
-use aws_sdk_ecs::types::Tag;
+use aws_sdk_ecs::types::{KeyValuePair, Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
-use ecs_canary_core::{Colour, TaskSet, STABLE_STACK_TAG};
+use ecs_canary_core::{Colour, ContainerSpec, ReleaseChange, TaskSet, STABLE_STACK_TAG};
 
 use crate::error::Failure;
 use crate::AwsError;
@@ -20,6 +20,67 @@ fn service_error(
         }
     } else {
         failure.into_error(operation)
+    }
+}
+
+/// A task definition as ECS describes it: every container, volume, role,
+/// size and setting, and its tags, kept whole so that a release can be
+/// registered from it with only the release's changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveTaskDefinition {
+    arn: String,
+    definition: TaskDefinition,
+    tags: Vec<Tag>,
+}
+
+impl LiveTaskDefinition {
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The containers, as far as a release touches them.
+    pub fn containers(&self) -> Vec<ContainerSpec> {
+        self.definition
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerSpec {
+                name: c.name().unwrap_or_default().to_string(),
+                image: c.image().unwrap_or_default().to_string(),
+                environment: c
+                    .environment()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name().unwrap_or_default().to_string(),
+                            v.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The containers with `change` applied to its container; every other
+    /// field of every container as it is.
+    fn containers_with(
+        &self,
+        change: &ReleaseChange,
+    ) -> Vec<aws_sdk_ecs::types::ContainerDefinition> {
+        let mut containers = self.definition.container_definitions().to_vec();
+        for container in containers
+            .iter_mut()
+            .filter(|c| c.name() == Some(change.container.as_str()))
+        {
+            container.image = Some(change.image_after.clone());
+            container.environment = Some(
+                change
+                    .environment_after
+                    .iter()
+                    .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
+                    .collect(),
+            );
+        }
+        containers
     }
 }
 
@@ -99,6 +160,78 @@ impl EcsServices {
             .await
             .map_err(|e| Failure::of(e).into_error("ecs:TagResource"))?;
         Ok(())
+    }
+
+    /// A task definition, whole (with its tags).
+    pub async fn task_definition(&self, arn: &str) -> Result<LiveTaskDefinition, AwsError> {
+        let output = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| {
+                let failure = Failure::of(e);
+                if failure.has_code("ClientException") {
+                    AwsError::TaskDefinitionNotFound(arn.to_string())
+                } else {
+                    failure.into_error("ecs:DescribeTaskDefinition")
+                }
+            })?;
+        let definition = output
+            .task_definition()
+            .cloned()
+            .ok_or_else(|| AwsError::TaskDefinitionNotFound(arn.to_string()))?;
+        Ok(LiveTaskDefinition {
+            arn: arn.to_string(),
+            definition,
+            tags: output.tags().to_vec(),
+        })
+    }
+
+    /// Registers a new revision of `live`'s family: the same definition
+    /// (containers, volumes, roles, network mode, cpu and memory, placement,
+    /// runtime platform, storage, tags …) with only `change` applied.
+    /// Returns the new revision's ARN.
+    pub async fn register_release(
+        &self,
+        live: &LiveTaskDefinition,
+        change: &ReleaseChange,
+    ) -> Result<String, AwsError> {
+        let d = &live.definition;
+        let output = self
+            .client
+            .register_task_definition()
+            .set_family(d.family.clone())
+            .set_task_role_arn(d.task_role_arn.clone())
+            .set_execution_role_arn(d.execution_role_arn.clone())
+            .set_network_mode(d.network_mode.clone())
+            .set_container_definitions(Some(live.containers_with(change)))
+            .set_volumes(d.volumes.clone())
+            .set_placement_constraints(d.placement_constraints.clone())
+            .set_requires_compatibilities(d.requires_compatibilities.clone())
+            .set_cpu(d.cpu.clone())
+            .set_memory(d.memory.clone())
+            .set_tags((!live.tags.is_empty()).then(|| live.tags.clone()))
+            .set_pid_mode(d.pid_mode.clone())
+            .set_ipc_mode(d.ipc_mode.clone())
+            .set_proxy_configuration(d.proxy_configuration.clone())
+            .set_ephemeral_storage(d.ephemeral_storage.clone())
+            .set_runtime_platform(d.runtime_platform.clone())
+            .set_enable_fault_injection(d.enable_fault_injection)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("ecs:RegisterTaskDefinition"))?;
+        output
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Service {
+                operation: "ecs:RegisterTaskDefinition",
+                code: "NoArn".into(),
+                message: "the new revision has no ARN".into(),
+            })
     }
 
     /// The service's task sets, or only those named (by id or ARN).

@@ -24,6 +24,8 @@ pub enum AwsError {
     StackNotFound(String),
     #[error("stack {stack:?} has no resource {logical_id:?}")]
     StackResourceNotFound { stack: String, logical_id: String },
+    #[error("task definition {0} does not exist")]
+    TaskDefinitionNotFound(String),
     #[error("listener rule {0} does not exist")]
     RuleNotFound(String),
     #[error("listener rule {rule} changed beyond its forward targets when its weights were set: before {before}, after {after}")]
@@ -62,6 +64,7 @@ impl ErrorName for AwsError {
             AwsError::StackNotFound(_) => "StackNotFound",
             AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
             AwsError::RuleNotFound(_) => "RuleNotFound",
+            AwsError::TaskDefinitionNotFound(_) => "TaskDefinitionNotFound",
             AwsError::RuleNotPreserved { .. } => "RuleNotPreserved",
             AwsError::LockHeld { .. } => "DeploymentInProgress",
             AwsError::TaskNotWaiting(_) => "TaskNotWaiting",

@@ -19,7 +19,7 @@ mod stacks;
 
 pub use approvals::{ApprovalRecord, Approvals, DecideOutcome};
 pub use config::{config_loader, load_sdk_config, AwsClients};
-pub use ecs::EcsServices;
+pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use locks::DeploymentLocks;

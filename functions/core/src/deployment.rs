@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
-    Colour, DeploymentRequest, ErrorName, ForwardTarget, SplitError, TaskSet, TrafficSplit,
+    Colour, DeploymentRequest, ErrorName, ForwardTarget, ReleaseChange, SplitError, TaskSet,
+    TrafficSplit,
 };
 
 /// Extra time a deployment lock outlives its last possible approval.
@@ -32,6 +33,10 @@ pub struct Deployment {
     pub tester_rules: Vec<String>,
     /// The split last applied and read back.
     pub split: TrafficSplit,
+    /// What the release changes relative to the stable task set's live task
+    /// definition (what approvers are shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseChange>,
     /// Index in `request.steps` of the step last applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
@@ -291,6 +296,7 @@ mod tests {
             weighted_rule: "arn:rule".into(),
             tester_rules: vec![],
             split: TrafficSplit::all_stable(),
+            release: None,
             step: None,
         }
     }

@@ -13,6 +13,7 @@ mod deployment;
 mod input;
 mod notice;
 mod plan;
+mod release;
 mod split;
 mod stack_status;
 mod task_set;
@@ -33,12 +34,13 @@ pub use deployment::{
 pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
 pub use notice::Notice;
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
+pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;
 pub use task_set::{TaskSet, STEADY_STATE};
 pub use template::{
-    CandidateRelease, PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY,
-    TASK_SET_OUTPUT_SUFFIX, TESTER_ROLE,
+    PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY, TASK_SET_OUTPUT_SUFFIX,
+    TESTER_ROLE,
 };
 pub use time::iso8601;
 pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};

@@ -75,22 +75,11 @@ impl StackLayout {
     }
 }
 
-/// What the candidate gets: a new image and/or environment for one container.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CandidateRelease {
-    pub image: Option<String>,
-    pub environment: Vec<(String, String)>,
-    /// The container to change; `None` means the task definition's only one.
-    pub container: Option<String>,
-}
-
 /// The result of [`Template::patch`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchedTemplate {
     pub template: Template,
     pub layout: StackLayout,
-    /// The container that carries the new version.
-    pub container: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -366,8 +355,11 @@ impl Template {
 
     /// Rewrites the template for a deployment in which `stable` keeps serving:
     ///
-    /// * the task definition carries the new image and/or environment;
-    /// * the candidate task set refers to it (`Ref`);
+    /// * the candidate task set runs `candidate_task_definition`: the stable
+    ///   task set's live task definition with the release applied, registered
+    ///   by the deployment (never the template's task definition, which may
+    ///   hold a release that was rolled back); the template's task definition
+    ///   resource is left as it is;
     /// * the stable task set is pinned to `stable_task_definition`, its live ARN;
     /// * the weighted rule says stable 100 / candidate 0 (what is live);
     /// * tester rules forward to the stable colour (what is live at rest; they
@@ -378,7 +370,7 @@ impl Template {
         &self,
         stable: Colour,
         stable_task_definition: &str,
-        release: &CandidateRelease,
+        candidate_task_definition: &str,
     ) -> Result<PatchedTemplate, TemplateError> {
         let layout = self.layout()?;
         let candidate = stable.other();
@@ -388,21 +380,10 @@ impl Template {
             .and_then(Value::as_object_mut)
             .ok_or(TemplateError::NoResources)?;
 
-        let container =
-            update_container(resource_mut(resources, &layout.task_definition)?, release).map_err(
-                |e| match e {
-                    ContainerEdit::Template(e) => e,
-                    ContainerEdit::Malformed(reason) => TemplateError::MalformedResource {
-                        logical_id: layout.task_definition.clone(),
-                        reason,
-                    },
-                },
-            )?;
-
         set_property(
             resource_mut(resources, layout.task_set(candidate))?,
             "TaskDefinition",
-            json!({ "Ref": layout.task_definition }),
+            Value::String(candidate_task_definition.to_string()),
         );
         set_property(
             resource_mut(resources, layout.task_set(stable))?,
@@ -443,7 +424,6 @@ impl Template {
         Ok(PatchedTemplate {
             template: Template { body },
             layout,
-            container,
         })
     }
 }
@@ -555,69 +535,6 @@ fn for_each_forward_target(rule: &mut Value, mut visit: impl FnMut(ForwardTarget
             }
         }
     }
-}
-
-enum ContainerEdit {
-    Template(TemplateError),
-    Malformed(String),
-}
-
-/// Applies the release to one container; returns the container's name.
-fn update_container(
-    task_definition: &mut Value,
-    release: &CandidateRelease,
-) -> Result<String, ContainerEdit> {
-    let containers = task_definition
-        .pointer_mut("/Properties/ContainerDefinitions")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| ContainerEdit::Malformed("no ContainerDefinitions list".into()))?;
-    let names: Vec<String> = containers
-        .iter()
-        .map(|c| {
-            c.get("Name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
-    let index = match &release.container {
-        Some(wanted) => names.iter().position(|n| n == wanted).ok_or_else(|| {
-            ContainerEdit::Template(TemplateError::ContainerNotFound(wanted.clone()))
-        })?,
-        None if names.len() == 1 => 0,
-        None if names.is_empty() => {
-            return Err(ContainerEdit::Template(TemplateError::ContainerNotFound(
-                String::new(),
-            )))
-        }
-        None => {
-            return Err(ContainerEdit::Template(TemplateError::AmbiguousContainer(
-                names,
-            )))
-        }
-    };
-    let container = containers[index].as_object_mut().ok_or_else(|| {
-        ContainerEdit::Malformed("a container definition is not an object".into())
-    })?;
-    if let Some(image) = &release.image {
-        container.insert("Image".into(), json!(image));
-    }
-    if !release.environment.is_empty() {
-        let environment = container.entry("Environment").or_insert_with(|| json!([]));
-        let entries = environment
-            .as_array_mut()
-            .ok_or_else(|| ContainerEdit::Malformed("Environment is not a list".into()))?;
-        for (name, value) in &release.environment {
-            match entries
-                .iter_mut()
-                .find(|e| e.get("Name").and_then(Value::as_str) == Some(name.as_str()))
-            {
-                Some(entry) => entry["Value"] = json!(value),
-                None => entries.push(json!({ "Name": name, "Value": value })),
-            }
-        }
-    }
-    Ok(names[index].clone())
 }
 
 /// YAML (with CloudFormation's short-form tags) to the equivalent JSON.

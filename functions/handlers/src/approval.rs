@@ -76,7 +76,14 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
     Ok(json!({"notice": event.notice, "channels": channels}))
 }
 
-fn release_text(request: &DeploymentRequest) -> String {
+/// The release as approvers see it: the difference from what is stable now
+/// (image before → after, each variable added or changed); the request
+/// itself only for a deployment resolved without one.
+fn release_text(deployment: &Deployment) -> String {
+    if let Some(change) = &deployment.release {
+        return change.summary();
+    }
+    let request: &DeploymentRequest = &deployment.request;
     let mut parts = Vec::new();
     parts.extend(request.image_text());
     parts.extend(request.environment.iter().map(|(k, v)| format!("{k}={v}")));
@@ -90,7 +97,7 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
     ApprovalFacts {
         cluster: deployment.request.cluster.clone(),
         service: deployment.request.service.clone(),
-        release: release_text(&deployment.request),
+        release: release_text(deployment),
         stable: deployment.stable,
         candidate: deployment.candidate,
         step: step + 1,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
-use ecs_canary_core::{ResolveError, StackProgress, Template};
+use ecs_canary_core::{ReleaseChange, ResolveError, StackProgress, Template};
 use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
@@ -28,10 +28,22 @@ pub async fn render_and_deploy(
     let template = Template::parse(&stacks.template(&stack).await?)?;
 
     if action == DeployAction::Deploy {
+        // The candidate runs the stable task set's live task definition with
+        // only the release applied, registered as a new revision.
+        let ecs = &context.clients.ecs;
+        let live = ecs
+            .task_definition(&deployment.stable_task_set.task_definition)
+            .await?;
+        let change = ReleaseChange::plan(
+            &live.containers(),
+            &release(&deployment.request),
+            deployment.request.image_tag.as_deref(),
+        )?;
+        let candidate_task_definition = ecs.register_release(&live, &change).await?;
         let patched = template.patch(
             deployment.stable,
             &deployment.stable_task_set.task_definition,
-            &release(&deployment.request),
+            &candidate_task_definition,
         )?;
         let outcome = stacks
             .update(
@@ -43,7 +55,8 @@ pub async fn render_and_deploy(
         tracing::info!(
             %stack,
             candidate = %deployment.candidate,
-            container = %patched.container,
+            container = %change.container,
+            task_definition = %candidate_task_definition,
             updated = outcome == UpdateOutcome::Started,
             "rendered the candidate"
         );

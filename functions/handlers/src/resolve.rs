@@ -4,7 +4,7 @@ use std::sync::Arc;
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     lock_expiry, lock_key, require_all_stable, CandidateRelease, Colour, Colours, Deployment,
-    DeploymentRequest, ResolveError, StackLayout, Template, TemplateError,
+    DeploymentRequest, ReleaseChange, ResolveError, StackLayout, Template, TemplateError,
 };
 use serde_json::Value;
 
@@ -120,11 +120,17 @@ async fn resolve(
         None => None,
     };
 
-    // A stack this deployment could not render fails now, before anything changes.
-    template.patch(
-        colours.stable,
-        &stable_task_set.task_definition,
+    // The release, as a difference from the stable task set's live task
+    // definition; a container it cannot apply to fails now, before anything
+    // changes.
+    let live = clients
+        .ecs
+        .task_definition(&stable_task_set.task_definition)
+        .await?;
+    let change = ReleaseChange::plan(
+        &live.containers(),
         &release(&request),
+        request.image_tag.as_deref(),
     )?;
 
     let stable_target_group = target_group_arn(&ids, &layout, colours.stable)?;
@@ -161,6 +167,7 @@ async fn resolve(
         weighted_rule,
         tester_rules,
         split,
+        release: Some(change),
         step: None,
     })
 }

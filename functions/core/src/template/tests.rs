@@ -5,17 +5,23 @@ const ARTICLE_DEPLOYED: &str = include_str!("../../testdata/article-template-dep
 const ARTICLE_YAML: &str = include_str!("../../testdata/article-template.yaml");
 const LIVE_26: &str = "arn:aws:ecs:us-east-1:968802670493:task-definition/mytask:26";
 const LIVE_27: &str = "arn:aws:ecs:us-east-1:968802670493:task-definition/mytask:27";
+/// What a deployment registers for the candidate: stable's live definition
+/// with the release applied.
+const CANDIDATE_28: &str = "arn:aws:ecs:us-east-1:968802670493:task-definition/mytask:28";
 
 fn article() -> Template {
     Template::parse(ARTICLE).unwrap()
 }
 
-fn app_version(version: &str) -> CandidateRelease {
-    CandidateRelease {
-        image: None,
-        environment: vec![("APPVERSION".into(), version.into())],
-        container: None,
-    }
+/// The article's second template, except that the candidate (Green) runs the
+/// task definition the deployment registered, and the template's own task
+/// definition is left as the first template had it.
+fn article_deployed_with_registered_candidate(candidate: &str) -> Value {
+    let mut expected: Value = serde_json::from_str(ARTICLE_DEPLOYED).unwrap();
+    let first: Value = serde_json::from_str(ARTICLE).unwrap();
+    expected["Resources"]["MyTask"] = first["Resources"]["MyTask"].clone();
+    expected["Resources"]["GreenTaskSet"]["Properties"]["TaskDefinition"] = json!(candidate);
+    expected
 }
 
 fn property<'a>(template: &'a Template, resource: &str, path: &str) -> &'a Value {
@@ -71,19 +77,20 @@ fn finds_the_article_layout() {
 }
 
 #[test]
-fn blue_stable_patch_of_the_article_is_the_articles_second_template() {
+fn blue_stable_patch_of_the_article_is_the_articles_second_template_with_a_registered_candidate() {
     let patched = article()
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap();
-    let expected: Value = serde_json::from_str(ARTICLE_DEPLOYED).unwrap();
-    assert_eq!(patched.template.as_json(), &expected);
-    assert_eq!(patched.container, "mycontainer");
+    assert_eq!(
+        patched.template.as_json(),
+        &article_deployed_with_registered_candidate(CANDIDATE_28)
+    );
 }
 
 #[test]
 fn green_stable_patch_of_the_verbatim_article_mirrors_the_blue_one() {
     let patched = article()
-        .patch(Colour::Green, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Green, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(
@@ -92,7 +99,7 @@ fn green_stable_patch_of_the_verbatim_article_mirrors_the_blue_one() {
     );
     assert_eq!(
         property(&patched, "BlueTaskSet", "/TaskDefinition"),
-        &json!({"Ref": "MyTask"})
+        &json!(CANDIDATE_28)
     );
     assert_eq!(
         weights(&patched),
@@ -105,13 +112,10 @@ fn green_stable_patch_of_the_verbatim_article_mirrors_the_blue_one() {
         property(&patched, "MyService", "/Tags/0/Value"),
         &json!("Green")
     );
+    // The template's own task definition is not what the candidate runs.
     assert_eq!(
-        property(
-            &patched,
-            "MyTask",
-            "/ContainerDefinitions/0/Environment/0/Value"
-        ),
-        &json!("1.0.1")
+        patched.as_json()["Resources"]["MyTask"],
+        article().as_json()["Resources"]["MyTask"]
     );
 }
 
@@ -120,7 +124,7 @@ fn green_stable_patch_pins_green_and_moves_blue_to_the_new_version() {
     // The deployed template after a promotion: Green is stable and live on :27.
     let deployed = Template::parse(ARTICLE_DEPLOYED).unwrap();
     let patched = deployed
-        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .patch(Colour::Green, LIVE_27, CANDIDATE_28)
         .unwrap()
         .template;
 
@@ -130,11 +134,7 @@ fn green_stable_patch_pins_green_and_moves_blue_to_the_new_version() {
     );
     assert_eq!(
         property(&patched, "BlueTaskSet", "/TaskDefinition"),
-        &json!({"Ref": "MyTask"})
-    );
-    assert_eq!(
-        property(&patched, "MyTask", "/ContainerDefinitions/0/Environment"),
-        &json!([{"Name": "APPVERSION", "Value": "1.0.2"}])
+        &json!(CANDIDATE_28)
     );
     // The rendered split equals the live one: Green (stable) 100, Blue 0.
     assert_eq!(
@@ -149,7 +149,12 @@ fn green_stable_patch_pins_green_and_moves_blue_to_the_new_version() {
         &json!({"Key": "StableStack", "Value": "Green"})
     );
     // Nothing else moved: the target groups and listener are untouched.
-    for untouched in ["GreenTargetGroup", "BlueTargetGroup", "MyListener"] {
+    for untouched in [
+        "GreenTargetGroup",
+        "BlueTargetGroup",
+        "MyListener",
+        "MyTask",
+    ] {
         assert_eq!(
             patched.as_json()["Resources"][untouched],
             deployed.as_json()["Resources"][untouched]
@@ -169,10 +174,10 @@ fn yaml_templates_with_short_form_intrinsics_patch_like_json() {
         json!({"Fn::GetAtt": ["BlueTaskSet", "Id"]})
     );
     let from_yaml = yaml
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
-    let mut expected: Value = serde_json::from_str(ARTICLE_DEPLOYED).unwrap();
+    let mut expected = article_deployed_with_registered_candidate(CANDIDATE_28);
     let mut got = from_yaml.as_json().clone();
     got.as_object_mut()
         .unwrap()
@@ -202,7 +207,7 @@ fn yaml_tags_become_long_form_json() {
 #[test]
 fn the_patch_output_parses_back_to_the_same_template() {
     let patched = article()
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(Template::parse(&patched.to_json_string()).unwrap(), patched);
@@ -211,63 +216,14 @@ fn the_patch_output_parses_back_to_the_same_template() {
 #[test]
 fn patching_is_idempotent() {
     let once = article()
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     let twice = once
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(once, twice);
-}
-
-#[test]
-fn image_and_new_variables_are_applied_to_the_named_container() {
-    let template = mutate(|body| {
-        let containers = body
-            .pointer_mut("/Resources/MyTask/Properties/ContainerDefinitions")
-            .unwrap();
-        containers
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"Name": "sidecar", "Image": "envoy:1"}));
-    });
-    let release = CandidateRelease {
-        image: Some("octopussamples/helloworldwithversion:1.0.1".into()),
-        environment: vec![
-            ("APPVERSION".into(), "1.0.1".into()),
-            ("COLOUR".into(), "new".into()),
-        ],
-        container: Some("mycontainer".into()),
-    };
-    let patched = template.patch(Colour::Blue, LIVE_26, &release).unwrap();
-    let container = property(&patched.template, "MyTask", "/ContainerDefinitions/0");
-    assert_eq!(
-        container["Image"],
-        json!("octopussamples/helloworldwithversion:1.0.1")
-    );
-    assert_eq!(
-        container["Environment"],
-        json!([{"Name": "APPVERSION", "Value": "1.0.1"}, {"Name": "COLOUR", "Value": "new"}])
-    );
-    assert_eq!(
-        property(&patched.template, "MyTask", "/ContainerDefinitions/1"),
-        &json!({"Name": "sidecar", "Image": "envoy:1"})
-    );
-
-    // With two containers, one must be named.
-    let err = template
-        .patch(Colour::Blue, LIVE_26, &app_version("1"))
-        .unwrap_err();
-    assert_eq!(err.error_type(), "AmbiguousContainer");
-    let missing = CandidateRelease {
-        container: Some("nope".into()),
-        ..app_version("1")
-    };
-    assert_eq!(
-        template.patch(Colour::Blue, LIVE_26, &missing).unwrap_err(),
-        TemplateError::ContainerNotFound("nope".into())
-    );
 }
 
 fn tester_rule(target: &str, marked: bool) -> Value {
@@ -294,7 +250,7 @@ fn only_marked_rules_are_tester_rules() {
         mutate(|body| body["Resources"]["AdminRule"] = tester_rule("BlueTargetGroup", false));
     assert!(pinned.layout().unwrap().tester_rules.is_empty());
     let patched = pinned
-        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .patch(Colour::Green, LIVE_27, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(
@@ -333,7 +289,7 @@ fn tester_rules_are_rendered_on_the_stable_colour() {
     let template =
         mutate(|body| body["Resources"]["TesterRule"] = tester_rule("BlueTargetGroup", true));
     let patched = template
-        .patch(Colour::Green, LIVE_27, &app_version("1.0.2"))
+        .patch(Colour::Green, LIVE_27, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(
@@ -345,7 +301,7 @@ fn tester_rules_are_rendered_on_the_stable_colour() {
         &json!({"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 100})
     );
     let patched = template
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(
@@ -365,7 +321,7 @@ fn tester_rules_are_rendered_on_the_stable_colour() {
         body["Resources"]["TesterRule"] = rule;
     });
     let patched = simple
-        .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+        .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
         .unwrap()
         .template;
     assert_eq!(
@@ -484,17 +440,17 @@ fn every_missing_resource_has_its_name() {
         (
             "MalformedTemplate",
             Box::new(|b| {
-                b["Resources"]["MyTask"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("ContainerDefinitions");
+                // A tester rule that forwards to both colours.
+                let mut rule = b["Resources"]["MyListenerRule"].clone();
+                rule["Metadata"] = json!({"ecs-canary": {"role": "tester"}});
+                b["Resources"]["TesterRule"] = rule;
             }),
         ),
     ];
     for (expected, edit) in cases {
         let template = mutate(|b| edit(b));
         let err = template
-            .patch(Colour::Blue, LIVE_26, &app_version("1.0.1"))
+            .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
             .unwrap_err();
         assert_eq!(err.error_type(), expected, "{err}");
     }
@@ -532,26 +488,22 @@ mod properties {
         fn patch_invariants(
             stable in colour(),
             revision in 1u32..10_000,
-            version in "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
-            image in proptest::option::of("[a-z]{1,10}/[a-z]{1,10}:[0-9]{1,4}"),
+            registered in 1u32..10_000,
         ) {
             let live = format!("arn:aws:ecs:us-east-1:123456789012:task-definition/mytask:{revision}");
-            let release = CandidateRelease { image: image.clone(), ..app_version(&version) };
+            let next = format!("arn:aws:ecs:us-east-1:123456789012:task-definition/mytask:{registered}");
             let start = Template::parse(ARTICLE_DEPLOYED).unwrap();
-            let patched = start.patch(stable, &live, &release).unwrap();
+            let patched = start.patch(stable, &live, &next).unwrap();
             let t = &patched.template;
             let candidate = stable.other();
             prop_assert_eq!(property(t, &format!("{stable}TaskSet"), "/TaskDefinition"), &json!(live));
-            prop_assert_eq!(property(t, &format!("{candidate}TaskSet"), "/TaskDefinition"), &json!({"Ref": "MyTask"}));
+            prop_assert_eq!(property(t, &format!("{candidate}TaskSet"), "/TaskDefinition"), &json!(next));
             let w = weights(t);
             for (group, weight) in w {
                 let expected = if group == format!("{stable}TargetGroup") { 100 } else { 0 };
                 prop_assert_eq!(weight, expected);
             }
-            let container = property(t, "MyTask", "/ContainerDefinitions/0");
-            prop_assert_eq!(&container["Environment"], &json!([{"Name": "APPVERSION", "Value": version}]));
-            let expected_image = image.unwrap_or_else(|| "octopussamples/helloworldwithversion".into());
-            prop_assert_eq!(&container["Image"], &json!(expected_image));
+            prop_assert_eq!(&t.as_json()["Resources"]["MyTask"], &start.as_json()["Resources"]["MyTask"]);
             prop_assert_eq!(property(t, "MyService", "/Tags/0/Value"), &json!(stable.as_str()));
             // The layout is unchanged by patching.
             prop_assert_eq!(t.layout().unwrap(), start.layout().unwrap());
