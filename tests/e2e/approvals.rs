@@ -41,7 +41,10 @@ async fn lock_holder(clients: &AwsClients) -> Option<String> {
 
 /// The approval link of the next email; asserts the email says what a person needs.
 async fn next_link(flow: &Flow) -> (String, String) {
-    let (subject, body) = flow.next_email(WAIT).await.expect("an approval email");
+    let (subject, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("an approval email");
     assert!(subject.contains("myservice"), "{subject}");
     // The release as a difference from stable: 1.0.0 → the new version.
     assert!(body.contains("APPVERSION 1.0.0 → "), "{body}");
@@ -202,11 +205,14 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
 
     // Slack: a wrong signature, or one made six minutes ago, is refused.
     let id = link.rsplit('/').next().expect("id").to_string();
+    // Its response_url is not Slack's: nothing is ever posted there.
     let payload = json!({
         "type": "block_actions",
         "user": {"id": "U123", "username": "alice"},
-        "actions": [{"action_id": "approve", "value": format!("approve:{id}")}]
+        "actions": [{"action_id": "approve", "value": format!("approve:{id}")}],
+        "response_url": emulator.slack().webhook_url()
     });
+    let slack_messages_before = emulator.slack().messages().len();
     let body = format!("payload={}", form_encode(&payload.to_string()));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -238,6 +244,15 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
     // A properly signed Slack approval decides, as alice.
     assert_eq!(slack(now, SLACK_SIGNING_SECRET), 200);
     let (link2, _) = next_link(&flow).await;
+    let updates: Vec<_> = emulator.slack().messages()[slack_messages_before..]
+        .iter()
+        .filter(|m| m.get("replace_original").is_some())
+        .cloned()
+        .collect();
+    assert!(
+        updates.is_empty(),
+        "posted to a response_url that is not Slack's: {updates:?}"
+    );
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
 
     // The first link is used now: 409, and no second decision.
@@ -276,6 +291,13 @@ async fn two_executions_for_one_service_one_proceeds() {
     let (status, error) = flow.finished(&loser, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("DeploymentInProgress"));
+    // The refusal is announced, not only logged.
+    let (subject, notice) = flow
+        .next_email_where(WAIT, |s| s.contains("refused"))
+        .await
+        .expect("a refusal notice");
+    assert!(subject.contains("DeploymentInProgress"), "{subject}");
+    assert!(notice.contains("push again"), "{notice}");
     assert_eq!(flow.status(&winner).await.0, ExecutionStatus::Running);
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
 
@@ -326,4 +348,81 @@ async fn a_person_approves_in_a_browser() {
     let end = state(&clients).await;
     assert_eq!(end.tag.as_deref(), Some("Green"));
     assert_eq!(end.split_towards(Colour::Green), (100, 0));
+}
+
+#[tokio::test]
+async fn a_decision_that_cannot_be_passed_on_is_not_lost() {
+    let (emulator, clients, flow) = started().await;
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+    let (link, _) = next_link(&flow).await;
+
+    // Step Functions throttles every SendTaskSuccess for a while.
+    emulator.arm_fault("states", "SendTaskSuccess", "ThrottlingException", 20);
+    assert_eq!(open(&link).0, 200);
+    let (status, page) = submit(&link, "approve");
+    assert_eq!(status, 503, "{page}");
+    assert!(
+        page.contains("not recorded") && page.contains("still waiting"),
+        "{page}"
+    );
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+
+    // The step waits again: the same link can decide once AWS answers.
+    emulator.disarm_faults();
+    let (status, page) = open(&link);
+    assert_eq!(status, 200, "the link is pending again: {page}");
+    approve(&link);
+    let (_, second) = next_link(&flow).await;
+    assert!(second.contains("2 of 2"), "{second}");
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+}
+
+#[tokio::test]
+async fn slack_down_still_asks_by_email_and_a_retry_sends_nothing_twice() {
+    let (emulator, clients, flow) = started().await;
+    emulator.slack().set_failing(true);
+    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+
+    // Email delivered: the step waits for a person, nothing is rolled back.
+    let (link, _) = next_link(&flow).await;
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+    assert!(emulator.slack().messages().is_empty());
+
+    // Step Functions retries request-approval for the same step (a new
+    // token): no second email; Slack, which did not deliver, now does, with
+    // the same link.
+    emulator.slack().set_failing(false);
+    // What RequestApproval was given, from the execution history.
+    let history = flow.history(&execution).await;
+    let deployment = history
+        .iter()
+        .filter_map(|e| e.task_scheduled_event_details())
+        .filter_map(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+        .filter(|p| p["Payload"].get("taskToken").is_some())
+        .map(|p| p["Payload"]["deployment"].clone())
+        .next_back()
+        .expect("RequestApproval was scheduled");
+    assert_eq!(deployment["step"], json!(0));
+    emulator
+        .invoke(
+            "request-approval",
+            &json!({"taskToken": "a-retried-task-token", "execution": execution, "deployment": deployment}),
+        )
+        .expect("a retried request-approval");
+    assert_eq!(
+        flow.next_email(Duration::from_secs(3)).await,
+        None,
+        "no second email"
+    );
+    let messages = emulator.slack().messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0]
+            .to_string()
+            .contains(link.rsplit('/').next().expect("id")),
+        "the same link: {}",
+        messages[0]
+    );
 }

@@ -108,7 +108,10 @@ async fn state(clients: &AwsClients) -> LiveState {
 /// the email body and the link.
 async fn start(flow: &Flow, name: &str, release: Value) -> (String, String, String) {
     let execution = flow.start(name, &input(release)).await;
-    let (_, body) = flow.next_email(WAIT).await.expect("an approval email");
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("an approval email");
     let link = link_in(&body);
     (execution, body, link)
 }

@@ -39,7 +39,10 @@ async fn physical_id(clients: &AwsClients, logical_id: &str) -> String {
 }
 
 async fn next_link(flow: &Flow) -> String {
-    let (_, body) = flow.next_email(WAIT).await.expect("an approval email");
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("an approval email");
     link_in(&body)
 }
 

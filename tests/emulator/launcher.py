@@ -10,12 +10,23 @@
   AWS Lambda does; everything else goes to moto.
 
 It listens on loopback only and prints ``ready <port>`` once it accepts requests.
+
+Faults on request (a bad day, per test, no restart): ``POST /_ecs-canary/faults``
+with ``{"service": "states", "operation": "SendTaskSuccess", "code":
+"ThrottlingException", "count": 3}`` makes the next ``count`` matching calls
+fail with that AWS error, shaped as the service's SDK expects (JSON protocol:
+``__type``; query protocol: an XML ``ErrorResponse``). ``service`` is the SigV4
+signing name (``states``, ``ecs``, ``elasticloadbalancing``, ``cloudformation``,
+``dynamodb``, ``sns`` …); ``status`` defaults to 400. ``GET`` lists the faults
+still armed; ``DELETE`` disarms them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import threading
 import os
 import re
 import signal
@@ -39,6 +50,102 @@ def function_name(path_component: str) -> str:
     name = name.split(":")[0]
     prefix = os.environ.get("ECS_CANARY_FUNCTION_PREFIX", "")
     return name[len(prefix):] if prefix and name.startswith(prefix) else name
+
+
+FAULTS_PATH = "/_ecs-canary/faults"
+SIGNING_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/aws4_request")
+
+
+class Faults:
+    """AWS errors armed for the next matching calls."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.armed: list[dict[str, Any]] = []
+
+    def arm(self, fault: dict[str, Any]) -> None:
+        fault = {
+            "service": str(fault["service"]),
+            "operation": str(fault["operation"]),
+            "code": str(fault.get("code", "ThrottlingException")),
+            "message": str(fault.get("message", "Rate exceeded")),
+            "status": int(fault.get("status", 400)),
+            "count": int(fault.get("count", 1)),
+        }
+        with self.lock:
+            self.armed.append(fault)
+
+    def take(self, service: str, operation: str) -> dict[str, Any] | None:
+        with self.lock:
+            for fault in self.armed:
+                if fault["service"] == service and fault["operation"] == operation and fault["count"] > 0:
+                    fault["count"] -= 1
+                    return dict(fault)
+            return None
+
+    def listed(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self.armed = [f for f in self.armed if f["count"] > 0]
+            return [dict(f) for f in self.armed]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.armed = []
+
+
+def error_response(fault: dict[str, Any], json_protocol: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+    status = f"{fault['status']} Error"
+    if json_protocol:
+        body = json.dumps({"__type": fault["code"], "message": fault["message"]}).encode()
+        return status, [("Content-Type", "application/x-amz-json-1.0"), ("X-Amzn-ErrorType", fault["code"])], body
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{fault['code']}</Code><Message>{fault['message']}</Message>"
+        "</Error><RequestId>ecs-canary-fault</RequestId></ErrorResponse>"
+    ).encode()
+    return status, [("Content-Type", "text/xml")], body
+
+
+class FaultInjector:
+    """WSGI middleware: the fault controls, and armed faults before the app."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], faults: Faults):
+        self.app = app
+        self.faults = faults
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
+
+        method = environ.get("REQUEST_METHOD", "")
+        if environ.get("PATH_INFO", "") == FAULTS_PATH:
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                for fault in body if isinstance(body, list) else [body]:
+                    self.faults.arm(fault)
+            elif method == "DELETE":
+                self.faults.clear()
+            return respond("200 OK", [("Content-Type", "application/json")],
+                           json.dumps(self.faults.listed()).encode())
+        scope = SIGNING_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if scope is None or not self.faults.listed():
+            return self.app(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            operation = target.rsplit(".", 1)[-1]
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            operation = (form.get("Action") or query.get("Action") or [""])[0]
+        fault = self.faults.take(scope.group("service"), operation)
+        if fault is None:
+            return self.app(environ, start_response)
+        return respond(*error_response(fault, json_protocol=bool(target)))
 
 
 class LambdaRouter:
@@ -123,7 +230,10 @@ def main(argv: list[str] | None = None) -> None:
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
-    app = LambdaRouter(DomainDispatcherApplication(create_backend_app), args.lambda_endpoint, args.lambda_timeout)
+    app = FaultInjector(
+        LambdaRouter(DomainDispatcherApplication(create_backend_app), args.lambda_endpoint, args.lambda_timeout),
+        Faults(),
+    )
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
     def stop(signum: int, frame: Any) -> None:

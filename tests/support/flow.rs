@@ -15,6 +15,8 @@ pub struct Flow {
     pub sqs: aws_sdk_sqs::Client,
     pub state_machine: String,
     pub email_queue: String,
+    /// Emails read from the inbox but not yet asked for.
+    unread: std::sync::Mutex<std::collections::VecDeque<(String, String)>>,
 }
 
 impl Flow {
@@ -45,6 +47,7 @@ impl Flow {
             sqs,
             state_machine: emulator.infra_output("StateMachineArn"),
             email_queue: queue_url,
+            unread: Default::default(),
         }
     }
 
@@ -111,8 +114,49 @@ impl Flow {
             .to_vec()
     }
 
-    /// The next approval email (subject, body), waiting up to `timeout`.
+    /// The next email asking for an approval; notices that arrive first
+    /// stay in the inbox for [`Flow::next_email`].
+    pub async fn next_approval_email(&self, timeout: Duration) -> Option<(String, String)> {
+        self.next_email_where(timeout, |subject| subject.starts_with("Approve step"))
+            .await
+    }
+
+    /// The next email whose subject satisfies `wanted`; others stay unread.
+    pub async fn next_email_where(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<(String, String)> {
+        let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        let found = loop {
+            let position = {
+                let unread = self.unread.lock().expect("unread");
+                unread.iter().position(|(subject, _)| wanted(subject))
+            };
+            if let Some(position) = position {
+                break self.unread.lock().expect("unread").remove(position);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.receive(left).await {
+                Some(email) if wanted(&email.0) => break Some(email),
+                Some(other) => skipped.push(other),
+                None => break None,
+            }
+        };
+        self.unread.lock().expect("unread").extend(skipped);
+        found
+    }
+
+    /// The next email (subject, body), waiting up to `timeout`.
     pub async fn next_email(&self, timeout: Duration) -> Option<(String, String)> {
+        if let Some(email) = self.unread.lock().expect("unread").pop_front() {
+            return Some(email);
+        }
+        self.receive(timeout).await
+    }
+
+    async fn receive(&self, timeout: Duration) -> Option<(String, String)> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             let received = self

@@ -106,11 +106,12 @@ pub struct Emulator {
 }
 
 /// A stand-in for Slack's incoming webhook (and response URLs) on loopback:
-/// it keeps every JSON message posted to it.
+/// it keeps every JSON message posted to it, or answers 500 while failing.
 #[derive(Debug, Clone)]
 pub struct FakeSlack {
     port: u16,
     messages: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeSlack {
@@ -118,10 +119,13 @@ impl FakeSlack {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let kept = std::sync::Arc::clone(&messages);
+        let down = std::sync::Arc::clone(&failing);
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let kept = std::sync::Arc::clone(&kept);
+                let down = std::sync::Arc::clone(&down);
                 std::thread::spawn(move || {
                     let mut writer = match stream.try_clone() {
                         Ok(w) => w,
@@ -129,6 +133,12 @@ impl FakeSlack {
                     };
                     let mut reader = BufReader::new(stream);
                     while let Some((_, body)) = read_http_request(&mut reader) {
+                        if down.load(std::sync::atomic::Ordering::SeqCst) {
+                            let _ = writer.write_all(
+                                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\ndown",
+                            );
+                            continue;
+                        }
                         if let Ok(value) = serde_json::from_slice(&body) {
                             kept.lock().expect("lock").push(value);
                         }
@@ -137,7 +147,17 @@ impl FakeSlack {
                 });
             }
         });
-        FakeSlack { port, messages }
+        FakeSlack {
+            port,
+            messages,
+            failing,
+        }
+    }
+
+    /// Slack is down (HTTP 500 to everything) until set back.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn webhook_url(&self) -> String {
@@ -578,6 +598,24 @@ impl Emulator {
         body: &[u8],
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         http_request(self.port, method, path, body)
+    }
+
+    /// Makes the next `count` calls of `operation` on `service` (its SigV4
+    /// signing name: `states`, `ecs`, `elasticloadbalancing` …) fail with the
+    /// AWS error `code`, as the launcher's fault controls do.
+    pub fn arm_fault(&self, service: &str, operation: &str, code: &str, count: u32) {
+        let body = serde_json::json!({
+            "service": service, "operation": operation, "code": code, "count": count
+        });
+        let (status, _, answer) =
+            self.http("POST", "/_ecs-canary/faults", body.to_string().as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
+    /// Disarms every fault.
+    pub fn disarm_faults(&self) {
+        let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"");
+        assert_eq!(status, 200);
     }
 
     /// Whether anything still accepts connections on the emulator's port.

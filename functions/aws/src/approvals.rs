@@ -2,14 +2,16 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use ecs_canary_core::{ApprovalFacts, ApprovalId, Decision};
+use ecs_canary_core::{
+    ApprovalFacts, ApprovalId, ApprovalStatus, Decision, DECIDING_TAKEOVER_SECONDS,
+};
 
 use crate::error::Failure;
 use crate::AwsError;
 
 const ID: &str = "approvalId";
 const STATUS: &str = "status";
-const PENDING: &str = "PENDING";
+const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
 
 /// A stored approval request. The task token never leaves the backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,10 +22,20 @@ pub struct ApprovalRecord {
     pub facts: ApprovalFacts,
     /// Seconds since the epoch after which the link no longer decides.
     pub expires_at: u64,
-    /// `PENDING`, `APPROVED` or `REJECTED`.
-    pub status: String,
+    pub status: ApprovalStatus,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+}
+
+/// The approval request of one step of one execution, as a retried
+/// request-approval finds it again: the link already sent, and the channels
+/// that already delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRequest {
+    pub id: ApprovalId,
+    pub delivered: Vec<String>,
+    /// Whether this call created it (the first request for the step).
+    pub first: bool,
 }
 
 /// What a decision attempt found.
@@ -61,7 +73,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Option<ApprovalRecord> {
         execution: text(item, "execution").unwrap_or_default(),
         facts: serde_json::from_str(&text(item, "facts")?).ok()?,
         expires_at: number(item, "expiresAt")?,
-        status: text(item, STATUS)?,
+        status: ApprovalStatus::parse(&text(item, STATUS)?)?,
         decided_by: text(item, "decidedBy"),
         decided_at: text(item, "decidedAt"),
     })
@@ -89,7 +101,10 @@ impl Approvals {
                 "expiresAt",
                 AttributeValue::N(record.expires_at.to_string()),
             )
-            .item(STATUS, AttributeValue::S(record.status.clone()))
+            .item(
+                STATUS,
+                AttributeValue::S(record.status.as_str().to_string()),
+            )
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", ID)
             .send()
@@ -111,7 +126,124 @@ impl Approvals {
         Ok(output.item().and_then(record))
     }
 
-    /// Records a decision once: only a pending, unexpired approval changes.
+    /// The step's request: created with `new_id` the first time, found again
+    /// (with the channels that delivered it) when request-approval is retried.
+    pub async fn claim_step(
+        &self,
+        execution: &str,
+        step: usize,
+        new_id: &ApprovalId,
+    ) -> Result<StepRequest, AwsError> {
+        let key = step_key(execution, step);
+        let created = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(ID, AttributeValue::S(key.clone()))
+            .item("linkId", AttributeValue::S(new_id.to_string()))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", ID)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(StepRequest {
+                id: new_id.clone(),
+                delivered: Vec::new(),
+                first: true,
+            }),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if !failure.has_code("ConditionalCheckFailedException") {
+                    return Err(failure.into_error("dynamodb:PutItem"));
+                }
+                let item = self.item(&key).await?.unwrap_or_default();
+                let id = text(&item, "linkId")
+                    .and_then(|id| ApprovalId::parse(&id))
+                    .ok_or_else(|| AwsError::Service {
+                        operation: "dynamodb:GetItem",
+                        code: "MalformedItem".into(),
+                        message: format!("step item {key} has no link id"),
+                    })?;
+                let delivered = item
+                    .get("delivered")
+                    .and_then(|v| v.as_ss().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(StepRequest {
+                    id,
+                    delivered,
+                    first: false,
+                })
+            }
+        }
+    }
+
+    /// Records that `channel` delivered the step's request.
+    pub async fn mark_delivered(
+        &self,
+        execution: &str,
+        step: usize,
+        channel: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, AttributeValue::S(step_key(execution, step)))
+            .update_expression("ADD delivered :channel")
+            .expression_attribute_values(":channel", AttributeValue::Ss(vec![channel.to_string()]))
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error(UPDATE_ITEM))?;
+        Ok(())
+    }
+
+    /// A retried request for the same step: the same link now carries the
+    /// new task token, waits again, and expires later.
+    pub async fn renew(
+        &self,
+        id: &ApprovalId,
+        task_token: &str,
+        expires_at: u64,
+    ) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, AttributeValue::S(id.to_string()))
+            .update_expression(
+                "SET taskToken = :token, expiresAt = :expires, #status = :pending REMOVE decidedBy, decidedAt, decidingSince",
+            )
+            .condition_expression("attribute_exists(#id)")
+            .expression_attribute_names("#id", ID)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":token", AttributeValue::S(task_token.to_string()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(ApprovalStatus::Pending.as_str().into()),
+            )
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error(UPDATE_ITEM))?;
+        Ok(())
+    }
+
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ID, AttributeValue::S(key.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("dynamodb:GetItem"))?;
+        Ok(output.item().cloned())
+    }
+
+    /// Takes a decision, once: only a pending, unexpired approval (or one
+    /// whose decider died more than [`DECIDING_TAKEOVER_SECONDS`] ago) moves
+    /// to `Deciding`, recording who and when. The caller then passes it on
+    /// and [`settle`](Approvals::settle)s or [`reopen`](Approvals::reopen)s it.
     pub async fn decide(
         &self,
         id: &ApprovalId,
@@ -125,17 +257,29 @@ impl Approvals {
             .update_item()
             .table_name(&self.table)
             .key(ID, AttributeValue::S(id.to_string()))
-            .update_expression("SET #status = :decided, decidedBy = :by, decidedAt = :at")
-            .condition_expression("#status = :pending AND expiresAt > :now")
+            .update_expression(
+                "SET #status = :deciding, decision = :decision, decidedBy = :by, decidedAt = :at, decidingSince = :now",
+            )
+            .condition_expression(
+                "(#status = :pending AND expiresAt > :now) OR (#status = :deciding AND decidingSince < :stale)",
+            )
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(
-                ":decided",
-                AttributeValue::S(decision.status().to_string()),
+                ":deciding",
+                AttributeValue::S(ApprovalStatus::Deciding.as_str().into()),
             )
-            .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_string()))
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(ApprovalStatus::Pending.as_str().into()),
+            )
+            .expression_attribute_values(":decision", AttributeValue::S(decision.as_str().into()))
             .expression_attribute_values(":by", AttributeValue::S(by.to_string()))
             .expression_attribute_values(":at", AttributeValue::S(at.to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(
+                ":stale",
+                AttributeValue::N(now.saturating_sub(DECIDING_TAKEOVER_SECONDS).to_string()),
+            )
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await;
@@ -147,14 +291,54 @@ impl Approvals {
             Err(e) => {
                 let failure = Failure::of(e);
                 if !failure.has_code("ConditionalCheckFailedException") {
-                    return Err(failure.into_error("dynamodb:UpdateItem"));
+                    return Err(failure.into_error(UPDATE_ITEM));
                 }
                 Ok(match self.get(id).await? {
                     None => DecideOutcome::Unknown,
-                    Some(found) if found.status != PENDING => DecideOutcome::AlreadyDecided(found),
-                    Some(found) => DecideOutcome::Expired(found),
+                    Some(found) if found.status == ApprovalStatus::Pending => {
+                        DecideOutcome::Expired(found)
+                    }
+                    Some(found) if found.status == ApprovalStatus::Expired => {
+                        DecideOutcome::Expired(found)
+                    }
+                    Some(found) => DecideOutcome::AlreadyDecided(found),
                 })
             }
         }
     }
+
+    /// Moves a decision that is being passed on to `status`: the decided
+    /// status once Step Functions took it, `Pending` (who and when removed)
+    /// when it could not be passed on, `Expired` when the step is gone.
+    pub async fn settle(&self, id: &ApprovalId, status: ApprovalStatus) -> Result<(), AwsError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, AttributeValue::S(id.to_string()))
+            .condition_expression("#status = :deciding")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(
+                ":deciding",
+                AttributeValue::S(ApprovalStatus::Deciding.as_str().into()),
+            )
+            .expression_attribute_values(":to", AttributeValue::S(status.as_str().into()));
+        update = if status == ApprovalStatus::Pending {
+            update.update_expression(
+                "SET #status = :to REMOVE decision, decidedBy, decidedAt, decidingSince",
+            )
+        } else {
+            update.update_expression("SET #status = :to REMOVE decidingSince")
+        };
+        update
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error(UPDATE_ITEM))?;
+        Ok(())
+    }
+}
+
+/// The key of a step's item: never a valid [`ApprovalId`], so no link reaches it.
+fn step_key(execution: &str, step: usize) -> String {
+    format!("step#{execution}#{step}")
 }

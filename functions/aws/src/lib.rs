@@ -17,7 +17,7 @@ mod rules;
 mod secrets;
 mod stacks;
 
-pub use approvals::{ApprovalRecord, Approvals, DecideOutcome};
+pub use approvals::{ApprovalRecord, Approvals, DecideOutcome, StepRequest};
 pub use config::{config_loader, load_sdk_config, AwsClients};
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;

@@ -14,6 +14,15 @@ use thiserror::Error;
 
 use crate::{Colour, ErrorName, TrafficSplit};
 
+/// Where Slack's response URLs live; nothing else is ever posted to.
+pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
+
+/// Whether a `response_url` from an interaction may be posted to: only
+/// Slack's own (a forged payload must not make the function call elsewhere).
+pub fn is_slack_response_url(url: &str) -> bool {
+    url.starts_with(SLACK_RESPONSE_URL_PREFIX) && !url.contains(['@', ' ', '\\'])
+}
+
 /// How far a Slack request's timestamp may be from now.
 pub const SLACK_MAX_SKEW_SECONDS: u64 = 300;
 
@@ -70,12 +79,88 @@ impl Decision {
             Decision::Reject => "reject",
         }
     }
+}
 
-    /// The stored status once decided.
-    pub fn status(self) -> &'static str {
+/// Where an approval request stands. A click is never lost: a decision goes
+/// `Pending → Deciding → Approved/Rejected`, and back to `Pending` when it
+/// could not be passed on to Step Functions (unless the step is gone:
+/// `Expired`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApprovalStatus {
+    Pending,
+    Deciding,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+/// How long a decision may stay `Deciding` before another click may take it
+/// over (the function that was deciding died).
+pub const DECIDING_TAKEOVER_SECONDS: u64 = 30;
+
+impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Deciding,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Expired,
+    ];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Decision::Approve => "APPROVED",
-            Decision::Reject => "REJECTED",
+            ApprovalStatus::Pending => "PENDING",
+            ApprovalStatus::Deciding => "DECIDING",
+            ApprovalStatus::Approved => "APPROVED",
+            ApprovalStatus::Rejected => "REJECTED",
+            ApprovalStatus::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ApprovalStatus> {
+        ApprovalStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The status once `decision` has reached Step Functions.
+    pub fn decided(decision: Decision) -> ApprovalStatus {
+        match decision {
+            Decision::Approve => ApprovalStatus::Approved,
+            Decision::Reject => ApprovalStatus::Rejected,
+        }
+    }
+
+    /// What a link in this status shows at `now`: its HTTP status and
+    /// whether it may still decide.
+    pub fn link_state(self, expires_at: u64, now: u64) -> LinkState {
+        match self {
+            ApprovalStatus::Pending if now < expires_at => LinkState::Open,
+            ApprovalStatus::Pending | ApprovalStatus::Expired => LinkState::Expired,
+            ApprovalStatus::Deciding => LinkState::BeingDecided,
+            ApprovalStatus::Approved | ApprovalStatus::Rejected => LinkState::Decided,
+        }
+    }
+}
+
+/// What opening a link finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// The confirmation page (200).
+    Open,
+    /// A decision is being passed on right now (409).
+    BeingDecided,
+    /// Decided (409).
+    Decided,
+    /// No longer waiting for a decision (410).
+    Expired,
+}
+
+impl LinkState {
+    pub fn http_status(self) -> u16 {
+        match self {
+            LinkState::Open => 200,
+            LinkState::BeingDecided | LinkState::Decided => 409,
+            LinkState::Expired => 410,
         }
     }
 }
@@ -395,6 +480,60 @@ mod tests {
             steps: 2,
             split: TrafficSplit::candidate_percent(10).unwrap(),
             next_percent: next,
+        }
+    }
+
+    #[test]
+    fn approval_statuses_round_trip_and_say_what_a_link_does() {
+        for status in ApprovalStatus::ALL {
+            assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ApprovalStatus::parse("pending"), None);
+        let (expires, before, after) = (100, 99, 100);
+        assert_eq!(
+            ApprovalStatus::Pending.link_state(expires, before),
+            LinkState::Open
+        );
+        assert_eq!(
+            ApprovalStatus::Pending.link_state(expires, after),
+            LinkState::Expired
+        );
+        assert_eq!(
+            ApprovalStatus::Deciding.link_state(expires, before),
+            LinkState::BeingDecided
+        );
+        assert_eq!(
+            ApprovalStatus::Approved.link_state(expires, after),
+            LinkState::Decided
+        );
+        assert_eq!(
+            ApprovalStatus::Expired
+                .link_state(expires, before)
+                .http_status(),
+            410
+        );
+        assert_eq!(LinkState::Decided.http_status(), 409);
+        assert_eq!(LinkState::Open.http_status(), 200);
+        assert_eq!(
+            ApprovalStatus::decided(Decision::Reject),
+            ApprovalStatus::Rejected
+        );
+    }
+
+    #[test]
+    fn only_slack_response_urls_are_posted_to() {
+        assert!(is_slack_response_url(
+            "https://hooks.slack.com/actions/T1/1/abc"
+        ));
+        for other in [
+            "http://hooks.slack.com/actions/T1/1/abc",
+            "https://hooks.slack.com.evil.example/x",
+            "https://evil.example/?https://hooks.slack.com/",
+            "https://hooks.slack.com@evil.example/",
+            "http://127.0.0.1:9999/actions",
+            "",
+        ] {
+            assert!(!is_slack_response_url(other), "{other}");
         }
     }
 

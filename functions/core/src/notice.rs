@@ -37,6 +37,37 @@ impl Notice {
         }
     }
 
+    /// A deployment refused before anything changed: another rollout holds
+    /// the service, the rule drifted, the input is invalid …
+    pub fn refused(input: &Value, execution: &str, error: &str, cause: &str) -> Notice {
+        let field = |name: &str| input.get(name).and_then(Value::as_str).unwrap_or("?");
+        let what = match (
+            input.get("image").and_then(Value::as_str),
+            input.get("imageTag").and_then(Value::as_str),
+        ) {
+            (Some(image), Some(tag)) => format!("{image} (tag {tag})"),
+            (Some(image), None) => image.to_string(),
+            (None, _) => "a configuration change".to_string(),
+        };
+        let service = field("service");
+        let advice = if error == "DeploymentInProgress" {
+            "Another deployment of this service is in progress; push again (or start the execution again) when it has ended."
+        } else {
+            "Nothing was changed. Fix the cause, then push again or start the execution again."
+        };
+        Notice {
+            subject: truncate(format!("{service}: deployment refused ({error})")),
+            text: format!(
+                "A canary deployment of {service} (cluster {cluster}) was refused before anything changed: {error}.\n\n\
+                 Release:   {what}\n\
+                 Why:       {cause}\n\
+                 Execution: {execution}\n\n\
+                 {advice}\n",
+                cluster = field("cluster"),
+            ),
+        }
+    }
+
     /// The Slack message: the same words, escaped for mrkdwn.
     pub fn slack_message(&self) -> Value {
         json!({
@@ -52,4 +83,51 @@ impl Notice {
 /// SNS subjects: at most 100 characters.
 fn truncate(subject: String) -> String {
     subject.chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_says_what_was_refused_and_why() {
+        let input = json!({"cluster": "c", "service": "web", "image": "repo@sha256:ab", "imageTag": "1.2.3"});
+        let notice = Notice::refused(
+            &input,
+            "arn:exec",
+            "DeploymentInProgress",
+            "lock held by arn:other",
+        );
+        assert_eq!(
+            notice.subject,
+            "web: deployment refused (DeploymentInProgress)"
+        );
+        assert!(
+            notice.text.contains("repo@sha256:ab (tag 1.2.3)"),
+            "{}",
+            notice.text
+        );
+        assert!(notice.text.contains("lock held by arn:other"));
+        assert!(notice.text.contains("push again"));
+        // Not even an object: still a readable notice.
+        let odd = Notice::refused(&json!([1, 2]), "arn:exec", "InvalidInput", "not an object");
+        assert!(odd
+            .subject
+            .starts_with("?: deployment refused (InvalidInput)"));
+    }
+
+    #[test]
+    fn slack_notices_are_escaped() {
+        let notice = Notice::refused(
+            &json!({"service": "<!channel>"}),
+            "e",
+            "X",
+            "<https://evil|click>",
+        );
+        let text = notice.slack_message().to_string();
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<https://evil"),
+            "{text}"
+        );
+    }
 }

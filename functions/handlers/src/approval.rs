@@ -1,11 +1,17 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
-use ecs_canary_core::{ApprovalFacts, ApprovalId, Deployment, DeploymentRequest, Notice};
+use ecs_canary_core::{
+    ApprovalFacts, ApprovalId, ApprovalStatus, Deployment, DeploymentRequest, Notice,
+};
+
+/// The approval channels, as logged and returned.
+const EMAIL: &str = "email";
+const SLACK: &str = "slack";
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::events::parse;
+use crate::events::{error_and_cause, parse};
 use crate::{Context, FunctionError};
 
 /// request-approval's event: sent by the state machine with `.waitForTaskToken`.
@@ -21,6 +27,9 @@ pub struct ApprovalEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NoticeKind {
+    /// The deployment was refused before anything changed (a push during a
+    /// rollout: `DeploymentInProgress`, drift, invalid input …).
+    Refused,
     /// The weighted rule was changed by hand; the deployment stopped.
     SplitChangedByHand,
 }
@@ -31,8 +40,17 @@ pub enum NoticeKind {
 #[serde(rename_all = "camelCase")]
 pub struct NoticeEvent {
     pub notice: NoticeKind,
-    pub deployment: Deployment,
-    /// `{error, cause}` as the rollback function reported it.
+    /// The deployment (`splitChangedByHand`).
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+    /// The execution input as given (`refused`).
+    #[serde(default)]
+    pub input: Value,
+    /// The execution (`refused`).
+    #[serde(default)]
+    pub execution: Option<String>,
+    /// Why: a Step Functions error object (`{"Error", "Cause"}`) or the
+    /// rollback's `{error, cause}`.
     #[serde(default)]
     pub failure: Value,
 }
@@ -40,13 +58,22 @@ pub struct NoticeEvent {
 /// Sends a notice on every configured channel, best effort: a channel that
 /// fails is logged and the others still go out. Returns the channels used.
 async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, FunctionError> {
-    let cause = event
-        .failure
-        .get("cause")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let notice = match event.notice {
-        NoticeKind::SplitChangedByHand => Notice::split_changed_by_hand(&event.deployment, cause),
+    let (error, cause) = error_and_cause(&event.failure);
+    let notice = match (event.notice, &event.deployment) {
+        (NoticeKind::SplitChangedByHand, Some(deployment)) => {
+            Notice::split_changed_by_hand(deployment, &cause)
+        }
+        (NoticeKind::SplitChangedByHand, None) => {
+            return Err(FunctionError::InvalidEvent(
+                "a splitChangedByHand notice needs the deployment".into(),
+            ))
+        }
+        (NoticeKind::Refused, _) => Notice::refused(
+            &event.input,
+            event.execution.as_deref().unwrap_or_default(),
+            &error,
+            &cause,
+        ),
     };
     let mut channels = Vec::new();
     if let Some(topic) = &context.settings.topic_arn {
@@ -72,7 +99,7 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
         Ok(None) => {}
         Err(error) => tracing::error!(%error, "could not read the Slack webhook"),
     }
-    tracing::info!(service = %event.deployment.request.service, notice = ?event.notice, channels = ?channels, "notice sent");
+    tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
     Ok(json!({"notice": event.notice, "channels": channels}))
 }
 
@@ -114,9 +141,15 @@ fn random_id() -> Result<ApprovalId, FunctionError> {
     Ok(ApprovalId::from_random(bytes))
 }
 
-/// Stores the task token against a new opaque id, then sends the email (SNS)
+/// Stores the task token against an opaque id, then sends the email (SNS)
 /// and the Slack message, each with the link; returns at once. The token
 /// itself goes nowhere else.
+///
+/// Channels are best effort: a channel that fails is logged and the others
+/// still go out; the step fails (`NoChannelDelivered`) only when channels
+/// are configured and none delivered. A retried request for the same step
+/// (Step Functions hands it a new token) keeps the link already sent, moves
+/// it to the new token, and sends only on the channels that did not deliver.
 pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
     if event.get("notice").is_some() {
         return announce(&context, parse(event)?).await;
@@ -127,43 +160,100 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         return Err(FunctionError::NotConfigured("ECS_CANARY_APPROVAL_URL"));
     }
     let facts = approval_facts(&event.deployment);
-    let id = random_id()?;
-    let record = ApprovalRecord {
-        id: id.clone(),
-        task_token: event.task_token,
-        execution: event.execution,
-        facts: facts.clone(),
-        expires_at: context.now() + event.deployment.request.approval_timeout_seconds,
-        status: "PENDING".into(),
-        decided_by: None,
-        decided_at: None,
-    };
-    context.approvals.put(&record).await?;
+    let step = event.deployment.step.unwrap_or(0);
+    let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
+    let claimed = context
+        .approvals
+        .claim_step(&event.execution, step, &random_id()?)
+        .await?;
+    let id = claimed.id.clone();
+    if claimed.first {
+        context
+            .approvals
+            .put(&ApprovalRecord {
+                id: id.clone(),
+                task_token: event.task_token,
+                execution: event.execution.clone(),
+                facts: facts.clone(),
+                expires_at,
+                status: ApprovalStatus::Pending,
+                decided_by: None,
+                decided_at: None,
+            })
+            .await?;
+    } else {
+        context
+            .approvals
+            .renew(&id, &event.task_token, expires_at)
+            .await?;
+    }
     let link = settings.approval_link(&id);
 
-    let mut channels = Vec::new();
+    let mut configured = Vec::new();
+    let mut delivered: Vec<&str> = Vec::new();
+    let mut failures = Vec::new();
+    let already = |channel: &str| claimed.delivered.iter().any(|c| c == channel);
     if let Some(topic) = &settings.topic_arn {
-        context
-            .clients
-            .notifications
-            .publish(topic, &facts.email_subject(), &facts.email_body(&link))
-            .await?;
-        channels.push("email");
+        configured.push(EMAIL);
+        if already(EMAIL) {
+            delivered.push(EMAIL);
+        } else {
+            match context
+                .clients
+                .notifications
+                .publish(topic, &facts.email_subject(), &facts.email_body(&link))
+                .await
+            {
+                Ok(_) => delivered.push(EMAIL),
+                Err(error) => failures.push(format!("email: {error}")),
+            }
+        }
     }
-    if let Some(webhook) = context.slack_webhook_url().await? {
-        context
-            .webhooks
-            .post_json(&webhook, &facts.slack_message(&id, &link))
-            .await?;
-        channels.push("slack");
+    match context.slack_webhook_url().await {
+        Ok(Some(webhook)) => {
+            configured.push(SLACK);
+            if already(SLACK) {
+                delivered.push(SLACK);
+            } else {
+                match context
+                    .webhooks
+                    .post_json(&webhook, &facts.slack_message(&id, &link))
+                    .await
+                {
+                    Ok(()) => delivered.push(SLACK),
+                    Err(error) => failures.push(format!("slack: {error}")),
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(error) => {
+            configured.push(SLACK);
+            failures.push(format!("slack: {error}"));
+        }
+    }
+    for channel in delivered.iter().filter(|c| !already(c)) {
+        if let Err(error) = context
+            .approvals
+            .mark_delivered(&event.execution, step, channel)
+            .await
+        {
+            tracing::warn!(%error, channel, "could not record a delivered channel");
+        }
+    }
+    for failure in &failures {
+        tracing::error!(%failure, "an approval channel failed");
+    }
+    if !configured.is_empty() && delivered.is_empty() {
+        return Err(FunctionError::NoChannelDelivered(failures.join("; ")));
     }
     tracing::info!(
-        approval = %id,
         service = %facts.service,
         step = facts.step,
         steps = facts.steps,
-        channels = ?channels,
+        channels = ?delivered,
+        failed = failures.len(),
+        retried = !claimed.first,
         "approval requested"
     );
-    Ok(json!({"approvalId": id, "link": link, "channels": channels}))
+    Ok(json!({"channels": delivered, "failedChannels": failures.len()}))
 }

@@ -8,13 +8,17 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
-    confirmation_page, form_decision, form_field, iso8601, message_page, verify_slack_request,
-    ApprovalId, Decision,
+    confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
+    verify_slack_request, ApprovalId, ApprovalStatus, Decision, ErrorName, LinkState,
+    SLACK_RESPONSE_URL_PREFIX,
 };
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 use crate::{init_logging, Context};
+
+/// How long the Slack message update may take (Slack waits 3 s in all).
+const RESPONSE_URL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Who decides through a link in an email.
 pub const EMAIL_LINK: &str = "email link";
@@ -51,17 +55,46 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Who decided an approval, and when.
-fn decided(record: &ApprovalRecord) -> String {
-    format!(
-        "Step {} of {} for {} was {} by {} at {}.",
-        record.facts.step,
-        record.facts.steps,
-        record.facts.service,
-        record.status.to_lowercase(),
-        record.decided_by.as_deref().unwrap_or_default(),
-        record.decided_at.as_deref().unwrap_or_default()
-    )
+/// The page of a link that can no longer decide (or is deciding right now).
+fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
+    let facts = &record.facts;
+    let (title, message) = match state {
+        LinkState::BeingDecided => (
+            "A decision is being recorded",
+            format!(
+                "{} chose for step {} of {} of {} at {}; it is being passed on to the deployment right now. Open the link again in a moment to see the outcome.",
+                record.decided_by.as_deref().unwrap_or_default(),
+                facts.step,
+                facts.steps,
+                facts.service,
+                record.decided_at.as_deref().unwrap_or_default()
+            ),
+        ),
+        LinkState::Expired => (
+            "This approval has expired",
+            format!(
+                "Step {} of {} for {} is no longer waiting for a decision; a deployment whose approval timed out was rolled back.",
+                facts.step, facts.steps, facts.service
+            ),
+        ),
+        LinkState::Decided | LinkState::Open => (
+            "Already decided",
+            format!(
+                "Step {} of {} for {} was {} by {} at {}. Nothing was changed.",
+                facts.step,
+                facts.steps,
+                facts.service,
+                record.status.as_str().to_lowercase(),
+                record.decided_by.as_deref().unwrap_or_default(),
+                record.decided_at.as_deref().unwrap_or_default()
+            ),
+        ),
+    };
+    Outcome {
+        status: state.http_status(),
+        title: title.into(),
+        message,
+    }
 }
 
 /// The result of a decision, for a page or a Slack message.
@@ -83,22 +116,10 @@ async fn decide(
     let record = match outcome {
         DecideOutcome::Decided(record) => record,
         DecideOutcome::AlreadyDecided(record) => {
-            return Ok(Outcome {
-                status: 409,
-                title: "Already decided".into(),
-                message: format!("{} Nothing was changed.", decided(&record)),
-            })
+            let state = record.status.link_state(record.expires_at, now);
+            return Ok(closed(&record, state));
         }
-        DecideOutcome::Expired(record) => {
-            return Ok(Outcome {
-                status: 410,
-                title: "This approval has expired".into(),
-                message: format!(
-                    "Step {} of {} for {} is no longer waiting for a decision; the deployment was rolled back when its approval timed out.",
-                    record.facts.step, record.facts.steps, record.facts.service
-                ),
-            })
-        }
+        DecideOutcome::Expired(record) => return Ok(closed(&record, LinkState::Expired)),
         DecideOutcome::Unknown => {
             return Ok(Outcome {
                 status: 404,
@@ -129,7 +150,16 @@ async fn decide(
                 .await
         }
     };
-    tracing::info!(approval = %id, decision = decision.as_str(), %by, service = %facts.service, step = facts.step, "decision");
+    tracing::info!(service = %facts.service, step = facts.step, decision = decision.as_str(), %by, passed_on = callback.is_ok(), "decision");
+    // Two-phase: the decision is only final once Step Functions has it.
+    let settled = match &callback {
+        Ok(()) => ApprovalStatus::decided(decision),
+        Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
+        Err(_) => ApprovalStatus::Pending,
+    };
+    if let Err(error) = context.approvals.settle(id, settled).await {
+        tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
+    }
     match callback {
         Ok(()) => Ok(Outcome {
             status: 200,
@@ -150,7 +180,20 @@ async fn decide(
                 facts.step, facts.steps, facts.service
             ),
         }),
-        Err(other) => Err(other),
+        Err(other) => {
+            tracing::error!(error = %other, "the decision could not be passed on; the step waits again");
+            Ok(Outcome {
+                status: 503,
+                title: "Your decision was not recorded".into(),
+                message: format!(
+                    "It could not be passed on to the deployment just now ({}). Nothing has changed: step {} of {} for {} is still waiting. Open the link again and choose once more.",
+                    other.error_type(),
+                    facts.step,
+                    facts.steps,
+                    facts.service
+                ),
+            })
+        }
     }
 }
 
@@ -164,19 +207,12 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
             ),
         ));
     };
-    if record.status != "PENDING" {
+    let state = record.status.link_state(record.expires_at, context.now());
+    if state != LinkState::Open {
+        let outcome = closed(&record, state);
         return Ok(html(
-            409,
-            message_page("Already decided", &decided(&record)),
-        ));
-    }
-    if context.now() >= record.expires_at {
-        return Ok(html(
-            410,
-            message_page(
-                "This approval has expired",
-                "This step is no longer waiting for a decision.",
-            ),
+            outcome.status,
+            message_page(&outcome.title, &outcome.message),
         ));
     }
     // The form posts back to this very URL.
@@ -228,11 +264,23 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
     };
     let outcome = decide(context, &id, decision, &by).await?;
     let text = format!("*{}* — {}", outcome.title, outcome.message);
-    if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
-        let update = json!({"replace_original": true, "text": text});
-        if let Err(error) = context.webhooks.post_json(url, &update).await {
-            tracing::warn!(%error, "could not update the Slack message");
+    // Slack wants an answer within 3 s: the message update gets at most
+    // RESPONSE_URL_LIMIT, and goes only to Slack's own response URLs.
+    match payload.get("response_url").and_then(Value::as_str) {
+        Some(url) if is_slack_response_url(url) => {
+            let update = json!({"replace_original": true, "text": text});
+            if let Err(error) = context
+                .webhooks
+                .post_json_within(url, &update, RESPONSE_URL_LIMIT)
+                .await
+            {
+                tracing::warn!(%error, "could not update the Slack message");
+            }
         }
+        Some(_) => tracing::warn!(
+            "ignored a response_url that is not Slack's ({SLACK_RESPONSE_URL_PREFIX}…)"
+        ),
+        None => {}
     }
     Ok(json_response(
         200,

@@ -46,6 +46,8 @@ pub enum FunctionError {
         stack_status: String,
         candidate_stability: String,
     },
+    #[error("no approval channel delivered the request: {0}")]
+    NoChannelDelivered(String),
     #[error("posting to Slack failed: {0}")]
     Webhook(String),
     #[error("{0} is not configured")]
@@ -77,6 +79,7 @@ impl ErrorName for FunctionError {
             FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
             FunctionError::CandidateNotReady { .. } => "CandidateNotReady",
             FunctionError::Webhook(_) => "SlackWebhookFailed",
+            FunctionError::NoChannelDelivered(_) => "NoChannelDelivered",
             FunctionError::NotConfigured(_) => "NotConfigured",
         }
     }

@@ -73,3 +73,36 @@ pub(crate) fn with_fields(deployment: &Deployment, fields: Value) -> Result<Valu
     }
     Ok(value)
 }
+
+/// The error name and a readable cause from a Step Functions error object
+/// (`{"Error": …, "Cause": …}`, where a Lambda error's cause is its JSON).
+pub(crate) fn error_and_cause(reason: &Value) -> (String, String) {
+    let error = reason
+        .get("Error")
+        .or_else(|| reason.get("error"))
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .unwrap_or("RolledBack")
+        .to_string();
+    let cause = match reason
+        .get("Cause")
+        .or_else(|| reason.get("cause"))
+        .and_then(Value::as_str)
+    {
+        Some(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|c| {
+                c.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| text.to_string()),
+        None => String::new(),
+    };
+    let cause = if cause.is_empty() {
+        format!("rolled back after {error}; traffic is 100 % on the stable colour")
+    } else {
+        cause
+    };
+    (error, cause)
+}

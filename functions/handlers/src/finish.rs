@@ -3,7 +3,7 @@ use std::sync::Arc;
 use ecs_canary_core::{rollback_restores_split, TrafficSplit};
 use serde_json::{json, Value};
 
-use crate::events::{parse, with_fields};
+use crate::events::{error_and_cause, parse, with_fields};
 use crate::weights::{apply_split, point_tester_rules};
 use crate::{Context, FunctionError, RollbackEvent};
 
@@ -40,7 +40,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, Func
         mut deployment,
         reason,
     } = parse(event)?;
-    let (error, cause) = failure(&reason);
+    let (error, cause) = error_and_cause(&reason);
     let mut rule_left_as_is = !rollback_restores_split(&error);
     if !rule_left_as_is {
         match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
@@ -70,37 +70,9 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, Func
     )
 }
 
-/// The error name and a readable cause from a Step Functions error object
-/// (`{"Error": …, "Cause": …}`, where a Lambda error's cause is its JSON).
-fn failure(reason: &Value) -> (String, String) {
-    let error = reason
-        .get("Error")
-        .and_then(Value::as_str)
-        .filter(|e| !e.is_empty())
-        .unwrap_or("RolledBack")
-        .to_string();
-    let cause = match reason.get("Cause").and_then(Value::as_str) {
-        Some(text) => serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|c| {
-                c.get("errorMessage")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| text.to_string()),
-        None => String::new(),
-    };
-    let cause = if cause.is_empty() {
-        format!("rolled back after {error}; traffic is 100 % on the stable colour")
-    } else {
-        cause
-    };
-    (error, cause)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::failure;
+    use crate::events::error_and_cause as failure;
     use serde_json::json;
 
     #[test]

@@ -4,6 +4,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::FunctionError;
@@ -28,14 +30,27 @@ impl Webhooks {
     }
 
     pub async fn post_json(&self, url: &str, body: &Value) -> Result<(), FunctionError> {
+        self.post_json_within(url, body, Duration::from_secs(5))
+            .await
+    }
+
+    /// The same, giving up after `limit` (the whole request and answer).
+    pub async fn post_json_within(
+        &self,
+        url: &str,
+        body: &Value,
+        limit: Duration,
+    ) -> Result<(), FunctionError> {
         let request = hyper::Request::post(url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| FunctionError::Webhook(format!("bad webhook URL: {e}")))?;
         let call = self.client.request(request);
-        let response = tokio::time::timeout(std::time::Duration::from_secs(5), call)
+        let response = tokio::time::timeout(limit, call)
             .await
-            .map_err(|_| FunctionError::Webhook("the webhook did not answer within 5 s".into()))?
+            .map_err(|_| {
+                FunctionError::Webhook(format!("the webhook did not answer within {limit:?}"))
+            })?
             .map_err(|e| FunctionError::Webhook(format!("webhook unreachable: {e}")))?;
         let status = response.status();
         // Drain the body so the connection can be reused.
