@@ -59,9 +59,10 @@ async fn deploy(
         .expect("describe the stable task definition");
     let change = ReleaseChange::plan(&live.containers(), &app_version(version), None)
         .expect("the release applies");
+    let current = &before.task_set(stable.other()).task_definition;
     let candidate = clients
         .ecs
-        .register_release(&live, &change)
+        .register_release(&live, &change, Some(current))
         .await
         .expect("register the candidate");
     let patched = before

@@ -260,7 +260,17 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
     ] {
         let _ = writeln!(out, "\nECR push: {REPOSITORY}:{tag} …");
         push(&events, tag, digest).await;
-        let execution = execution_named(&flow, &format!("{SERVICE}-{}", &digest[7..27])).await;
+        // The name the trigger gives this push's execution (the core decides it).
+        let push_seen = ecs_canary_core::ImagePush {
+            account: crate::ACCOUNT.into(),
+            region: crate::REGION.into(),
+            repository: REPOSITORY.into(),
+            tag: Some(tag.into()),
+            digest: digest.into(),
+        };
+        let mapping = &ecs_canary_core::parse_mappings(&mappings.to_string())
+            .expect("the demo's mappings")[0];
+        let execution = execution_named(&flow, &mapping.execution_name(&push_seen)).await;
         let _ = writeln!(out, "  execution {execution}");
         let (mut followed, outcome) = follow(
             out,

@@ -60,6 +60,28 @@ impl LiveTaskDefinition {
             .collect()
     }
 
+    /// Whether this definition is exactly `stable` with `change` applied
+    /// (what [`EcsServices::register_release`] would register).
+    fn is_release_of(&self, stable: &LiveTaskDefinition, change: &ReleaseChange) -> bool {
+        let (a, b) = (&self.definition, &stable.definition);
+        a.family == b.family
+            && a.task_role_arn == b.task_role_arn
+            && a.execution_role_arn == b.execution_role_arn
+            && a.network_mode == b.network_mode
+            && a.container_definitions() == stable.containers_with(change).as_slice()
+            && a.volumes == b.volumes
+            && a.placement_constraints == b.placement_constraints
+            && a.requires_compatibilities == b.requires_compatibilities
+            && a.cpu == b.cpu
+            && a.memory == b.memory
+            && a.pid_mode == b.pid_mode
+            && a.ipc_mode == b.ipc_mode
+            && a.proxy_configuration == b.proxy_configuration
+            && a.ephemeral_storage == b.ephemeral_storage
+            && a.runtime_platform == b.runtime_platform
+            && self.tags == stable.tags
+    }
+
     /// The containers with `change` applied to its container; every other
     /// field of every container as it is.
     fn containers_with(
@@ -190,15 +212,27 @@ impl EcsServices {
         })
     }
 
-    /// Registers a new revision of `live`'s family: the same definition
-    /// (containers, volumes, roles, network mode, cpu and memory, placement,
-    /// runtime platform, storage, tags …) with only `change` applied.
-    /// Returns the new revision's ARN.
+    /// The task definition for the candidate: a new revision of `live`'s
+    /// family, the same definition (containers, volumes, roles, network
+    /// mode, cpu and memory, placement, runtime platform, storage, tags …)
+    /// with only `change` applied — or `current`, the candidate's task
+    /// definition now, when it is exactly that already (a repeated deploy
+    /// registers nothing). Returns its ARN.
     pub async fn register_release(
         &self,
         live: &LiveTaskDefinition,
         change: &ReleaseChange,
+        current: Option<&str>,
     ) -> Result<String, AwsError> {
+        if let Some(current) = current.filter(|c| !c.is_empty()) {
+            match self.task_definition(current).await {
+                Ok(existing) if existing.is_release_of(live, change) => {
+                    return Ok(current.to_string())
+                }
+                Ok(_) | Err(AwsError::TaskDefinitionNotFound(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
         let d = &live.definition;
         let output = self
             .client

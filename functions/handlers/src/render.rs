@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
-use ecs_canary_core::{ReleaseChange, ResolveError, StackProgress, Template};
+use ecs_canary_core::{
+    Colour, Deployment, ReleaseChange, ResolveError, StackProgress, TaskSet, Template,
+};
 use serde_json::{json, Value};
 
 use crate::events::{parse, with_fields};
@@ -29,7 +31,8 @@ pub async fn render_and_deploy(
 
     if action == DeployAction::Deploy {
         // The candidate runs the stable task set's live task definition with
-        // only the release applied, registered as a new revision.
+        // only the release applied, registered as a new revision (unless the
+        // candidate task set already runs exactly that: a repeated deploy).
         let ecs = &context.clients.ecs;
         let live = ecs
             .task_definition(&deployment.stable_task_set.task_definition)
@@ -39,7 +42,12 @@ pub async fn render_and_deploy(
             &release(&deployment.request),
             deployment.request.image_tag.as_deref(),
         )?;
-        let candidate_task_definition = ecs.register_release(&live, &change).await?;
+        let current = live_task_set(&context, &deployment, &template, deployment.candidate)
+            .await?
+            .map(|t| t.task_definition);
+        let candidate_task_definition = ecs
+            .register_release(&live, &change, current.as_deref())
+            .await?;
         let patched = template.patch(
             deployment.stable,
             &deployment.stable_task_set.task_definition,
@@ -117,4 +125,32 @@ pub async fn render_and_deploy(
         &deployment,
         json!({"rollout": {"stackStatus": state.status, "candidateStability": stability, "ready": ready}}),
     )
+}
+
+/// A colour's task set as the stack has it now (outputs or physical ids).
+async fn live_task_set(
+    context: &Context,
+    deployment: &Deployment,
+    template: &Template,
+    colour: Colour,
+) -> Result<Option<TaskSet>, FunctionError> {
+    let stacks = &context.clients.stacks;
+    let stack = &deployment.request.stack;
+    let layout = template.layout()?;
+    let (state, ids) = (
+        stacks.describe(stack).await?,
+        stacks.physical_ids(stack).await?,
+    );
+    match task_set_id(&state.outputs, &ids, &layout, colour) {
+        Some(id) => Ok(context
+            .clients
+            .ecs
+            .task_set(
+                &deployment.request.cluster,
+                &deployment.request.service,
+                &id,
+            )
+            .await?),
+        None => Ok(None),
+    }
 }
