@@ -6,13 +6,11 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{slack_signature, Colour};
-use ecs_canary_e2e::example::{live_state, LiveState, APP_STACK};
+use ecs_canary_e2e::example::{app_lock_holder as lock_holder, app_state as state};
 use ecs_canary_e2e::flow::{
     example_flow, example_input, link_in, open, port_and_path, submit, Flow,
 };
-use ecs_canary_e2e::{
-    http_request_with, Emulator, APPROVALS_TABLE, LOCK_TABLE, SLACK_SIGNING_SECRET,
-};
+use ecs_canary_e2e::{http_request_with, Emulator, APPROVALS_TABLE, SLACK_SIGNING_SECRET};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -23,20 +21,6 @@ fn input(version: &str, timeout: u64) -> Value {
 
 async fn started() -> (Emulator, AwsClients, Flow) {
     example_flow().await
-}
-
-async fn state(clients: &AwsClients) -> LiveState {
-    live_state(clients, APP_STACK)
-        .await
-        .expect("read the stack")
-}
-
-async fn lock_holder(clients: &AwsClients) -> Option<String> {
-    clients
-        .locks(LOCK_TABLE)
-        .holder("mattctest/myservice")
-        .await
-        .expect("read the lock")
 }
 
 /// The approval link of the next email; asserts the email says what a person needs.

@@ -4,12 +4,11 @@
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::Colour;
 use ecs_canary_e2e::example::{
-    create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE,
+    app_lock_holder as lock_holder, app_state as state, create_example_app, APP_STACK, CLUSTER,
+    SERVICE,
 };
-use ecs_canary_e2e::{Emulator, FunctionFailure, LOCK_TABLE};
+use ecs_canary_e2e::{Emulator, FunctionFailure};
 use serde_json::{json, Value};
-
-const LOCK_KEY: &str = "mattctest/myservice";
 
 fn input(version: &str) -> Value {
     json!({
@@ -72,20 +71,6 @@ fn rollback(emulator: &Emulator, deployment: &Value, why: &str) -> Value {
             &json!({"deployment": deployment, "reason": {"Error": why, "Cause": "test"}}),
         )
         .expect("rollback")
-}
-
-async fn lock_holder(clients: &AwsClients) -> Option<String> {
-    clients
-        .locks(LOCK_TABLE)
-        .holder(LOCK_KEY)
-        .await
-        .expect("read the lock")
-}
-
-async fn state(clients: &AwsClients) -> LiveState {
-    live_state(clients, APP_STACK)
-        .await
-        .expect("read the stack")
 }
 
 async fn started() -> (Emulator, AwsClients) {

@@ -10,7 +10,8 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::Colour;
 use ecs_canary_e2e::example::{
-    create_example_app_from, example_template, live_state, LiveState, APP_STACK, CLUSTER, SERVICE,
+    app_state as state, containers_of, create_example_app_from, example_template, APP_STACK,
+    CLUSTER, SERVICE,
 };
 use ecs_canary_e2e::flow::{link_in, open, submit, Flow};
 use ecs_canary_e2e::Emulator;
@@ -21,33 +22,12 @@ const WAIT: Duration = Duration::from_secs(60);
 /// (image, environment) of each container, by name, as ECS has it.
 type Containers = BTreeMap<String, (String, BTreeMap<String, String>)>;
 
-async fn containers_of(emulator: &Emulator, task_definition: &str) -> Containers {
-    let ecs = aws_sdk_ecs::Client::new(&emulator.sdk_config().await);
-    let described = ecs
-        .describe_task_definition()
-        .task_definition(task_definition)
-        .send()
+async fn containers(clients: &AwsClients, task_definition: &str) -> Containers {
+    containers_of(clients, task_definition)
         .await
-        .expect("describe task definition");
-    let definition = described.task_definition().expect("task definition");
-    let mut containers = Containers::new();
-    for c in definition.container_definitions() {
-        let environment = c
-            .environment()
-            .iter()
-            .map(|v| {
-                (
-                    v.name().unwrap_or_default().to_string(),
-                    v.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        containers.insert(
-            c.name().unwrap_or_default().to_string(),
-            (c.image().unwrap_or_default().to_string(), environment),
-        );
-    }
-    containers
+        .into_iter()
+        .map(|c| (c.name, (c.image, c.environment.into_iter().collect())))
+        .collect()
 }
 
 fn container(image: &str, environment: &[(&str, &str)]) -> (String, BTreeMap<String, String>) {
@@ -98,12 +78,6 @@ fn input(release: Value) -> Value {
     input
 }
 
-async fn state(clients: &AwsClients) -> LiveState {
-    live_state(clients, APP_STACK)
-        .await
-        .expect("read the stack")
-}
-
 /// Starts a release and waits for its approval email; returns the execution,
 /// the email body and the link.
 async fn start(flow: &Flow, name: &str, release: Value) -> (String, String, String) {
@@ -132,7 +106,7 @@ async fn decide(flow: &Flow, execution: &str, link: &str, decision: &str) -> Opt
 
 #[tokio::test]
 async fn a_release_never_inherits_a_rolled_back_release() {
-    let (emulator, clients, flow) = flow_with_a_sidecar().await;
+    let (_emulator, clients, flow) = flow_with_a_sidecar().await;
 
     // 2.0.0 is promoted: Green is stable.
     let (execution, _, link) = start(
@@ -144,7 +118,7 @@ async fn a_release_never_inherits_a_rolled_back_release() {
     decide(&flow, &execution, &link, "approve").await;
     let promoted = state(&clients).await;
     assert_eq!(promoted.tag.as_deref(), Some("Green"));
-    let stable_containers = containers_of(&emulator, &promoted.green.task_definition).await;
+    let stable_containers = containers(&clients, &promoted.green.task_definition).await;
     assert_eq!(
         stable_containers,
         Containers::from([
@@ -190,7 +164,7 @@ async fn a_release_never_inherits_a_rolled_back_release() {
     let waiting = state(&clients).await;
     assert_eq!(waiting.tag.as_deref(), Some("Green"));
     assert_eq!(
-        containers_of(&emulator, &waiting.blue.task_definition).await,
+        containers(&clients, &waiting.blue.task_definition).await,
         Containers::from([
             (
                 "mycontainer".to_string(),
@@ -203,7 +177,7 @@ async fn a_release_never_inherits_a_rolled_back_release() {
         ])
     );
     assert_eq!(
-        containers_of(&emulator, &waiting.green.task_definition).await,
+        containers(&clients, &waiting.green.task_definition).await,
         stable_containers,
         "the stable task set is untouched"
     );
@@ -218,7 +192,7 @@ async fn a_release_never_inherits_a_rolled_back_release() {
     );
     let waiting = state(&clients).await;
     assert_eq!(
-        containers_of(&emulator, &waiting.blue.task_definition).await,
+        containers(&clients, &waiting.blue.task_definition).await,
         Containers::from([
             (
                 "mycontainer".to_string(),

@@ -8,27 +8,14 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{Colour, TrafficSplit};
 use ecs_canary_e2e::example::{
-    create_example_app_from, example_template, live_state, set_rule_by_hand, LiveState, APP_STACK,
+    app_lock_holder as lock_holder, app_state as state, create_example_app_from, example_template,
+    set_rule_by_hand, APP_STACK,
 };
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
-use ecs_canary_e2e::{Emulator, LOCK_TABLE};
+use ecs_canary_e2e::Emulator;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn state(clients: &AwsClients) -> LiveState {
-    live_state(clients, APP_STACK)
-        .await
-        .expect("read the stack")
-}
-
-async fn lock_holder(clients: &AwsClients) -> Option<String> {
-    clients
-        .locks(LOCK_TABLE)
-        .holder("mattctest/myservice")
-        .await
-        .expect("read the lock")
-}
 
 async fn physical_id(clients: &AwsClients, logical_id: &str) -> String {
     clients
@@ -128,6 +115,18 @@ async fn weighted_rule_shape(emulator: &Emulator, clients: &AwsClients) -> Vec<S
     shape
 }
 
+/// Where the tester rule and the unmarked `/admin/*` rule forward to.
+async fn tester_and_admin(clients: &AwsClients) -> (String, String) {
+    let only = |mut targets: Vec<String>| {
+        assert_eq!(targets.len(), 1, "{targets:?}");
+        targets.remove(0)
+    };
+    (
+        only(targets_of(clients, "TesterListenerRule").await),
+        only(targets_of(clients, "AdminListenerRule").await),
+    )
+}
+
 async fn targets_of(clients: &AwsClients, logical_id: &str) -> Vec<String> {
     clients
         .rules
@@ -173,12 +172,8 @@ async fn weights_change_and_nothing_else_and_only_tester_rules_move() {
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
     assert_eq!(weighted_rule_shape(&emulator, &clients).await, shape);
     assert_eq!(
-        targets_of(&clients, "TesterListenerRule").await,
-        vec![green.clone()]
-    );
-    assert_eq!(
-        targets_of(&clients, "AdminListenerRule").await,
-        vec![blue.clone()]
+        tester_and_admin(&clients).await,
+        (green.clone(), blue.clone())
     );
     approve(&link);
     let link = next_link(&flow).await;
@@ -192,12 +187,8 @@ async fn weights_change_and_nothing_else_and_only_tester_rules_move() {
     assert_eq!(promoted.split_towards(Colour::Green), (100, 0));
     assert_eq!(weighted_rule_shape(&emulator, &clients).await, shape);
     assert_eq!(
-        targets_of(&clients, "TesterListenerRule").await,
-        vec![green.clone()]
-    );
-    assert_eq!(
-        targets_of(&clients, "AdminListenerRule").await,
-        vec![blue.clone()]
+        tester_and_admin(&clients).await,
+        (green.clone(), blue.clone())
     );
 
     // The next release is rejected: testers saw it during the rollout and

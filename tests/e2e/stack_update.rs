@@ -4,7 +4,7 @@
 use ecs_canary_aws::{AwsClients, UpdateOutcome};
 use ecs_canary_core::{CandidateRelease, Colour, ReleaseChange, StackProgress, TrafficSplit};
 use ecs_canary_e2e::example::{
-    create_example_app, live_state, target_group, LiveState, CLUSTER, SERVICE,
+    containers_of, create_example_app, live_state, target_group, LiveState, CLUSTER, SERVICE,
 };
 use ecs_canary_e2e::Emulator;
 
@@ -18,22 +18,13 @@ fn app_version(version: &str) -> CandidateRelease {
 
 /// The container's APPVERSION in a task-definition revision, as ECS has it.
 async fn app_version_of(emulator: &Emulator, task_definition: &str) -> String {
-    let ecs = aws_sdk_ecs::Client::new(&emulator.sdk_config().await);
-    let described = ecs
-        .describe_task_definition()
-        .task_definition(task_definition)
-        .send()
-        .await
-        .expect("describe task definition");
-    let definition = described.task_definition().expect("task definition");
-    let container = &definition.container_definitions()[0];
-    container
-        .environment()
+    let clients = emulator.clients().await;
+    containers_of(&clients, task_definition).await[0]
+        .environment
         .iter()
-        .find(|v| v.name() == Some("APPVERSION"))
-        .and_then(|v| v.value())
+        .find(|(name, _)| name == "APPVERSION")
+        .map(|(_, value)| value.clone())
         .unwrap_or_default()
-        .to_string()
 }
 
 /// Renders the stack for a deployment the way the article's steps 1–4 do,

@@ -183,3 +183,32 @@ pub async fn set_rule_by_hand(
     clients.rules.set_forward_targets(&rule, targets).await?;
     Ok(())
 }
+
+/// The example application as a person would look at it now.
+pub async fn app_state(clients: &AwsClients) -> LiveState {
+    live_state(clients, APP_STACK)
+        .await
+        .expect("read the example stack")
+}
+
+/// Who holds the example service's deployment lock, if anyone.
+pub async fn app_lock_holder(clients: &AwsClients) -> Option<String> {
+    clients
+        .locks(crate::LOCK_TABLE)
+        .holder(&ecs_canary_core::lock_key(CLUSTER, SERVICE))
+        .await
+        .expect("read the lock")
+}
+
+/// The containers of a task definition as ECS has them (name, image, environment).
+pub async fn containers_of(
+    clients: &AwsClients,
+    task_definition: &str,
+) -> Vec<ecs_canary_core::ContainerSpec> {
+    clients
+        .ecs
+        .task_definition(task_definition)
+        .await
+        .expect("describe the task definition")
+        .containers()
+}

@@ -490,28 +490,26 @@ mod tests {
         }
         assert_eq!(ApprovalStatus::parse("pending"), None);
         let (expires, before, after) = (100, 99, 100);
-        assert_eq!(
-            ApprovalStatus::Pending.link_state(expires, before),
-            LinkState::Open
-        );
-        assert_eq!(
-            ApprovalStatus::Pending.link_state(expires, after),
-            LinkState::Expired
-        );
-        assert_eq!(
-            ApprovalStatus::Deciding.link_state(expires, before),
-            LinkState::BeingDecided
-        );
-        assert_eq!(
-            ApprovalStatus::Approved.link_state(expires, after),
-            LinkState::Decided
-        );
-        assert_eq!(
-            ApprovalStatus::Expired
-                .link_state(expires, before)
-                .http_status(),
-            410
-        );
+        for (status, now, state, http) in [
+            (ApprovalStatus::Pending, before, LinkState::Open, 200),
+            (ApprovalStatus::Pending, after, LinkState::Expired, 410),
+            (
+                ApprovalStatus::Deciding,
+                before,
+                LinkState::BeingDecided,
+                409,
+            ),
+            (ApprovalStatus::Approved, after, LinkState::Decided, 409),
+            (ApprovalStatus::Rejected, before, LinkState::Decided, 409),
+            (ApprovalStatus::Expired, before, LinkState::Expired, 410),
+        ] {
+            assert_eq!(
+                status.link_state(expires, now),
+                state,
+                "{status:?} at {now}"
+            );
+            assert_eq!(state.http_status(), http);
+        }
         assert_eq!(LinkState::Decided.http_status(), 409);
         assert_eq!(LinkState::Open.http_status(), 200);
         assert_eq!(

@@ -75,32 +75,88 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
             &cause,
         ),
     };
-    let mut channels = Vec::new();
-    if let Some(topic) = &context.settings.topic_arn {
-        match context
-            .clients
-            .notifications
-            .publish(topic, &notice.subject, &notice.text)
-            .await
-        {
-            Ok(_) => channels.push("email"),
-            Err(error) => tracing::error!(%error, "could not send the notice by email"),
-        }
+    let sent = deliver(
+        context,
+        (&notice.subject, &notice.text),
+        &notice.slack_message(),
+        &[],
+    )
+    .await;
+    for failure in &sent.failures {
+        tracing::error!(%failure, "a channel could not send the notice");
     }
-    match context.slack_webhook_url().await {
-        Ok(Some(webhook)) => match context
-            .webhooks
-            .post_json(&webhook, &notice.slack_message())
-            .await
-        {
-            Ok(()) => channels.push("slack"),
-            Err(error) => tracing::error!(%error, "could not send the notice to Slack"),
-        },
-        Ok(None) => {}
-        Err(error) => tracing::error!(%error, "could not read the Slack webhook"),
-    }
+    let channels = sent.delivered;
     tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
     Ok(json!({"notice": event.notice, "channels": channels}))
+}
+
+/// What sending on the approval channels did.
+struct Delivery {
+    /// The channels that are configured.
+    configured: Vec<&'static str>,
+    /// The channels that delivered (now, or before: `already`).
+    delivered: Vec<&'static str>,
+    failures: Vec<String>,
+}
+
+/// Sends the email (SNS) and the Slack message on every configured channel
+/// not in `already`, best effort: a failing channel is recorded, the others
+/// still go out.
+async fn deliver(
+    context: &Context,
+    (subject, body): (&str, &str),
+    slack_message: &Value,
+    already: &[String],
+) -> Delivery {
+    let mut sent = Delivery {
+        configured: Vec::new(),
+        delivered: Vec::new(),
+        failures: Vec::new(),
+    };
+    let done = |channel: &str| already.iter().any(|c| c == channel);
+    if let Some(topic) = &context.settings.topic_arn {
+        sent.configured.push(EMAIL);
+        let result = if done(EMAIL) {
+            Ok(())
+        } else {
+            context
+                .clients
+                .notifications
+                .publish(topic, subject, body)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => sent.delivered.push(EMAIL),
+            Err(error) => sent.failures.push(format!("email: {error}")),
+        }
+    }
+    let webhook = match context.slack_webhook_url().await {
+        Ok(webhook) => webhook,
+        Err(error) => {
+            sent.configured.push(SLACK);
+            sent.failures.push(format!("slack: {error}"));
+            None
+        }
+    };
+    if let Some(webhook) = webhook {
+        sent.configured.push(SLACK);
+        let result = if done(SLACK) {
+            Ok(())
+        } else {
+            context
+                .webhooks
+                .post_json(&webhook, slack_message)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => sent.delivered.push(SLACK),
+            Err(error) => sent.failures.push(format!("slack: {error}")),
+        }
+    }
+    sent
 }
 
 /// The release as approvers see it: the difference from what is stable now
@@ -189,48 +245,15 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     }
     let link = settings.approval_link(&id);
 
-    let mut configured = Vec::new();
-    let mut delivered: Vec<&str> = Vec::new();
-    let mut failures = Vec::new();
+    let sent = deliver(
+        &context,
+        (&facts.email_subject(), &facts.email_body(&link)),
+        &facts.slack_message(&id, &link),
+        &claimed.delivered,
+    )
+    .await;
+    let (delivered, failures) = (sent.delivered, sent.failures);
     let already = |channel: &str| claimed.delivered.iter().any(|c| c == channel);
-    if let Some(topic) = &settings.topic_arn {
-        configured.push(EMAIL);
-        if already(EMAIL) {
-            delivered.push(EMAIL);
-        } else {
-            match context
-                .clients
-                .notifications
-                .publish(topic, &facts.email_subject(), &facts.email_body(&link))
-                .await
-            {
-                Ok(_) => delivered.push(EMAIL),
-                Err(error) => failures.push(format!("email: {error}")),
-            }
-        }
-    }
-    match context.slack_webhook_url().await {
-        Ok(Some(webhook)) => {
-            configured.push(SLACK);
-            if already(SLACK) {
-                delivered.push(SLACK);
-            } else {
-                match context
-                    .webhooks
-                    .post_json(&webhook, &facts.slack_message(&id, &link))
-                    .await
-                {
-                    Ok(()) => delivered.push(SLACK),
-                    Err(error) => failures.push(format!("slack: {error}")),
-                }
-            }
-        }
-        Ok(None) => {}
-        Err(error) => {
-            configured.push(SLACK);
-            failures.push(format!("slack: {error}"));
-        }
-    }
     for channel in delivered.iter().filter(|c| !already(c)) {
         if let Err(error) = context
             .approvals
@@ -243,7 +266,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     for failure in &failures {
         tracing::error!(%failure, "an approval channel failed");
     }
-    if !configured.is_empty() && delivered.is_empty() {
+    if !sent.configured.is_empty() && delivered.is_empty() {
         return Err(FunctionError::NoChannelDelivered(failures.join("; ")));
     }
     tracing::info!(
