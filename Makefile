@@ -54,7 +54,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-unit:
-	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws
+	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws -p ecs-canary-handlers
 
 check-emulator: venv
 	$(PYTHON) -m py_compile tests/emulator/*.py
