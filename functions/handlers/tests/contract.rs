@@ -1,0 +1,170 @@
+//! The contract between the code and the state machine: every error name
+//! the state machine matches on is one the code (or the state machine
+//! itself) produces, and the error table of `state-machine/README.md` lists
+//! exactly the names that exist.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read a source directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The `"Name"` literals (an upper-case letter, then letters) in `text`.
+fn names_in(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && s.chars().all(|c| c.is_ascii_alphabetic())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every `errorType` the functions can report: the names in every
+/// `fn error_type` of the library crates, and the error a rejection sends
+/// to Step Functions (`callbacks.fail(token, "Rejected", …)`).
+fn code_names() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    for krate in ["core", "aws", "handlers"] {
+        rust_files(
+            &root().join("functions").join(krate).join("src"),
+            &mut files,
+        );
+    }
+    let mut names = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (start, _) in text.match_indices("fn error_type(&self)") {
+            let body = &text[start..];
+            let end = body.find("\n    }\n").unwrap_or(body.len());
+            names.extend(names_in(&body[..end]));
+        }
+        for (start, _) in text.match_indices(".fail(") {
+            let call = &text[start..];
+            let end = call.find(')').unwrap_or(call.len());
+            names.extend(names_in(&call[..end]));
+        }
+    }
+    names
+}
+
+fn state_machine() -> Value {
+    let text = std::fs::read_to_string(root().join("state-machine/ecs-canary.asl.json"))
+        .expect("the state machine");
+    // Numeric substitutions stand unquoted in the definition.
+    let text = text
+        .replace("${ReadyPollSeconds}", "1")
+        .replace("${ReadyPollAttempts}", "1");
+    serde_json::from_str(&text).expect("the state machine is JSON")
+}
+
+fn walk<'a>(value: &'a Value, visit: &mut impl FnMut(&'a str, &'a Value)) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                visit(key, inner);
+                walk(inner, visit);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| walk(i, visit)),
+        _ => {}
+    }
+}
+
+/// (names matched by `ErrorEquals`, names the state machine produces itself
+/// in `Pass` results).
+fn state_machine_names() -> (BTreeSet<String>, BTreeSet<String>) {
+    let definition = state_machine();
+    let (mut matched, mut produced) = (BTreeSet::new(), BTreeSet::new());
+    walk(&definition, &mut |key, value| match key {
+        "ErrorEquals" => matched.extend(
+            value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
+                .map(str::to_string),
+        ),
+        "Result" => produced.extend(
+            value
+                .get("Error")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ),
+        _ => {}
+    });
+    (matched, produced)
+}
+
+/// The names in the first column of the README's error table.
+fn readme_names() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("state-machine/README.md")).expect("README");
+    let table = text
+        .split("## Error names")
+        .nth(1)
+        .expect("an error table in state-machine/README.md");
+    let mut names = BTreeSet::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        names.extend(first.split('`').skip(1).step_by(2).map(str::to_string));
+    }
+    names
+}
+
+#[test]
+fn every_error_the_state_machine_matches_is_produced() {
+    let code = code_names();
+    let (matched, produced) = state_machine_names();
+    let unknown: Vec<_> = matched
+        .iter()
+        .filter(|n| !code.contains(*n) && !produced.contains(*n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the state machine matches names nothing produces: {unknown:?}"
+    );
+    // The scan itself found what it should.
+    for known in [
+        "DriftDetected",
+        "WeightNotApplied",
+        "Rejected",
+        "SplitChangedByHand",
+    ] {
+        assert!(code.contains(known), "{known} not found in {code:?}");
+    }
+    assert!(produced.contains("ApprovalTimedOut"));
+}
+
+#[test]
+fn the_readme_lists_exactly_the_error_names() {
+    let (_, produced) = state_machine_names();
+    let mut all = code_names();
+    all.extend(produced);
+    let listed = readme_names();
+    let missing: Vec<_> = all.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&all).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "state-machine/README.md's error table: missing {missing:?}, no longer produced {stale:?}"
+    );
+}
