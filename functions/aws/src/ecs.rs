@@ -324,3 +324,23 @@ impl EcsServices {
             .next())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::service_error;
+    use crate::error::tests::service_failure;
+    use ecs_canary_core::ErrorName;
+
+    #[test]
+    fn missing_clusters_and_services_are_named() {
+        for (code, expected) in [
+            ("ClusterNotFoundException", "ClusterNotFound"),
+            ("ServiceNotFoundException", "ServiceNotFound"),
+            ("ThrottlingException", "Throttled"),
+            ("ClientException", "AwsServiceError"),
+        ] {
+            let error = service_error("c", "s", "ecs:DescribeServices", service_failure(code, "m"));
+            assert_eq!(error.error_type(), expected, "{code}");
+        }
+    }
+}

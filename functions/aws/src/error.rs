@@ -4,13 +4,14 @@ use ecs_canary_core::ErrorName;
 use thiserror::Error;
 
 /// Error codes AWS uses when a caller is going too fast.
-const THROTTLING_CODES: [&str; 6] = [
+const THROTTLING_CODES: [&str; 7] = [
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "RequestThrottled",
+    "ProvisionedThroughputExceededException",
 ];
 
 /// What went wrong talking to AWS, with a stable name for each case.
@@ -129,5 +130,53 @@ impl Failure {
                 message: self.message,
             },
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    /// A service error as the SDK hands it over (any operation's error type
+    /// carries the same metadata).
+    pub(crate) fn service_failure(code: &str, message: &str) -> Failure {
+        let error = SendTaskSuccessError::generic(
+            ErrorMetadata::builder().code(code).message(message).build(),
+        );
+        let raw = Response::new(
+            StatusCode::try_from(400).expect("a status"),
+            SdkBody::empty(),
+        );
+        Failure::of(SdkError::service_error(error, raw))
+    }
+
+    /// No answer at all: a timeout.
+    pub(crate) fn timeout_failure() -> Failure {
+        Failure::of(SdkError::<SendTaskSuccessError, Response>::timeout_error(
+            "operation timed out",
+        ))
+    }
+
+    #[test]
+    fn every_throttling_shape_is_throttled_and_the_rest_is_named() {
+        for code in THROTTLING_CODES {
+            let error = service_failure(code, "Rate exceeded").into_error("x:Op");
+            assert_eq!(error.error_type(), "Throttled", "{code}");
+        }
+        assert_eq!(
+            timeout_failure().into_error("x:Op").error_type(),
+            "AwsUnreachable"
+        );
+        let other = service_failure("AccessDeniedException", "no").into_error("x:Op");
+        assert_eq!(other.error_type(), "AwsServiceError");
+        assert!(
+            other.to_string().contains("AccessDeniedException"),
+            "{other}"
+        );
     }
 }

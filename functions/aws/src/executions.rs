@@ -95,3 +95,24 @@ impl StateMachines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::callback_error;
+    use crate::error::tests::service_failure;
+    use ecs_canary_core::ErrorName;
+
+    #[test]
+    fn a_task_that_is_gone_is_not_waiting_and_throttling_is_retried() {
+        for (code, expected) in [
+            ("TaskTimedOut", "TaskNotWaiting"),
+            ("TaskDoesNotExist", "TaskNotWaiting"),
+            ("InvalidToken", "TaskNotWaiting"),
+            ("ThrottlingException", "Throttled"),
+            ("InvalidOutput", "AwsServiceError"),
+        ] {
+            let error = callback_error("states:SendTaskSuccess", service_failure(code, "m"));
+            assert_eq!(error.error_type(), expected, "{code}");
+        }
+    }
+}

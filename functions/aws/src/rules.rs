@@ -320,6 +320,20 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_rule_is_named() {
+        use crate::error::tests::service_failure;
+        use ecs_canary_core::ErrorName;
+        for (code, expected) in [
+            ("RuleNotFound", "RuleNotFound"),
+            ("Throttling", "Throttled"),
+            ("ValidationError", "AwsServiceError"),
+        ] {
+            let error = rule_error("arn:rule", MODIFY_RULE, service_failure(code, "m"));
+            assert_eq!(error.error_type(), expected, "{code}");
+        }
+    }
+
+    #[test]
     fn a_rule_without_forward_cannot_take_weights() {
         let rule = LiveRule {
             arn: "fixed".into(),

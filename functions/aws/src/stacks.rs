@@ -199,3 +199,34 @@ impl Stacks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::stack_error;
+    use crate::error::tests::service_failure;
+    use ecs_canary_core::ErrorName;
+
+    #[test]
+    fn a_missing_stack_is_named_and_other_validation_errors_are_not() {
+        for (code, message, expected) in [
+            (
+                "ValidationError",
+                "Stack with id app does not exist",
+                "StackNotFound",
+            ),
+            (
+                "ValidationError",
+                "Template format error",
+                "AwsServiceError",
+            ),
+            ("Throttling", "Rate exceeded", "Throttled"),
+        ] {
+            let error = stack_error(
+                "app",
+                "cloudformation:DescribeStacks",
+                service_failure(code, message),
+            );
+            assert_eq!(error.error_type(), expected, "{code}: {message}");
+        }
+    }
+}
