@@ -165,6 +165,29 @@ impl LinkState {
     }
 }
 
+/// A Slack button's value: the decision and the approval it decides
+/// (`approve:<id>` / `reject:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackAction {
+    pub decision: Decision,
+    pub id: ApprovalId,
+}
+
+impl SlackAction {
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.decision.as_str(), self.id)
+    }
+
+    /// Only what [`SlackAction::encode`] makes.
+    pub fn parse(value: &str) -> Option<SlackAction> {
+        let (decision, id) = value.split_once(':')?;
+        Some(SlackAction {
+            decision: Decision::parse(decision)?,
+            id: ApprovalId::parse(id)?,
+        })
+    }
+}
+
 /// The `decision` field of a form body (`application/x-www-form-urlencoded`).
 pub fn form_decision(body: &str) -> Option<Decision> {
     form_field(body, "decision").and_then(|v| Decision::parse(&v))
@@ -372,9 +395,11 @@ impl ApprovalFacts {
                 ]},
                 {"type": "actions", "block_id": "ecs-canary-approval", "elements": [
                     {"type": "button", "style": "primary", "action_id": "approve",
-                     "text": {"type": "plain_text", "text": "Approve"}, "value": format!("approve:{id}")},
+                     "text": {"type": "plain_text", "text": "Approve"},
+                     "value": SlackAction { decision: Decision::Approve, id: id.clone() }.encode()},
                     {"type": "button", "style": "danger", "action_id": "reject",
-                     "text": {"type": "plain_text", "text": "Reject"}, "value": format!("reject:{id}")},
+                     "text": {"type": "plain_text", "text": "Reject"},
+                     "value": SlackAction { decision: Decision::Reject, id: id.clone() }.encode()},
                     {"type": "button", "action_id": "open", "url": link,
                      "text": {"type": "plain_text", "text": "Open"}}
                 ]}
@@ -516,6 +541,32 @@ mod tests {
             ApprovalStatus::decided(Decision::Reject),
             ApprovalStatus::Rejected
         );
+    }
+
+    #[test]
+    fn slack_actions_encode_and_parse_only_themselves() {
+        let id = ApprovalId::from_random([7; 16]);
+        for decision in [Decision::Approve, Decision::Reject] {
+            let action = SlackAction {
+                decision,
+                id: id.clone(),
+            };
+            assert_eq!(SlackAction::parse(&action.encode()), Some(action));
+        }
+        let message = facts(None)
+            .slack_message(&id, "https://x/approvals/1")
+            .to_string();
+        assert!(message.contains(&format!("approve:{id}")), "{message}");
+        for bad in [
+            "",
+            "approve",
+            "approve:",
+            "ok:0707",
+            "reject:../x",
+            &format!("maybe:{id}"),
+        ] {
+            assert_eq!(SlackAction::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -62,6 +62,21 @@ impl Deployment {
         lock_key(&self.request.cluster, &self.request.service)
     }
 
+    /// The step to apply next: the one after the last applied, or the first.
+    pub fn next_step(&self) -> usize {
+        self.step.map_or(0, |last| last + 1)
+    }
+
+    /// Whether `step` is the plan's last: promotion follows its approval.
+    pub fn is_last_step(&self, step: usize) -> bool {
+        step + 1 == self.request.steps.len()
+    }
+
+    /// The candidate percentage after `step`'s approval; `None`: promotion.
+    pub fn percent_after(&self, step: usize) -> Option<u8> {
+        self.request.steps.percentages().get(step + 1).copied()
+    }
+
     /// The weighted rule's targets with `split` applied: the stable and the
     /// candidate target group get their weights, every other entry and the
     /// order stay as they are (a missing colour is added at the end).
@@ -299,6 +314,22 @@ mod tests {
             release: None,
             step: None,
         }
+    }
+
+    #[test]
+    fn a_deployment_knows_its_next_and_last_step() {
+        let mut d = deployment();
+        d.request = DeploymentRequest::from_json(&json!({
+            "cluster": "c", "service": "s", "stack": "st", "image": "i:1", "steps": [10, 50]
+        }))
+        .unwrap();
+        assert_eq!(d.next_step(), 0);
+        assert!(!d.is_last_step(0));
+        assert_eq!(d.percent_after(0), Some(50));
+        d.step = Some(0);
+        assert_eq!(d.next_step(), 1);
+        assert!(d.is_last_step(1));
+        assert_eq!(d.percent_after(1), None);
     }
 
     #[test]

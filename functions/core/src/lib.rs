@@ -24,8 +24,8 @@ mod trigger;
 pub use approval::{
     confirmation_page, form_decision, form_field, html_escape, is_slack_response_url, message_page,
     slack_escape, slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, ApprovalStatus,
-    Decision, LinkState, SignatureError, DECIDING_TAKEOVER_SECONDS, SLACK_MAX_SKEW_SECONDS,
-    SLACK_RESPONSE_URL_PREFIX,
+    Decision, LinkState, SignatureError, SlackAction, DECIDING_TAKEOVER_SECONDS,
+    SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
 };
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use deployment::{

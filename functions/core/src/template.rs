@@ -8,6 +8,8 @@
 //! one of them), the `AWS::ECS::TaskDefinition` the task sets refer to, and
 //! the `AWS::ECS::Service`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use thiserror::Error;
@@ -72,6 +74,38 @@ impl StackLayout {
     /// The output that holds a colour's task-set id.
     pub fn task_set_output(colour: Colour) -> String {
         format!("{colour}{TASK_SET_OUTPUT_SUFFIX}")
+    }
+
+    /// A colour's task-set id in a deployed stack: the `<Colour>TaskSet`
+    /// output, else the task set resource's physical id.
+    pub fn task_set_id(
+        &self,
+        outputs: &BTreeMap<String, String>,
+        physical_ids: &BTreeMap<String, String>,
+        colour: Colour,
+    ) -> Option<String> {
+        outputs
+            .get(&StackLayout::task_set_output(colour))
+            .or_else(|| physical_ids.get(self.task_set(colour)))
+            .cloned()
+    }
+
+    /// A colour's target group ARN in a deployed stack: the ARN the template
+    /// names, else the physical id of the target group it creates.
+    pub fn target_group_arn(
+        &self,
+        physical_ids: &BTreeMap<String, String>,
+        colour: Colour,
+    ) -> Result<String, TemplateError> {
+        self.target_group(colour)
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                self.target_group_resource(colour)
+                    .and_then(|id| physical_ids.get(id))
+                    .cloned()
+            })
+            .ok_or(TemplateError::TargetGroupNotFound(colour))
     }
 }
 

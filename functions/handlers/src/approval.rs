@@ -186,7 +186,7 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         step: step + 1,
         steps: steps.len(),
         split: deployment.split,
-        next_percent: steps.get(step + 1).copied(),
+        next_percent: deployment.percent_after(step),
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
     confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
-    verify_slack_request, ApprovalId, ApprovalStatus, Decision, ErrorName, LinkState,
+    verify_slack_request, ApprovalId, ApprovalStatus, Decision, ErrorName, LinkState, SlackAction,
     SLACK_RESPONSE_URL_PREFIX,
 };
 use lambda_http::{Body, Request, Response};
@@ -242,10 +242,7 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
         .pointer("/actions/0/value")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let parsed = value
-        .split_once(':')
-        .and_then(|(d, id)| Some((Decision::parse(d)?, ApprovalId::parse(id)?)));
-    let Some((decision, id)) = parsed else {
+    let Some(SlackAction { decision, id }) = SlackAction::parse(value) else {
         return Ok(json_response(
             400,
             json!({"error": "not an ecs-canary action"}),
@@ -288,51 +285,83 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
     ))
 }
 
+/// What a request to the approval endpoint asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    /// `POST …/slack/interactions`.
+    SlackInteraction,
+    /// `GET`/`HEAD …/approvals/{id}`: the confirmation page.
+    Show(ApprovalId),
+    /// `POST …/approvals/{id}`: a decision from the page.
+    Decide(ApprovalId),
+    /// `…/approvals/<not an id>`.
+    UnknownApproval,
+    /// A path that exists, with a method it does not take.
+    MethodNotAllowed {
+        slack: bool,
+    },
+    NotFound,
+}
+
+impl Route {
+    /// The route of a request, from its method and path alone (the function
+    /// URL may put a prefix before `/approvals` or `/slack`).
+    fn parse(method: &str, path: &str) -> Route {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        if segments.ends_with(&["slack", "interactions"]) {
+            return match method {
+                "POST" => Route::SlackInteraction,
+                _ => Route::MethodNotAllowed { slack: true },
+            };
+        }
+        let Some(position) = segments.iter().rposition(|s| *s == "approvals") else {
+            return Route::NotFound;
+        };
+        let id = segments
+            .get(position + 1)
+            .and_then(|id| ApprovalId::parse(id));
+        match (id, method) {
+            (None, _) => Route::UnknownApproval,
+            (Some(id), "GET" | "HEAD") => Route::Show(id),
+            (Some(id), "POST") => Route::Decide(id),
+            (Some(_), _) => Route::MethodNotAllowed { slack: false },
+        }
+    }
+}
+
 /// Routes one request of the approval endpoint.
 pub async fn approval_api(
     context: Arc<Context>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let path = request.uri().path().to_string();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let method = request.method().as_str().to_string();
-    let result = if path.trim_end_matches('/').ends_with("/slack/interactions") {
-        if method == "POST" {
-            slack(&context, &request).await
-        } else {
+    let route = Route::parse(request.method().as_str(), request.uri().path());
+    let result = match route {
+        Route::SlackInteraction => slack(&context, &request).await,
+        Route::MethodNotAllowed { slack: true } => {
             Ok(json_response(405, json!({"error": "POST only"})))
         }
-    } else if let Some(position) = segments.iter().rposition(|s| *s == "approvals") {
-        match segments
-            .get(position + 1)
-            .and_then(|id| ApprovalId::parse(id))
-        {
+        Route::Show(id) => show(&context, &id).await,
+        Route::Decide(id) => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
+            Some(decision) => decide(&context, &id, decision, EMAIL_LINK)
+                .await
+                .map(|o| html(o.status, message_page(&o.title, &o.message))),
             None => Ok(html(
-                404,
-                message_page(
-                    "Unknown approval",
-                    "This link does not belong to any deployment.",
-                ),
+                400,
+                message_page("No decision", "Choose Approve or Reject on the page."),
             )),
-            Some(id) => match method.as_str() {
-                "GET" | "HEAD" => show(&context, &id).await,
-                "POST" => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
-                    Some(decision) => decide(&context, &id, decision, EMAIL_LINK)
-                        .await
-                        .map(|o| html(o.status, message_page(&o.title, &o.message))),
-                    None => Ok(html(
-                        400,
-                        message_page("No decision", "Choose Approve or Reject on the page."),
-                    )),
-                },
-                _ => Ok(html(
-                    405,
-                    message_page("Not allowed", "Open the link, then choose on the page."),
-                )),
-            },
-        }
-    } else {
-        Ok(html(404, message_page("Not found", "Nothing here.")))
+        },
+        Route::UnknownApproval => Ok(html(
+            404,
+            message_page(
+                "Unknown approval",
+                "This link does not belong to any deployment.",
+            ),
+        )),
+        Route::MethodNotAllowed { slack: false } => Ok(html(
+            405,
+            message_page("Not allowed", "Open the link, then choose on the page."),
+        )),
+        Route::NotFound => Ok(html(404, message_page("Not found", "Nothing here."))),
     };
     Ok(result.unwrap_or_else(|error| {
         tracing::error!(%error, "approval-api failed");
@@ -352,4 +381,41 @@ pub async fn run_http() -> Result<(), lambda_http::Error> {
         async move { approval_api(context, request).await }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+    use ecs_canary_core::ApprovalId;
+
+    #[test]
+    fn routes_come_from_the_method_and_the_path() {
+        let id = ApprovalId::from_random([9; 16]);
+        let link = format!("/lambda-url/approval-api/approvals/{id}");
+        assert_eq!(Route::parse("GET", &link), Route::Show(id.clone()));
+        assert_eq!(
+            Route::parse("HEAD", &format!("/approvals/{id}/")),
+            Route::Show(id.clone())
+        );
+        assert_eq!(Route::parse("POST", &link), Route::Decide(id.clone()));
+        assert_eq!(
+            Route::parse("PUT", &link),
+            Route::MethodNotAllowed { slack: false }
+        );
+        assert_eq!(
+            Route::parse("GET", "/approvals/../../etc"),
+            Route::UnknownApproval
+        );
+        assert_eq!(Route::parse("GET", "/approvals/"), Route::UnknownApproval);
+        assert_eq!(
+            Route::parse("POST", "/x/slack/interactions/"),
+            Route::SlackInteraction
+        );
+        assert_eq!(
+            Route::parse("GET", "/slack/interactions"),
+            Route::MethodNotAllowed { slack: true }
+        );
+        assert_eq!(Route::parse("GET", "/"), Route::NotFound);
+        assert_eq!(Route::parse("GET", "/slack"), Route::NotFound);
+    }
 }

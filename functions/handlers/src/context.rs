@@ -108,10 +108,11 @@ pub fn init_logging() {
 }
 
 /// Runs a handler as a Lambda function: JSON logs, clients built once.
-pub async fn run<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
+pub async fn run<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
-    F: Future<Output = Result<Value, FunctionError>> + Send,
+    F: Future<Output = Result<O, FunctionError>> + Send,
+    O: serde::Serialize + Send,
 {
     init_logging();
     let context = Arc::new(Context::from_env().await?);

@@ -1,6 +1,6 @@
 //! The events the functions take (see `state-machine/README.md`).
 
-use ecs_canary_core::Deployment;
+use ecs_canary_core::{Colour, Deployment};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -64,14 +64,73 @@ pub(crate) fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionErro
     serde_json::from_value(event).map_err(|e| FunctionError::InvalidEvent(e.to_string()))
 }
 
-/// The deployment plus extra top-level fields, as the next state sees it.
-pub(crate) fn with_fields(deployment: &Deployment, fields: Value) -> Result<Value, FunctionError> {
-    let mut value =
-        serde_json::to_value(deployment).map_err(|e| FunctionError::InvalidEvent(e.to_string()))?;
-    if let (Some(target), Value::Object(extra)) = (value.as_object_mut(), fields) {
-        target.extend(extra);
-    }
-    Ok(value)
+/// render-and-deploy's answer: the deployment (the candidate task set
+/// refreshed) and how the rollout stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderOutput {
+    #[serde(flatten)]
+    pub deployment: Deployment,
+    pub rollout: Rollout,
+}
+
+/// Whether the candidate is ready for traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    pub stack_status: String,
+    pub candidate_stability: String,
+    /// The stack update is complete and the candidate task set is steady.
+    pub ready: bool,
+}
+
+/// set-weights' answer: the deployment at its new step, and whether
+/// promotion comes after this step's approval (`LastStep?` routes on it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepOutput {
+    #[serde(flatten)]
+    pub deployment: Deployment,
+    pub last_step: bool,
+}
+
+/// How a deployment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Promoted,
+    RolledBack,
+}
+
+/// promote's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Promoted {
+    #[serde(flatten)]
+    pub deployment: Deployment,
+    pub outcome: Outcome,
+    pub stable_after: Colour,
+}
+
+/// rollback's answer; `failure` is what the `RolledBack` Fail state reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    #[serde(flatten)]
+    pub deployment: Deployment,
+    pub outcome: Outcome,
+    pub stable_after: Colour,
+    /// The weighted rule was left as a person set it by hand.
+    pub rule_left_as_is: bool,
+    /// Why, as the state machine passed it.
+    pub reason: Value,
+    pub failure: Failure,
+}
+
+/// The error name and readable cause a failed execution reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub error: String,
+    pub cause: String,
 }
 
 /// The error name and a readable cause from a Step Functions error object

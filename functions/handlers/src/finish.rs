@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{rollback_restores_split, TrafficSplit};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::events::{error_and_cause, parse, with_fields};
+use crate::events::{error_and_cause, parse, Failure, Outcome, Promoted, RolledBack};
 use crate::weights::{apply_split, point_tester_rules};
 use crate::{Context, FunctionError, RollbackEvent};
 
 /// Everything to the candidate (read back), `StableStack` = candidate, tester
 /// rules on the new stable colour, lock released. A split changed by hand is
 /// `SplitChangedByHand` (the rule is not touched).
-pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, FunctionError> {
     let RollbackEvent { mut deployment, .. } = parse(event)?;
     deployment.split = apply_split(&context, &deployment, TrafficSplit::all_candidate()).await?;
     let request = &deployment.request;
@@ -25,17 +25,19 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Value, Funct
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
     tracing::info!(service = %request.service, stable = %deployment.candidate, released, "promoted");
-    with_fields(
-        &deployment,
-        json!({"outcome": "Promoted", "stableAfter": deployment.candidate}),
-    )
+    let stable_after = deployment.candidate;
+    Ok(Promoted {
+        deployment,
+        outcome: Outcome::Promoted,
+        stable_after,
+    })
 }
 
 /// Everything back to stable (read back), tester rules on stable, tag
 /// unchanged, lock released; returns why, and `failure: {error, cause}` for
 /// the state machine's Fail state. A rule a person has changed by hand is
 /// left exactly as they set it (`ruleLeftAsIs`).
-pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack, FunctionError> {
     let RollbackEvent {
         mut deployment,
         reason,
@@ -58,16 +60,15 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<Value, Func
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
     tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
-    with_fields(
-        &deployment,
-        json!({
-            "outcome": "RolledBack",
-            "stableAfter": deployment.stable,
-            "ruleLeftAsIs": rule_left_as_is,
-            "reason": reason,
-            "failure": {"error": error, "cause": cause},
-        }),
-    )
+    let stable_after = deployment.stable;
+    Ok(RolledBack {
+        deployment,
+        outcome: Outcome::RolledBack,
+        stable_after,
+        rule_left_as_is,
+        reason,
+        failure: Failure { error, cause },
+    })
 }
 
 #[cfg(test)]

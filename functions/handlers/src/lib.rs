@@ -23,7 +23,10 @@ pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent,
 pub use approval_api::{approval_api, run_http};
 pub use context::{init_logging, run, Context};
 pub use error::FunctionError;
-pub use events::{DeployAction, RenderEvent, ResolveEvent, RollbackEvent, StepEvent};
+pub use events::{
+    DeployAction, Failure, Outcome, Promoted, RenderEvent, RenderOutput, ResolveEvent,
+    RollbackEvent, RolledBack, Rollout, StepEvent, StepOutput,
+};
 pub use finish::{promote, rollback};
 pub use render::render_and_deploy;
 pub use resolve::resolve_stable;

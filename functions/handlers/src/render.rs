@@ -4,10 +4,10 @@ use ecs_canary_aws::UpdateOutcome;
 use ecs_canary_core::{
     Colour, Deployment, ReleaseChange, ResolveError, StackProgress, TaskSet, Template,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::events::{parse, with_fields};
-use crate::resolve::{release, task_set_id};
+use crate::events::{parse, RenderOutput, Rollout};
+use crate::resolve::release;
 use crate::weights::point_tester_rules;
 use crate::{Context, DeployAction, FunctionError, RenderEvent};
 
@@ -19,7 +19,7 @@ use crate::{Context, DeployAction, FunctionError, RenderEvent};
 pub async fn render_and_deploy(
     context: Arc<Context>,
     event: Value,
-) -> Result<Value, FunctionError> {
+) -> Result<RenderOutput, FunctionError> {
     let RenderEvent {
         mut deployment,
         action,
@@ -87,8 +87,9 @@ pub async fn render_and_deploy(
             let (cluster, service) = (&deployment.request.cluster, &deployment.request.service);
             let ecs = &context.clients.ecs;
             // The stable task set must never be replaced by a deployment.
-            let stable_id =
-                task_set_id(&state.outputs, &ids, &layout, deployment.stable).unwrap_or_default();
+            let stable_id = layout
+                .task_set_id(&state.outputs, &ids, deployment.stable)
+                .unwrap_or_default();
             if stable_id != deployment.stable_task_set.id
                 && stable_id != deployment.stable_task_set.arn
             {
@@ -98,7 +99,7 @@ pub async fn render_and_deploy(
                 }
                 .into());
             }
-            let candidate = match task_set_id(&state.outputs, &ids, &layout, deployment.candidate) {
+            let candidate = match layout.task_set_id(&state.outputs, &ids, deployment.candidate) {
                 Some(id) => ecs.task_set(cluster, service, &id).await?,
                 None => None,
             };
@@ -121,10 +122,14 @@ pub async fn render_and_deploy(
             candidate_stability: stability,
         });
     }
-    with_fields(
-        &deployment,
-        json!({"rollout": {"stackStatus": state.status, "candidateStability": stability, "ready": ready}}),
-    )
+    Ok(RenderOutput {
+        deployment,
+        rollout: Rollout {
+            stack_status: state.status,
+            candidate_stability: stability,
+            ready,
+        },
+    })
 }
 
 /// A colour's task set as the stack has it now (outputs or physical ids).
@@ -141,7 +146,7 @@ async fn live_task_set(
         stacks.describe(stack).await?,
         stacks.physical_ids(stack).await?,
     );
-    match task_set_id(&state.outputs, &ids, &layout, colour) {
+    match layout.task_set_id(&state.outputs, &ids, colour) {
         Some(id) => Ok(context
             .clients
             .ecs

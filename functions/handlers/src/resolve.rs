@@ -1,14 +1,13 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    lock_expiry, lock_key, require_all_stable, CandidateRelease, Colour, Colours, Deployment,
-    DeploymentRequest, ReleaseChange, ResolveError, StackLayout, Template, TemplateError,
+    lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
+    DeploymentRequest, ReleaseChange, ResolveError, Template,
 };
 use serde_json::Value;
 
-use crate::events::{parse, with_fields};
+use crate::events::parse;
 use crate::{Context, FunctionError, ResolveEvent};
 
 /// What the candidate gets, from the request.
@@ -20,42 +19,14 @@ pub(crate) fn release(request: &DeploymentRequest) -> CandidateRelease {
     }
 }
 
-/// A colour's task-set id: the `<Colour>TaskSet` output, else the task set's physical id.
-pub(crate) fn task_set_id(
-    outputs: &BTreeMap<String, String>,
-    ids: &BTreeMap<String, String>,
-    layout: &StackLayout,
-    colour: Colour,
-) -> Option<String> {
-    outputs
-        .get(&StackLayout::task_set_output(colour))
-        .or_else(|| ids.get(layout.task_set(colour)))
-        .cloned()
-}
-
-fn target_group_arn(
-    ids: &BTreeMap<String, String>,
-    layout: &StackLayout,
-    colour: Colour,
-) -> Result<String, TemplateError> {
-    let named = layout.target_group(colour);
-    named
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| {
-            layout
-                .target_group_resource(colour)
-                .and_then(|id| ids.get(id))
-                .cloned()
-        })
-        .ok_or(TemplateError::TargetGroupNotFound(colour))
-}
-
 /// Validates the input, takes the service's lock, and finds the stable and
 /// candidate colours, task sets, target groups, rules and the live split.
 /// Refuses — changing nothing, the lock released — on drift, a missing
 /// stable task set, or a stack the deployment could not render.
-pub async fn resolve_stable(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+pub async fn resolve_stable(
+    context: Arc<Context>,
+    event: Value,
+) -> Result<Deployment, FunctionError> {
     let event: ResolveEvent = parse(event)?;
     let request = DeploymentRequest::from_json(&event.input)?;
     let owner = event.owner.trim();
@@ -79,7 +50,7 @@ pub async fn resolve_stable(context: Arc<Context>, event: Value) -> Result<Value
                 candidate = %deployment.candidate,
                 "resolved; lock taken"
             );
-            with_fields(&deployment, Value::Null)
+            Ok(deployment)
         }
         Err(error) => {
             // Nothing was changed: give the lock back.
@@ -106,7 +77,9 @@ async fn resolve(
     let state = clients.stacks.describe(stack).await?;
     let ids = clients.stacks.physical_ids(stack).await?;
 
-    let stable_id = task_set_id(&state.outputs, &ids, &layout, colours.stable).unwrap_or_default();
+    let stable_id = layout
+        .task_set_id(&state.outputs, &ids, colours.stable)
+        .unwrap_or_default();
     let stable_task_set = clients
         .ecs
         .task_set(cluster, service, &stable_id)
@@ -115,7 +88,7 @@ async fn resolve(
             colour: colours.stable,
             id: stable_id,
         })?;
-    let candidate_task_set = match task_set_id(&state.outputs, &ids, &layout, colours.candidate) {
+    let candidate_task_set = match layout.task_set_id(&state.outputs, &ids, colours.candidate) {
         Some(id) => clients.ecs.task_set(cluster, service, &id).await?,
         None => None,
     };
@@ -133,8 +106,8 @@ async fn resolve(
         request.image_tag.as_deref(),
     )?;
 
-    let stable_target_group = target_group_arn(&ids, &layout, colours.stable)?;
-    let candidate_target_group = target_group_arn(&ids, &layout, colours.candidate)?;
+    let stable_target_group = layout.target_group_arn(&ids, colours.stable)?;
+    let candidate_target_group = layout.target_group_arn(&ids, colours.candidate)?;
     let weighted_rule =
         ids.get(&layout.weighted_rule)
             .cloned()

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{Colour, Deployment, SplitChange, TrafficSplit};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::events::{parse, with_fields};
+use crate::events::{parse, StepOutput};
 use crate::{Context, FunctionError, StepEvent};
 
 /// Moves the weighted rule to `split` and reads it back. Only the two
@@ -79,12 +79,12 @@ pub(crate) async fn point_tester_rules(
 
 /// Applies step `step` of the plan (0-based; default: the next one),
 /// verified by reading it back. `lastStep` tells whether promotion is next.
-pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutput, FunctionError> {
     let StepEvent {
         mut deployment,
         step,
     } = parse(event)?;
-    let step = step.unwrap_or_else(|| deployment.step.map_or(0, |last| last + 1));
+    let step = step.unwrap_or_else(|| deployment.next_step());
     let split = deployment
         .request
         .steps
@@ -95,6 +95,9 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<Value, F
         })?;
     deployment.split = apply_split(&context, &deployment, split).await?;
     deployment.step = Some(step);
-    let last_step = step + 1 == deployment.request.steps.len();
-    with_fields(&deployment, json!({"lastStep": last_step}))
+    let last_step = deployment.is_last_step(step);
+    Ok(StepOutput {
+        deployment,
+        last_step,
+    })
 }

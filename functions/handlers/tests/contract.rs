@@ -168,3 +168,120 @@ fn the_readme_lists_exactly_the_error_names() {
         "state-machine/README.md's error table: missing {missing:?}, no longer produced {stale:?}"
     );
 }
+
+/// The deployment example of `state-machine/README.md`, which must be a
+/// valid deployment.
+fn readme_deployment() -> ecs_canary_core::Deployment {
+    let text = std::fs::read_to_string(root().join("state-machine/README.md")).expect("README");
+    let section = text
+        .split("## The deployment (D)")
+        .nth(1)
+        .expect("the deployment section");
+    let json = section
+        .split("```json")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a JSON example");
+    let mut value: Value = serde_json::from_str(json).expect("the example is JSON");
+    // The example abbreviates the candidate task set.
+    value["candidateTaskSet"] = value["stableTaskSet"].clone();
+    serde_json::from_value(value).expect("the README's example is a deployment")
+}
+
+fn keys(value: &impl serde::Serialize) -> BTreeSet<String> {
+    serde_json::to_value(value)
+        .expect("serialises")
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_path_the_state_machine_reads_is_in_a_typed_output() {
+    use ecs_canary_handlers::{
+        Failure, Outcome, Promoted, RenderOutput, RolledBack, Rollout, StepOutput,
+    };
+    let deployment = readme_deployment();
+    let mut fields = BTreeSet::new();
+    fields.extend(keys(&RenderOutput {
+        deployment: deployment.clone(),
+        rollout: Rollout {
+            stack_status: "UPDATE_COMPLETE".into(),
+            candidate_stability: "STEADY_STATE".into(),
+            ready: true,
+        },
+    }));
+    fields.extend(keys(&StepOutput {
+        deployment: deployment.clone(),
+        last_step: true,
+    }));
+    fields.extend(keys(&Promoted {
+        deployment: deployment.clone(),
+        outcome: Outcome::Promoted,
+        stable_after: deployment.candidate,
+    }));
+    let rolled_back = RolledBack {
+        deployment: deployment.clone(),
+        outcome: Outcome::RolledBack,
+        stable_after: deployment.stable,
+        rule_left_as_is: false,
+        reason: Value::Null,
+        failure: Failure {
+            error: "Rejected".into(),
+            cause: "c".into(),
+        },
+    };
+    fields.extend(keys(&rolled_back));
+    assert!(fields.contains("lastStep") && fields.contains("request"));
+
+    // What the state machine writes itself (ResultPath), the fields of a
+    // Step Functions error object (a Catch with ResultPath "$"), and the
+    // Lambda integration's wrapper (`$.Payload`, the function's answer).
+    let definition = state_machine();
+    let mut written = BTreeSet::from([
+        "Error".to_string(),
+        "Cause".to_string(),
+        "Payload".to_string(),
+    ]);
+    let mut read = Vec::new();
+    let mut selected = Vec::new();
+    walk(&definition, &mut |key, value| {
+        let Some(path) = value.as_str() else { return };
+        if key == "ResultPath" {
+            written.extend(
+                path.strip_prefix("$.")
+                    .map(|p| p.split('.').next().unwrap_or(p).to_string()),
+            );
+        } else if path.starts_with("$.Payload.") {
+            selected.push(path.to_string());
+        } else if path.starts_with("$.")
+            && (key.ends_with(".$") || key.ends_with("Path") || key == "Variable")
+        {
+            read.push(path.to_string());
+        }
+    });
+    for path in &read {
+        let first = path[2..].split('.').next().unwrap_or_default();
+        assert!(
+            fields.contains(first) || written.contains(first),
+            "the state machine reads {path}, which no output has"
+        );
+    }
+    for path in &selected {
+        let first = path["$.Payload.".len()..]
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        assert!(
+            fields.contains(first),
+            "the state machine selects {path}, which no output has"
+        );
+    }
+    assert!(read.iter().any(|p| p == "$.lastStep"), "{read:?}");
+    assert!(
+        selected.iter().any(|p| p == "$.Payload.failure"),
+        "{selected:?}"
+    );
+}

@@ -77,6 +77,69 @@ fn finds_the_article_layout() {
 }
 
 #[test]
+fn a_layout_finds_each_colour_s_resources_in_a_deployed_stack() {
+    let layout = article().layout().unwrap();
+    let ids: std::collections::BTreeMap<String, String> = [
+        ("BlueTaskSet", "ecs-svc/1"),
+        ("GreenTaskSet", "ecs-svc/2"),
+        ("BlueTargetGroup", "arn:tg/blue"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let outputs: std::collections::BTreeMap<String, String> = [(
+        "GreenTaskSet".to_string(),
+        "ecs-svc/from-output".to_string(),
+    )]
+    .into();
+    // Outputs first, then physical ids.
+    assert_eq!(
+        layout.task_set_id(&outputs, &ids, Colour::Green).as_deref(),
+        Some("ecs-svc/from-output")
+    );
+    assert_eq!(
+        layout.task_set_id(&outputs, &ids, Colour::Blue).as_deref(),
+        Some("ecs-svc/1")
+    );
+    assert_eq!(
+        layout.task_set_id(&outputs, &Default::default(), Colour::Blue),
+        None
+    );
+    assert_eq!(
+        layout.target_group_arn(&ids, Colour::Blue).as_deref(),
+        Ok("arn:tg/blue")
+    );
+    assert_eq!(
+        layout.target_group_arn(&ids, Colour::Green),
+        Err(TemplateError::TargetGroupNotFound(Colour::Green))
+    );
+    // A template that names the ARN itself needs no physical id.
+    let named = mutate(|b| {
+        let by_name = json!("arn:tg/green-by-name");
+        b["Resources"]["GreenTaskSet"]["Properties"]["LoadBalancers"][0]["TargetGroupArn"] =
+            by_name.clone();
+        let groups = b
+            .pointer_mut(
+                "/Resources/MyListenerRule/Properties/Actions/0/ForwardConfig/TargetGroups",
+            )
+            .and_then(Value::as_array_mut)
+            .unwrap();
+        for group in groups {
+            if group["TargetGroupArn"] == json!({"Ref": "GreenTargetGroup"}) {
+                group["TargetGroupArn"] = by_name.clone();
+            }
+        }
+    });
+    let layout = named.layout().unwrap();
+    assert_eq!(
+        layout
+            .target_group_arn(&Default::default(), Colour::Green)
+            .as_deref(),
+        Ok("arn:tg/green-by-name")
+    );
+}
+
+#[test]
 fn blue_stable_patch_of_the_article_is_the_articles_second_template_with_a_registered_candidate() {
     let patched = article()
         .patch(Colour::Blue, LIVE_26, CANDIDATE_28)
