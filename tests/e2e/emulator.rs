@@ -2,12 +2,12 @@
 //! configured endpoint (turning function errors into AWS's shape), runs state
 //! machines for real, and stops when dropped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use ecs_canary_e2e::{Emulator, EmulatorOptions};
+use ecs_canary_e2e::{read_http_request, Emulator, EmulatorOptions};
 
 /// A stand-in Lambda Invoke API on loopback: `echo` returns its payload,
 /// `fail` fails the way `cargo lambda watch` reports a handler error.
@@ -18,22 +18,9 @@ fn fake_lambda_endpoint() -> String {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':') {
-                    if name.eq_ignore_ascii_case("content-length") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
+            let Some((request_line, body)) = read_http_request(&mut reader) else {
+                continue;
+            };
             let (status, reply) = if request_line.contains("/functions/echo/") {
                 ("200 OK", body)
             } else if request_line.contains("/functions/fail/") {

@@ -1,0 +1,359 @@
+//! The emulator: moto + the project's plugin behind the launcher, with
+//! `infra/` deployed and the functions served, stopped when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_config::{Region, SdkConfig};
+use ecs_canary_aws::AwsClients;
+
+use crate::functions::{start_function_server, FunctionServer};
+use crate::http::http_request;
+use crate::slack::FakeSlack;
+use crate::{
+    free_port, repo_root, FUNCTION_PREFIX, INFRA_STACK, LOCK_TABLE, REGION, SLACK_SIGNING_SECRET,
+};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("ECS_CANARY_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = repo_root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run `make venv` (or `make test`) to install the emulator",
+        venv.display()
+    );
+    venv
+}
+
+/// Settings of an emulator to start.
+#[derive(Debug, Default, Clone)]
+pub struct EmulatorOptions {
+    /// Where Lambda Invoke API calls go (e.g. `cargo lambda watch`).
+    pub lambda_endpoint: Option<String>,
+    /// Deploy `infra/` to the emulator, serve the project's function binaries
+    /// with `cargo lambda watch` (configured as the deployed functions are),
+    /// and route Lambda invocations to it.
+    pub functions: bool,
+    /// The ECR trigger's mappings (JSON), when `functions`.
+    pub trigger_mappings: Option<String>,
+    /// Fixed ports instead of free ones (for use by hand).
+    pub port: Option<u16>,
+    pub function_port: Option<u16>,
+}
+
+/// A running emulator, stopped when dropped.
+#[derive(Debug)]
+pub struct Emulator {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    functions: Option<FunctionServer>,
+    function_port: Option<u16>,
+    slack: Option<FakeSlack>,
+    infra: Option<serde_json::Value>,
+}
+/// A function's error, as the Lambda Invoke API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionFailure {
+    pub error_type: String,
+    pub message: String,
+}
+
+impl Emulator {
+    /// Starts an emulator with no Lambda endpoint.
+    pub fn start() -> Emulator {
+        Emulator::start_with(EmulatorOptions::default())
+    }
+
+    pub fn start_with(options: EmulatorOptions) -> Emulator {
+        let logs = repo_root().join("target/emulator-logs");
+        std::fs::create_dir_all(&logs).expect("cannot create target/emulator-logs");
+        let mut last_error = String::new();
+        // A port found free can be taken before the launcher binds it: try a few.
+        for _ in 0..3 {
+            let port = options.port.unwrap_or_else(free_port);
+            let function_port = options
+                .functions
+                .then(|| options.function_port.unwrap_or_else(free_port));
+            let lambda_endpoint = match function_port {
+                Some(function_port) => Some(format!("http://127.0.0.1:{function_port}")),
+                None => options.lambda_endpoint.clone(),
+            };
+            let log = logs.join(format!("emulator-{port}.log"));
+            let log_file = std::fs::File::create(&log).expect("cannot create the emulator log");
+            let mut command = Command::new(python());
+            command
+                .arg(repo_root().join("tests/emulator/launcher.py"))
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--function-prefix", FUNCTION_PREFIX])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log_file));
+            if let Some(endpoint) = &lambda_endpoint {
+                command.args(["--lambda-endpoint", endpoint]);
+            }
+            let mut child = command.spawn().expect("cannot start the emulator launcher");
+            let stdout = child.stdout.take().expect("launcher stdout");
+            let (ready_tx, ready_rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.starts_with("ready ") {
+                        let _ = ready_tx.send(());
+                    }
+                }
+            });
+            let mut emulator = Emulator {
+                child,
+                port,
+                log,
+                functions: None,
+                function_port,
+                slack: None,
+                infra: None,
+            };
+            if ready_rx.recv_timeout(READY_TIMEOUT).is_err() {
+                last_error = std::fs::read_to_string(&emulator.log).unwrap_or_default();
+                drop(emulator);
+                continue;
+            }
+            if let Some(function_port) = function_port {
+                // Deploy infra/ as to an account, then serve the binaries with
+                // the configuration the deployed functions were given.
+                let slack = FakeSlack::start();
+                let mappings = options.trigger_mappings.as_deref().unwrap_or("[]");
+                emulator.infra = Some(emulator.deploy_infra(&slack, mappings));
+                emulator.functions = Some(start_function_server(
+                    function_port,
+                    port,
+                    &emulator.function_environment(),
+                    &logs.join(format!("functions-{port}.log")),
+                ));
+                emulator.slack = Some(slack);
+            }
+            return emulator;
+        }
+        panic!("the emulator did not start; its log:\n{last_error}");
+    }
+
+    /// Deploys `infra/ecs-canary.yaml` (stack `ecs-canary`) as `make deploy` would.
+    fn deploy_infra(&self, slack: &FakeSlack, trigger_mappings: &str) -> serde_json::Value {
+        let output = Command::new(python())
+            .arg(repo_root().join("tests/emulator/deploy_infra.py"))
+            .args(["--stack", INFRA_STACK, "--function-prefix", FUNCTION_PREFIX])
+            .args(["--slack-webhook-url", &slack.webhook_url()])
+            .args(["--slack-signing-secret", SLACK_SIGNING_SECRET])
+            .args(["--trigger-mappings", trigger_mappings])
+            .envs(self.environment())
+            .output()
+            .expect("run deploy_infra.py");
+        assert!(
+            output.status.success(),
+            "deploying infra/ to the emulator failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+        serde_json::from_slice(&output.stdout).expect("deploy_infra.py prints JSON")
+    }
+
+    /// The environment the deployed functions were given (an empty value
+    /// means "unset" to the functions, so those are left out).
+    pub fn function_environment(&self) -> Vec<(String, String)> {
+        self.infra
+            .as_ref()
+            .and_then(|infra| infra["environment"].as_object())
+            .map(|vars| {
+                vars.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// An output of the deployed `infra/` stack.
+    pub fn infra_output(&self, key: &str) -> String {
+        self.infra.as_ref().expect("started with functions")["outputs"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The value for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a process needs to use this emulator.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ]
+    }
+
+    /// SDK configuration for this emulator: what the standard chain builds
+    /// from [`Emulator::environment`].
+    pub async fn sdk_config(&self) -> SdkConfig {
+        ecs_canary_aws::config_loader()
+            .endpoint_url(self.endpoint())
+            .region(Region::new(REGION))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn clients(&self) -> AwsClients {
+        AwsClients::new(&self.sdk_config().await)
+    }
+
+    /// Starts an emulator with `infra/` deployed, whose Lambda invocations run
+    /// the project's function binaries (`cargo lambda watch`).
+    pub async fn start_with_functions() -> Emulator {
+        Emulator::start_with(EmulatorOptions {
+            functions: true,
+            ..EmulatorOptions::default()
+        })
+    }
+
+    /// The log of `cargo lambda watch` and the functions it ran.
+    pub fn function_log(&self) -> String {
+        let path = repo_root()
+            .join("target/emulator-logs")
+            .join(format!("functions-{}.log", self.port));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// The port `cargo lambda watch` serves on (function URLs: `/lambda-url/<function>/…`).
+    pub fn function_port(&self) -> u16 {
+        self.function_port.expect("started with functions")
+    }
+
+    /// The stand-in Slack webhook.
+    pub fn slack(&self) -> &FakeSlack {
+        self.slack.as_ref().expect("started with functions")
+    }
+
+    /// Invokes a function through the Lambda Invoke API, as Step Functions does.
+    pub fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionFailure> {
+        let body = serde_json::to_vec(payload).expect("payload serialises");
+        let path = format!("/2015-03-31/functions/{function}/invocations");
+        let (status, headers, body) = self.http("POST", &path, &body);
+        assert_eq!(
+            status,
+            200,
+            "invoke {function}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "invoke {function}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+        if headers.iter().any(|(k, _)| k == "x-amz-function-error") {
+            Err(FunctionFailure {
+                error_type: value["errorType"].as_str().unwrap_or_default().to_string(),
+                message: value["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// A raw HTTP/1.1 request to the emulator: (status, headers, body).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        http_request(self.port, method, path, body)
+    }
+
+    /// Makes the next `count` calls of `operation` on `service` (its SigV4
+    /// signing name: `states`, `ecs`, `elasticloadbalancing` …) fail with the
+    /// AWS error `code`, as the launcher's fault controls do.
+    pub fn arm_fault(&self, service: &str, operation: &str, code: &str, count: u32) {
+        let body = serde_json::json!({
+            "service": service, "operation": operation, "code": code, "count": count
+        });
+        let (status, _, answer) =
+            self.http("POST", "/_ecs-canary/faults", body.to_string().as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
+    /// Disarms every fault.
+    pub fn disarm_faults(&self) {
+        let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"");
+        assert_eq!(status, 200);
+    }
+
+    /// Whether anything still accepts connections on the emulator's port.
+    pub fn is_listening(port: u16) -> bool {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.functions.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lock table, as `infra/` creates it: partition key `lockKey` (string).
+pub async fn create_lock_table(config: &SdkConfig) {
+    create_table(config, LOCK_TABLE, "lockKey").await;
+}
+
+/// A pay-per-request table with a string partition key.
+pub async fn create_table(config: &SdkConfig, table: &str, key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {table}: {e:?}"));
+}

@@ -1,0 +1,182 @@
+//! The project's function binaries, built exactly as `cargo lambda watch`
+//! runs them, served by it, and warmed up before anyone invokes them.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::http::try_http_request;
+use crate::{repo_root, REGION};
+
+/// `cargo lambda watch` serving the workspace's function binaries.
+#[derive(Debug)]
+pub(crate) struct FunctionServer {
+    child: Child,
+}
+
+impl Drop for FunctionServer {
+    fn drop(&mut self) {
+        // It runs each function as a child process: end its whole process group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes what `cargo test` sets for the test binary, so that a nested cargo
+/// builds exactly what `cargo build` at the top would (and reuses it).
+fn clean_cargo_env(command: &mut Command) -> &mut Command {
+    let keep = [
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "CARGO_TERM_COLOR",
+        "CARGO_BUILD_JOBS",
+    ];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_string();
+        if (name.starts_with("CARGO_") && !keep.contains(&name.as_str()))
+            || name.starts_with("RUST_TEST")
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// The project's Lambda functions as the repository lays them out: every
+/// `functions/<name>/src/main.rs` is one (the Makefile and the emulator
+/// scripts read the same directories).
+pub fn function_directories() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("functions"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join("src/main.rs").is_file())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Builds every function binary exactly as `cargo lambda watch` will run it
+/// (`cargo run --bin <name>`: each binary's own feature set), once per
+/// process, so that no function compiles on its first invocation.
+pub fn build_functions() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        for function in function_directories() {
+            let mut command = Command::new(&cargo);
+            let status = clean_cargo_env(&mut command)
+                .current_dir(repo_root())
+                .args(["build", "--quiet", "--bin", &function])
+                .status()
+                .expect("cannot run cargo build");
+            assert!(status.success(), "building {function} failed");
+        }
+    });
+}
+
+/// How long the warm-up waits for each function's first answer.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Invokes every function once (an empty event: each answers with an error
+/// of its own, which is all a warm-up needs), so the server is ready only
+/// when every binary runs.
+fn warm_up(port: u16, log: &Path) {
+    for function in function_directories() {
+        let (method, path, body) = if function == "approval-api" {
+            ("GET", format!("/lambda-url/{function}/"), "")
+        } else {
+            (
+                "POST",
+                format!("/2015-03-31/functions/{function}/invocations"),
+                "{}",
+            )
+        };
+        let answered = try_http_request(
+            port,
+            method,
+            &path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+            WARM_UP_TIMEOUT,
+        );
+        if let Err(error) = answered {
+            panic!(
+                "{function} did not answer its warm-up invocation ({error}); the function server's log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+pub(crate) fn start_function_server(
+    port: u16,
+    emulator_port: u16,
+    function_env: &[(String, String)],
+    log: &Path,
+) -> FunctionServer {
+    use std::os::unix::process::CommandExt;
+    build_functions();
+    let cargo_lambda = repo_root().join(".venv/bin/cargo-lambda");
+    assert!(
+        cargo_lambda.exists(),
+        "{} is missing: run `make venv` (or `make test`)",
+        cargo_lambda.display()
+    );
+    let log_file = std::fs::File::create(log).expect("cannot create the function server log");
+    let log_err = log_file.try_clone().expect("log");
+    let mut env = vec![
+        format!("AWS_ENDPOINT_URL=http://127.0.0.1:{emulator_port}"),
+        format!("AWS_REGION={REGION}"),
+        "AWS_ACCESS_KEY_ID=testing".to_string(),
+        "AWS_SECRET_ACCESS_KEY=testing".to_string(),
+        "RUST_LOG=info".to_string(),
+    ];
+    env.extend(function_env.iter().map(|(k, v)| format!("{k}={v}")));
+    let mut command = Command::new(cargo_lambda);
+    clean_cargo_env(&mut command)
+        .current_dir(repo_root())
+        .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+        .args(["-A", "127.0.0.1", "-P", &port.to_string()]);
+    // The functions inherit this process's environment (`--env-var` would
+    // split values such as JSON at their commas).
+    for variable in &env {
+        if let Some((name, value)) = variable.split_once('=') {
+            command.env(name, value);
+        }
+    }
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log_file))
+        .stderr(Stdio::from(log_err))
+        .process_group(0)
+        .spawn()
+        .expect("cannot start cargo lambda watch");
+    let server = FunctionServer { child };
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            warm_up(port, log);
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "cargo lambda watch did not listen on {port}; its log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
