@@ -13,6 +13,7 @@ mod error;
 mod executions;
 mod locks;
 mod notifications;
+mod ports;
 mod rules;
 mod secrets;
 mod stacks;
@@ -24,6 +25,9 @@ pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use locks::DeploymentLocks;
 pub use notifications::Notifications;
+pub use ports::{
+    ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+};
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;
 pub use stacks::{StackState, Stacks, UpdateOutcome};

@@ -133,7 +133,6 @@ async fn decide(
         Decision::Approve => {
             let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step});
             context
-                .clients
                 .callbacks
                 .succeed(&record.task_token, &output.to_string())
                 .await
@@ -144,7 +143,6 @@ async fn decide(
                 facts.step, facts.steps
             );
             context
-                .clients
                 .callbacks
                 .fail(&record.task_token, "Rejected", &cause)
                 .await

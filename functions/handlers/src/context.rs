@@ -2,7 +2,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ecs_canary_aws::{Approvals, AwsClients, AwsError, DeploymentLocks};
+use ecs_canary_aws::{
+    ApprovalStore, AwsClients, AwsError, LockStore, RuleStore, ServiceStore, StackStore,
+    TaskCallbackApi,
+};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -10,29 +13,91 @@ use tokio::sync::OnceCell;
 use crate::webhook::Webhooks;
 use crate::{FunctionError, Settings};
 
+/// The capabilities the deployment steps use: the adapters to AWS, or
+/// (in a test) the in-memory fake.
+#[derive(Clone)]
+pub struct Ports {
+    pub rules: Arc<dyn RuleStore>,
+    pub ecs: Arc<dyn ServiceStore>,
+    pub stacks: Arc<dyn StackStore>,
+    pub locks: Arc<dyn LockStore>,
+    pub approvals: Arc<dyn ApprovalStore>,
+    pub callbacks: Arc<dyn TaskCallbackApi>,
+}
+
+impl Ports {
+    /// The adapters, with the tables `settings` names.
+    pub fn aws(clients: &AwsClients, settings: &Settings) -> Ports {
+        Ports {
+            rules: Arc::new(clients.rules.clone()),
+            ecs: Arc::new(clients.ecs.clone()),
+            stacks: Arc::new(clients.stacks.clone()),
+            locks: Arc::new(clients.locks(&settings.lock_table)),
+            approvals: Arc::new(clients.approvals(&settings.approvals_table)),
+            callbacks: Arc::new(clients.callbacks.clone()),
+        }
+    }
+}
+
 /// What every handler works with, built once per process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
+    /// The clients the ports do not cover (SNS, Step Functions starts,
+    /// Secrets Manager).
     pub clients: AwsClients,
-    pub locks: DeploymentLocks,
-    pub approvals: Approvals,
+    pub rules: Arc<dyn RuleStore>,
+    pub ecs: Arc<dyn ServiceStore>,
+    pub stacks: Arc<dyn StackStore>,
+    pub locks: Arc<dyn LockStore>,
+    pub approvals: Arc<dyn ApprovalStore>,
+    pub callbacks: Arc<dyn TaskCallbackApi>,
     pub webhooks: Webhooks,
     pub settings: Settings,
+    clock: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
     slack_webhook_url: Arc<OnceCell<Option<String>>>,
     slack_signing_secret: Arc<OnceCell<Option<String>>>,
 }
 
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Context {
     pub fn new(clients: AwsClients, settings: Settings) -> Result<Context, FunctionError> {
+        let ports = Ports::aws(&clients, &settings);
+        Context::with_ports(clients, ports, settings)
+    }
+
+    /// A context whose deployment steps use `ports` (the fake, in tests).
+    pub fn with_ports(
+        clients: AwsClients,
+        ports: Ports,
+        settings: Settings,
+    ) -> Result<Context, FunctionError> {
         Ok(Context {
-            locks: clients.locks(&settings.lock_table),
-            approvals: clients.approvals(&settings.approvals_table),
+            rules: ports.rules,
+            ecs: ports.ecs,
+            stacks: ports.stacks,
+            locks: ports.locks,
+            approvals: ports.approvals,
+            callbacks: ports.callbacks,
             webhooks: Webhooks::new()?,
             clients,
             settings,
+            clock: None,
             slack_webhook_url: Arc::default(),
             slack_signing_secret: Arc::default(),
         })
+    }
+
+    /// The same context with its clock fixed (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Context {
+        self.clock = Some(Arc::new(clock));
+        self
     }
 
     /// From the standard AWS configuration chain and [`Settings::from_env`].
@@ -86,6 +151,9 @@ impl Context {
 
     /// Seconds since the epoch.
     pub fn now(&self) -> u64 {
+        if let Some(clock) = &self.clock {
+            return clock();
+        }
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -15,7 +15,6 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
     deployment.split = apply_split(&context, &deployment, TrafficSplit::all_candidate()).await?;
     let request = &deployment.request;
     context
-        .clients
         .ecs
         .tag_stable(&request.cluster, &request.service, deployment.candidate)
         .await?;

@@ -21,7 +21,7 @@ mod weights;
 
 pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent, NoticeKind};
 pub use approval_api::{approval_api, run_http};
-pub use context::{init_logging, run, Context};
+pub use context::{init_logging, run, Context, Ports};
 pub use error::FunctionError;
 pub use events::{
     DeployAction, Failure, Outcome, Promoted, RenderEvent, RenderOutput, ResolveEvent,

@@ -67,20 +67,19 @@ async fn resolve(
     request: DeploymentRequest,
     owner: &str,
 ) -> Result<Deployment, FunctionError> {
-    let clients = &context.clients;
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
-    let tag = clients.ecs.stable_stack_tag(cluster, service).await?;
+    let tag = context.ecs.stable_stack_tag(cluster, service).await?;
     let colours = Colours::from_tag(tag.as_deref())?;
 
-    let template = Template::parse(&clients.stacks.template(stack).await?)?;
+    let template = Template::parse(&context.stacks.template(stack).await?)?;
     let layout = template.layout()?;
-    let state = clients.stacks.describe(stack).await?;
-    let ids = clients.stacks.physical_ids(stack).await?;
+    let state = context.stacks.describe(stack).await?;
+    let ids = context.stacks.physical_ids(stack).await?;
 
     let stable_id = layout
         .task_set_id(&state.outputs, &ids, colours.stable)
         .unwrap_or_default();
-    let stable_task_set = clients
+    let stable_task_set = context
         .ecs
         .task_set(cluster, service, &stable_id)
         .await?
@@ -89,14 +88,14 @@ async fn resolve(
             id: stable_id,
         })?;
     let candidate_task_set = match layout.task_set_id(&state.outputs, &ids, colours.candidate) {
-        Some(id) => clients.ecs.task_set(cluster, service, &id).await?,
+        Some(id) => context.ecs.task_set(cluster, service, &id).await?,
         None => None,
     };
 
     // The release, as a difference from the stable task set's live task
     // definition; a container it cannot apply to fails now, before anything
     // changes.
-    let live = clients
+    let live = context
         .ecs
         .task_definition(&stable_task_set.task_definition)
         .await?;
@@ -120,7 +119,7 @@ async fn resolve(
         .iter()
         .filter_map(|r| ids.get(r).cloned())
         .collect();
-    let targets = clients.rules.forward_targets(&weighted_rule).await?;
+    let targets = context.rules.rule(&weighted_rule).await?.forward_targets();
     let split = require_all_stable(
         colours.stable,
         &targets,

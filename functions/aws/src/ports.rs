@@ -1,0 +1,271 @@
+//! The narrow capabilities the handlers use, one trait each, so that a
+//! handler runs against AWS (the adapters of this crate) or against the
+//! in-memory [`fake`](crate::fake) in a test that takes milliseconds.
+//!
+//! Futures are boxed so that the handlers' context can hold each capability
+//! as `Arc<dyn …>` without a generic parameter on every handler.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use ecs_canary_core::{
+    ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange, TaskSet,
+};
+
+use crate::{
+    ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
+    ListenerRules, LiveRule, LiveTaskDefinition, StackState, Stacks, StepRequest, TaskCallbacks,
+    UpdateOutcome,
+};
+
+/// The future of one call to AWS.
+pub type AwsFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, AwsError>> + Send + 'a>>;
+
+/// Listener rules: read one whole, change its forward targets only.
+pub trait RuleStore: Send + Sync {
+    fn rule<'a>(&'a self, rule_arn: &'a str) -> AwsFuture<'a, LiveRule>;
+    fn set_forward_targets<'a>(
+        &'a self,
+        rule: &'a LiveRule,
+        targets: &'a [ForwardTarget],
+    ) -> AwsFuture<'a, LiveRule>;
+}
+
+/// The per-service deployment lock.
+pub trait LockStore: Send + Sync {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        now: u64,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()>;
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+}
+
+/// ECS services, their task sets and task definitions.
+pub trait ServiceStore: Send + Sync {
+    fn stable_stack_tag<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+    ) -> AwsFuture<'a, Option<String>>;
+    fn tag_stable<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        colour: Colour,
+    ) -> AwsFuture<'a, ()>;
+    fn task_set<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        id: &'a str,
+    ) -> AwsFuture<'a, Option<TaskSet>>;
+    fn task_definition<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, LiveTaskDefinition>;
+    fn register_release<'a>(
+        &'a self,
+        live: &'a LiveTaskDefinition,
+        change: &'a ReleaseChange,
+        current: Option<&'a str>,
+    ) -> AwsFuture<'a, String>;
+}
+
+/// CloudFormation stacks.
+pub trait StackStore: Send + Sync {
+    fn describe<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, StackState>;
+    fn template<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, String>;
+    fn physical_ids<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, BTreeMap<String, String>>;
+    fn update<'a>(
+        &'a self,
+        stack: &'a str,
+        template: &'a str,
+        role_arn: Option<&'a str>,
+    ) -> AwsFuture<'a, UpdateOutcome>;
+}
+
+/// Stored approval requests.
+pub trait ApprovalStore: Send + Sync {
+    fn put<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()>;
+    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>>;
+    fn claim_step<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        new_id: &'a ApprovalId,
+    ) -> AwsFuture<'a, StepRequest>;
+    fn mark_delivered<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        channel: &'a str,
+    ) -> AwsFuture<'a, ()>;
+    fn renew<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        task_token: &'a str,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()>;
+    fn decide<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        decision: Decision,
+        by: &'a str,
+        at: &'a str,
+        now: u64,
+    ) -> AwsFuture<'a, DecideOutcome>;
+    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()>;
+}
+
+/// Step Functions callbacks for a waiting task.
+pub trait TaskCallbackApi: Send + Sync {
+    fn succeed<'a>(&'a self, task_token: &'a str, output: &'a str) -> AwsFuture<'a, ()>;
+    fn fail<'a>(&'a self, task_token: &'a str, error: &'a str, cause: &'a str)
+        -> AwsFuture<'a, ()>;
+}
+
+impl RuleStore for ListenerRules {
+    fn rule<'a>(&'a self, rule_arn: &'a str) -> AwsFuture<'a, LiveRule> {
+        Box::pin(ListenerRules::rule(self, rule_arn))
+    }
+    fn set_forward_targets<'a>(
+        &'a self,
+        rule: &'a LiveRule,
+        targets: &'a [ForwardTarget],
+    ) -> AwsFuture<'a, LiveRule> {
+        Box::pin(ListenerRules::set_forward_targets(self, rule, targets))
+    }
+}
+
+impl LockStore for DeploymentLocks {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        now: u64,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(DeploymentLocks::acquire(self, key, owner, now, expires_at))
+    }
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
+        Box::pin(DeploymentLocks::release(self, key, owner))
+    }
+}
+
+impl ServiceStore for EcsServices {
+    fn stable_stack_tag<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+    ) -> AwsFuture<'a, Option<String>> {
+        Box::pin(EcsServices::stable_stack_tag(self, cluster, service))
+    }
+    fn tag_stable<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        colour: Colour,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(EcsServices::tag_stable(self, cluster, service, colour))
+    }
+    fn task_set<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        id: &'a str,
+    ) -> AwsFuture<'a, Option<TaskSet>> {
+        Box::pin(EcsServices::task_set(self, cluster, service, id))
+    }
+    fn task_definition<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, LiveTaskDefinition> {
+        Box::pin(EcsServices::task_definition(self, arn))
+    }
+    fn register_release<'a>(
+        &'a self,
+        live: &'a LiveTaskDefinition,
+        change: &'a ReleaseChange,
+        current: Option<&'a str>,
+    ) -> AwsFuture<'a, String> {
+        Box::pin(EcsServices::register_release(self, live, change, current))
+    }
+}
+
+impl StackStore for Stacks {
+    fn describe<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, StackState> {
+        Box::pin(Stacks::describe(self, stack))
+    }
+    fn template<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, String> {
+        Box::pin(Stacks::template(self, stack))
+    }
+    fn physical_ids<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, BTreeMap<String, String>> {
+        Box::pin(Stacks::physical_ids(self, stack))
+    }
+    fn update<'a>(
+        &'a self,
+        stack: &'a str,
+        template: &'a str,
+        role_arn: Option<&'a str>,
+    ) -> AwsFuture<'a, UpdateOutcome> {
+        Box::pin(Stacks::update(self, stack, template, role_arn))
+    }
+}
+
+impl ApprovalStore for Approvals {
+    fn put<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::put(self, record))
+    }
+    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>> {
+        Box::pin(Approvals::get(self, id))
+    }
+    fn claim_step<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        new_id: &'a ApprovalId,
+    ) -> AwsFuture<'a, StepRequest> {
+        Box::pin(Approvals::claim_step(self, execution, step, new_id))
+    }
+    fn mark_delivered<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        channel: &'a str,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::mark_delivered(self, execution, step, channel))
+    }
+    fn renew<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        task_token: &'a str,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::renew(self, id, task_token, expires_at))
+    }
+    fn decide<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        decision: Decision,
+        by: &'a str,
+        at: &'a str,
+        now: u64,
+    ) -> AwsFuture<'a, DecideOutcome> {
+        Box::pin(Approvals::decide(self, id, decision, by, at, now))
+    }
+    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::settle(self, id, status))
+    }
+}
+
+impl TaskCallbackApi for TaskCallbacks {
+    fn succeed<'a>(&'a self, task_token: &'a str, output: &'a str) -> AwsFuture<'a, ()> {
+        Box::pin(TaskCallbacks::succeed(self, task_token, output))
+    }
+    fn fail<'a>(
+        &'a self,
+        task_token: &'a str,
+        error: &'a str,
+        cause: &'a str,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(TaskCallbacks::fail(self, task_token, error, cause))
+    }
+}
