@@ -38,6 +38,54 @@ impl LiveTaskDefinition {
         &self.arn
     }
 
+    /// A task definition of these containers only (what the in-memory fake keeps).
+    #[cfg(feature = "fake")]
+    pub(crate) fn of_containers(arn: &str, containers: &[ContainerSpec]) -> LiveTaskDefinition {
+        let definitions = containers
+            .iter()
+            .map(|c| {
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name(&c.name)
+                    .image(&c.image)
+                    .set_environment(Some(
+                        c.environment
+                            .iter()
+                            .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                            .collect(),
+                    ))
+                    .build()
+            })
+            .collect();
+        LiveTaskDefinition {
+            arn: arn.to_string(),
+            definition: TaskDefinition::builder()
+                .task_definition_arn(arn)
+                .family(
+                    arn.rsplit('/')
+                        .next()
+                        .unwrap_or(arn)
+                        .split(':')
+                        .next()
+                        .unwrap_or(arn),
+                )
+                .set_container_definitions(Some(definitions))
+                .build(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// The containers with `change` applied (what registering would keep).
+    #[cfg(feature = "fake")]
+    pub(crate) fn released(&self, change: &ReleaseChange) -> Vec<ContainerSpec> {
+        LiveTaskDefinition {
+            definition: TaskDefinition::builder()
+                .set_container_definitions(Some(self.containers_with(change)))
+                .build(),
+            ..self.clone()
+        }
+        .containers()
+    }
+
     /// The containers, as far as a release touches them.
     pub fn containers(&self) -> Vec<ContainerSpec> {
         self.definition

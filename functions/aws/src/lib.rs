@@ -11,6 +11,8 @@ mod config;
 mod ecs;
 mod error;
 mod executions;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod locks;
 mod notifications;
 mod ports;

@@ -42,6 +42,24 @@ impl LiveRule {
         &self.arn
     }
 
+    /// A rule that only forwards to `targets` (what the in-memory fake keeps).
+    #[cfg(feature = "fake")]
+    pub(crate) fn forwarding(arn: &str, targets: &[ForwardTarget]) -> LiveRule {
+        let rule = LiveRule {
+            arn: arn.to_string(),
+            actions: vec![Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .order(1)
+                .forward_config(ForwardActionConfig::builder().build())
+                .build()],
+            conditions: Vec::new(),
+        };
+        match rule.with_forward_targets(targets) {
+            Ok(changed) => changed,
+            Err(_) => rule,
+        }
+    }
+
     /// The target groups and weights of the rule's `forward` action.
     pub fn forward_targets(&self) -> Vec<ForwardTarget> {
         let mut targets = Vec::new();

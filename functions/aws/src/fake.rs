@@ -1,0 +1,456 @@
+//! One in-memory fake of every port (feature `fake`, for tests): a service
+//! with its tag, task sets and task definitions, a stack, listener rules, the
+//! lock and approvals tables, and Step Functions callbacks — plus the bad
+//! days a test asks for: a call that fails with an AWS error, a rule that
+//! reads back stale, a task that is gone.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ecs_canary_core::{
+    ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision, ForwardTarget, ReleaseChange,
+    TaskSet, DECIDING_TAKEOVER_SECONDS,
+};
+
+use crate::ports::{
+    ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+};
+use crate::{
+    ApprovalRecord, AwsClients, AwsError, DecideOutcome, LiveRule, LiveTaskDefinition, SdkConfig,
+    StackState, StepRequest, UpdateOutcome,
+};
+
+/// A callback Step Functions received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    Succeeded {
+        task_token: String,
+        output: String,
+    },
+    Failed {
+        task_token: String,
+        error: String,
+        cause: String,
+    },
+}
+
+/// Everything the fake holds; tests read and arrange it through [`FakeAws::state`].
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub rules: BTreeMap<String, Vec<ForwardTarget>>,
+    /// How many more reads of a changed rule still return what it was before.
+    pub stale_rule_reads: u32,
+    stale_rules: BTreeMap<String, Vec<ForwardTarget>>,
+    pub tag: Option<String>,
+    pub task_sets: BTreeMap<String, TaskSet>,
+    pub task_definitions: BTreeMap<String, Vec<ContainerSpec>>,
+    pub stack: Option<StackState>,
+    pub template: String,
+    pub physical_ids: BTreeMap<String, String>,
+    pub stack_updates: Vec<String>,
+    pub locks: BTreeMap<String, (String, u64)>,
+    pub approvals: BTreeMap<String, ApprovalRecord>,
+    steps: BTreeMap<String, StepRequest>,
+    pub callbacks: Vec<Callback>,
+    /// When each decision in progress started.
+    deciding: BTreeMap<String, u64>,
+    /// Task tokens whose task is no longer waiting.
+    pub gone_tasks: Vec<String>,
+    /// Armed failures: (operation, error), the first matching one is used once.
+    faults: VecDeque<(&'static str, AwsError)>,
+}
+
+/// The fake; clone it to keep a handle on the same state.
+#[derive(Debug, Clone, Default)]
+pub struct FakeAws {
+    state: Arc<Mutex<FakeState>>,
+}
+
+/// An AWS error as a throttled call reports it.
+pub fn throttled(operation: &'static str) -> AwsError {
+    AwsError::Throttled {
+        operation,
+        message: "Rate exceeded".into(),
+    }
+}
+
+impl FakeAws {
+    pub fn new() -> FakeAws {
+        FakeAws::default()
+    }
+
+    /// The state, to arrange a test or look at its outcome.
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next call of `operation` (e.g. `"ModifyRule"`, `"SendTaskSuccess"`)
+    /// fails with `error`.
+    pub fn fail_next(&self, operation: &'static str, error: AwsError) {
+        self.state().faults.push_back((operation, error));
+    }
+
+    /// Clients for what the ports do not cover; they are never called in a
+    /// test that uses the fake (no endpoint is reached).
+    pub fn offline_clients() -> AwsClients {
+        let config = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        AwsClients::new(&config)
+    }
+
+    fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, FakeState>, AwsError> {
+        let mut state = self.state();
+        if let Some(position) = state.faults.iter().position(|(op, _)| *op == operation) {
+            if let Some((_, error)) = state.faults.remove(position) {
+                return Err(error);
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn ready<'a, T: Send + 'a>(result: Result<T, AwsError>) -> AwsFuture<'a, T> {
+    Box::pin(std::future::ready(result))
+}
+
+impl RuleStore for FakeAws {
+    fn rule<'a>(&'a self, rule_arn: &'a str) -> AwsFuture<'a, LiveRule> {
+        ready(self.call("DescribeRules").and_then(|mut state| {
+            let targets = if state.stale_rule_reads > 0 && state.stale_rules.contains_key(rule_arn)
+            {
+                state.stale_rule_reads -= 1;
+                state.stale_rules.get(rule_arn).cloned()
+            } else {
+                state.rules.get(rule_arn).cloned()
+            };
+            targets
+                .map(|t| LiveRule::forwarding(rule_arn, &t))
+                .ok_or_else(|| AwsError::RuleNotFound(rule_arn.to_string()))
+        }))
+    }
+
+    fn set_forward_targets<'a>(
+        &'a self,
+        rule: &'a LiveRule,
+        targets: &'a [ForwardTarget],
+    ) -> AwsFuture<'a, LiveRule> {
+        let result = self.call("ModifyRule").and_then(|mut state| {
+            let arn = rule.arn().to_string();
+            let before = state
+                .rules
+                .insert(arn.clone(), targets.to_vec())
+                .ok_or_else(|| AwsError::RuleNotFound(arn.clone()))?;
+            if state.stale_rule_reads > 0 {
+                state.stale_rules.insert(arn, before);
+            }
+            Ok(())
+        });
+        Box::pin(async move {
+            result?;
+            self.rule(rule.arn()).await
+        })
+    }
+}
+
+impl LockStore for FakeAws {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        now: u64,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()> {
+        ready(
+            self.call("PutItem")
+                .and_then(|mut state| match state.locks.get(key) {
+                    Some((holder, expiry)) if holder != owner && *expiry > now => {
+                        Err(AwsError::LockHeld {
+                            key: key.to_string(),
+                            owner: holder.clone(),
+                        })
+                    }
+                    _ => {
+                        state
+                            .locks
+                            .insert(key.to_string(), (owner.to_string(), expires_at));
+                        Ok(())
+                    }
+                }),
+        )
+    }
+
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
+        ready(self.call("DeleteItem").map(|mut state| {
+            let held = state.locks.get(key).is_some_and(|(h, _)| h == owner);
+            if held {
+                state.locks.remove(key);
+            }
+            held
+        }))
+    }
+}
+
+impl ServiceStore for FakeAws {
+    fn stable_stack_tag<'a>(&'a self, _: &'a str, _: &'a str) -> AwsFuture<'a, Option<String>> {
+        ready(
+            self.call("ListTagsForResource")
+                .map(|state| state.tag.clone()),
+        )
+    }
+
+    fn tag_stable<'a>(&'a self, _: &'a str, _: &'a str, colour: Colour) -> AwsFuture<'a, ()> {
+        ready(self.call("TagResource").map(|mut state| {
+            state.tag = Some(colour.as_str().to_string());
+        }))
+    }
+
+    fn task_set<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        id: &'a str,
+    ) -> AwsFuture<'a, Option<TaskSet>> {
+        ready(self.call("DescribeTaskSets").map(|state| {
+            state
+                .task_sets
+                .values()
+                .find(|t| t.id == id || t.arn == id)
+                .cloned()
+        }))
+    }
+
+    fn task_definition<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, LiveTaskDefinition> {
+        ready(self.call("DescribeTaskDefinition").and_then(|state| {
+            state
+                .task_definitions
+                .get(arn)
+                .map(|c| LiveTaskDefinition::of_containers(arn, c))
+                .ok_or_else(|| AwsError::TaskDefinitionNotFound(arn.to_string()))
+        }))
+    }
+
+    fn register_release<'a>(
+        &'a self,
+        live: &'a LiveTaskDefinition,
+        change: &'a ReleaseChange,
+        current: Option<&'a str>,
+    ) -> AwsFuture<'a, String> {
+        ready(self.call("RegisterTaskDefinition").map(|mut state| {
+            let containers = live.released(change);
+            if let Some(current) = current {
+                if state.task_definitions.get(current) == Some(&containers) {
+                    return current.to_string();
+                }
+            }
+            let family = live.arn().rsplit_once(':').map_or(live.arn(), |(f, _)| f);
+            let arn = format!("{family}:{}", state.task_definitions.len() + 1);
+            state.task_definitions.insert(arn.clone(), containers);
+            arn
+        }))
+    }
+}
+
+impl StackStore for FakeAws {
+    fn describe<'a>(&'a self, stack: &'a str) -> AwsFuture<'a, StackState> {
+        ready(self.call("DescribeStacks").and_then(|state| {
+            state
+                .stack
+                .clone()
+                .ok_or_else(|| AwsError::StackNotFound(stack.to_string()))
+        }))
+    }
+
+    fn template<'a>(&'a self, _: &'a str) -> AwsFuture<'a, String> {
+        ready(self.call("GetTemplate").map(|state| state.template.clone()))
+    }
+
+    fn physical_ids<'a>(&'a self, _: &'a str) -> AwsFuture<'a, BTreeMap<String, String>> {
+        ready(
+            self.call("DescribeStackResources")
+                .map(|state| state.physical_ids.clone()),
+        )
+    }
+
+    fn update<'a>(
+        &'a self,
+        _: &'a str,
+        template: &'a str,
+        _: Option<&'a str>,
+    ) -> AwsFuture<'a, UpdateOutcome> {
+        ready(self.call("UpdateStack").map(|mut state| {
+            if state.template == template {
+                return UpdateOutcome::NoChange;
+            }
+            state.template = template.to_string();
+            state.stack_updates.push(template.to_string());
+            UpdateOutcome::Started
+        }))
+    }
+}
+
+impl ApprovalStore for FakeAws {
+    fn put<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()> {
+        ready(self.call("PutItem").map(|mut state| {
+            state
+                .approvals
+                .insert(record.id.to_string(), record.clone());
+        }))
+    }
+
+    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>> {
+        ready(
+            self.call("GetItem")
+                .map(|state| state.approvals.get(id.as_str()).cloned()),
+        )
+    }
+
+    fn claim_step<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        new_id: &'a ApprovalId,
+    ) -> AwsFuture<'a, StepRequest> {
+        ready(self.call("PutItem").map(|mut state| {
+            let key = format!("{execution}#{step}");
+            match state.steps.get(&key) {
+                Some(found) => StepRequest {
+                    first: false,
+                    ..found.clone()
+                },
+                None => {
+                    let claimed = StepRequest {
+                        id: new_id.clone(),
+                        delivered: Vec::new(),
+                        first: true,
+                    };
+                    state.steps.insert(key, claimed.clone());
+                    claimed
+                }
+            }
+        }))
+    }
+
+    fn mark_delivered<'a>(
+        &'a self,
+        execution: &'a str,
+        step: usize,
+        channel: &'a str,
+    ) -> AwsFuture<'a, ()> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            if let Some(found) = state.steps.get_mut(&format!("{execution}#{step}")) {
+                found.delivered.push(channel.to_string());
+            }
+        }))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        task_token: &'a str,
+        expires_at: u64,
+    ) -> AwsFuture<'a, ()> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            if let Some(record) = state.approvals.get_mut(id.as_str()) {
+                record.task_token = task_token.to_string();
+                record.expires_at = expires_at;
+                record.status = ApprovalStatus::Pending;
+                record.decided_by = None;
+                record.decided_at = None;
+            }
+        }))
+    }
+
+    fn decide<'a>(
+        &'a self,
+        id: &'a ApprovalId,
+        _decision: Decision,
+        by: &'a str,
+        at: &'a str,
+        now: u64,
+    ) -> AwsFuture<'a, DecideOutcome> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            let deciding_since = state.deciding_since(id);
+            let Some(record) = state.approvals.get_mut(id.as_str()) else {
+                return DecideOutcome::Unknown;
+            };
+            let takes = match record.status {
+                ApprovalStatus::Pending => now < record.expires_at,
+                ApprovalStatus::Deciding => {
+                    deciding_since.is_some_and(|t| t + DECIDING_TAKEOVER_SECONDS < now)
+                }
+                _ => false,
+            };
+            let before = record.clone();
+            if !takes {
+                return match record.status {
+                    ApprovalStatus::Pending | ApprovalStatus::Expired => {
+                        DecideOutcome::Expired(before)
+                    }
+                    _ => DecideOutcome::AlreadyDecided(before),
+                };
+            }
+            record.status = ApprovalStatus::Deciding;
+            record.decided_by = Some(by.to_string());
+            record.decided_at = Some(at.to_string());
+            state.deciding.insert(id.to_string(), now);
+            DecideOutcome::Decided(before)
+        }))
+    }
+
+    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            state.deciding.remove(id.as_str());
+            if let Some(record) = state.approvals.get_mut(id.as_str()) {
+                if record.status == ApprovalStatus::Deciding {
+                    record.status = status;
+                    if status == ApprovalStatus::Pending {
+                        record.decided_by = None;
+                        record.decided_at = None;
+                    }
+                }
+            }
+        }))
+    }
+}
+
+impl FakeState {
+    fn deciding_since(&self, id: &ApprovalId) -> Option<u64> {
+        self.deciding.get(id.as_str()).copied()
+    }
+}
+
+impl TaskCallbackApi for FakeAws {
+    fn succeed<'a>(&'a self, task_token: &'a str, output: &'a str) -> AwsFuture<'a, ()> {
+        ready(self.call("SendTaskSuccess").and_then(|mut state| {
+            if state.gone_tasks.iter().any(|t| t == task_token) {
+                return Err(AwsError::TaskNotWaiting("Task Timed Out".into()));
+            }
+            state.callbacks.push(Callback::Succeeded {
+                task_token: task_token.to_string(),
+                output: output.to_string(),
+            });
+            Ok(())
+        }))
+    }
+
+    fn fail<'a>(
+        &'a self,
+        task_token: &'a str,
+        error: &'a str,
+        cause: &'a str,
+    ) -> AwsFuture<'a, ()> {
+        ready(self.call("SendTaskFailure").and_then(|mut state| {
+            if state.gone_tasks.iter().any(|t| t == task_token) {
+                return Err(AwsError::TaskNotWaiting("Task Timed Out".into()));
+            }
+            state.callbacks.push(Callback::Failed {
+                task_token: task_token.to_string(),
+                error: error.to_string(),
+                cause: cause.to_string(),
+            });
+            Ok(())
+        }))
+    }
+}

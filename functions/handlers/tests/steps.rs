@@ -1,0 +1,364 @@
+//! The handlers against the in-memory fake of every port: the failure paths
+//! (read-back mismatch, throttling, a hand on the rule, drift, lost and late
+//! callbacks) in milliseconds. The emulator tests run the real flows; these
+//! add the cases that are slow or awkward to produce there.
+
+use std::sync::Arc;
+
+use ecs_canary_aws::fake::{throttled, Callback, FakeAws};
+use ecs_canary_aws::{ApprovalRecord, StackState};
+use ecs_canary_core::{
+    ApprovalFacts, ApprovalId, ApprovalStatus, Colour, ContainerSpec, ErrorName, ForwardTarget,
+    TaskSet, TrafficSplit,
+};
+use ecs_canary_handlers::{
+    approval_api, resolve_stable, rollback, set_weights, Context, FunctionError, Ports, Settings,
+};
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+
+const RULE: &str = "arn:rule/weighted";
+const TESTER: &str = "arn:rule/tester";
+const BLUE: &str = "arn:tg/blue";
+const GREEN: &str = "arn:tg/green";
+const NOW: u64 = 1_800_000_000;
+
+fn context(fake: &FakeAws) -> Arc<Context> {
+    let ports = Ports {
+        rules: Arc::new(fake.clone()),
+        ecs: Arc::new(fake.clone()),
+        stacks: Arc::new(fake.clone()),
+        locks: Arc::new(fake.clone()),
+        approvals: Arc::new(fake.clone()),
+        callbacks: Arc::new(fake.clone()),
+    };
+    let settings = Settings {
+        approval_url: "https://approve.example".into(),
+        ..Settings::default()
+    };
+    Arc::new(
+        Context::with_ports(FakeAws::offline_clients(), ports, settings)
+            .expect("a context")
+            .with_clock(|| NOW),
+    )
+}
+
+fn split(stable: i64, candidate: i64) -> Vec<ForwardTarget> {
+    TrafficSplit::new(stable, candidate)
+        .expect("a split")
+        .forward_targets(BLUE, GREEN)
+        .to_vec()
+}
+
+fn only(target_group: &str) -> Vec<ForwardTarget> {
+    vec![ForwardTarget {
+        target_group_arn: target_group.into(),
+        weight: 1,
+    }]
+}
+
+fn task_set(id: &str, colour: Colour, task_definition: &str) -> TaskSet {
+    TaskSet {
+        id: id.into(),
+        arn: format!("arn:task-set/{id}"),
+        external_id: Some(format!("{colour}Stack")),
+        task_definition: task_definition.into(),
+        status: "ACTIVE".into(),
+        stability_status: "STEADY_STATE".into(),
+        target_groups: vec![if colour == Colour::Blue { BLUE } else { GREEN }.into()],
+    }
+}
+
+/// A deployment as resolve-stable hands it on: Blue stable, Green candidate,
+/// steps 10 and 50, the lock held by `run-1`.
+fn deployment(fake: &FakeAws) -> Value {
+    let mut state = fake.state();
+    state.rules.insert(RULE.into(), split(100, 0));
+    state.rules.insert(TESTER.into(), only(GREEN));
+    state
+        .locks
+        .insert("c/s".into(), ("run-1".into(), NOW + 3_600));
+    json!({
+        "request": {"cluster": "c", "service": "s", "stack": "st",
+                    "environment": {"APPVERSION": "1.0.1"}, "steps": [10, 50],
+                    "approvalTimeoutSeconds": 600},
+        "owner": "run-1",
+        "stable": "Blue", "candidate": "Green",
+        "stableTaskSet": task_set("ts-blue", Colour::Blue, "arn:td/app:1"),
+        "candidateTaskSet": task_set("ts-green", Colour::Green, "arn:td/app:2"),
+        "stableTargetGroup": BLUE, "candidateTargetGroup": GREEN,
+        "weightedRule": RULE, "testerRules": [TESTER],
+        "split": {"stable": 100, "candidate": 0}
+    })
+}
+
+fn weights(fake: &FakeAws) -> Vec<ForwardTarget> {
+    fake.state().rules.get(RULE).cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_step_sets_the_weights_and_reads_them_back() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    let out = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect("step 1");
+    assert_eq!(weights(&fake), split(90, 10));
+    assert_eq!((out.deployment.step, out.last_step), (Some(0), false));
+    let next = serde_json::to_value(&out).expect("json");
+    let out = set_weights(context(&fake), json!({"deployment": next}))
+        .await
+        .expect("step 2");
+    assert_eq!(weights(&fake), split(50, 50));
+    assert!(out.last_step);
+}
+
+#[tokio::test]
+async fn a_stale_read_back_fails_and_the_retry_recognises_its_own_split() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    fake.state().stale_rule_reads = 1;
+    let error = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect_err("the read-back is stale");
+    assert_eq!(error.error_type(), "WeightNotApplied");
+    // Step Functions retries with the same input: the rule now holds the
+    // split this very step set, which is no hand change.
+    let out = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect("the retry");
+    assert_eq!(
+        out.deployment.split,
+        TrafficSplit::new(90, 10).expect("split")
+    );
+    assert_eq!(weights(&fake), split(90, 10));
+}
+
+#[tokio::test]
+async fn a_throttled_modify_rule_is_throttled_and_changes_nothing() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    fake.fail_next("ModifyRule", throttled("elasticloadbalancing:ModifyRule"));
+    let error = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect_err("throttled");
+    assert_eq!(error.error_type(), "Throttled");
+    assert_eq!(weights(&fake), split(100, 0));
+}
+
+#[tokio::test]
+async fn a_split_changed_by_hand_is_left_alone_and_the_rollback_releases_the_lock() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    fake.state().rules.insert(RULE.into(), split(97, 3));
+    let error = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect_err("a hand on the rule");
+    assert!(
+        matches!(error, FunctionError::SplitChangedByHand { .. }),
+        "{error}"
+    );
+    assert_eq!(weights(&fake), split(97, 3));
+
+    let reason = json!({"Error": "SplitChangedByHand", "Cause": error.to_string()});
+    let out = rollback(context(&fake), json!({"deployment": d, "reason": reason}))
+        .await
+        .expect("rollback");
+    assert!(out.rule_left_as_is);
+    assert_eq!(out.failure.error, "SplitChangedByHand");
+    assert_eq!(weights(&fake), split(97, 3), "the person's split is kept");
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
+    assert!(fake.state().locks.is_empty());
+}
+
+#[tokio::test]
+async fn a_rollback_restores_stable_and_points_testers_back() {
+    let fake = FakeAws::new();
+    let mut d = deployment(&fake);
+    fake.state().rules.insert(RULE.into(), split(50, 50));
+    d["split"] = json!({"stable": 50, "candidate": 50});
+    let reason = json!({"Error": "Rejected", "Cause": "rejected by email link"});
+    let out = rollback(context(&fake), json!({"deployment": d, "reason": reason}))
+        .await
+        .expect("rollback");
+    assert!(!out.rule_left_as_is);
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
+    assert!(fake.state().locks.is_empty());
+}
+
+// --- approvals ---------------------------------------------------------------
+
+fn pending(fake: &FakeAws) -> ApprovalId {
+    let id = ApprovalId::from_random([3; 16]);
+    let facts = ApprovalFacts {
+        cluster: "c".into(),
+        service: "s".into(),
+        release: "app: APPVERSION 1.0.0 → 1.0.1".into(),
+        stable: Colour::Blue,
+        candidate: Colour::Green,
+        step: 1,
+        steps: 2,
+        split: TrafficSplit::new(90, 10).expect("split"),
+        next_percent: Some(50),
+    };
+    fake.state().approvals.insert(
+        id.to_string(),
+        ApprovalRecord {
+            id: id.clone(),
+            task_token: "token-1".into(),
+            execution: "run-1".into(),
+            facts,
+            expires_at: NOW + 600,
+            status: ApprovalStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+        },
+    );
+    id
+}
+
+async fn post(fake: &FakeAws, id: &ApprovalId, decision: &str) -> (u16, String) {
+    let request: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/approvals/{id}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("decision={decision}")))
+        .expect("a request");
+    let response = approval_api(context(fake), request)
+        .await
+        .expect("a response");
+    let body = match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).to_string(),
+        _ => String::new(),
+    };
+    (response.status().as_u16(), body)
+}
+
+fn status_of(fake: &FakeAws, id: &ApprovalId) -> ApprovalStatus {
+    fake.state().approvals[id.as_str()].status
+}
+
+#[tokio::test]
+async fn approve_and_reject_reach_step_functions_once() {
+    let fake = FakeAws::new();
+    let id = pending(&fake);
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Approved);
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Succeeded { task_token, .. }] if task_token == "token-1")
+    );
+    // A second click changes nothing.
+    let (status, page) = post(&fake, &id, "reject").await;
+    assert_eq!(status, 409, "{page}");
+    assert_eq!(fake.state().callbacks.len(), 1);
+
+    let fake = FakeAws::new();
+    let id = pending(&fake);
+    assert_eq!(post(&fake, &id, "reject").await.0, 200);
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Rejected);
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, .. }] if error == "Rejected")
+    );
+}
+
+#[tokio::test]
+async fn a_decision_step_functions_does_not_take_is_not_lost() {
+    let fake = FakeAws::new();
+    let id = pending(&fake);
+    fake.fail_next("SendTaskSuccess", throttled("states:SendTaskSuccess"));
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("not recorded"), "{page}");
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Pending);
+    assert!(fake.state().callbacks.is_empty());
+    // The same link decides once AWS answers.
+    assert_eq!(post(&fake, &id, "approve").await.0, 200);
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Approved);
+}
+
+#[tokio::test]
+async fn a_callback_for_a_task_that_is_gone_expires_the_link() {
+    let fake = FakeAws::new();
+    let id = pending(&fake);
+    fake.state().gone_tasks.push("token-1".into());
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 410, "{page}");
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Expired);
+    assert_eq!(post(&fake, &id, "approve").await.0, 410);
+}
+
+// --- resolve-stable ----------------------------------------------------------
+
+#[tokio::test]
+async fn drift_is_refused_and_the_lock_is_given_back() {
+    let fake = FakeAws::new();
+    {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/examples/app.json"),
+        )
+        .expect("the example template");
+        let mut state = fake.state();
+        state.template = template;
+        state.stack = Some(StackState {
+            id: "st".into(),
+            status: "CREATE_COMPLETE".into(),
+            status_reason: None,
+            outputs: [
+                ("BlueTaskSet".to_string(), "ts-blue".to_string()),
+                ("GreenTaskSet".to_string(), "ts-green".to_string()),
+            ]
+            .into(),
+            parameters: vec![],
+        });
+        state.physical_ids = [
+            ("MyListenerRule", RULE),
+            ("TesterListenerRule", TESTER),
+            ("BlueTargetGroup", BLUE),
+            ("GreenTargetGroup", GREEN),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        state.task_sets.insert(
+            "ts-blue".into(),
+            task_set("ts-blue", Colour::Blue, "arn:td/app:1"),
+        );
+        state.task_sets.insert(
+            "ts-green".into(),
+            task_set("ts-green", Colour::Green, "arn:td/app:1"),
+        );
+        state.task_definitions.insert(
+            "arn:td/app:1".into(),
+            vec![ContainerSpec {
+                name: "mycontainer".into(),
+                image: "app:1".into(),
+                environment: vec![("APPVERSION".into(), "1.0.0".into())],
+            }],
+        );
+        state.rules.insert(RULE.into(), split(70, 30));
+        state.rules.insert(TESTER.into(), only(BLUE));
+    }
+    let input = json!({"cluster": "c", "service": "s", "stack": "st", "environment": {"APPVERSION": "1.0.1"}});
+    let error = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
+        .await
+        .expect_err("drift");
+    assert_eq!(error.error_type(), "DriftDetected");
+    assert!(
+        fake.state().locks.is_empty(),
+        "a refusal gives the lock back"
+    );
+
+    // Put right, the same deployment resolves and plans the release.
+    fake.state().rules.insert(RULE.into(), split(100, 0));
+    let deployment = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
+        .await
+        .expect("resolves");
+    assert_eq!(deployment.stable, Colour::Blue);
+    assert_eq!(deployment.tester_rules, vec![TESTER.to_string()]);
+    let release = deployment.release.expect("a planned release");
+    assert_eq!(release.summary(), "mycontainer: APPVERSION 1.0.0 → 1.0.1");
+    assert!(fake.state().locks.contains_key("c/s"));
+}
