@@ -1,6 +1,8 @@
 # ecs-canary — see README.md.
 #
 #   make test            everything: format, lints, unit and property tests, emulator tests
+#   make test-unit       the crates' unit, property and handler tests (milliseconds, no emulator)
+#   make test-emulator   the moto plugin's smoke tests (one per patch)
 #   make demo            the whole canary flow on the local emulator
 #   make package         release zips of every function (target/package)
 #   make deploy          deploy to an AWS account (CODE_BUCKET=…; needs the AWS CLI)
@@ -22,7 +24,7 @@ EMULATOR_PORT ?= 4566
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv cross-deps bench package deploy browser-deps build build-functions lint lint-infra check-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv cross-deps bench package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -57,7 +59,12 @@ test-unit:
 	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws -p ecs-canary-handlers
 
 check-emulator: venv
-	$(PYTHON) -m py_compile tests/emulator/*.py
+	$(PYTHON) -m py_compile tests/emulator/*.py tests/emulator/ecs_canary_moto_plugin/*.py
+
+# One smoke test per moto patch, on moto's in-process mock: after a moto
+# upgrade, the failing test names the patch that broke.
+test-emulator: check-emulator
+	cd tests/emulator && ../../$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 # The deployable template strictly; the article's example keeps its explicit DependsOn.
 lint-infra: venv
@@ -68,7 +75,7 @@ test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
 # One cargo invocation, so that the workspace is compiled once.
-test: lint lint-infra check-emulator browser-deps
+test: lint lint-infra test-emulator browser-deps
 	$(CARGO) test --workspace
 
 # --- packaging and deploying -------------------------------------------------

@@ -1,0 +1,292 @@
+"""Smoke tests of the moto plugin, one per patch, on moto's in-process mock.
+
+Each test names the moto behaviour its patch fixes: after a moto upgrade, the
+failing test says which patch broke.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import sys
+import threading
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ecs_canary_moto_plugin  # noqa: E402,F401  (the patches)
+
+REGION = "us-east-1"
+TG_BLUE = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1"
+TG_GREEN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2"
+
+
+SUBNET: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        SUBNET[:] = [subnet()]
+        yield
+
+
+def client(service: str):  # noqa: ANN201
+    return boto3.client(service, region_name=REGION)
+
+
+def create(stack: str, template: dict, **kwargs) -> dict[str, str]:
+    cfn = client("cloudformation")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), **kwargs)
+    return outputs(stack)
+
+
+def update(stack: str, template: dict, **kwargs) -> dict[str, str]:
+    client("cloudformation").update_stack(StackName=stack, TemplateBody=json.dumps(template), **kwargs)
+    return outputs(stack)
+
+
+def outputs(stack: str) -> dict[str, str]:
+    described = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def task_definition(version: str, **extra) -> dict:
+    return {
+        "Type": "AWS::ECS::TaskDefinition",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Family": "app",
+            "Cpu": "256",
+            "Memory": "512",
+            "NetworkMode": "awsvpc",
+            "RequiresCompatibilities": ["FARGATE"],
+            "ContainerDefinitions": [
+                {"Name": "web", "Image": "repo/web", "Memory": 512,
+                 "Environment": [{"Name": "APPVERSION", "Value": version}]},
+            ],
+            **extra,
+        },
+    }
+
+
+def subnet() -> tuple[str, str]:
+    """A subnet for awsvpc task sets (moto launches their tasks)."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet_id = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    return subnet_id, group
+
+
+def blue_green(version: str, blue_definition: dict | str) -> dict:
+    """A cluster, an EXTERNAL service, a task definition and two task sets."""
+    subnet_id, group = SUBNET[0]
+    network = {"AwsVpcConfiguration": {"Subnets": [subnet_id], "SecurityGroups": [group]}}
+    task_set = lambda colour, definition, group: {  # noqa: E731
+        "Type": "AWS::ECS::TaskSet",
+        "Properties": {
+            "Cluster": {"Ref": "Cluster"},
+            "Service": {"Ref": "Service"},
+            "ExternalId": f"{colour}Stack",
+            "TaskDefinition": definition,
+            "LaunchType": "FARGATE",
+            "NetworkConfiguration": network,
+            "Scale": {"Unit": "PERCENT", "Value": 100},
+            "LoadBalancers": [{"ContainerName": "web", "ContainerPort": 80, "TargetGroupArn": group}],
+        },
+    }
+    return {
+        "Resources": {
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "c"}},
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {
+                    "Cluster": {"Ref": "Cluster"},
+                    "ServiceName": "s",
+                    "DeploymentController": {"Type": "EXTERNAL"},
+                    "DesiredCount": 1,
+                    "Tags": [{"Key": "StableStack", "Value": "Blue"}],
+                },
+            },
+            "Task": task_definition(version),
+            "BlueTaskSet": task_set("Blue", blue_definition, TG_BLUE),
+            "GreenTaskSet": task_set("Green", {"Ref": "Task"}, TG_GREEN),
+            "Primary": {
+                "Type": "AWS::ECS::PrimaryTaskSet",
+                "Properties": {"Cluster": {"Ref": "Cluster"}, "Service": {"Ref": "Service"},
+                               "TaskSetId": {"Fn::GetAtt": ["BlueTaskSet", "Id"]}},
+            },
+        },
+        "Outputs": {
+            "BlueTaskSet": {"Value": {"Fn::GetAtt": ["BlueTaskSet", "Id"]}},
+            "GreenTaskSet": {"Value": {"Fn::GetAtt": ["GreenTaskSet", "Id"]}},
+            "Task": {"Value": {"Ref": "Task"}},
+        },
+    }
+
+
+def test_task_definition_keeps_fargate_settings_and_an_update_registers_a_complete_revision():
+    """task_definition: moto dropped Cpu/Memory/NetworkMode and registered empty revisions."""
+    first = create("app", {"Resources": {"Task": task_definition("1")}, "Outputs": {"Arn": {"Value": {"Ref": "Task"}}}})["Arn"]
+    described = client("ecs").describe_task_definition(taskDefinition=first)["taskDefinition"]
+    assert (described["cpu"], described["memory"], described["networkMode"]) == ("256", "512", "awsvpc")
+    assert described["requiresCompatibilities"] == ["FARGATE"]
+
+    second = update("app", {"Resources": {"Task": task_definition("2")}, "Outputs": {"Arn": {"Value": {"Ref": "Task"}}}})["Arn"]
+    assert second != first
+    containers = client("ecs").describe_task_definition(taskDefinition=second)["taskDefinition"]["containerDefinitions"]
+    assert containers[0]["environment"] == [{"name": "APPVERSION", "value": "2"}]
+    # UpdateReplacePolicy: Retain keeps the revision the stable task set may run.
+    assert client("ecs").describe_task_definition(taskDefinition=first)["taskDefinition"]["status"] == "ACTIVE"
+
+
+def test_service_honours_the_external_controller_and_tags_without_a_task_definition():
+    """service: moto raised KeyError without TaskDefinition and ignored DeploymentController and Tags."""
+    create("svc", blue_green("1", {"Ref": "Task"}))
+    ecs = client("ecs")
+    service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert service["deploymentController"]["type"] == "EXTERNAL"
+    tags = ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]
+    assert {"key": "StableStack", "value": "Blue"} in tags
+
+
+def test_task_sets_and_the_primary_task_set_exist_with_their_ids_in_outputs():
+    """task_set, primary_task_set: moto skipped both resource types (GetAtt Id answered 500)."""
+    out = create("sets", blue_green("1", {"Ref": "Task"}))
+    sets = client("ecs").describe_task_sets(cluster="c", service="s")["taskSets"]
+    by_id = {t["id"]: t for t in sets}
+    assert by_id[out["BlueTaskSet"]]["externalId"] == "BlueStack"
+    assert by_id[out["GreenTaskSet"]]["loadBalancers"][0]["targetGroupArn"] == TG_GREEN
+    assert by_id[out["BlueTaskSet"]]["status"] == "PRIMARY"
+
+
+def test_a_stack_update_replaces_the_task_set_whose_definition_changed_and_keeps_the_other():
+    """stack_update_dependents: moto compared raw text, so a task set whose Ref target changed never updated."""
+    before = create("upd", blue_green("1", {"Ref": "Task"}))
+    # Blue pinned to its live revision; the task definition gets a new version.
+    after = update("upd", blue_green("2", before["Task"]))
+    assert after["BlueTaskSet"] == before["BlueTaskSet"]
+    assert after["GreenTaskSet"] != before["GreenTaskSet"]
+    green = client("ecs").describe_task_sets(cluster="c", service="s", taskSets=[after["GreenTaskSet"]])["taskSets"][0]
+    assert green["taskDefinition"] == after["Task"] != before["Task"]
+
+
+def test_use_previous_value_works_for_a_parameter_that_took_its_default():
+    """use_previous_value: moto raised KeyError for UsePreviousValue on a defaulted parameter."""
+    template = {
+        "Parameters": {"Size": {"Type": "String", "Default": "small"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t"}}},
+        "Outputs": {"Size": {"Value": {"Ref": "Size"}}},
+    }
+    create("params", template)
+    template["Resources"]["Other"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "u"}}
+    out = update("params", template, Parameters=[{"ParameterKey": "Size", "UsePreviousValue": True}])
+    assert out["Size"] == "small"
+
+
+def test_a_state_machine_definition_comes_from_s3_with_its_substitutions():
+    """state_machine: moto ignored DefinitionS3Location and DefinitionSubstitutions."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="code")
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": "${Seconds}", "End": True}}}
+    s3.put_object(Bucket="code", Key="sm.json", Body=json.dumps(definition).replace('"${Seconds}"', "${Seconds}"))
+    create("sm", {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "m",
+                    "RoleArn": "arn:aws:iam::123456789012:role/sfn",
+                    "DefinitionS3Location": {"Bucket": "code", "Key": "sm.json"},
+                    "DefinitionSubstitutions": {"Seconds": 7},
+                },
+            }
+        },
+        "Outputs": {"Arn": {"Value": {"Ref": "Machine"}}},
+    })
+    arn = outputs("sm")["Arn"]
+    loaded = json.loads(client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"])
+    assert loaded["States"]["Wait"]["Seconds"] == 7
+
+
+def test_a_function_url_points_at_the_local_lambda_endpoint(monkeypatch):
+    """function_url: moto had no AWS::Lambda::Url."""
+    monkeypatch.setenv("ECS_CANARY_LAMBDA_ENDPOINT", "http://127.0.0.1:9000")
+    monkeypatch.setenv("ECS_CANARY_FUNCTION_PREFIX", "ecs-canary-")
+    out = create("url", {
+        "Resources": {"Url": {"Type": "AWS::Lambda::Url", "Properties": {
+            "TargetFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecs-canary-approval-api",
+            "AuthType": "NONE"}}},
+        "Outputs": {"Url": {"Value": {"Fn::GetAtt": ["Url", "FunctionUrl"]}}},
+    })
+    assert out["Url"] == "http://127.0.0.1:9000/lambda-url/approval-api/"
+
+
+def test_eventbridge_delivers_to_lambda_targets(monkeypatch):
+    """eventbridge_lambda: moto did not deliver to Lambda targets."""
+    received: list[tuple[str, dict]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MOTO_PORT", str(server.server_address[1]))
+    try:
+        events = client("events")
+        events.put_rule(Name="pushes", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+        events.put_targets(Rule="pushes", Targets=[{"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:trigger"}])
+        events.put_events(Entries=[{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps({"result": "SUCCESS"})}])
+        events.put_events(Entries=[{"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"}])
+        deadline = time.time() + 10
+        while not received and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        server.shutdown()
+    assert len(received) == 1, received
+    path, event = received[0]
+    assert "function%3Atrigger" in path
+    assert event["source"] == "aws.ecr" and event["detail"]["result"] == "SUCCESS"
+
+
+def test_no_value_is_dropped_from_lists():
+    """no_value: moto kept AWS::NoValue as null in lists."""
+    task = task_definition("1")
+    task["Properties"]["ContainerDefinitions"].append(
+        {"Fn::If": ["Never", {"Name": "debug", "Image": "busybox", "Memory": 64}, {"Ref": "AWS::NoValue"}]}
+    )
+    out = create("novalue", {
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {"Task": task},
+        "Outputs": {"Arn": {"Value": {"Ref": "Task"}}},
+    })
+    containers = client("ecs").describe_task_definition(taskDefinition=out["Arn"])["taskDefinition"]["containerDefinitions"]
+    assert [c["name"] for c in containers] == ["web"]
+
+
+def test_every_patch_has_a_smoke_test():
+    """A new patch module comes with a test that names it."""
+    source = open(__file__).read()
+    for patch in ecs_canary_moto_plugin.PATCHES:
+        name = patch.__name__.rsplit(".", 1)[-1]
+        if name == "local_lambda":  # a helper of function_url and eventbridge_lambda
+            continue
+        assert f'"""{name}' in source or f", {name}" in source, f"no smoke test names {name}"
