@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
-use ecs_canary_e2e::{read_http_request, repo_root, Emulator, FUNCTIONS, REGION};
+use ecs_canary_e2e::{function_directories, read_http_request, repo_root, Emulator, REGION};
 use serde_json::{json, Value};
 
 const RUNS: usize = 7;
@@ -187,7 +187,11 @@ async fn main() {
             dir.join(function)
         }
     };
-    for function in FUNCTIONS {
+    // Every function, those of a deployment in the order it uses them (each
+    // needs the deployment the ones before it produced), then the others.
+    let mut functions = function_directories();
+    functions.sort_by_key(|f| pipeline_rank(f));
+    for function in &functions {
         assert!(
             binary_of(function).is_file(),
             "{} is missing: `make bench` builds it",
@@ -208,7 +212,8 @@ async fn main() {
     });
     let mut deployment = Value::Null;
     let mut rows = Vec::new();
-    for function in FUNCTIONS {
+    for function in &functions {
+        let function = function.as_str();
         let event = match function {
             "resolve-stable" => json!({"input": request, "owner": "bench"}),
             "render-and-deploy" => json!({"deployment": deployment, "action": "deploy"}),
@@ -275,4 +280,19 @@ async fn main() {
     for row in rows {
         println!("{row}");
     }
+}
+
+/// Where a function comes in a deployment (others after).
+fn pipeline_rank(function: &str) -> usize {
+    [
+        "resolve-stable",
+        "render-and-deploy",
+        "set-weights",
+        "promote",
+        "rollback",
+        "request-approval",
+    ]
+    .iter()
+    .position(|f| *f == function)
+    .unwrap_or(usize::MAX)
 }

@@ -53,19 +53,6 @@ pub fn free_port() -> u16 {
 /// The DynamoDB table of deployment locks the functions use on the emulator.
 pub const LOCK_TABLE: &str = "ecs-canary-locks";
 
-/// The project's Lambda function binaries, in the order a deployment uses
-/// them (the same names as [`function_directories`]; a test holds them equal).
-pub const FUNCTIONS: [&str; 8] = [
-    "resolve-stable",
-    "render-and-deploy",
-    "set-weights",
-    "promote",
-    "rollback",
-    "request-approval",
-    "approval-api",
-    "ecr-trigger",
-];
-
 /// What `infra/` is deployed as on the emulator, and what it creates.
 pub const INFRA_STACK: &str = "ecs-canary";
 pub const FUNCTION_PREFIX: &str = "ecs-canary-";
@@ -75,13 +62,6 @@ pub const SLACK_SIGNING_SECRET: &str = "local-signing-secret";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_function_list_is_the_function_directories() {
-        let mut listed: Vec<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
-        listed.sort();
-        assert_eq!(listed, function_directories());
-    }
 
     #[test]
     fn the_template_defines_one_function_per_directory() {
