@@ -36,14 +36,14 @@ async fn next_link(flow: &Flow) -> (String, String) {
 }
 
 /// Approves the way a person does: open the link, then press Approve.
-fn approve(link: &str) {
-    let (status, page) = open(link);
+async fn approve(link: &str) {
+    let (status, page) = open(link).await;
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("id=\"approve\"") && page.contains("id=\"reject\""),
         "{page}"
     );
-    let (status, page) = submit(link, "approve");
+    let (status, page) = submit(link, "approve").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Approved"), "{page}");
 }
@@ -58,7 +58,7 @@ async fn approving_every_step_promotes_the_candidate() {
     assert!(first_email.contains("1 of 2"), "{first_email}");
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
-    approve(&link);
+    approve(&link).await;
 
     // Step 2: 50 %.
     let (link, second_email) = next_link(&flow).await;
@@ -67,7 +67,7 @@ async fn approving_every_step_promotes_the_candidate() {
         "{second_email}"
     );
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
-    approve(&link);
+    approve(&link).await;
 
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
@@ -125,11 +125,11 @@ async fn rejecting_the_second_step_rolls_back() {
     let before = state(&clients).await;
     let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
     let (link, _) = next_link(&flow).await;
-    approve(&link);
+    approve(&link).await;
     let (link, _) = next_link(&flow).await;
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
 
-    let (status, page) = submit(&link, "reject");
+    let (status, page) = submit(&link, "reject").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Rejected"), "{page}");
 
@@ -158,9 +158,9 @@ async fn an_unanswered_approval_times_out_and_rolls_back() {
     assert_eq!(lock_holder(&clients).await, None);
 
     // The link no longer decides anything.
-    let (status, page) = open(&link);
+    let (status, page) = open(&link).await;
     assert_eq!(status, 410, "{page}");
-    let (status, _) = submit(&link, "approve");
+    let (status, _) = submit(&link, "approve").await;
     assert_eq!(status, 410);
 }
 
@@ -173,7 +173,7 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
 
     // Opening the link (as a mail scanner would) decides nothing.
     for _ in 0..3 {
-        assert_eq!(open(&link).0, 200);
+        assert_eq!(open(&link).await.0, 200);
     }
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     assert_eq!(state(&clients).await, waiting);
@@ -184,8 +184,8 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
         emulator.approval_url(),
         "0123456789abcdef0123456789abcdef"
     );
-    assert_eq!(open(&made_up).0, 404);
-    assert_eq!(submit(&made_up, "approve").0, 404);
+    assert_eq!(open(&made_up).await.0, 404);
+    assert_eq!(submit(&made_up, "approve").await.0, 404);
 
     // Slack: a wrong signature, or one made six minutes ago, is refused.
     let id = link.rsplit('/').next().expect("id").to_string();
@@ -202,31 +202,35 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let slack = |timestamp: u64, secret: &str| {
+    let slack = |timestamp: u64, secret: &'static str| {
         let ts = timestamp.to_string();
         let signature = slack_signature(secret, &ts, body.as_bytes());
         let (port, path) =
             port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
-        http_request_with(
-            port,
-            "POST",
-            &path,
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("X-Slack-Request-Timestamp", &ts),
-                ("X-Slack-Signature", &signature),
-            ],
-            body.as_bytes(),
-        )
-        .0
+        let body = body.clone();
+        async move {
+            http_request_with(
+                port,
+                "POST",
+                &path,
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("X-Slack-Request-Timestamp", &ts),
+                    ("X-Slack-Signature", &signature),
+                ],
+                body.as_bytes(),
+            )
+            .await
+            .0
+        }
     };
-    assert_eq!(slack(now, "not-the-secret"), 401);
-    assert_eq!(slack(now - 360, SLACK_SIGNING_SECRET), 401);
+    assert_eq!(slack(now, "not-the-secret").await, 401);
+    assert_eq!(slack(now - 360, SLACK_SIGNING_SECRET).await, 401);
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     assert_eq!(state(&clients).await, waiting);
 
     // A properly signed Slack approval decides, as alice.
-    assert_eq!(slack(now, SLACK_SIGNING_SECRET), 200);
+    assert_eq!(slack(now, SLACK_SIGNING_SECRET).await, 200);
     let (link2, _) = next_link(&flow).await;
     let updates: Vec<_> = emulator.slack().messages()[slack_messages_before..]
         .iter()
@@ -240,10 +244,10 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
 
     // The first link is used now: 409, and no second decision.
-    let (status, page) = submit(&link, "reject");
+    let (status, page) = submit(&link, "reject").await;
     assert_eq!(status, 409, "{page}");
     assert!(page.contains("alice"), "the page says who decided: {page}");
-    let (status, _) = open(&link);
+    let (status, _) = open(&link).await;
     assert_eq!(status, 409);
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
@@ -254,7 +258,7 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
         .any(|e| e.r#type().as_str() == "TaskSucceeded"));
     assert!(!history.iter().any(|e| e.r#type().as_str() == "TaskFailed"));
 
-    approve(&link2);
+    approve(&link2).await;
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
 }
@@ -285,7 +289,7 @@ async fn two_executions_for_one_service_one_proceeds() {
     assert_eq!(flow.status(&winner).await.0, ExecutionStatus::Running);
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
 
-    let (status, _) = submit(&link, "reject");
+    let (status, _) = submit(&link, "reject").await;
     assert_eq!(status, 200);
     let (status, error) = flow.finished(&winner, WAIT).await;
     assert_eq!(
@@ -315,17 +319,20 @@ async fn a_person_approves_in_a_browser() {
     let (link, _) = next_link(&flow).await;
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (75, 25));
 
-    let browser = ecs_canary_e2e::browser::Browser::start();
-    browser.open(&link);
-    let page = browser.source();
+    let browser = ecs_canary_e2e::browser::Browser::start().await;
+    browser.open(&link).await;
+    let page = browser.source().await;
     assert!(
         page.contains("1 of 1") && page.contains("promote"),
         "{page}"
     );
-    browser.click("#approve");
+    browser.click("#approve").await;
     // The click submits the form; wait for the answer page to load.
-    let page = browser.wait_for_source("Approved", Duration::from_secs(30));
+    let page = browser
+        .wait_for_source("Approved", Duration::from_secs(30))
+        .await;
     assert!(page.contains("Approved"), "{page}");
+    browser.close().await;
 
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
@@ -341,9 +348,11 @@ async fn a_decision_that_cannot_be_passed_on_is_not_lost() {
     let (link, _) = next_link(&flow).await;
 
     // Step Functions throttles every SendTaskSuccess for a while.
-    emulator.arm_fault("states", "SendTaskSuccess", "ThrottlingException", 20);
-    assert_eq!(open(&link).0, 200);
-    let (status, page) = submit(&link, "approve");
+    emulator
+        .arm_fault("states", "SendTaskSuccess", "ThrottlingException", 20)
+        .await;
+    assert_eq!(open(&link).await.0, 200);
+    let (status, page) = submit(&link, "approve").await;
     assert_eq!(status, 503, "{page}");
     assert!(
         page.contains("not recorded") && page.contains("still waiting"),
@@ -353,10 +362,10 @@ async fn a_decision_that_cannot_be_passed_on_is_not_lost() {
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
 
     // The step waits again: the same link can decide once AWS answers.
-    emulator.disarm_faults();
-    let (status, page) = open(&link);
+    emulator.disarm_faults().await;
+    let (status, page) = open(&link).await;
     assert_eq!(status, 200, "the link is pending again: {page}");
-    approve(&link);
+    approve(&link).await;
     let (_, second) = next_link(&flow).await;
     assert!(second.contains("2 of 2"), "{second}");
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
@@ -393,7 +402,7 @@ async fn slack_down_still_asks_by_email_and_a_retry_sends_nothing_twice() {
         .invoke(
             "request-approval",
             &json!({"taskToken": "a-retried-task-token", "execution": execution, "deployment": deployment}),
-        )
+        ).await
         .expect("a retried request-approval");
     assert_eq!(
         flow.next_email(Duration::from_secs(3)).await,

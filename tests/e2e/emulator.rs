@@ -52,7 +52,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn starts_answers_and_stops_when_dropped() {
-    let emulator = Emulator::start();
+    let emulator = Emulator::start().await;
     let port = emulator.port();
     let config = emulator.sdk_config().await;
     let clusters = aws_sdk_ecs::Client::new(&config)
@@ -73,29 +73,36 @@ async fn lambda_invocations_go_to_the_configured_endpoint() {
     let emulator = Emulator::start_with(EmulatorOptions {
         lambda_endpoint: Some(fake_lambda_endpoint()),
         ..EmulatorOptions::default()
-    });
-    let (status, headers, body) = emulator.http(
-        "POST",
-        "/2015-03-31/functions/echo/invocations",
-        br#"{"a":1}"#,
-    );
+    })
+    .await;
+    let (status, headers, body) = emulator
+        .http(
+            "POST",
+            "/2015-03-31/functions/echo/invocations",
+            br#"{"a":1}"#,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body, br#"{"a":1}"#);
     assert_eq!(header(&headers, "x-amz-function-error"), None);
 
     // A function error comes back as 200 with X-Amz-Function-Error, body intact.
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:fail";
-    let (status, headers, body) = emulator.http(
-        "POST",
-        &format!("/2015-03-31/functions/{arn}/invocations"),
-        b"{}",
-    );
+    let (status, headers, body) = emulator
+        .http(
+            "POST",
+            &format!("/2015-03-31/functions/{arn}/invocations"),
+            b"{}",
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "x-amz-function-error"), Some("Unhandled"));
     let error: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(error["errorType"], "DriftDetected");
 
-    let (status, _, _) = emulator.http("POST", "/2015-03-31/functions/unknown/invocations", b"{}");
+    let (status, _, _) = emulator
+        .http("POST", "/2015-03-31/functions/unknown/invocations", b"{}")
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -104,7 +111,8 @@ async fn state_machines_execute_and_catch_function_errors_by_name() {
     let emulator = Emulator::start_with(EmulatorOptions {
         lambda_endpoint: Some(fake_lambda_endpoint()),
         ..EmulatorOptions::default()
-    });
+    })
+    .await;
     let sfn = aws_sdk_sfn::Client::new(&emulator.sdk_config().await);
     let function = |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
     let definition = serde_json::json!({

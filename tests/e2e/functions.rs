@@ -20,56 +20,64 @@ fn input(version: &str) -> Value {
     })
 }
 
-fn resolve(emulator: &Emulator, input: Value, owner: &str) -> Result<Value, FunctionFailure> {
-    emulator.invoke("resolve-stable", &json!({"input": input, "owner": owner}))
+async fn resolve(emulator: &Emulator, input: Value, owner: &str) -> Result<Value, FunctionFailure> {
+    emulator
+        .invoke("resolve-stable", &json!({"input": input, "owner": owner}))
+        .await
 }
 
 /// render-and-deploy, then its status mode until the candidate is ready.
-fn deploy(emulator: &Emulator, deployment: &Value) -> Value {
+async fn deploy(emulator: &Emulator, deployment: &Value) -> Value {
     let mut rendered = emulator
         .invoke(
             "render-and-deploy",
             &json!({"deployment": deployment, "action": "deploy"}),
         )
+        .await
         .expect("render-and-deploy");
     for _ in 0..50 {
         if rendered["rollout"]["ready"] == json!(true) {
             return rendered;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         rendered = emulator
             .invoke(
                 "render-and-deploy",
                 &json!({"deployment": deployment, "action": "status"}),
             )
+            .await
             .expect("render-and-deploy status");
     }
     panic!("the candidate never became ready: {rendered}");
 }
 
-fn set_step(
+async fn set_step(
     emulator: &Emulator,
     deployment: &Value,
     step: usize,
 ) -> Result<Value, FunctionFailure> {
-    emulator.invoke(
-        "set-weights",
-        &json!({"deployment": deployment, "step": step}),
-    )
+    emulator
+        .invoke(
+            "set-weights",
+            &json!({"deployment": deployment, "step": step}),
+        )
+        .await
 }
 
-fn promote(emulator: &Emulator, deployment: &Value) -> Value {
+async fn promote(emulator: &Emulator, deployment: &Value) -> Value {
     emulator
         .invoke("promote", &json!({"deployment": deployment}))
+        .await
         .expect("promote")
 }
 
-fn rollback(emulator: &Emulator, deployment: &Value, why: &str) -> Value {
+async fn rollback(emulator: &Emulator, deployment: &Value, why: &str) -> Value {
     emulator
         .invoke(
             "rollback",
             &json!({"deployment": deployment, "reason": {"Error": why, "Cause": "test"}}),
         )
+        .await
         .expect("rollback")
 }
 
@@ -89,7 +97,9 @@ async fn the_articles_whole_cycle() {
     assert_eq!(created.tag.as_deref(), Some("Blue"));
 
     // Deploy 1.0.1: Green is the candidate.
-    let deployment = resolve(&emulator, input("1.0.1"), "exec-1").expect("resolve-stable");
+    let deployment = resolve(&emulator, input("1.0.1"), "exec-1")
+        .await
+        .expect("resolve-stable");
     assert_eq!(
         (
             deployment["stable"].as_str(),
@@ -101,7 +111,7 @@ async fn the_articles_whole_cycle() {
     assert_eq!(deployment["split"], json!({"stable": 100, "candidate": 0}));
     assert_eq!(lock_holder(&clients).await.as_deref(), Some("exec-1"));
 
-    let deployment = deploy(&emulator, &deployment);
+    let deployment = deploy(&emulator, &deployment).await;
     let rendered = state(&clients).await;
     assert_eq!(rendered.blue.id, created.blue.id);
     assert_ne!(rendered.green.id, created.green.id);
@@ -112,14 +122,14 @@ async fn the_articles_whole_cycle() {
     assert_eq!(rendered.split_towards(Colour::Blue), (100, 0));
 
     // 10 %, then 50 %: each read back from the rule.
-    let deployment = set_step(&emulator, &deployment, 0).expect("step 0");
+    let deployment = set_step(&emulator, &deployment, 0).await.expect("step 0");
     assert_eq!(deployment["split"], json!({"stable": 90, "candidate": 10}));
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
-    let deployment = set_step(&emulator, &deployment, 1).expect("step 1");
+    let deployment = set_step(&emulator, &deployment, 1).await.expect("step 1");
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
 
     // Promote: all to Green, tag Green, lock released.
-    let promoted = promote(&emulator, &deployment);
+    let promoted = promote(&emulator, &deployment).await;
     assert_eq!(promoted["outcome"], "Promoted");
     let after_promotion = state(&clients).await;
     assert_eq!(after_promotion.tag.as_deref(), Some("Green"));
@@ -127,7 +137,9 @@ async fn the_articles_whole_cycle() {
     assert_eq!(lock_holder(&clients).await, None);
 
     // Deploy 1.0.2: Blue is the candidate; Green keeps its id.
-    let deployment = resolve(&emulator, input("1.0.2"), "exec-2").expect("resolve-stable");
+    let deployment = resolve(&emulator, input("1.0.2"), "exec-2")
+        .await
+        .expect("resolve-stable");
     assert_eq!(
         (
             deployment["stable"].as_str(),
@@ -135,7 +147,7 @@ async fn the_articles_whole_cycle() {
         ),
         (Some("Green"), Some("Blue"))
     );
-    let deployment = deploy(&emulator, &deployment);
+    let deployment = deploy(&emulator, &deployment).await;
     let second = state(&clients).await;
     assert_eq!(second.green.id, after_promotion.green.id);
     assert_eq!(
@@ -145,11 +157,11 @@ async fn the_articles_whole_cycle() {
     assert_ne!(second.blue.id, after_promotion.blue.id);
     assert_eq!(second.split_towards(Colour::Green), (100, 0));
 
-    let deployment = set_step(&emulator, &deployment, 0).expect("step 0");
+    let deployment = set_step(&emulator, &deployment, 0).await.expect("step 0");
     assert_eq!(state(&clients).await.split_towards(Colour::Green), (90, 10));
 
     // Roll back: Green 100 % again, tag still Green, lock released, reason kept.
-    let rolled_back = rollback(&emulator, &deployment, "Rejected");
+    let rolled_back = rollback(&emulator, &deployment, "Rejected").await;
     assert_eq!(rolled_back["outcome"], "RolledBack");
     assert_eq!(rolled_back["reason"]["Error"], "Rejected");
     let end = state(&clients).await;
@@ -180,7 +192,9 @@ async fn drift_is_refused_and_nothing_changes() {
     let before = state(&clients).await;
     assert_eq!(before.split_towards(Colour::Blue), (70, 30));
 
-    let failure = resolve(&emulator, input("1.0.1"), "exec-1").unwrap_err();
+    let failure = resolve(&emulator, input("1.0.1"), "exec-1")
+        .await
+        .unwrap_err();
     assert_eq!(failure.error_type, "DriftDetected", "{}", failure.message);
     assert!(failure.message.contains("70"), "{}", failure.message);
     // Template, tag, task sets and weights are as they were; no lock is left.
@@ -191,8 +205,12 @@ async fn drift_is_refused_and_nothing_changes() {
 #[tokio::test]
 async fn one_deployment_per_service_at_a_time() {
     let (emulator, clients) = started().await;
-    let first = resolve(&emulator, input("1.0.1"), "exec-A").expect("A takes the lock");
-    let failure = resolve(&emulator, input("1.0.1"), "exec-B").unwrap_err();
+    let first = resolve(&emulator, input("1.0.1"), "exec-A")
+        .await
+        .expect("A takes the lock");
+    let failure = resolve(&emulator, input("1.0.1"), "exec-B")
+        .await
+        .unwrap_err();
     assert_eq!(
         failure.error_type, "DeploymentInProgress",
         "{}",
@@ -200,22 +218,33 @@ async fn one_deployment_per_service_at_a_time() {
     );
     assert!(failure.message.contains("exec-A"), "{}", failure.message);
     // The same owner again (a retry) is fine.
-    resolve(&emulator, input("1.0.1"), "exec-A").expect("A again");
+    resolve(&emulator, input("1.0.1"), "exec-A")
+        .await
+        .expect("A again");
     assert_eq!(lock_holder(&clients).await.as_deref(), Some("exec-A"));
 
     // Even after A moved traffic, B is told a deployment is in progress (not drift).
-    let first = deploy(&emulator, &first);
-    let first = set_step(&emulator, &first, 0).expect("step 0");
-    let failure = resolve(&emulator, input("1.0.1"), "exec-B").unwrap_err();
+    let first = deploy(&emulator, &first).await;
+    let first = set_step(&emulator, &first, 0).await.expect("step 0");
+    let failure = resolve(&emulator, input("1.0.1"), "exec-B")
+        .await
+        .unwrap_err();
     assert_eq!(failure.error_type, "DeploymentInProgress");
 
-    rollback(&emulator, &first, "Rejected");
+    rollback(&emulator, &first, "Rejected").await;
     assert_eq!(lock_holder(&clients).await, None);
-    let second =
-        resolve(&emulator, input("1.0.2"), "exec-B").expect("B proceeds after the rollback");
-    deploy(&emulator, &second);
-    promote(&emulator, &set_step(&emulator, &second, 0).expect("step"));
-    resolve(&emulator, input("1.0.3"), "exec-C").expect("C proceeds after the promotion");
+    let second = resolve(&emulator, input("1.0.2"), "exec-B")
+        .await
+        .expect("B proceeds after the rollback");
+    deploy(&emulator, &second).await;
+    promote(
+        &emulator,
+        &set_step(&emulator, &second, 0).await.expect("step"),
+    )
+    .await;
+    resolve(&emulator, input("1.0.3"), "exec-C")
+        .await
+        .expect("C proceeds after the promotion");
 }
 
 #[tokio::test]
@@ -272,17 +301,21 @@ async fn invalid_input_gets_its_named_error_and_changes_nothing() {
         ),
     ];
     for (input, expected) in cases {
-        let failure = resolve(&emulator, input.clone(), "exec-1").unwrap_err();
+        let failure = resolve(&emulator, input.clone(), "exec-1")
+            .await
+            .unwrap_err();
         assert_eq!(failure.error_type, expected, "{input}: {}", failure.message);
         assert!(!failure.message.is_empty());
     }
     let failure = emulator
         .invoke("resolve-stable", &json!({"input": input("1.0.1")}))
+        .await
         .unwrap_err();
     assert_eq!(failure.error_type, "InvalidEvent");
     for function in ["render-and-deploy", "set-weights", "promote", "rollback"] {
         let failure = emulator
             .invoke(function, &json!({"deployment": {"nope": 1}}))
+            .await
             .unwrap_err();
         assert_eq!(failure.error_type, "InvalidEvent", "{function}");
     }
@@ -292,8 +325,10 @@ async fn invalid_input_gets_its_named_error_and_changes_nothing() {
     assert_eq!(lock_holder(&clients).await, None);
 
     // A step the plan does not have.
-    let deployment = resolve(&emulator, input("1.0.1"), "exec-1").expect("resolve");
-    let failure = set_step(&emulator, &deployment, 2).unwrap_err();
+    let deployment = resolve(&emulator, input("1.0.1"), "exec-1")
+        .await
+        .expect("resolve");
+    let failure = set_step(&emulator, &deployment, 2).await.unwrap_err();
     assert_eq!(failure.error_type, "InvalidStep", "{}", failure.message);
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (100, 0));
 }
@@ -301,40 +336,47 @@ async fn invalid_input_gets_its_named_error_and_changes_nothing() {
 #[tokio::test]
 async fn every_function_is_safe_to_repeat() {
     let (emulator, clients) = started().await;
-    let once = resolve(&emulator, input("1.0.1"), "exec-1").expect("resolve");
-    let twice = resolve(&emulator, input("1.0.1"), "exec-1").expect("resolve again");
+    let once = resolve(&emulator, input("1.0.1"), "exec-1")
+        .await
+        .expect("resolve");
+    let twice = resolve(&emulator, input("1.0.1"), "exec-1")
+        .await
+        .expect("resolve again");
     assert_eq!(once, twice);
 
-    let rendered = deploy(&emulator, &once);
+    let rendered = deploy(&emulator, &once).await;
     let after_render = state(&clients).await;
     assert_eq!(
-        deploy(&emulator, &once)["candidateTaskSet"],
+        deploy(&emulator, &once).await["candidateTaskSet"],
         rendered["candidateTaskSet"]
     );
     assert_eq!(state(&clients).await, after_render);
 
-    let stepped = set_step(&emulator, &rendered, 0).expect("step");
+    let stepped = set_step(&emulator, &rendered, 0).await.expect("step");
     let after_step = state(&clients).await;
     assert_eq!(
-        set_step(&emulator, &rendered, 0).expect("step again"),
+        set_step(&emulator, &rendered, 0).await.expect("step again"),
         stepped
     );
     assert_eq!(state(&clients).await, after_step);
 
-    let promoted = promote(&emulator, &stepped);
+    let promoted = promote(&emulator, &stepped).await;
     let after_promotion = state(&clients).await;
-    assert_eq!(promote(&emulator, &stepped), promoted);
+    assert_eq!(promote(&emulator, &stepped).await, promoted);
     assert_eq!(state(&clients).await, after_promotion);
     assert_eq!(after_promotion.tag.as_deref(), Some("Green"));
 
     let next = deploy(
         &emulator,
-        &resolve(&emulator, input("1.0.2"), "exec-2").expect("resolve"),
-    );
-    let next = set_step(&emulator, &next, 1).expect("step");
-    let rolled_back = rollback(&emulator, &next, "Rejected");
+        &resolve(&emulator, input("1.0.2"), "exec-2")
+            .await
+            .expect("resolve"),
+    )
+    .await;
+    let next = set_step(&emulator, &next, 1).await.expect("step");
+    let rolled_back = rollback(&emulator, &next, "Rejected").await;
     let after_rollback = state(&clients).await;
-    assert_eq!(rollback(&emulator, &next, "Rejected"), rolled_back);
+    assert_eq!(rollback(&emulator, &next, "Rejected").await, rolled_back);
     assert_eq!(state(&clients).await, after_rollback);
     assert_eq!(after_rollback.split_towards(Colour::Green), (100, 0));
     assert_eq!(lock_holder(&clients).await, None);

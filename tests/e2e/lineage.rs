@@ -91,8 +91,8 @@ async fn start(flow: &Flow, name: &str, release: Value) -> (String, String, Stri
 }
 
 async fn decide(flow: &Flow, execution: &str, link: &str, decision: &str) -> Option<String> {
-    assert_eq!(open(link).0, 200);
-    let (status, page) = submit(link, decision);
+    assert_eq!(open(link).await.0, 200);
+    let (status, page) = submit(link, decision).await;
     assert_eq!(status, 200, "{page}");
     let (status, error) = flow.finished(execution, WAIT).await;
     let expected = if decision == "approve" {

@@ -33,9 +33,9 @@ async fn next_link(flow: &Flow) -> String {
     link_in(&body)
 }
 
-fn approve(link: &str) {
-    assert_eq!(open(link).0, 200);
-    let (status, page) = submit(link, "approve");
+async fn approve(link: &str) {
+    assert_eq!(open(link).await.0, 200);
+    let (status, page) = submit(link, "approve").await;
     assert_eq!(status, 200, "{page}");
 }
 
@@ -175,11 +175,11 @@ async fn weights_change_and_nothing_else_and_only_tester_rules_move() {
         tester_and_admin(&clients).await,
         (green.clone(), blue.clone())
     );
-    approve(&link);
+    approve(&link).await;
     let link = next_link(&flow).await;
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
     assert_eq!(weighted_rule_shape(&emulator, &clients).await, shape);
-    approve(&link);
+    approve(&link).await;
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
     let promoted = state(&clients).await;
@@ -204,7 +204,7 @@ async fn weights_change_and_nothing_else_and_only_tester_rules_move() {
         targets_of(&clients, "TesterListenerRule").await,
         vec![blue.clone()]
     );
-    assert_eq!(submit(&link, "reject").0, 200);
+    assert_eq!(submit(&link, "reject").await.0, 200);
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("Rejected"));
@@ -245,7 +245,7 @@ async fn a_split_changed_by_hand_stops_the_deployment_and_is_left_alone() {
     .await
     .expect("change the rule by hand");
     // … and then someone approves the step.
-    approve(&link);
+    approve(&link).await;
 
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);

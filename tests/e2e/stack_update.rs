@@ -81,7 +81,7 @@ async fn deploy(
 
 #[tokio::test]
 async fn new_version_goes_to_the_candidate_and_the_stable_task_set_is_untouched() {
-    let emulator = Emulator::start();
+    let emulator = Emulator::start().await;
     let clients = emulator.clients().await;
     let stack = create_example_app(&clients)
         .await
@@ -158,7 +158,7 @@ async fn new_version_goes_to_the_candidate_and_the_stable_task_set_is_untouched(
 
 #[tokio::test]
 async fn after_a_promotion_the_next_version_goes_to_blue_and_green_keeps_serving() {
-    let emulator = Emulator::start();
+    let emulator = Emulator::start().await;
     let clients = emulator.clients().await;
     let stack = create_example_app(&clients)
         .await
@@ -222,7 +222,7 @@ async fn after_a_promotion_the_next_version_goes_to_blue_and_green_keeps_serving
 
 #[tokio::test]
 async fn adapters_name_missing_resources() {
-    let emulator = Emulator::start();
+    let emulator = Emulator::start().await;
     let clients = emulator.clients().await;
     use ecs_canary_core::ErrorName;
 

@@ -76,7 +76,7 @@ async fn executions(sfn: &aws_sdk_sfn::Client, state_machine: &str) -> Vec<(Stri
 }
 
 /// Waits until the trigger has handled `count` events (its log says so).
-fn handled(emulator: &Emulator, count: usize) {
+async fn handled(emulator: &Emulator, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let log = emulator.function_log();
@@ -95,7 +95,7 @@ fn handled(emulator: &Emulator, count: usize) {
             Instant::now() < deadline,
             "the trigger handled {seen} of {count} events:\n{log}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -105,7 +105,8 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
         functions: true,
         trigger_mappings: Some(mappings()),
         ..EmulatorOptions::default()
-    });
+    })
+    .await;
     let config = emulator.sdk_config().await;
     create_example_app(&emulator.clients().await)
         .await
@@ -118,9 +119,9 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
     // same service name in two clusters is two services), named from
     // cluster, service and digest.
     push(&events, "helloworld", "1.0.1", DIGEST).await;
-    handled(&emulator, 2);
+    handled(&emulator, 2).await;
     push(&events, "helloworld", "1.0.1", DIGEST).await;
-    handled(&emulator, 4);
+    handled(&emulator, 4).await;
     let started = executions(&sfn, &state_machine).await;
     assert_eq!(started.len(), 2, "{started:?}");
     assert_ne!(started[0].0, started[1].0);
@@ -154,9 +155,9 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
 
     // A repository, or a tag, that no mapping names: nothing starts.
     push(&events, "someone-elses-app", "1.0.1", DIGEST).await;
-    handled(&emulator, 5);
+    handled(&emulator, 5).await;
     push(&events, "helloworld", "2.0.0", "sha256:ffff").await;
-    handled(&emulator, 6);
+    handled(&emulator, 6).await;
     assert_eq!(executions(&sfn, &state_machine).await.len(), 2);
     assert_eq!(
         emulator

@@ -21,7 +21,8 @@ async fn main() {
         function_port: Some(port("FUNCTIONS_PORT", 9000)),
         trigger_mappings: std::env::var("TRIGGER_MAPPINGS").ok(),
         ..EmulatorOptions::default()
-    });
+    })
+    .await;
     for (name, value) in emulator.environment() {
         println!("export {name}={value}");
     }

@@ -30,7 +30,7 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn start() -> Browser {
+    pub async fn start() -> Browser {
         let driver_path =
             find(&["chromedriver"]).expect("chromedriver is missing: run `make browser-deps`");
         let chromium = find(&["chromium", "chromium-browser"])
@@ -44,9 +44,12 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = std::env::temp_dir().join(format!("ecs-canary-chromium-{port}"));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
@@ -67,7 +70,7 @@ impl Browser {
             session: String::new(),
             profile,
         };
-        let created = browser.call("POST", "/session", &capabilities);
+        let created = browser.call("POST", "/session", &capabilities).await;
         browser.session = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
@@ -75,13 +78,13 @@ impl Browser {
         browser
     }
 
-    fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+    async fn call(&self, method: &str, path: &str, body: &Value) -> Value {
         let payload = if body.is_null() {
             Vec::new()
         } else {
             serde_json::to_vec(body).expect("json")
         };
-        let (status, _, reply) = http_request(self.port, method, path, &payload);
+        let (status, _, reply) = http_request(self.port, method, path, &payload).await;
         let value: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
         assert!(
             status < 400,
@@ -94,17 +97,20 @@ impl Browser {
         format!("/session/{}{rest}", self.session)
     }
 
-    pub fn open(&self, url: &str) {
-        self.call("POST", &self.session_path("/url"), &json!({"url": url}));
+    pub async fn open(&self, url: &str) {
+        self.call("POST", &self.session_path("/url"), &json!({"url": url}))
+            .await;
     }
 
     /// Clicks the element a CSS selector finds.
-    pub fn click(&self, selector: &str) {
-        let element = self.call(
-            "POST",
-            &self.session_path("/element"),
-            &json!({"using": "css selector", "value": selector}),
-        );
+    pub async fn click(&self, selector: &str) {
+        let element = self
+            .call(
+                "POST",
+                &self.session_path("/element"),
+                &json!({"using": "css selector", "value": selector}),
+            )
+            .await;
         let id = element[ELEMENT]
             .as_str()
             .unwrap_or_else(|| panic!("no element {selector}: {element}"));
@@ -112,35 +118,42 @@ impl Browser {
             "POST",
             &self.session_path(&format!("/element/{id}/click")),
             &json!({}),
-        );
+        )
+        .await;
     }
 
     /// The page's HTML once it contains `text` (or whatever it is after `timeout`).
-    pub fn wait_for_source(&self, text: &str, timeout: Duration) -> String {
+    pub async fn wait_for_source(&self, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            let page = self.source();
+            let page = self.source().await;
             if page.contains(text) || Instant::now() >= deadline {
                 return page;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// The current page's HTML.
-    pub fn source(&self) -> String {
+    pub async fn source(&self) -> String {
         self.call("GET", &self.session_path("/source"), &Value::Null)
+            .await
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Ends the WebDriver session (Chromium quits), then the driver.
+    pub async fn close(mut self) {
+        if !self.session.is_empty() {
+            let _ = http_request(self.port, "DELETE", &self.session_path(""), b"").await;
+            self.session.clear();
+        }
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let _ = http_request(self.port, "DELETE", &self.session_path(""), b"");
-        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);

@@ -138,13 +138,13 @@ async fn follow(
             );
             loop {
                 let (status, _, _) = flow.status(execution).await;
-                let decided = open(&link).0 != 200;
+                let decided = open(&link).await.0 != 200;
                 if decided || status != ExecutionStatus::Running {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            let page = open(&link).1;
+            let page = open(&link).await.1;
             if page.contains("rejected") {
                 "rejected in the browser"
             } else {
@@ -153,13 +153,8 @@ async fn follow(
             .to_string()
         } else {
             let reject = reject_at == Some(step);
-            let link_for_post = link.clone();
-            let (status, _) = tokio::task::spawn_blocking(move || {
-                assert_eq!(open(&link_for_post).0, 200);
-                submit(&link_for_post, if reject { "reject" } else { "approve" })
-            })
-            .await
-            .expect("decide");
+            assert_eq!(open(&link).await.0, 200);
+            let (status, _) = submit(&link, if reject { "reject" } else { "approve" }).await;
             assert_eq!(status, 200);
             if reject {
                 "rejected (email link)"
@@ -215,7 +210,8 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
         functions: true,
         trigger_mappings: Some(mappings.to_string()),
         ..EmulatorOptions::default()
-    });
+    })
+    .await;
     let _ = writeln!(
         out,
         "  state machine {}",

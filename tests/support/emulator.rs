@@ -12,7 +12,7 @@ use aws_config::{Region, SdkConfig};
 use ecs_canary_aws::AwsClients;
 
 use crate::functions::{start_function_server, FunctionServer};
-use crate::http::http_request;
+use crate::http::{http_request, HttpResponse};
 use crate::slack::FakeSlack;
 use crate::{
     free_port, repo_root, FUNCTION_PREFIX, INFRA_STACK, LOCK_TABLE, REGION, SLACK_SIGNING_SECRET,
@@ -69,11 +69,19 @@ pub struct FunctionFailure {
 
 impl Emulator {
     /// Starts an emulator with no Lambda endpoint.
-    pub fn start() -> Emulator {
-        Emulator::start_with(EmulatorOptions::default())
+    pub async fn start() -> Emulator {
+        Emulator::start_with(EmulatorOptions::default()).await
     }
 
-    pub fn start_with(options: EmulatorOptions) -> Emulator {
+    /// Starts an emulator; the processes are started and waited for on a
+    /// blocking thread, never on the test's runtime.
+    pub async fn start_with(options: EmulatorOptions) -> Emulator {
+        tokio::task::spawn_blocking(move || Emulator::start_blocking(options))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    fn start_blocking(options: EmulatorOptions) -> Emulator {
         let logs = repo_root().join("target/emulator-logs");
         std::fs::create_dir_all(&logs).expect("cannot create target/emulator-logs");
         let mut last_error = String::new();
@@ -229,6 +237,7 @@ impl Emulator {
             functions: true,
             ..EmulatorOptions::default()
         })
+        .await
     }
 
     /// The log of `cargo lambda watch` and the functions it ran.
@@ -250,14 +259,14 @@ impl Emulator {
     }
 
     /// Invokes a function through the Lambda Invoke API, as Step Functions does.
-    pub fn invoke(
+    pub async fn invoke(
         &self,
         function: &str,
         payload: &serde_json::Value,
     ) -> Result<serde_json::Value, FunctionFailure> {
         let body = serde_json::to_vec(payload).expect("payload serialises");
         let path = format!("/2015-03-31/functions/{function}/invocations");
-        let (status, headers, body) = self.http("POST", &path, &body);
+        let (status, headers, body) = self.http("POST", &path, &body).await;
         assert_eq!(
             status,
             200,
@@ -283,31 +292,27 @@ impl Emulator {
         }
     }
 
-    /// A raw HTTP/1.1 request to the emulator: (status, headers, body).
-    pub fn http(
-        &self,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        http_request(self.port, method, path, body)
+    /// A raw HTTP request to the emulator: (status, headers, body).
+    pub async fn http(&self, method: &str, path: &str, body: &[u8]) -> HttpResponse {
+        http_request(self.port, method, path, body).await
     }
 
     /// Makes the next `count` calls of `operation` on `service` (its SigV4
     /// signing name: `states`, `ecs`, `elasticloadbalancing` …) fail with the
     /// AWS error `code`, as the launcher's fault controls do.
-    pub fn arm_fault(&self, service: &str, operation: &str, code: &str, count: u32) {
+    pub async fn arm_fault(&self, service: &str, operation: &str, code: &str, count: u32) {
         let body = serde_json::json!({
             "service": service, "operation": operation, "code": code, "count": count
         });
-        let (status, _, answer) =
-            self.http("POST", "/_ecs-canary/faults", body.to_string().as_bytes());
+        let (status, _, answer) = self
+            .http("POST", "/_ecs-canary/faults", body.to_string().as_bytes())
+            .await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
     /// Disarms every fault.
-    pub fn disarm_faults(&self) {
-        let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"");
+    pub async fn disarm_faults(&self) {
+        let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"").await;
         assert_eq!(status, 200);
     }
 

@@ -236,14 +236,14 @@ pub fn port_and_path(url: &str) -> (u16, String) {
 }
 
 /// What a browser does with a link: GET it.
-pub fn open(url: &str) -> (u16, String) {
+pub async fn open(url: &str) -> (u16, String) {
     let (port, path) = port_and_path(url);
-    let (status, _, body) = http_request_with(port, "GET", &path, &[], b"");
+    let (status, _, body) = http_request_with(port, "GET", &path, &[], b"").await;
     (status, String::from_utf8_lossy(&body).to_string())
 }
 
 /// What the page's form does: POST `decision=…` to the same URL.
-pub fn submit(url: &str, decision: &str) -> (u16, String) {
+pub async fn submit(url: &str, decision: &str) -> (u16, String) {
     let (port, path) = port_and_path(url);
     let body = format!("decision={decision}");
     let (status, _, body) = http_request_with(
@@ -252,7 +252,8 @@ pub fn submit(url: &str, decision: &str) -> (u16, String) {
         &path,
         &[("Content-Type", "application/x-www-form-urlencoded")],
         body.as_bytes(),
-    );
+    )
+    .await;
     (status, String::from_utf8_lossy(&body).to_string())
 }
 

@@ -107,14 +107,15 @@ fn warm_up(port: u16, log: &Path) {
                 "{}",
             )
         };
-        let answered = try_http_request(
+        // On the fixture's blocking thread: drive the client on the runtime.
+        let answered = tokio::runtime::Handle::current().block_on(try_http_request(
             port,
             method,
             &path,
             &[("Content-Type", "application/json")],
             body.as_bytes(),
             WARM_UP_TIMEOUT,
-        );
+        ));
         if let Err(error) = answered {
             panic!(
                 "{function} did not answer its warm-up invocation ({error}); the function server's log:\n{}",
