@@ -219,12 +219,14 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     let step = event.deployment.step.unwrap_or(0);
     let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
     let claimed = context
+        .ports
         .approvals
         .claim_step(&event.execution, step, &random_id()?)
         .await?;
     let id = claimed.id.clone();
     if claimed.first {
         context
+            .ports
             .approvals
             .put(&ApprovalRecord {
                 id: id.clone(),
@@ -239,6 +241,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
             .await?;
     } else {
         context
+            .ports
             .approvals
             .renew(&id, &event.task_token, expires_at)
             .await?;
@@ -256,6 +259,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     let already = |channel: &str| claimed.delivered.iter().any(|c| c == channel);
     for channel in delivered.iter().filter(|c| !already(c)) {
         if let Err(error) = context
+            .ports
             .approvals
             .mark_delivered(&event.execution, step, channel)
             .await

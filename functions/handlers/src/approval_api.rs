@@ -112,7 +112,11 @@ async fn decide(
 ) -> Result<Outcome, AwsError> {
     let now = context.now();
     let at = iso8601(now);
-    let outcome = context.approvals.decide(id, decision, by, &at, now).await?;
+    let outcome = context
+        .ports
+        .approvals
+        .decide(id, decision, by, &at, now)
+        .await?;
     let record = match outcome {
         DecideOutcome::Decided(record) => record,
         DecideOutcome::AlreadyDecided(record) => {
@@ -133,6 +137,7 @@ async fn decide(
         Decision::Approve => {
             let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step});
             context
+                .ports
                 .callbacks
                 .succeed(&record.task_token, &output.to_string())
                 .await
@@ -143,6 +148,7 @@ async fn decide(
                 facts.step, facts.steps
             );
             context
+                .ports
                 .callbacks
                 .fail(&record.task_token, "Rejected", &cause)
                 .await
@@ -155,7 +161,7 @@ async fn decide(
         Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
         Err(_) => ApprovalStatus::Pending,
     };
-    if let Err(error) = context.approvals.settle(id, settled).await {
+    if let Err(error) = context.ports.approvals.settle(id, settled).await {
         tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
     }
     match callback {
@@ -196,7 +202,7 @@ async fn decide(
 }
 
 async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
-    let Some(record) = context.approvals.get(id).await? else {
+    let Some(record) = context.ports.approvals.get(id).await? else {
         return Ok(html(
             404,
             message_page(

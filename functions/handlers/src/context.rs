@@ -45,12 +45,8 @@ pub struct Context {
     /// The clients the ports do not cover (SNS, Step Functions starts,
     /// Secrets Manager).
     pub clients: AwsClients,
-    pub rules: Arc<dyn RuleStore>,
-    pub ecs: Arc<dyn ServiceStore>,
-    pub stacks: Arc<dyn StackStore>,
-    pub locks: Arc<dyn LockStore>,
-    pub approvals: Arc<dyn ApprovalStore>,
-    pub callbacks: Arc<dyn TaskCallbackApi>,
+    /// What the deployment steps call.
+    pub ports: Ports,
     pub webhooks: Webhooks,
     pub settings: Settings,
     clock: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
@@ -79,12 +75,7 @@ impl Context {
         settings: Settings,
     ) -> Result<Context, FunctionError> {
         Ok(Context {
-            rules: ports.rules,
-            ecs: ports.ecs,
-            stacks: ports.stacks,
-            locks: ports.locks,
-            approvals: ports.approvals,
-            callbacks: ports.callbacks,
+            ports,
             webhooks: Webhooks::new()?,
             clients,
             settings,

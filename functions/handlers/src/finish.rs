@@ -15,11 +15,13 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
     deployment.split = apply_split(&context, &deployment, TrafficSplit::all_candidate()).await?;
     let request = &deployment.request;
     context
+        .ports
         .ecs
         .tag_stable(&request.cluster, &request.service, deployment.candidate)
         .await?;
     point_tester_rules(&context, &deployment, deployment.candidate).await?;
     let released = context
+        .ports
         .locks
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
@@ -55,6 +57,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
     }
     point_tester_rules(&context, &deployment, deployment.stable).await?;
     let released = context
+        .ports
         .locks
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;

@@ -25,7 +25,7 @@ pub async fn render_and_deploy(
         action,
         require_ready,
     } = parse(event)?;
-    let stacks = &context.stacks;
+    let stacks = &context.ports.stacks;
     let stack = deployment.request.stack.clone();
     let template = Template::parse(&stacks.template(&stack).await?)?;
 
@@ -33,7 +33,7 @@ pub async fn render_and_deploy(
         // The candidate runs the stable task set's live task definition with
         // only the release applied, registered as a new revision (unless the
         // candidate task set already runs exactly that: a repeated deploy).
-        let ecs = &context.ecs;
+        let ecs = &context.ports.ecs;
         let live = ecs
             .task_definition(&deployment.stable_task_set.task_definition)
             .await?;
@@ -85,7 +85,7 @@ pub async fn render_and_deploy(
             let layout = template.layout()?;
             let ids = stacks.physical_ids(&stack).await?;
             let (cluster, service) = (&deployment.request.cluster, &deployment.request.service);
-            let ecs = &context.ecs;
+            let ecs = &context.ports.ecs;
             // The stable task set must never be replaced by a deployment.
             let stable_id = layout
                 .task_set_id(&state.outputs, &ids, deployment.stable)
@@ -139,7 +139,7 @@ async fn live_task_set(
     template: &Template,
     colour: Colour,
 ) -> Result<Option<TaskSet>, FunctionError> {
-    let stacks = &context.stacks;
+    let stacks = &context.ports.stacks;
     let stack = &deployment.request.stack;
     let layout = template.layout()?;
     let (state, ids) = (
@@ -148,6 +148,7 @@ async fn live_task_set(
     );
     match layout.task_set_id(&state.outputs, &ids, colour) {
         Some(id) => Ok(context
+            .ports
             .ecs
             .task_set(
                 &deployment.request.cluster,

@@ -38,6 +38,7 @@ pub async fn resolve_stable(
     let key = lock_key(&request.cluster, &request.service);
     let now = context.now();
     context
+        .ports
         .locks
         .acquire(&key, owner, now, lock_expiry(now, &request))
         .await?;
@@ -54,7 +55,7 @@ pub async fn resolve_stable(
         }
         Err(error) => {
             // Nothing was changed: give the lock back.
-            if let Err(release_error) = context.locks.release(&key, owner).await {
+            if let Err(release_error) = context.ports.locks.release(&key, owner).await {
                 tracing::error!(%release_error, "could not release the lock after a refused deployment");
             }
             Err(error)
@@ -68,18 +69,19 @@ async fn resolve(
     owner: &str,
 ) -> Result<Deployment, FunctionError> {
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
-    let tag = context.ecs.stable_stack_tag(cluster, service).await?;
+    let tag = context.ports.ecs.stable_stack_tag(cluster, service).await?;
     let colours = Colours::from_tag(tag.as_deref())?;
 
-    let template = Template::parse(&context.stacks.template(stack).await?)?;
+    let template = Template::parse(&context.ports.stacks.template(stack).await?)?;
     let layout = template.layout()?;
-    let state = context.stacks.describe(stack).await?;
-    let ids = context.stacks.physical_ids(stack).await?;
+    let state = context.ports.stacks.describe(stack).await?;
+    let ids = context.ports.stacks.physical_ids(stack).await?;
 
     let stable_id = layout
         .task_set_id(&state.outputs, &ids, colours.stable)
         .unwrap_or_default();
     let stable_task_set = context
+        .ports
         .ecs
         .task_set(cluster, service, &stable_id)
         .await?
@@ -88,7 +90,7 @@ async fn resolve(
             id: stable_id,
         })?;
     let candidate_task_set = match layout.task_set_id(&state.outputs, &ids, colours.candidate) {
-        Some(id) => context.ecs.task_set(cluster, service, &id).await?,
+        Some(id) => context.ports.ecs.task_set(cluster, service, &id).await?,
         None => None,
     };
 
@@ -96,6 +98,7 @@ async fn resolve(
     // definition; a container it cannot apply to fails now, before anything
     // changes.
     let live = context
+        .ports
         .ecs
         .task_definition(&stable_task_set.task_definition)
         .await?;
@@ -119,7 +122,12 @@ async fn resolve(
         .iter()
         .filter_map(|r| ids.get(r).cloned())
         .collect();
-    let targets = context.rules.rule(&weighted_rule).await?.forward_targets();
+    let targets = context
+        .ports
+        .rules
+        .rule(&weighted_rule)
+        .await?
+        .forward_targets();
     let split = require_all_stable(
         colours.stable,
         &targets,

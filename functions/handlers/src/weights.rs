@@ -18,7 +18,7 @@ pub(crate) async fn apply_split(
     deployment: &Deployment,
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
-    let rules = &context.rules;
+    let rules = &context.ports.rules;
     let rule = rules.rule(&deployment.weighted_rule).await?;
     let live = deployment.split_of(&rule.forward_targets())?;
     let after = match SplitChange::decide(deployment.split, split, live) {
@@ -58,7 +58,7 @@ pub(crate) async fn point_tester_rules(
     deployment: &Deployment,
     colour: Colour,
 ) -> Result<(), FunctionError> {
-    let rules = &context.rules;
+    let rules = &context.ports.rules;
     for arn in &deployment.tester_rules {
         let rule = rules.rule(arn).await?;
         let targets = deployment.tester_targets_towards(&rule.forward_targets(), colour);
