@@ -153,7 +153,7 @@ impl Approvals {
             }),
             Err(e) => {
                 let failure = Failure::of(e);
-                if !failure.has_code("ConditionalCheckFailedException") {
+                if !failure.is_condition_failed() {
                     return Err(failure.into_error("dynamodb:PutItem"));
                 }
                 let item = self.item(&key).await?.unwrap_or_default();
@@ -290,7 +290,7 @@ impl Approvals {
                 .map_or(DecideOutcome::Unknown, DecideOutcome::Decided)),
             Err(e) => {
                 let failure = Failure::of(e);
-                if !failure.has_code("ConditionalCheckFailedException") {
+                if !failure.is_condition_failed() {
                     return Err(failure.into_error(UPDATE_ITEM));
                 }
                 Ok(match self.get(id).await? {

@@ -111,6 +111,12 @@ impl Failure {
         self.code.as_deref() == Some(code)
     }
 
+    /// A DynamoDB conditional write whose condition did not hold: the lock
+    /// is someone else's, the approval is no longer pending.
+    pub fn is_condition_failed(&self) -> bool {
+        self.has_code("ConditionalCheckFailedException")
+    }
+
     /// The general classification, once the caller has matched its own cases.
     pub fn into_error(self, operation: &'static str) -> AwsError {
         if self.unreachable {
@@ -171,6 +177,10 @@ pub(crate) mod tests {
         assert_eq!(
             timeout_failure().into_error("x:Op").error_type(),
             "AwsUnreachable"
+        );
+        assert!(service_failure("ConditionalCheckFailedException", "c").is_condition_failed());
+        assert!(
+            !service_failure("ProvisionedThroughputExceededException", "c").is_condition_failed()
         );
         let other = service_failure("AccessDeniedException", "no").into_error("x:Op");
         assert_eq!(other.error_type(), "AwsServiceError");

@@ -59,7 +59,7 @@ impl DeploymentLocks {
             Ok(_) => Ok(()),
             Err(e) => {
                 let failure = Failure::of(e);
-                if failure.has_code("ConditionalCheckFailedException") {
+                if failure.is_condition_failed() {
                     let holder = self.holder(key).await?.unwrap_or_default();
                     Err(AwsError::LockHeld {
                         key: key.to_string(),
@@ -89,7 +89,7 @@ impl DeploymentLocks {
             Ok(_) => Ok(true),
             Err(e) => {
                 let failure = Failure::of(e);
-                if failure.has_code("ConditionalCheckFailedException") {
+                if failure.is_condition_failed() {
                     Ok(false)
                 } else {
                     Err(failure.into_error("dynamodb:DeleteItem"))
