@@ -286,6 +286,11 @@ async fn invalid_input_gets_its_named_error_and_changes_nothing() {
             with("approvalTimeoutSeconds", json!(0)),
             "InvalidApprovalTimeout",
         ),
+        // Two approvals of half a year each would outlast the execution.
+        (
+            with("approvalTimeoutSeconds", json!(15_768_000)),
+            "InvalidApprovalTimeout",
+        ),
         (
             with("environment", json!({"APPVERSION": 101})),
             "InvalidEnvironment",

@@ -62,7 +62,7 @@ async fn deploy(
         .expect("the example template patches");
     let outcome = clients
         .stacks
-        .update(stack, &patched.template.to_json_string(), None)
+        .update(stack, &patched.template.to_json_string(), None, None)
         .await
         .expect("update stack");
     let status = clients

@@ -278,6 +278,7 @@ impl StackStore for FakeAws {
         _: &'a str,
         template: &'a str,
         _: Option<&'a str>,
+        _: Option<&'a str>,
     ) -> AwsFuture<'a, UpdateOutcome> {
         ready(self.call("UpdateStack").map(|mut state| {
             if state.template == template {

@@ -82,6 +82,7 @@ pub trait StackStore: Send + Sync {
         stack: &'a str,
         template: &'a str,
         role_arn: Option<&'a str>,
+        token: Option<&'a str>,
     ) -> AwsFuture<'a, UpdateOutcome>;
 }
 
@@ -205,8 +206,9 @@ impl StackStore for Stacks {
         stack: &'a str,
         template: &'a str,
         role_arn: Option<&'a str>,
+        token: Option<&'a str>,
     ) -> AwsFuture<'a, UpdateOutcome> {
-        Box::pin(Stacks::update(self, stack, template, role_arn))
+        Box::pin(Stacks::update(self, stack, template, role_arn, token))
     }
 }
 

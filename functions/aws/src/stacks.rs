@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudformation::types::{Parameter, TemplateStage};
+use aws_sdk_cloudformation::types::{Capability, Parameter, TemplateStage};
 use aws_sdk_cloudformation::Client;
 use ecs_canary_core::StackProgress;
 
@@ -162,12 +162,16 @@ impl Stacks {
     }
 
     /// Updates the stack with a new template, keeping every parameter's value;
-    /// with `role_arn`, CloudFormation acts with that service role.
+    /// with `role_arn`, CloudFormation acts with that service role. The
+    /// capabilities an application template may need (IAM resources, macros)
+    /// are acknowledged; `token` (the same for a retried update) lets
+    /// CloudFormation recognise a retry of an update it already accepted.
     pub async fn update(
         &self,
         stack: &str,
         template: &str,
         role_arn: Option<&str>,
+        token: Option<&str>,
     ) -> Result<UpdateOutcome, AwsError> {
         let current = self.describe(stack).await?;
         let mut request = self
@@ -175,7 +179,11 @@ impl Stacks {
             .update_stack()
             .stack_name(stack)
             .template_body(template)
-            .set_role_arn(role_arn.map(str::to_string));
+            .set_role_arn(role_arn.map(str::to_string))
+            .set_client_request_token(token.map(str::to_string))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .capabilities(Capability::CapabilityAutoExpand);
         for key in &current.parameters {
             request = request.parameters(
                 Parameter::builder()

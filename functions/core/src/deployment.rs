@@ -62,6 +62,16 @@ impl Deployment {
         lock_key(&self.request.cluster, &self.request.service)
     }
 
+    /// The ClientRequestToken of this deployment's stack update: the same for
+    /// every retry of it, another for every other execution (CloudFormation
+    /// allows `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters).
+    pub fn stack_update_token(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.owner.as_bytes());
+        let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
+        format!("ecs-canary-{hex}")
+    }
+
     /// The step to apply next: the one after the last applied, or the first.
     pub fn next_step(&self) -> usize {
         self.step.map_or(0, |last| last + 1)
@@ -317,6 +327,17 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_update_token_is_stable_per_execution_and_valid() {
+        let mut d = deployment();
+        let token = d.stack_update_token();
+        assert_eq!(token, d.stack_update_token());
+        assert!(token.len() <= 128 && token.starts_with("ecs-canary-"));
+        assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        d.owner = "arn:aws:states:us-east-1:1:execution:ecs-canary:other".into();
+        assert_ne!(d.stack_update_token(), token);
+    }
+
+    #[test]
     fn a_deployment_knows_its_next_and_last_step() {
         let mut d = deployment();
         d.request = DeploymentRequest::from_json(&json!({
@@ -425,6 +446,7 @@ mod tests {
     proptest! {
         #[test]
         fn the_lock_outlives_every_approval(now in 0u64..4_000_000_000, timeout in 1u64..=31_536_000, steps in 1usize..10) {
+            let timeout = timeout.min(crate::max_approval_timeout(steps));
             let steps: Vec<i64> = (1..=steps as i64).collect();
             let request = DeploymentRequest::from_json(&json!({
                 "cluster": "c", "service": "s", "stack": "st", "image": "i:1",

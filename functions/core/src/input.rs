@@ -10,6 +10,12 @@ use crate::{ErrorName, StepPlan, StepPlanError};
 pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 86_400;
 /// The longest a Step Functions task may wait for a task token: a year.
 const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 31_536_000;
+/// The longest a standard Step Functions execution may run: a year. An
+/// execution that reaches it ends without its Catch, so without a rollback.
+pub const EXECUTION_LIMIT_SECONDS: u64 = 31_536_000;
+/// What every approval's wait must leave of that year: readiness polling,
+/// retries, promotion or rollback.
+pub const EXECUTION_MARGIN_SECONDS: u64 = 86_400;
 /// ECS limits an image reference to 255 characters.
 const MAX_IMAGE_LEN: usize = 255;
 
@@ -69,6 +75,12 @@ pub enum InputError {
     InvalidSteps(#[from] StepPlanError),
     #[error("`approvalTimeoutSeconds` must be a whole number from 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}, not {0}")]
     InvalidApprovalTimeout(String),
+    #[error("{steps} approvals of up to {timeout} s each could outlast Step Functions' one-year limit on an execution (which would end without rolling back): at most {max} s per approval for {steps} steps")]
+    ApprovalsOutlastExecution {
+        timeout: u64,
+        steps: usize,
+        max: u64,
+    },
     #[error("`environment.{name}` {reason}")]
     InvalidEnvironment { name: String, reason: &'static str },
 }
@@ -82,7 +94,8 @@ impl ErrorName for InputError {
             InputError::UnknownField(_) => "UnknownField",
             InputError::NothingToDeploy => "NothingToDeploy",
             InputError::InvalidSteps(_) => "InvalidSteps",
-            InputError::InvalidApprovalTimeout(_) => "InvalidApprovalTimeout",
+            InputError::InvalidApprovalTimeout(_)
+            | InputError::ApprovalsOutlastExecution { .. } => "InvalidApprovalTimeout",
             InputError::InvalidEnvironment { .. } => "InvalidEnvironment",
         }
     }
@@ -194,6 +207,12 @@ fn steps(object: &Map<String, Value>) -> Result<StepPlan, InputError> {
     Ok(StepPlan::new(numbers)?)
 }
 
+/// The longest each approval may wait so that `steps` approvals, and the
+/// margin, fit in one execution.
+pub fn max_approval_timeout(steps: usize) -> u64 {
+    (EXECUTION_LIMIT_SECONDS - EXECUTION_MARGIN_SECONDS) / (steps.max(1) as u64)
+}
+
 fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
     match object.get("approvalTimeoutSeconds") {
         None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
@@ -233,6 +252,16 @@ impl DeploymentRequest {
         if image.is_none() && environment.is_empty() {
             return Err(InputError::NothingToDeploy);
         }
+        let steps = steps(object)?;
+        let approval_timeout_seconds = approval_timeout(object)?;
+        let max = max_approval_timeout(steps.len());
+        if approval_timeout_seconds > max {
+            return Err(InputError::ApprovalsOutlastExecution {
+                timeout: approval_timeout_seconds,
+                steps: steps.len(),
+                max,
+            });
+        }
         Ok(DeploymentRequest {
             cluster,
             service,
@@ -241,8 +270,8 @@ impl DeploymentRequest {
             image_tag,
             container,
             environment,
-            steps: steps(object)?,
-            approval_timeout_seconds: approval_timeout(object)?,
+            steps,
+            approval_timeout_seconds,
         })
     }
 
@@ -430,6 +459,23 @@ mod tests {
             DeploymentRequest::from_json(&with("imgae", json!("x"))),
             Err(InputError::UnknownField("imgae".into()))
         );
+    }
+
+    #[test]
+    fn approvals_must_fit_in_one_execution() {
+        let input = |timeout: u64, steps: Value| {
+            json!({"cluster": "c", "service": "s", "stack": "st", "image": "i:1",
+                   "steps": steps, "approvalTimeoutSeconds": timeout})
+        };
+        // One step may wait almost a year; three steps a third of that.
+        let one = max_approval_timeout(1);
+        assert!(DeploymentRequest::from_json(&input(one, json!([50]))).is_ok());
+        let err = DeploymentRequest::from_json(&input(one, json!([10, 25, 50]))).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidApprovalTimeout");
+        assert!(err.to_string().contains("one-year limit"), "{err}");
+        let three = max_approval_timeout(3);
+        assert!(DeploymentRequest::from_json(&input(three, json!([10, 25, 50]))).is_ok());
+        assert!(DeploymentRequest::from_json(&input(three + 1, json!([10, 25, 50]))).is_err());
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub use deployment::{
     lock_expiry, lock_key, require_all_stable, rollback_restores_split, Deployment, ResolveError,
     SplitChange, SPLIT_CHANGED_BY_HAND,
 };
-pub use input::{DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS};
+pub use input::{
+    max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
+};
 pub use notice::Notice;
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};

@@ -58,6 +58,7 @@ pub async fn render_and_deploy(
                 &stack,
                 &patched.template.to_json_string(),
                 context.settings.stack_role_arn.as_deref(),
+                Some(&deployment.stack_update_token()),
             )
             .await?;
         tracing::info!(

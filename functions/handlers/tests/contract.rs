@@ -102,7 +102,12 @@ fn state_machine_names() -> (BTreeSet<String>, BTreeSet<String>) {
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
+                // The service's own names: Step Functions, Lambda, the Lambda sandbox.
+                .filter(|n| {
+                    !["States.", "Lambda.", "Sandbox."]
+                        .iter()
+                        .any(|p| n.starts_with(p))
+                })
                 .map(str::to_string),
         ),
         "Result" => produced.extend(
