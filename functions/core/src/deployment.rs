@@ -33,6 +33,10 @@ pub struct Deployment {
     pub tester_rules: Vec<String>,
     /// The split last applied and read back.
     pub split: TrafficSplit,
+    /// Whether this deployment's stack update changed the stack (`false`:
+    /// the rendered template was already in place); absent before it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_changed: Option<bool>,
     /// What the release changes relative to the stable task set's live task
     /// definition (what approvers are shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,6 +325,7 @@ mod tests {
             weighted_rule: "arn:rule".into(),
             tester_rules: vec![],
             split: TrafficSplit::all_stable(),
+            stack_changed: None,
             release: None,
             step: None,
         }

@@ -12,6 +12,18 @@ pub enum StackProgress {
 }
 
 impl StackProgress {
+    /// Where the stack stands after an update this deployment asked for
+    /// (`changed`), or after one that had nothing to change: then a stack
+    /// that rolled back an earlier update (`UPDATE_ROLLBACK_COMPLETE`) is
+    /// settled in exactly the template asked for, which is no failure.
+    pub fn after_update(status: &str, changed: bool) -> StackProgress {
+        if !changed && status == "UPDATE_ROLLBACK_COMPLETE" {
+            StackProgress::Complete
+        } else {
+            StackProgress::of(status)
+        }
+    }
+
     pub fn of(status: &str) -> StackProgress {
         if status.contains("ROLLBACK")
             || status.ends_with("_FAILED")
@@ -32,6 +44,30 @@ impl StackProgress {
 mod tests {
     use super::StackProgress::*;
     use super::*;
+
+    #[test]
+    fn a_no_op_update_on_a_rolled_back_stack_is_complete() {
+        assert_eq!(
+            StackProgress::after_update("UPDATE_ROLLBACK_COMPLETE", false),
+            Complete
+        );
+        assert_eq!(
+            StackProgress::after_update("UPDATE_ROLLBACK_COMPLETE", true),
+            Failed
+        );
+        assert_eq!(
+            StackProgress::after_update("UPDATE_ROLLBACK_FAILED", false),
+            Failed
+        );
+        assert_eq!(
+            StackProgress::after_update("UPDATE_COMPLETE", false),
+            Complete
+        );
+        assert_eq!(
+            StackProgress::after_update("UPDATE_IN_PROGRESS", true),
+            InProgress
+        );
+    }
 
     #[test]
     fn every_cloudformation_status_is_classified() {

@@ -69,11 +69,13 @@ pub async fn render_and_deploy(
             updated = outcome == UpdateOutcome::Started,
             "rendered the candidate"
         );
+        deployment.stack_changed = Some(outcome == UpdateOutcome::Started);
     }
 
     let state = stacks.describe(&stack).await?;
     let mut stability = String::new();
-    let ready = match state.progress() {
+    let changed = deployment.stack_changed.unwrap_or(true);
+    let ready = match StackProgress::after_update(&state.status, changed) {
         StackProgress::Failed => {
             return Err(FunctionError::StackUpdateFailed {
                 stack,

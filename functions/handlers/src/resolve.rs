@@ -147,6 +147,7 @@ async fn resolve(
         weighted_rule,
         tester_rules,
         split,
+        stack_changed: None,
         release: Some(change),
         step: None,
     })

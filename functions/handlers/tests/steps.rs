@@ -12,7 +12,8 @@ use ecs_canary_core::{
     TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
-    approval_api, resolve_stable, rollback, set_weights, Context, FunctionError, Ports, Settings,
+    approval_api, render_and_deploy, resolve_stable, rollback, set_weights, Context, FunctionError,
+    Ports, Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -292,55 +293,59 @@ async fn a_callback_for_a_task_that_is_gone_expires_the_link() {
 
 // --- resolve-stable ----------------------------------------------------------
 
+/// The example application (infra/examples/app.json) deployed: Blue stable
+/// at `weights`, both task sets on `arn:td/app:1`, the tester rule on Blue.
+fn arrange_example(fake: &FakeAws, weights: (i64, i64)) {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/examples/app.json"),
+    )
+    .expect("the example template");
+    let mut state = fake.state();
+    state.template = template;
+    state.stack = Some(StackState {
+        id: "st".into(),
+        status: "CREATE_COMPLETE".into(),
+        status_reason: None,
+        outputs: [
+            ("BlueTaskSet".to_string(), "ts-blue".to_string()),
+            ("GreenTaskSet".to_string(), "ts-green".to_string()),
+        ]
+        .into(),
+        parameters: vec![],
+    });
+    state.physical_ids = [
+        ("MyListenerRule", RULE),
+        ("TesterListenerRule", TESTER),
+        ("BlueTargetGroup", BLUE),
+        ("GreenTargetGroup", GREEN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    state.task_sets.insert(
+        "ts-blue".into(),
+        task_set("ts-blue", Colour::Blue, "arn:td/app:1"),
+    );
+    state.task_sets.insert(
+        "ts-green".into(),
+        task_set("ts-green", Colour::Green, "arn:td/app:1"),
+    );
+    state.task_definitions.insert(
+        "arn:td/app:1".into(),
+        vec![ContainerSpec {
+            name: "mycontainer".into(),
+            image: "app:1".into(),
+            environment: vec![("APPVERSION".into(), "1.0.0".into())],
+        }],
+    );
+    state.rules.insert(RULE.into(), split(weights.0, weights.1));
+    state.rules.insert(TESTER.into(), only(BLUE));
+}
+
 #[tokio::test]
 async fn drift_is_refused_and_the_lock_is_given_back() {
     let fake = FakeAws::new();
-    {
-        let template = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/examples/app.json"),
-        )
-        .expect("the example template");
-        let mut state = fake.state();
-        state.template = template;
-        state.stack = Some(StackState {
-            id: "st".into(),
-            status: "CREATE_COMPLETE".into(),
-            status_reason: None,
-            outputs: [
-                ("BlueTaskSet".to_string(), "ts-blue".to_string()),
-                ("GreenTaskSet".to_string(), "ts-green".to_string()),
-            ]
-            .into(),
-            parameters: vec![],
-        });
-        state.physical_ids = [
-            ("MyListenerRule", RULE),
-            ("TesterListenerRule", TESTER),
-            ("BlueTargetGroup", BLUE),
-            ("GreenTargetGroup", GREEN),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        state.task_sets.insert(
-            "ts-blue".into(),
-            task_set("ts-blue", Colour::Blue, "arn:td/app:1"),
-        );
-        state.task_sets.insert(
-            "ts-green".into(),
-            task_set("ts-green", Colour::Green, "arn:td/app:1"),
-        );
-        state.task_definitions.insert(
-            "arn:td/app:1".into(),
-            vec![ContainerSpec {
-                name: "mycontainer".into(),
-                image: "app:1".into(),
-                environment: vec![("APPVERSION".into(), "1.0.0".into())],
-            }],
-        );
-        state.rules.insert(RULE.into(), split(70, 30));
-        state.rules.insert(TESTER.into(), only(BLUE));
-    }
+    arrange_example(&fake, (70, 30));
     let input = json!({"cluster": "c", "service": "s", "stack": "st", "environment": {"APPVERSION": "1.0.1"}});
     let error = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
         .await
@@ -361,4 +366,55 @@ async fn drift_is_refused_and_the_lock_is_given_back() {
     let release = deployment.release.expect("a planned release");
     assert_eq!(release.summary(), "mycontainer: APPVERSION 1.0.0 → 1.0.1");
     assert!(fake.state().locks.contains_key("c/s"));
+}
+
+#[tokio::test]
+async fn a_deploy_that_changes_nothing_on_a_rolled_back_stack_is_ready() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let input = json!({"cluster": "c", "service": "s", "stack": "st", "environment": {"APPVERSION": "1.0.1"}});
+    let deployment = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
+        .await
+        .expect("resolves");
+    let deploy = json!({"deployment": deployment, "action": "deploy"});
+    let first = render_and_deploy(context(&fake), deploy.clone())
+        .await
+        .expect("the first deploy");
+    assert_eq!(first.deployment.stack_changed, Some(true));
+    assert_eq!(fake.state().stack_updates.len(), 1);
+    // CloudFormation moved the candidate task set to the registered revision …
+    {
+        let mut state = fake.state();
+        let registered = state
+            .task_definitions
+            .keys()
+            .find(|arn| arn.as_str() != "arn:td/app:1")
+            .cloned()
+            .expect("a registered candidate");
+        if let Some(green) = state.task_sets.get_mut("ts-green") {
+            green.task_definition = registered;
+        }
+        // … and a later, unrelated update of the stack failed and rolled back.
+        if let Some(stack) = state.stack.as_mut() {
+            stack.status = "UPDATE_ROLLBACK_COMPLETE".into();
+        }
+    }
+    // A retried deploy has nothing to change: the stack is in place, not failed.
+    let again = render_and_deploy(context(&fake), deploy)
+        .await
+        .expect("a no-op deploy on a rolled-back stack");
+    assert_eq!(again.deployment.stack_changed, Some(false));
+    assert!(again.rollout.ready, "{:?}", again.rollout);
+    assert_eq!(
+        fake.state().stack_updates.len(),
+        1,
+        "nothing re-registered or updated"
+    );
+
+    // An update of our own that rolled back is a failure.
+    let status = json!({"deployment": first.deployment, "action": "status"});
+    let error = render_and_deploy(context(&fake), status)
+        .await
+        .expect_err("our update rolled back");
+    assert_eq!(error.error_type(), "StackUpdateFailed");
 }
