@@ -259,8 +259,11 @@ async fn main() {
                 "{function} failed: {}",
                 String::from_utf8_lossy(&last.response)
             );
-            if function == "resolve-stable" {
-                deployment = serde_json::from_slice(&last.response).expect("a deployment");
+            // Each step hands the deployment on, as the state machine does
+            // (set-weights records the split promote then starts from).
+            let answer: Value = serde_json::from_slice(&last.response).unwrap_or(Value::Null);
+            if answer.get("request").is_some() {
+                deployment = answer;
             }
         }
         let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
