@@ -19,6 +19,11 @@ fail with that AWS error, shaped as the service's SDK expects (JSON protocol:
 signing name (``states``, ``ecs``, ``elasticloadbalancing``, ``cloudformation``,
 ``dynamodb``, ``sns`` …); ``status`` defaults to 400. ``GET`` lists the faults
 still armed; ``DELETE`` disarms them all.
+
+Slow and failing stacks and task sets on request: ``POST /_ecs-canary/bad-day``
+with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
+"taskSetStabilizeSeconds": 5, "neverStabilize": true}`` (see the plugin's
+``bad_day`` module); ``GET`` shows them, ``DELETE`` restores a good day.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def function_name(path_component: str) -> str:
 
 
 FAULTS_PATH = "/_ecs-canary/faults"
+BAD_DAY_PATH = "/_ecs-canary/bad-day"
 SIGNING_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/aws4_request")
 
 
@@ -119,6 +125,21 @@ class FaultInjector:
             return [body]
 
         method = environ.get("REQUEST_METHOD", "")
+        if environ.get("PATH_INFO", "") == BAD_DAY_PATH:
+            from ecs_canary_moto_plugin import bad_day
+
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                try:
+                    current = bad_day.configure(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                except ValueError as error:
+                    return respond("400 Bad Request", [("Content-Type", "application/json")],
+                                   json.dumps({"error": str(error)}).encode())
+            elif method == "DELETE":
+                current = bad_day.reset()
+            else:
+                current = bad_day.settings()
+            return respond("200 OK", [("Content-Type", "application/json")], json.dumps(current).encode())
         if environ.get("PATH_INFO", "") == FAULTS_PATH:
             if method == "POST":
                 length = int(environ.get("CONTENT_LENGTH") or 0)

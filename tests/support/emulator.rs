@@ -310,6 +310,20 @@ impl Emulator {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
+    /// Slow or failing stacks and task sets from now on (the launcher's
+    /// `/_ecs-canary/bad-day`: `stackUpdateSeconds`, `failNextStackUpdate`,
+    /// `taskSetStabilizeSeconds`, `neverStabilize`).
+    pub async fn bad_day(&self, settings: serde_json::Value) {
+        let (status, _, answer) = self
+            .http(
+                "POST",
+                "/_ecs-canary/bad-day",
+                settings.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
     /// Disarms every fault.
     pub async fn disarm_faults(&self) {
         let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"").await;

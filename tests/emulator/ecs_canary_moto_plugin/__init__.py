@@ -39,6 +39,7 @@ from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
 from . import eventbridge_lambda  # noqa: F401
 from . import no_value  # noqa: F401
+from . import bad_day  # noqa: F401
 
 # The model map is cached: rebuild it so that the new resource types are found.
 parsing.get_model_list.cache_clear()
@@ -57,4 +58,5 @@ PATCHES = (
     function_url,
     eventbridge_lambda,
     no_value,
+    bad_day,
 )

@@ -290,3 +290,55 @@ def test_every_patch_has_a_smoke_test():
         if name == "local_lambda":  # a helper of function_url and eventbridge_lambda
             continue
         assert f'"""{name}' in source or f", {name}" in source, f"no smoke test names {name}"
+
+
+@pytest.fixture
+def bad_day():
+    from ecs_canary_moto_plugin import bad_day as controls
+
+    yield controls
+    controls.reset()
+
+
+def test_bad_day_slow_and_failing_stack_updates(bad_day):
+    """bad_day: moto completed every stack update at once and none ever failed."""
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "a"}}}}
+    create("slow", template)
+    cfn = client("cloudformation")
+    status = lambda: cfn.describe_stacks(StackName="slow")["Stacks"][0]  # noqa: E731
+
+    bad_day.configure({"stackUpdateSeconds": 0.5})
+    template["Resources"]["Other"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "b"}}
+    cfn.update_stack(StackName="slow", TemplateBody=json.dumps(template))
+    assert status()["StackStatus"] == "UPDATE_IN_PROGRESS"
+    time.sleep(0.6)
+    assert status()["StackStatus"] == "UPDATE_COMPLETE"
+
+    bad_day.configure({"stackUpdateSeconds": 0, "failNextStackUpdate": "Resource handler returned message: boom"})
+    failing = dict(template, Resources=dict(template["Resources"], Third={"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "c"}}))
+    cfn.update_stack(StackName="slow", TemplateBody=json.dumps(failing))
+    stack = status()
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert "boom" in stack.get("StackStatusReason", ""), stack
+    assert "Third" not in cfn.get_template(StackName="slow")["TemplateBody"]
+    # Only the next update fails.
+    cfn.update_stack(StackName="slow", TemplateBody=json.dumps(failing))
+    assert status()["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_bad_day_task_sets_that_stabilize_slowly_or_never(bad_day):
+    """bad_day: moto reported every task set STEADY_STATE at once."""
+    bad_day.configure({"taskSetStabilizeSeconds": 0.5})
+    out = create("stabilize", blue_green("1", {"Ref": "Task"}))
+    ecs_client = client("ecs")
+    stability = lambda: {  # noqa: E731
+        t["id"]: t["stabilityStatus"] for t in ecs_client.describe_task_sets(cluster="c", service="s")["taskSets"]
+    }
+    assert stability()[out["GreenTaskSet"]] == "STABILIZING"
+    time.sleep(0.6)
+    assert stability()[out["GreenTaskSet"]] == "STEADY_STATE"
+
+    bad_day.configure({"taskSetStabilizeSeconds": 0, "neverStabilize": True})
+    after = update("stabilize", blue_green("2", out["Task"]))
+    assert stability()[after["GreenTaskSet"]] == "STABILIZING"
+    assert stability()[after["BlueTaskSet"]] == "STEADY_STATE", "the untouched task set stays steady"

@@ -1,0 +1,127 @@
+//! A bad day on the emulator, through the real state machine: slow stacks and
+//! task sets are waited for, a stack update that fails and a release that
+//! never becomes healthy are rolled back with their names.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_core::Colour;
+use ecs_canary_e2e::example::{app_lock_holder, app_state};
+use ecs_canary_e2e::flow::{example_flow, example_input};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+#[tokio::test]
+async fn a_slow_stack_and_a_slow_task_set_are_waited_for() {
+    let (emulator, clients, flow) = example_flow().await;
+    emulator
+        .bad_day(json!({"stackUpdateSeconds": 3, "taskSetStabilizeSeconds": 4}))
+        .await;
+    let started = Instant::now();
+    let execution = flow
+        .start("slow-1-0-1", &example_input("1.0.1", json!([10, 50]), 600))
+        .await;
+    // While the stack updates and the candidate stabilises, users see only stable.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (100, 0)
+    );
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("an approval once the candidate is ready");
+    assert!(body.contains("1 of 2"), "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "asked before the candidate was ready"
+    );
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+    // The state machine waited by retrying CandidateNotReady (each poll logs it).
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert!(
+        emulator.function_log().contains("CandidateNotReady"),
+        "render-and-deploy never reported the candidate not ready"
+    );
+}
+
+#[tokio::test]
+async fn a_stack_update_that_fails_is_rolled_back_with_its_reason() {
+    let (emulator, clients, flow) = example_flow().await;
+    let before = app_state(&clients).await;
+    emulator
+        .bad_day(json!({"failNextStackUpdate": "Resource handler returned message: the image cannot be pulled"}))
+        .await;
+    let execution = flow
+        .start(
+            "failing-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("StackUpdateFailed"));
+    let described = flow
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        described
+            .cause()
+            .unwrap_or_default()
+            .contains("cannot be pulled"),
+        "{:?}",
+        described.cause()
+    );
+    let end = app_state(&clients).await;
+    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
+    assert_eq!(end.tag, before.tag);
+    assert_eq!(end.blue.id, before.blue.id);
+    assert_eq!(app_lock_holder(&clients).await, None);
+
+    // The stack is UPDATE_ROLLBACK_COMPLETE now; the next deployment renders
+    // and proceeds as usual.
+    let execution = flow
+        .start(
+            "after-failure-1-0-1",
+            &example_input("1.0.1", json!([10]), 600),
+        )
+        .await;
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("the next deployment asks for approval");
+    assert!(body.contains("1 of 1"), "{body}");
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+}
+
+#[tokio::test]
+async fn a_release_that_never_stabilises_is_rolled_back() {
+    let (emulator, clients, flow) = example_flow().await;
+    emulator.bad_day(json!({"neverStabilize": true})).await;
+    let execution = flow
+        .start(
+            "unhealthy-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("CandidateNotReady"));
+    let end = app_state(&clients).await;
+    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
+    assert_eq!(end.tag.as_deref(), Some("Blue"));
+    assert_eq!(app_lock_holder(&clients).await, None);
+    assert_eq!(
+        flow.next_approval_email(Duration::from_secs(1)).await,
+        None,
+        "nobody was asked to approve an unhealthy release"
+    );
+}
