@@ -2,6 +2,7 @@
 
 mod approvals;
 mod bad_day;
+mod bad_day_traffic;
 mod demo;
 mod emulator;
 mod functions;

@@ -17,8 +17,10 @@ with ``{"service": "states", "operation": "SendTaskSuccess", "code":
 fail with that AWS error, shaped as the service's SDK expects (JSON protocol:
 ``__type``; query protocol: an XML ``ErrorResponse``). ``service`` is the SigV4
 signing name (``states``, ``ecs``, ``elasticloadbalancing``, ``cloudformation``,
-``dynamodb``, ``sns`` …); ``status`` defaults to 400. ``GET`` lists the faults
-still armed; ``DELETE`` disarms them all.
+``dynamodb``, ``sns`` …); ``operation`` ``"*"`` matches every operation;
+``rate`` (default 1) fails only that share of the matching calls, at random;
+``status`` defaults to 400. ``GET`` lists the faults still armed; ``DELETE``
+disarms them all.
 
 Slow and failing stacks and task sets on request: ``POST /_ecs-canary/bad-day``
 with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import random
 import threading
 import os
 import re
@@ -77,6 +80,7 @@ class Faults:
             "message": str(fault.get("message", "Rate exceeded")),
             "status": int(fault.get("status", 400)),
             "count": int(fault.get("count", 1)),
+            "rate": float(fault.get("rate", 1.0)),
         }
         with self.lock:
             self.armed.append(fault)
@@ -84,7 +88,8 @@ class Faults:
     def take(self, service: str, operation: str) -> dict[str, Any] | None:
         with self.lock:
             for fault in self.armed:
-                if fault["service"] == service and fault["operation"] == operation and fault["count"] > 0:
+                matches = fault["service"] == service and fault["operation"] in (operation, "*")
+                if matches and fault["count"] > 0 and random.random() < fault["rate"]:
                     fault["count"] -= 1
                     return dict(fault)
             return None

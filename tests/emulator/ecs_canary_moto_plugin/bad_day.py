@@ -7,7 +7,10 @@ Added, on request at run time (the launcher's ``/_ecs-canary/bad-day``):
   ``UPDATE_ROLLBACK_COMPLETE`` with this reason (as a failed update does);
 * ``taskSetStabilizeSeconds``: a new task set stays ``STABILIZING`` that long;
 * ``neverStabilize``: new task sets stay ``STABILIZING`` (a release that never
-  becomes healthy).
+  becomes healthy);
+* ``ruleReadLagSeconds``: moto's listener rules read back what was written at
+  once; with this, a rule reads back its previous actions for that long after
+  a change (ELBv2's read-after-write lag).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any
 
 from moto.cloudformation import models as cfn_models
 from moto.ecs import models as ecs
+from moto.elbv2 import models as elbv2
 
 DEFAULTS: dict[str, Any] = {
     "stackUpdateSeconds": 0.0,
     "failNextStackUpdate": None,
     "taskSetStabilizeSeconds": 0.0,
     "neverStabilize": False,
+    "ruleReadLagSeconds": 0.0,
 }
 _lock = threading.Lock()
 _settings: dict[str, Any] = dict(DEFAULTS)
@@ -109,3 +114,24 @@ def _set_stability(self: Any, value: str) -> None:
 
 
 ecs.TaskSet.stabilityStatus = property(_stability, _set_stability)
+
+# --- listener rules ----------------------------------------------------------
+
+
+def _actions(self: Any) -> Any:
+    lag = float(settings()["ruleReadLagSeconds"] or 0)
+    changed_at = self.__dict__.get("_actions_changed_at")
+    if lag > 0 and changed_at is not None and time.time() < changed_at + lag:
+        return self.__dict__.get("_actions_before")
+    return self.__dict__.get("_actions")
+
+
+def _set_actions(self: Any, value: Any) -> None:
+    if "_actions" in self.__dict__:
+        self.__dict__["_actions_before"] = self.__dict__["_actions"]
+        self.__dict__["_actions_changed_at"] = time.time()
+    self.__dict__["_actions"] = value
+
+
+for _rule_class in (elbv2.FakeRule, elbv2.FakeListenerRule):
+    _rule_class.actions = property(_actions, _set_actions)

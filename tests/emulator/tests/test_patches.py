@@ -342,3 +342,32 @@ def test_bad_day_task_sets_that_stabilize_slowly_or_never(bad_day):
     after = update("stabilize", blue_green("2", out["Task"]))
     assert stability()[after["GreenTaskSet"]] == "STABILIZING"
     assert stability()[after["BlueTaskSet"]] == "STEADY_STATE", "the untouched task set stays steady"
+
+
+def test_bad_day_listener_rules_read_back_late(bad_day):
+    """bad_day: moto's rules read back what was written at once (ELBv2 lags)."""
+    ec2, elb = client("ec2"), client("elbv2")
+    vpc = ec2.describe_subnets(SubnetIds=[SUBNET[0][0]])["Subnets"][0]["VpcId"]
+    second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    lb = elb.create_load_balancer(Name="lb", Subnets=[SUBNET[0][0], second])["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = [
+        elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+        for name in ("blue", "green")
+    ]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    forward = lambda blue, green: [{"Type": "forward", "ForwardConfig": {"TargetGroups": [  # noqa: E731
+        {"TargetGroupArn": groups[0], "Weight": blue}, {"TargetGroupArn": groups[1], "Weight": green}]}}]
+    rule = elb.create_rule(
+        ListenerArn=listener, Priority=10, Actions=forward(100, 0),
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+    )["Rules"][0]["RuleArn"]
+    weights = lambda: [t["Weight"] for t in elb.describe_rules(RuleArns=[rule])["Rules"][0]["Actions"][0]["ForwardConfig"]["TargetGroups"]]  # noqa: E731
+
+    bad_day.configure({"ruleReadLagSeconds": 0.5})
+    elb.modify_rule(RuleArn=rule, Actions=forward(90, 10))
+    assert weights() == [100, 0], "read back before the change settles"
+    time.sleep(0.6)
+    assert weights() == [90, 10]

@@ -1,0 +1,89 @@
+//! A rollout on a bad day for the control plane: a fifth of the calls to ECS,
+//! ELBv2, CloudFormation and DynamoDB throttled, and listener rules that read
+//! back late. The deployment still reaches promotion and leaves the service
+//! at rest.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_core::Colour;
+use ecs_canary_e2e::example::{app_lock_holder, app_state};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Approves as a person does on a bad day: when the page says the decision
+/// was not recorded, choose again.
+async fn approve_next(flow: &Flow) {
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("an approval email");
+    let link = link_in(&body);
+    for _ in 0..10 {
+        let (status, _) = open(&link).await;
+        if status == 200 {
+            let (status, page) = submit(&link, "approve").await;
+            if status == 200 {
+                return;
+            }
+            assert_eq!(status, 503, "{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the approval never went through: {link}");
+}
+
+#[tokio::test]
+async fn a_rollout_under_throttling_and_read_lag_still_promotes_and_rests() {
+    let (emulator, clients, flow) = example_flow().await;
+    for service in ["ecs", "elasticloadbalancing", "cloudformation", "dynamodb"] {
+        emulator
+            .http(
+                "POST",
+                "/_ecs-canary/faults",
+                json!({"service": service, "operation": "*", "code": if service == "dynamodb" {
+                        "ProvisionedThroughputExceededException"
+                    } else if service == "ecs" {
+                        "ThrottlingException"
+                    } else {
+                        "Throttling"
+                    }, "rate": 0.2, "count": 100_000})
+                .to_string()
+                .as_bytes(),
+            )
+            .await;
+    }
+    emulator.bad_day(json!({"ruleReadLagSeconds": 1.5})).await;
+
+    let execution = flow
+        .start(
+            "bad-day-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    approve_next(&flow).await;
+    approve_next(&flow).await;
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?}");
+
+    // Let the read-back lag pass, then look at the service as a person would.
+    emulator.disarm_faults().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let end = app_state(&clients).await;
+    assert_eq!(end.tag.as_deref(), Some("Green"));
+    assert_eq!(end.split_towards(Colour::Green), (100, 0));
+    let green = end.green.target_groups[0].clone();
+    assert!(end
+        .tester_targets
+        .iter()
+        .all(|t| t.target_group_arn == green));
+    assert_eq!(app_lock_holder(&clients).await, None);
+    // The bad day really happened: calls were throttled and retried.
+    let log = emulator.function_log();
+    assert!(
+        log.contains("Throttled") || log.contains("WeightNotApplied"),
+        "no function met a throttled call or a late read-back"
+    );
+}
