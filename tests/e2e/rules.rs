@@ -287,3 +287,44 @@ async fn an_input_that_is_not_an_object_is_invalid_input() {
     assert_eq!(state(&clients).await, before);
     assert_eq!(lock_holder(&clients).await, None);
 }
+
+#[tokio::test]
+async fn a_deployment_whose_lock_was_released_by_hand_stops_and_leaves_the_rule() {
+    let (emulator, clients, flow) = example_flow().await;
+    let execution = flow
+        .start(
+            "unlocked-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    let link = next_link(&flow).await;
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+    // On-call releases the lock as the README says (the item is deleted).
+    aws_sdk_dynamodb::Client::new(&emulator.sdk_config().await)
+        .delete_item()
+        .table_name(ecs_canary_e2e::LOCK_TABLE)
+        .key(
+            "lockKey",
+            aws_sdk_dynamodb::types::AttributeValue::S("mattctest/myservice".into()),
+        )
+        .send()
+        .await
+        .expect("release the lock by hand");
+    approve(&link).await;
+
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("LockLost"));
+    assert_eq!(
+        state(&clients).await.split_towards(Colour::Blue),
+        (90, 10),
+        "the rule is left to whoever holds the service now"
+    );
+    assert_eq!(lock_holder(&clients).await, None);
+    let (subject, body) = flow
+        .next_email_where(WAIT, |s| s.contains("deployment stopped"))
+        .await
+        .expect("a notice email");
+    assert!(subject.contains("lock"), "{subject}");
+    assert!(body.contains("in charge"), "{body}");
+}

@@ -190,6 +190,13 @@ impl LockStore for FakeAws {
             held
         }))
     }
+
+    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
+        ready(
+            self.call("GetItem")
+                .map(|state| state.locks.get(key).map(|(h, _)| h.clone())),
+        )
+    }
 }
 
 impl ServiceStore for FakeAws {

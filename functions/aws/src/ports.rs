@@ -42,6 +42,8 @@ pub trait LockStore: Send + Sync {
         expires_at: u64,
     ) -> AwsFuture<'a, ()>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+    /// Who holds the lock, if anyone.
+    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>>;
 }
 
 /// ECS services, their task sets and task definitions.
@@ -151,6 +153,9 @@ impl LockStore for DeploymentLocks {
     }
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::release(self, key, owner))
+    }
+    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
+        Box::pin(DeploymentLocks::holder(self, key))
     }
 }
 

@@ -165,10 +165,15 @@ impl Deployment {
 /// weighted rule by hand.
 pub const SPLIT_CHANGED_BY_HAND: &str = "SplitChangedByHand";
 
+/// The error name of a deployment that no longer holds its service's lock
+/// (a person released it, or it expired and another deployment took it).
+pub const LOCK_LOST: &str = "LockLost";
+
 /// Whether a rollback for this error puts the weighted rule back to 100 %
-/// stable: always, unless a person has taken the rule over by hand.
+/// stable: always, unless a person has taken the rule over by hand or the
+/// deployment no longer holds the service (someone else is in charge).
 pub fn rollback_restores_split(error: &str) -> bool {
-    error != SPLIT_CHANGED_BY_HAND
+    error != SPLIT_CHANGED_BY_HAND && error != LOCK_LOST
 }
 
 /// What to do with the weighted rule before moving it to a new split.
@@ -424,6 +429,7 @@ mod tests {
     #[test]
     fn only_a_hand_change_keeps_a_rollback_off_the_rule() {
         assert!(!rollback_restores_split(SPLIT_CHANGED_BY_HAND));
+        assert!(!rollback_restores_split(LOCK_LOST));
         for error in ["Rejected", "ApprovalTimedOut", "StackUpdateFailed", ""] {
             assert!(rollback_restores_split(error), "{error}");
         }

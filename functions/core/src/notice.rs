@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{slack_escape, Deployment};
+use crate::{slack_escape, Deployment, LOCK_LOST};
 
 /// A message for the email topic and Slack: what happened, and what the
 /// service looks like now.
@@ -14,22 +14,29 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// A person changed the weighted rule by hand during a rollout: the
-    /// deployment stopped, the rule is left as they set it.
-    pub fn split_changed_by_hand(deployment: &Deployment, cause: &str) -> Notice {
+    /// A person took the deployment over during a rollout — changed the
+    /// weighted rule by hand (`SplitChangedByHand`) or released its lock
+    /// (`LockLost`): the deployment stopped and leaves the rule as it is.
+    pub fn handed_over(deployment: &Deployment, error: &str, cause: &str) -> Notice {
         let request = &deployment.request;
+        let (what, rest) = if error == LOCK_LOST {
+            (
+                "its deployment lock was released or taken over",
+                "Someone else is in charge of the service now: tester rules and the lock are left to them.",
+            )
+        } else {
+            (
+                "the traffic split was changed by hand",
+                "Tester rules point at the stable colour, the deployment lock is released and no approval link is pending.",
+            )
+        };
         Notice {
-            subject: truncate(format!(
-                "{}: deployment stopped, the traffic split was changed by hand",
-                request.service
-            )),
+            subject: truncate(format!("{}: deployment stopped, {what}", request.service)),
             text: format!(
-                "The canary deployment of {service} (cluster {cluster}) has stopped: \
-                 the weighted listener rule was changed by hand during the rollout.\n\n\
+                "The canary deployment of {service} (cluster {cluster}) has stopped: {what} during the rollout.\n\n\
                  {cause}\n\n\
-                 ecs-canary no longer touches that rule: it stays exactly as it was set by hand. \
-                 Tester rules point at the stable colour ({stable}), the StableStack tag is unchanged \
-                 ({stable}), the deployment lock is released and no approval link is pending.\n",
+                 ecs-canary no longer touches the weighted listener rule: it stays exactly as it is. \
+                 The StableStack tag is unchanged ({stable}). {rest}\n",
                 service = request.service,
                 cluster = request.cluster,
                 stable = deployment.stable,

@@ -30,8 +30,9 @@ pub enum NoticeKind {
     /// The deployment was refused before anything changed (a push during a
     /// rollout: `DeploymentInProgress`, drift, invalid input …).
     Refused,
-    /// The weighted rule was changed by hand; the deployment stopped.
-    SplitChangedByHand,
+    /// A person took over (the split changed by hand, the lock released);
+    /// the deployment stopped.
+    HandedOver,
 }
 
 /// request-approval's other event: tell the approval channels how a
@@ -40,7 +41,7 @@ pub enum NoticeKind {
 #[serde(rename_all = "camelCase")]
 pub struct NoticeEvent {
     pub notice: NoticeKind,
-    /// The deployment (`splitChangedByHand`).
+    /// The deployment (`handedOver`).
     #[serde(default)]
     pub deployment: Option<Deployment>,
     /// The execution input as given (`refused`).
@@ -60,12 +61,12 @@ pub struct NoticeEvent {
 async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, FunctionError> {
     let (error, cause) = error_and_cause(&event.failure);
     let notice = match (event.notice, &event.deployment) {
-        (NoticeKind::SplitChangedByHand, Some(deployment)) => {
-            Notice::split_changed_by_hand(deployment, &cause)
+        (NoticeKind::HandedOver, Some(deployment)) => {
+            Notice::handed_over(deployment, &error, &cause)
         }
-        (NoticeKind::SplitChangedByHand, None) => {
+        (NoticeKind::HandedOver, None) => {
             return Err(FunctionError::InvalidEvent(
-                "a splitChangedByHand notice needs the deployment".into(),
+                "a handedOver notice needs the deployment".into(),
             ))
         }
         (NoticeKind::Refused, _) => Notice::refused(

@@ -37,6 +37,8 @@ pub enum FunctionError {
         last_set: TrafficSplit,
         live: TrafficSplit,
     },
+    #[error("the deployment no longer holds the lock of {key} (held by {holder}): someone released it or another deployment took it; the rule is left as it is")]
+    LockLost { key: String, holder: String },
     #[error("tester rule {rule} does not read back as forwarding to {colour}")]
     TesterRuleNotApplied { rule: String, colour: Colour },
     #[error(
@@ -76,6 +78,7 @@ impl ErrorName for FunctionError {
                 "WeightNotApplied"
             }
             FunctionError::SplitChangedByHand { .. } => "SplitChangedByHand",
+            FunctionError::LockLost { .. } => "LockLost",
             FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
             FunctionError::CandidateNotReady { .. } => "CandidateNotReady",
             FunctionError::Webhook(_) => "SlackWebhookFailed",

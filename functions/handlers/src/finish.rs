@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{rollback_restores_split, TrafficSplit};
+use ecs_canary_core::{rollback_restores_split, TrafficSplit, LOCK_LOST};
 use serde_json::Value;
 
 use crate::events::{error_and_cause, parse, Failure, Outcome, Promoted, RolledBack};
@@ -45,6 +45,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
     } = parse(event)?;
     let (error, cause) = error_and_cause(&reason);
     let mut rule_left_as_is = !rollback_restores_split(&error);
+    let mut lock_lost = false;
     if !rule_left_as_is {
         match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
             Ok(split) => deployment.split = split,
@@ -52,10 +53,18 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
                 tracing::warn!(service = %deployment.request.service, %live, "the rule was changed by hand; rollback leaves it");
                 rule_left_as_is = true;
             }
+            Err(FunctionError::LockLost { holder, .. }) => {
+                tracing::warn!(service = %deployment.request.service, %holder, "the lock is no longer this deployment's; rollback leaves the rule");
+                rule_left_as_is = true;
+                lock_lost = true;
+            }
             Err(other) => return Err(other),
         }
     }
-    point_tester_rules(&context, &deployment, deployment.stable).await?;
+    // Tester rules are this deployment's to restore unless it lost the service.
+    if error != LOCK_LOST && !lock_lost {
+        point_tester_rules(&context, &deployment, deployment.stable).await?;
+    }
     let released = context
         .ports
         .locks

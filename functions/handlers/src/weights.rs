@@ -18,6 +18,15 @@ pub(crate) async fn apply_split(
     deployment: &Deployment,
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
+    // Only the deployment that holds the service moves its traffic.
+    let key = deployment.lock_key();
+    let holder = context.ports.locks.holder(&key).await?;
+    if holder.as_deref() != Some(deployment.owner.as_str()) {
+        return Err(FunctionError::LockLost {
+            key,
+            holder: holder.unwrap_or_else(|| "nobody".into()),
+        });
+    }
     let rules = &context.ports.rules;
     let rule = rules.rule(&deployment.weighted_rule).await?;
     let live = deployment.split_of(&rule.forward_targets())?;

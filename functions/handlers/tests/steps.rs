@@ -173,6 +173,35 @@ async fn a_split_changed_by_hand_is_left_alone_and_the_rollback_releases_the_loc
 }
 
 #[tokio::test]
+async fn a_deployment_that_lost_its_lock_moves_no_traffic() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    // Someone released the lock by hand; another deployment took it.
+    fake.state()
+        .locks
+        .insert("c/s".into(), ("run-2".into(), NOW + 3_600));
+    let error = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect_err("the lock is gone");
+    assert_eq!(error.error_type(), "LockLost");
+    assert_eq!(weights(&fake), split(100, 0));
+    let reason = json!({"Error": "LockLost", "Cause": error.to_string()});
+    let out = rollback(context(&fake), json!({"deployment": d, "reason": reason}))
+        .await
+        .expect("rollback");
+    assert!(out.rule_left_as_is);
+    assert_eq!(
+        fake.state().rules.get(TESTER),
+        Some(&only(GREEN)),
+        "left to run-2"
+    );
+    assert_eq!(
+        fake.state().locks.get("c/s").map(|(h, _)| h.as_str()),
+        Some("run-2")
+    );
+}
+
+#[tokio::test]
 async fn a_rollback_restores_stable_and_points_testers_back() {
     let fake = FakeAws::new();
     let mut d = deployment(&fake);
