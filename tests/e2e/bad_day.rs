@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{app_lock_holder, app_state};
+use ecs_canary_e2e::example::{app_state, assert_at_rest};
 use ecs_canary_e2e::flow::{example_flow, example_input};
 use serde_json::json;
 
@@ -80,11 +80,8 @@ async fn a_stack_update_that_fails_is_rolled_back_with_its_reason() {
         "{:?}",
         described.cause()
     );
-    let end = app_state(&clients).await;
-    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
-    assert_eq!(end.tag, before.tag);
-    assert_eq!(end.blue.id, before.blue.id);
-    assert_eq!(app_lock_holder(&clients).await, None);
+    assert_at_rest(&clients, Colour::Blue).await;
+    assert_eq!(app_state(&clients).await.blue.id, before.blue.id);
 
     // The stack is UPDATE_ROLLBACK_COMPLETE now; the next deployment renders
     // and proceeds as usual.
@@ -115,10 +112,7 @@ async fn a_release_that_never_stabilises_is_rolled_back() {
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("CandidateNotReady"));
-    let end = app_state(&clients).await;
-    assert_eq!(end.split_towards(Colour::Blue), (100, 0));
-    assert_eq!(end.tag.as_deref(), Some("Blue"));
-    assert_eq!(app_lock_holder(&clients).await, None);
+    assert_at_rest(&clients, Colour::Blue).await;
     assert_eq!(
         flow.next_approval_email(Duration::from_secs(1)).await,
         None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{app_lock_holder, app_state};
+use ecs_canary_e2e::example::assert_at_rest;
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
 use serde_json::json;
 
@@ -71,15 +71,7 @@ async fn a_rollout_under_throttling_and_read_lag_still_promotes_and_rests() {
     // Let the read-back lag pass, then look at the service as a person would.
     emulator.disarm_faults().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let end = app_state(&clients).await;
-    assert_eq!(end.tag.as_deref(), Some("Green"));
-    assert_eq!(end.split_towards(Colour::Green), (100, 0));
-    let green = end.green.target_groups[0].clone();
-    assert!(end
-        .tester_targets
-        .iter()
-        .all(|t| t.target_group_arn == green));
-    assert_eq!(app_lock_holder(&clients).await, None);
+    assert_at_rest(&clients, Colour::Green).await;
     // The bad day really happened: calls were throttled and retried.
     let log = emulator.function_log();
     assert!(

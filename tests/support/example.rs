@@ -212,3 +212,26 @@ pub async fn containers_of(
         .expect("describe the task definition")
         .containers()
 }
+
+/// Asserts the invariant at rest for the example service: the weighted rule
+/// 100/0 towards `stable`, the `StableStack` tag naming it (no tag: Blue),
+/// tester rules on its target group, and no lock held.
+pub async fn assert_at_rest(clients: &AwsClients, stable: Colour) {
+    let state = app_state(clients).await;
+    assert_eq!(state.split_towards(stable), (100, 0), "the split at rest");
+    assert_eq!(
+        state.tag.as_deref().unwrap_or("Blue"),
+        stable.as_str(),
+        "the StableStack tag"
+    );
+    let group = &state.task_set(stable).target_groups[0];
+    assert!(
+        state
+            .tester_targets
+            .iter()
+            .all(|t| &t.target_group_arn == group),
+        "tester rules on the stable colour: {:?}",
+        state.tester_targets
+    );
+    assert_eq!(app_lock_holder(clients).await, None, "no lock held");
+}

@@ -89,8 +89,20 @@ impl Approvals {
 
     /// Stores a new pending approval.
     pub async fn put(&self, record: &ApprovalRecord) -> Result<(), AwsError> {
+        self.write(record, true).await
+    }
+
+    /// A retried request for the same step: the same link now carries the
+    /// new task token and waits again — whether or not the first attempt got
+    /// as far as storing it.
+    pub async fn renew(&self, record: &ApprovalRecord) -> Result<(), AwsError> {
+        self.write(record, false).await
+    }
+
+    async fn write(&self, record: &ApprovalRecord, only_new: bool) -> Result<(), AwsError> {
         let facts = serde_json::to_string(&record.facts).unwrap_or_default();
-        self.client
+        let mut request = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(ID, AttributeValue::S(record.id.to_string()))
@@ -104,9 +116,13 @@ impl Approvals {
             .item(
                 STATUS,
                 AttributeValue::S(record.status.as_str().to_string()),
-            )
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", ID)
+            );
+        if only_new {
+            request = request
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", ID);
+        }
+        request
             .send()
             .await
             .map_err(|e| Failure::of(e).into_error("dynamodb:PutItem"))?;
@@ -191,36 +207,6 @@ impl Approvals {
             .key(ID, AttributeValue::S(step_key(execution, step)))
             .update_expression("ADD delivered :channel")
             .expression_attribute_values(":channel", AttributeValue::Ss(vec![channel.to_string()]))
-            .send()
-            .await
-            .map_err(|e| Failure::of(e).into_error(UPDATE_ITEM))?;
-        Ok(())
-    }
-
-    /// A retried request for the same step: the same link now carries the
-    /// new task token, waits again, and expires later.
-    pub async fn renew(
-        &self,
-        id: &ApprovalId,
-        task_token: &str,
-        expires_at: u64,
-    ) -> Result<(), AwsError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(ID, AttributeValue::S(id.to_string()))
-            .update_expression(
-                "SET taskToken = :token, expiresAt = :expires, #status = :pending REMOVE decidedBy, decidedAt, decidingSince",
-            )
-            .condition_expression("attribute_exists(#id)")
-            .expression_attribute_names("#id", ID)
-            .expression_attribute_names("#status", STATUS)
-            .expression_attribute_values(":token", AttributeValue::S(task_token.to_string()))
-            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
-            .expression_attribute_values(
-                ":pending",
-                AttributeValue::S(ApprovalStatus::Pending.as_str().into()),
-            )
             .send()
             .await
             .map_err(|e| Failure::of(e).into_error(UPDATE_ITEM))?;

@@ -84,8 +84,9 @@ impl FakeAws {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next call of `operation` (e.g. `"ModifyRule"`, `"SendTaskSuccess"`)
-    /// fails with `error`.
+    /// The next call of `operation` (the AWS operation, e.g. `"ModifyRule"`,
+    /// `"SendTaskSuccess"`, `"PutItem"`; the approvals' per-step item is
+    /// `"PutStepItem"`) fails with `error`.
     pub fn fail_next(&self, operation: &'static str, error: AwsError) {
         self.state().faults.push_back((operation, error));
     }
@@ -320,7 +321,7 @@ impl ApprovalStore for FakeAws {
         step: usize,
         new_id: &'a ApprovalId,
     ) -> AwsFuture<'a, StepRequest> {
-        ready(self.call("PutItem").map(|mut state| {
+        ready(self.call("PutStepItem").map(|mut state| {
             let key = format!("{execution}#{step}");
             match state.steps.get(&key) {
                 Some(found) => StepRequest {
@@ -353,20 +354,11 @@ impl ApprovalStore for FakeAws {
         }))
     }
 
-    fn renew<'a>(
-        &'a self,
-        id: &'a ApprovalId,
-        task_token: &'a str,
-        expires_at: u64,
-    ) -> AwsFuture<'a, ()> {
-        ready(self.call("UpdateItem").map(|mut state| {
-            if let Some(record) = state.approvals.get_mut(id.as_str()) {
-                record.task_token = task_token.to_string();
-                record.expires_at = expires_at;
-                record.status = ApprovalStatus::Pending;
-                record.decided_by = None;
-                record.decided_at = None;
-            }
+    fn renew<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()> {
+        ready(self.call("PutItem").map(|mut state| {
+            state
+                .approvals
+                .insert(record.id.to_string(), record.clone());
         }))
     }
 

@@ -104,12 +104,7 @@ pub trait ApprovalStore: Send + Sync {
         step: usize,
         channel: &'a str,
     ) -> AwsFuture<'a, ()>;
-    fn renew<'a>(
-        &'a self,
-        id: &'a ApprovalId,
-        task_token: &'a str,
-        expires_at: u64,
-    ) -> AwsFuture<'a, ()>;
+    fn renew<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()>;
     fn decide<'a>(
         &'a self,
         id: &'a ApprovalId,
@@ -240,13 +235,8 @@ impl ApprovalStore for Approvals {
     ) -> AwsFuture<'a, ()> {
         Box::pin(Approvals::mark_delivered(self, execution, step, channel))
     }
-    fn renew<'a>(
-        &'a self,
-        id: &'a ApprovalId,
-        task_token: &'a str,
-        expires_at: u64,
-    ) -> AwsFuture<'a, ()> {
-        Box::pin(Approvals::renew(self, id, task_token, expires_at))
+    fn renew<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::renew(self, record))
     }
     fn decide<'a>(
         &'a self,

@@ -225,27 +225,22 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         .claim_step(&event.execution, step, &random_id()?)
         .await?;
     let id = claimed.id.clone();
+    let record = ApprovalRecord {
+        id: id.clone(),
+        task_token: event.task_token,
+        execution: event.execution.clone(),
+        facts: facts.clone(),
+        expires_at,
+        status: ApprovalStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+    };
+    let approvals = &context.ports.approvals;
     if claimed.first {
-        context
-            .ports
-            .approvals
-            .put(&ApprovalRecord {
-                id: id.clone(),
-                task_token: event.task_token,
-                execution: event.execution.clone(),
-                facts: facts.clone(),
-                expires_at,
-                status: ApprovalStatus::Pending,
-                decided_by: None,
-                decided_at: None,
-            })
-            .await?;
+        approvals.put(&record).await?;
     } else {
-        context
-            .ports
-            .approvals
-            .renew(&id, &event.task_token, expires_at)
-            .await?;
+        // A retry: the first attempt may not have got as far as storing it.
+        approvals.renew(&record).await?;
     }
     let link = settings.approval_link(&id);
 

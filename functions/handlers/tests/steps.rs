@@ -12,8 +12,8 @@ use ecs_canary_core::{
     TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
-    approval_api, render_and_deploy, resolve_stable, rollback, set_weights, Context, FunctionError,
-    Ports, Settings,
+    approval_api, render_and_deploy, request_approval, resolve_stable, rollback, set_weights,
+    Context, FunctionError, Ports, Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -307,6 +307,31 @@ async fn a_decision_step_functions_does_not_take_is_not_lost() {
     // The same link decides once AWS answers.
     assert_eq!(post(&fake, &id, "approve").await.0, 200);
     assert_eq!(status_of(&fake, &id), ApprovalStatus::Approved);
+}
+
+#[tokio::test]
+async fn a_request_retried_after_its_record_was_lost_stores_it_then() {
+    let fake = FakeAws::new();
+    let mut d = deployment(&fake);
+    d["step"] = json!(0);
+    d["split"] = json!({"stable": 90, "candidate": 10});
+    // The first attempt claims the step, then storing the record is throttled.
+    fake.fail_next("PutItem", throttled("dynamodb:PutItem"));
+    let event = |token: &str| json!({"taskToken": token, "execution": "run-1", "deployment": d});
+    let error = request_approval(context(&fake), event("token-1"))
+        .await
+        .expect_err("throttled");
+    assert_eq!(error.error_type(), "Throttled");
+    assert!(fake.state().approvals.is_empty());
+    // Step Functions retries with a new token: the record is stored now.
+    request_approval(context(&fake), event("token-2"))
+        .await
+        .expect("the retry");
+    let state = fake.state();
+    let records: Vec<_> = state.approvals.values().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].task_token, "token-2");
+    assert_eq!(records[0].status, ApprovalStatus::Pending);
 }
 
 #[tokio::test]
