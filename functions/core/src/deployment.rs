@@ -176,6 +176,17 @@ pub fn rollback_restores_split(error: &str) -> bool {
     error != SPLIT_CHANGED_BY_HAND && error != LOCK_LOST
 }
 
+/// Whether an execution may act on its service's traffic: while it holds the
+/// lock — or, with the lock free, when the split it asks for is already in
+/// place (a promote or rollback repeated after it released the lock).
+/// Otherwise someone released the lock (or another deployment took it).
+pub fn may_move_traffic(holder: Option<&str>, owner: &str, change: SplitChange) -> bool {
+    match holder {
+        Some(holder) => holder == owner,
+        None => change == SplitChange::AlreadyApplied,
+    }
+}
+
 /// What to do with the weighted rule before moving it to a new split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SplitChange {
@@ -424,6 +435,18 @@ mod tests {
             let scaled = TrafficSplit::new(i64::from(last.stable_weight()) * 3, i64::from(last.candidate_weight()) * 3).unwrap();
             prop_assert_ne!(SplitChange::decide(last, target, scaled), SplitChange::ChangedByHand);
         }
+    }
+
+    #[test]
+    fn only_the_lock_holder_moves_traffic_but_a_finished_step_may_repeat() {
+        use SplitChange::*;
+        for change in [Apply, AlreadyApplied, ChangedByHand] {
+            assert!(may_move_traffic(Some("run-1"), "run-1", change));
+            assert!(!may_move_traffic(Some("run-2"), "run-1", change));
+        }
+        assert!(may_move_traffic(None, "run-1", AlreadyApplied));
+        assert!(!may_move_traffic(None, "run-1", Apply));
+        assert!(!may_move_traffic(None, "run-1", ChangedByHand));
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub use approval::{
 };
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use deployment::{
-    lock_expiry, lock_key, require_all_stable, rollback_restores_split, Deployment, ResolveError,
-    SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
+    lock_expiry, lock_key, may_move_traffic, require_all_stable, rollback_restores_split,
+    Deployment, ResolveError, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{Colour, Deployment, SplitChange, TrafficSplit};
+use ecs_canary_core::{may_move_traffic, Colour, Deployment, SplitChange, TrafficSplit};
 use serde_json::Value;
 
 use crate::events::{parse, StepOutput};
@@ -18,19 +18,20 @@ pub(crate) async fn apply_split(
     deployment: &Deployment,
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
-    // Only the deployment that holds the service moves its traffic.
     let key = deployment.lock_key();
     let holder = context.ports.locks.holder(&key).await?;
-    if holder.as_deref() != Some(deployment.owner.as_str()) {
+    let rules = &context.ports.rules;
+    let rule = rules.rule(&deployment.weighted_rule).await?;
+    let live = deployment.split_of(&rule.forward_targets())?;
+    let change = SplitChange::decide(deployment.split, split, live);
+    // Only the deployment that holds the service moves its traffic.
+    if !may_move_traffic(holder.as_deref(), &deployment.owner, change) {
         return Err(FunctionError::LockLost {
             key,
             holder: holder.unwrap_or_else(|| "nobody".into()),
         });
     }
-    let rules = &context.ports.rules;
-    let rule = rules.rule(&deployment.weighted_rule).await?;
-    let live = deployment.split_of(&rule.forward_targets())?;
-    let after = match SplitChange::decide(deployment.split, split, live) {
+    let after = match change {
         SplitChange::ChangedByHand => {
             return Err(FunctionError::SplitChangedByHand {
                 last_set: deployment.split,

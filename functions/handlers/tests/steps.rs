@@ -12,8 +12,8 @@ use ecs_canary_core::{
     TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
-    approval_api, render_and_deploy, request_approval, resolve_stable, rollback, set_weights,
-    Context, FunctionError, Ports, Settings,
+    approval_api, promote, render_and_deploy, request_approval, resolve_stable, rollback,
+    set_weights, Context, FunctionError, Ports, Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -199,6 +199,23 @@ async fn a_deployment_that_lost_its_lock_moves_no_traffic() {
         fake.state().locks.get("c/s").map(|(h, _)| h.as_str()),
         Some("run-2")
     );
+}
+
+#[tokio::test]
+async fn a_promote_repeated_after_it_released_the_lock_is_no_lock_loss() {
+    let fake = FakeAws::new();
+    let d = deployment(&fake);
+    let first = promote(context(&fake), json!({"deployment": d}))
+        .await
+        .expect("promote");
+    assert!(fake.state().locks.is_empty());
+    // Step Functions retries it (the answer was lost): same outcome, no LockLost.
+    let again = promote(context(&fake), json!({"deployment": d}))
+        .await
+        .expect("the repeated promote");
+    assert_eq!(again, first);
+    assert_eq!(weights(&fake), split(0, 100));
+    assert_eq!(fake.state().tag.as_deref(), Some("Green"));
 }
 
 #[tokio::test]
