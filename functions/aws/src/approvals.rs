@@ -130,16 +130,7 @@ impl Approvals {
     }
 
     pub async fn get(&self, id: &ApprovalId) -> Result<Option<ApprovalRecord>, AwsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ID, AttributeValue::S(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Failure::of(e).into_error("dynamodb:GetItem"))?;
-        Ok(output.item().and_then(record))
+        Ok(self.item(id.as_str()).await?.as_ref().and_then(record))
     }
 
     /// The step's request: created with `new_id` the first time, found again
@@ -229,7 +220,7 @@ impl Approvals {
     /// Takes a decision, once: only a pending, unexpired approval (or one
     /// whose decider died more than [`DECIDING_TAKEOVER_SECONDS`] ago) moves
     /// to `Deciding`, recording who and when. The caller then passes it on
-    /// and [`settle`](Approvals::settle)s or [`reopen`](Approvals::reopen)s it.
+    /// and [`settle`](Approvals::settle)s it (decided, pending again, expired).
     pub async fn decide(
         &self,
         id: &ApprovalId,

@@ -83,9 +83,6 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
         &[],
     )
     .await;
-    for failure in &sent.failures {
-        tracing::error!(%failure, "a channel could not send the notice");
-    }
     let channels = sent.delivered;
     tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
     Ok(json!({"notice": event.notice, "channels": channels}))
@@ -101,8 +98,8 @@ struct Delivery {
 }
 
 /// Sends the email (SNS) and the Slack message on every configured channel
-/// not in `already`, best effort: a failing channel is recorded, the others
-/// still go out.
+/// not in `already`, best effort: a failing channel is recorded and logged,
+/// the others still go out.
 async fn deliver(
     context: &Context,
     (subject, body): (&str, &str),
@@ -156,6 +153,9 @@ async fn deliver(
             Ok(()) => sent.delivered.push(SLACK),
             Err(error) => sent.failures.push(format!("slack: {error}")),
         }
+    }
+    for failure in &sent.failures {
+        tracing::error!(%failure, "an approval channel failed");
     }
     sent
 }
@@ -262,9 +262,6 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         {
             tracing::warn!(%error, channel, "could not record a delivered channel");
         }
-    }
-    for failure in &failures {
-        tracing::error!(%failure, "an approval channel failed");
     }
     if !sent.configured.is_empty() && delivered.is_empty() {
         return Err(FunctionError::NoChannelDelivered(failures.join("; ")));

@@ -45,7 +45,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
     } = parse(event)?;
     let (error, cause) = error_and_cause(&reason);
     let mut rule_left_as_is = !rollback_restores_split(&error);
-    let mut lock_lost = false;
+    let mut lock_lost = error == LOCK_LOST;
     if !rule_left_as_is {
         match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
             Ok(split) => deployment.split = split,
@@ -62,7 +62,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
         }
     }
     // Tester rules are this deployment's to restore unless it lost the service.
-    if error != LOCK_LOST && !lock_lost {
+    if !lock_lost {
         point_tester_rules(&context, &deployment, deployment.stable).await?;
     }
     let released = context

@@ -1,8 +1,9 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
 use ecs_canary_core::{
-    Colour, Deployment, ReleaseChange, ResolveError, StackProgress, TaskSet, Template,
+    Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress, TaskSet, Template,
 };
 use serde_json::Value;
 
@@ -87,8 +88,6 @@ pub async fn render_and_deploy(
         StackProgress::Complete => {
             let layout = template.layout()?;
             let ids = stacks.physical_ids(&stack).await?;
-            let (cluster, service) = (&deployment.request.cluster, &deployment.request.service);
-            let ecs = &context.ports.ecs;
             // The stable task set must never be replaced by a deployment.
             let stable_id = layout
                 .task_set_id(&state.outputs, &ids, deployment.stable)
@@ -102,10 +101,15 @@ pub async fn render_and_deploy(
                 }
                 .into());
             }
-            let candidate = match layout.task_set_id(&state.outputs, &ids, deployment.candidate) {
-                Some(id) => ecs.task_set(cluster, service, &id).await?,
-                None => None,
-            };
+            let candidate = task_set_of(
+                &context,
+                &deployment,
+                &layout,
+                &state.outputs,
+                &ids,
+                deployment.candidate,
+            )
+            .await?;
             stability = candidate
                 .as_ref()
                 .map(|t| t.stability_status.clone())
@@ -135,7 +139,7 @@ pub async fn render_and_deploy(
     })
 }
 
-/// A colour's task set as the stack has it now (outputs or physical ids).
+/// A colour's task set as the stack has it now.
 async fn live_task_set(
     context: &Context,
     deployment: &Deployment,
@@ -144,12 +148,31 @@ async fn live_task_set(
 ) -> Result<Option<TaskSet>, FunctionError> {
     let stacks = &context.ports.stacks;
     let stack = &deployment.request.stack;
-    let layout = template.layout()?;
     let (state, ids) = (
         stacks.describe(stack).await?,
         stacks.physical_ids(stack).await?,
     );
-    match layout.task_set_id(&state.outputs, &ids, colour) {
+    task_set_of(
+        context,
+        deployment,
+        &template.layout()?,
+        &state.outputs,
+        &ids,
+        colour,
+    )
+    .await
+}
+
+/// A colour's task set in a described stack (its output, else the physical id).
+async fn task_set_of(
+    context: &Context,
+    deployment: &Deployment,
+    layout: &StackLayout,
+    outputs: &BTreeMap<String, String>,
+    ids: &BTreeMap<String, String>,
+    colour: Colour,
+) -> Result<Option<TaskSet>, FunctionError> {
+    match layout.task_set_id(outputs, ids, colour) {
         Some(id) => Ok(context
             .ports
             .ecs
