@@ -14,6 +14,8 @@ Imported by the launcher before the server starts. It:
   Lambda endpoint (``cargo lambda watch`` serves ``/lambda-url/<function>/``);
 * EventBridge rules deliver to Lambda targets (asynchronously, through the
   launcher's Lambda routing), as they do in AWS;
+* StopExecution really stops an execution, and every execution status change
+  is emitted to EventBridge ("Step Functions Execution Status Change");
 * drops ``AWS::NoValue`` from lists (``!If [c, x, !Ref AWS::NoValue]`` in a list);
 * lets UpdateStack use ``UsePreviousValue`` for a parameter that took its
   default at creation (moto raised KeyError);
@@ -38,6 +40,7 @@ from . import local_lambda  # noqa: F401
 from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
 from . import eventbridge_lambda  # noqa: F401
+from . import execution_end  # noqa: F401
 from . import no_value  # noqa: F401
 from . import bad_day  # noqa: F401
 
@@ -57,6 +60,7 @@ PATCHES = (
     state_machine,
     function_url,
     eventbridge_lambda,
+    execution_end,
     no_value,
     bad_day,
 )

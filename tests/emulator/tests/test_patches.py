@@ -232,8 +232,9 @@ def test_a_function_url_points_at_the_local_lambda_endpoint(monkeypatch):
     assert out["Url"] == "http://127.0.0.1:9000/lambda-url/approval-api/"
 
 
-def test_eventbridge_delivers_to_lambda_targets(monkeypatch):
-    """eventbridge_lambda: moto did not deliver to Lambda targets."""
+@pytest.fixture
+def lambda_endpoint(monkeypatch):
+    """A stand-in for the launcher's Lambda routing: the invocations it received."""
     received: list[tuple[str, dict]] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -249,20 +250,27 @@ def test_eventbridge_delivers_to_lambda_targets(monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("MOTO_PORT", str(server.server_address[1]))
-    try:
-        events = client("events")
-        events.put_rule(Name="pushes", EventPattern=json.dumps({"source": ["aws.ecr"]}))
-        events.put_targets(Rule="pushes", Targets=[{"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:trigger"}])
-        events.put_events(Entries=[{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps({"result": "SUCCESS"})}])
-        events.put_events(Entries=[{"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"}])
-        deadline = time.time() + 10
-        while not received and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)
-    finally:
-        server.shutdown()
-    assert len(received) == 1, received
-    path, event = received[0]
+    yield received
+    server.shutdown()
+
+
+def wait_for(received: list, count: int) -> None:
+    deadline = time.time() + 10
+    while len(received) < count and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
+def test_eventbridge_delivers_to_lambda_targets(lambda_endpoint):
+    """eventbridge_lambda: moto did not deliver to Lambda targets."""
+    events = client("events")
+    events.put_rule(Name="pushes", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    events.put_targets(Rule="pushes", Targets=[{"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:trigger"}])
+    events.put_events(Entries=[{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps({"result": "SUCCESS"})}])
+    events.put_events(Entries=[{"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"}])
+    wait_for(lambda_endpoint, 1)
+    assert len(lambda_endpoint) == 1, lambda_endpoint
+    path, event = lambda_endpoint[0]
     assert "function%3Atrigger" in path
     assert event["source"] == "aws.ecr" and event["detail"]["result"] == "SUCCESS"
 
@@ -371,3 +379,62 @@ def test_bad_day_listener_rules_read_back_late(bad_day):
     assert weights() == [100, 0], "read back before the change settles"
     time.sleep(0.6)
     assert weights() == [90, 10]
+
+
+def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda_endpoint):
+    """execution_end: moto's StopExecution left a waiting execution RUNNING, and no status change reached EventBridge."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    try:
+        sqs, events, sfn = client("sqs"), client("events"), client("stepfunctions")
+        work = sqs.create_queue(QueueName="work")["QueueUrl"]
+        events.put_rule(Name="ends", EventPattern=json.dumps({
+            "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"]}))
+        events.put_targets(Rule="ends", Targets=[{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:reconcile"}])
+        machine = sfn.create_state_machine(
+            name="waits",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": work, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True}, "Caught": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name="x", input='{"service": "web"}')["executionArn"]
+        token = None
+        deadline = time.time() + 10
+        while token is None and time.time() < deadline:
+            messages = sqs.receive_message(QueueUrl=work).get("Messages", [])
+            token = json.loads(messages[0]["Body"])["token"] if messages else None
+        assert token, "the task never started"
+
+        sfn.stop_execution(executionArn=arn)
+
+        described = sfn.describe_execution(executionArn=arn)
+        assert described["status"] == "ABORTED" and "stopDate" in described
+        with pytest.raises(sfn.exceptions.ClientError):
+            sfn.send_task_success(taskToken=token, output="{}")
+        time.sleep(0.3)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED", "a Catch ran after the stop"
+        wait_for(lambda_endpoint, 2)
+        statuses = []
+        for _, event in lambda_endpoint:
+            assert event["source"] == "aws.states" and event["resources"] == [arn]
+            assert json.loads(event["detail"]["input"]) == {"service": "web"}
+            statuses.append(event["detail"]["status"])
+        assert statuses == ["RUNNING", "ABORTED"], statuses
+
+        lambda_endpoint.clear()
+        failing = sfn.create_state_machine(
+            name="fails", roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Rejected", "Cause": "no"}}}),
+        )["stateMachineArn"]
+        sfn.start_execution(stateMachineArn=failing, name="y")
+        wait_for(lambda_endpoint, 2)
+        ended = [event["detail"] for _, event in lambda_endpoint]
+        assert [d["status"] for d in ended] == ["RUNNING", "FAILED"], ended
+        assert (ended[1]["error"], ended[1]["cause"]) == ("Rejected", "no")
+    finally:
+        default_user_config["stepfunctions"] = {"execute_state_machine": False}
