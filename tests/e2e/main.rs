@@ -7,6 +7,7 @@ mod demo;
 mod emulator;
 mod functions;
 mod lineage;
+mod reconcile;
 mod rules;
 mod stack_update;
 mod trigger;

@@ -315,6 +315,50 @@ impl Approvals {
     }
 }
 
+impl Approvals {
+    /// Closes every link of `execution` still pending (steps `0..steps`):
+    /// they say "expired" from now on. Returns how many were closed.
+    pub async fn expire_pending(&self, execution: &str, steps: usize) -> Result<usize, AwsError> {
+        let mut closed = 0;
+        for step in 0..steps {
+            let Some(item) = self.item(&step_key(execution, step)).await? else {
+                continue;
+            };
+            let Some(id) = text(&item, "linkId") else {
+                continue;
+            };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(ID, AttributeValue::S(id))
+                .update_expression("SET #status = :expired")
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", STATUS)
+                .expression_attribute_values(
+                    ":expired",
+                    AttributeValue::S(ApprovalStatus::Expired.as_str().into()),
+                )
+                .expression_attribute_values(
+                    ":pending",
+                    AttributeValue::S(ApprovalStatus::Pending.as_str().into()),
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => closed += 1,
+                Err(e) => {
+                    let failure = Failure::of(e);
+                    if !failure.is_condition_failed() {
+                        return Err(failure.into_error(UPDATE_ITEM));
+                    }
+                }
+            }
+        }
+        Ok(closed)
+    }
+}
+
 /// The key of a step's item: never a valid [`ApprovalId`], so no link reaches it.
 fn step_key(execution: &str, step: usize) -> String {
     format!("step#{execution}#{step}")

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ecs_canary_core::{
     ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision, ForwardTarget, ReleaseChange,
-    TaskSet, DECIDING_TAKEOVER_SECONDS,
+    SplitRecord, TaskSet, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::ports::{
     ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
 use crate::{
-    ApprovalRecord, AwsClients, AwsError, DecideOutcome, LiveRule, LiveTaskDefinition, SdkConfig,
-    StackState, StepRequest, UpdateOutcome,
+    ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
+    SdkConfig, StackState, StepRequest, UpdateOutcome,
 };
 
 /// A callback Step Functions received.
@@ -49,6 +49,8 @@ pub struct FakeState {
     pub physical_ids: BTreeMap<String, String>,
     pub stack_updates: Vec<String>,
     pub locks: BTreeMap<String, (String, u64)>,
+    /// What each lock records of the traffic its execution moved.
+    pub split_records: BTreeMap<String, SplitRecord>,
     pub approvals: BTreeMap<String, ApprovalRecord>,
     steps: BTreeMap<String, StepRequest>,
     pub callbacks: Vec<Callback>,
@@ -187,16 +189,35 @@ impl LockStore for FakeAws {
             let held = state.locks.get(key).is_some_and(|(h, _)| h == owner);
             if held {
                 state.locks.remove(key);
+                state.split_records.remove(key);
             }
             held
         }))
     }
 
-    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
-        ready(
-            self.call("GetItem")
-                .map(|state| state.locks.get(key).map(|(h, _)| h.clone())),
-        )
+    fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
+        ready(self.call("GetItem").map(|state| {
+            state.locks.get(key).map(|(owner, expires_at)| HeldLock {
+                owner: owner.clone(),
+                expires_at: *expires_at,
+                split: state.split_records.get(key).copied(),
+            })
+        }))
+    }
+
+    fn record_split<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        record: &'a SplitRecord,
+    ) -> AwsFuture<'a, bool> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            let held = state.locks.get(key).is_some_and(|(h, _)| h == owner);
+            if held {
+                state.split_records.insert(key.to_string(), *record);
+            }
+            held
+        }))
     }
 }
 
@@ -411,6 +432,25 @@ impl ApprovalStore for FakeAws {
                     }
                 }
             }
+        }))
+    }
+
+    fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            let links: Vec<String> = (0..steps)
+                .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
+                .map(|claimed| claimed.id.to_string())
+                .collect();
+            let mut closed = 0;
+            for link in links {
+                if let Some(record) = state.approvals.get_mut(&link) {
+                    if record.status == ApprovalStatus::Pending {
+                        record.status = ApprovalStatus::Expired;
+                        closed += 1;
+                    }
+                }
+            }
+            closed
         }))
     }
 }

@@ -25,7 +25,7 @@ pub use config::{config_loader, load_sdk_config, AwsClients};
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
-pub use locks::DeploymentLocks;
+pub use locks::{DeploymentLocks, HeldLock};
 pub use notifications::Notifications;
 pub use ports::{
     ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,

@@ -10,11 +10,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use ecs_canary_core::{
-    ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange, TaskSet,
+    ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange, SplitRecord,
+    TaskSet,
 };
 
 use crate::{
-    ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
+    ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices, HeldLock,
     ListenerRules, LiveRule, LiveTaskDefinition, StackState, Stacks, StepRequest, TaskCallbacks,
     UpdateOutcome,
 };
@@ -42,8 +43,20 @@ pub trait LockStore: Send + Sync {
         expires_at: u64,
     ) -> AwsFuture<'a, ()>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+    /// The lock as it is held, if anyone holds it.
+    fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>>;
+    /// Records the traffic `owner` is about to move; `false` when `owner`
+    /// does not hold the lock (nothing is written).
+    fn record_split<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        record: &'a SplitRecord,
+    ) -> AwsFuture<'a, bool>;
     /// Who holds the lock, if anyone.
-    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>>;
+    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
+        Box::pin(async move { Ok(self.held(key).await?.map(|lock| lock.owner)) })
+    }
 }
 
 /// ECS services, their task sets and task definitions.
@@ -114,6 +127,8 @@ pub trait ApprovalStore: Send + Sync {
         now: u64,
     ) -> AwsFuture<'a, DecideOutcome>;
     fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()>;
+    /// Closes the execution's pending links (steps `0..steps`); how many.
+    fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize>;
 }
 
 /// Step Functions callbacks for a waiting task.
@@ -149,8 +164,16 @@ impl LockStore for DeploymentLocks {
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::release(self, key, owner))
     }
-    fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
-        Box::pin(DeploymentLocks::holder(self, key))
+    fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
+        Box::pin(DeploymentLocks::held(self, key))
+    }
+    fn record_split<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        record: &'a SplitRecord,
+    ) -> AwsFuture<'a, bool> {
+        Box::pin(DeploymentLocks::record_split(self, key, owner, record))
     }
 }
 
@@ -250,6 +273,9 @@ impl ApprovalStore for Approvals {
     }
     fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()> {
         Box::pin(Approvals::settle(self, id, status))
+    }
+    fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize> {
+        Box::pin(Approvals::expire_pending(self, execution, steps))
     }
 }
 

@@ -47,20 +47,6 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// The forward targets that apply `split` to this deployment's target groups.
-    pub fn forward_targets(&self, split: TrafficSplit) -> [ForwardTarget; 2] {
-        split.forward_targets(&self.stable_target_group, &self.candidate_target_group)
-    }
-
-    /// Reads a split back from a rule's targets, relative to this deployment.
-    pub fn split_of(&self, targets: &[ForwardTarget]) -> Result<TrafficSplit, SplitError> {
-        TrafficSplit::from_forward_targets(
-            targets,
-            &self.stable_target_group,
-            &self.candidate_target_group,
-        )
-    }
-
     /// The key of the per-service lock.
     pub fn lock_key(&self) -> String {
         lock_key(&self.request.cluster, &self.request.service)
@@ -89,6 +75,70 @@ impl Deployment {
     /// The candidate percentage after `step`'s approval; `None`: promotion.
     pub fn percent_after(&self, step: usize) -> Option<u8> {
         self.request.steps.percentages().get(step + 1).copied()
+    }
+
+    /// The two colours and their target groups.
+    pub fn routing(&self) -> Routing {
+        Routing {
+            stable: self.stable,
+            candidate: self.candidate,
+            stable_target_group: self.stable_target_group.clone(),
+            candidate_target_group: self.candidate_target_group.clone(),
+        }
+    }
+
+    /// See [`Routing::forward_targets`].
+    pub fn forward_targets(&self, split: TrafficSplit) -> [ForwardTarget; 2] {
+        self.routing().forward_targets(split)
+    }
+
+    /// See [`Routing::split_of`].
+    pub fn split_of(&self, targets: &[ForwardTarget]) -> Result<TrafficSplit, SplitError> {
+        self.routing().split_of(targets)
+    }
+
+    /// See [`Routing::targets_with_split`].
+    pub fn targets_with_split(
+        &self,
+        current: &[ForwardTarget],
+        split: TrafficSplit,
+    ) -> Vec<ForwardTarget> {
+        self.routing().targets_with_split(current, split)
+    }
+
+    /// See [`Routing::tester_targets_towards`].
+    pub fn tester_targets_towards(
+        &self,
+        current: &[ForwardTarget],
+        colour: Colour,
+    ) -> Vec<ForwardTarget> {
+        self.routing().tester_targets_towards(current, colour)
+    }
+}
+
+/// Which colour is stable, and the two colours' target groups: all it takes
+/// to read and move the weighted rule and the tester rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    pub stable: Colour,
+    pub candidate: Colour,
+    pub stable_target_group: String,
+    pub candidate_target_group: String,
+}
+
+impl Routing {
+    /// The forward targets that apply `split` to the two target groups.
+    pub fn forward_targets(&self, split: TrafficSplit) -> [ForwardTarget; 2] {
+        split.forward_targets(&self.stable_target_group, &self.candidate_target_group)
+    }
+
+    /// Reads a split back from a rule's targets, relative to the stable colour.
+    pub fn split_of(&self, targets: &[ForwardTarget]) -> Result<TrafficSplit, SplitError> {
+        TrafficSplit::from_forward_targets(
+            targets,
+            &self.stable_target_group,
+            &self.candidate_target_group,
+        )
     }
 
     /// The weighted rule's targets with `split` applied: the stable and the
@@ -151,7 +201,7 @@ impl Deployment {
         targets
     }
 
-    /// The target group of a colour in this deployment.
+    /// The target group of a colour.
     pub fn target_group_of(&self, colour: Colour) -> &str {
         if colour == self.stable {
             &self.stable_target_group
@@ -256,12 +306,14 @@ pub fn lock_key(cluster: &str, service: &str) -> String {
     format!("{}/{}", name(cluster), name(service))
 }
 
-/// When a lock taken at `now` (seconds since the epoch) expires: after every
-/// approval could have timed out, plus a margin, so an abandoned deployment
-/// does not block the service for ever.
-pub fn lock_expiry(now: u64, request: &DeploymentRequest) -> u64 {
+/// When a lock taken at `now` (seconds since the epoch) expires: after the
+/// longest wait for the candidate to become ready (`ready_wait_seconds`) and
+/// every approval could have timed out, plus a margin, so an abandoned
+/// deployment does not block the service for ever.
+pub fn lock_expiry(now: u64, request: &DeploymentRequest, ready_wait_seconds: u64) -> u64 {
     let approvals = request.steps.len() as u64 + 1;
-    now.saturating_add(request.approval_timeout_seconds.saturating_mul(approvals))
+    now.saturating_add(ready_wait_seconds)
+        .saturating_add(request.approval_timeout_seconds.saturating_mul(approvals))
         .saturating_add(LOCK_MARGIN_SECONDS)
 }
 
@@ -479,15 +531,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_lock_outlives_every_approval(now in 0u64..4_000_000_000, timeout in 1u64..=31_536_000, steps in 1usize..10) {
+        fn the_lock_outlives_the_ready_wait_and_every_approval(now in 0u64..4_000_000_000, timeout in 1u64..=31_536_000, steps in 1usize..10, ready in 0u64..100_000) {
             let timeout = timeout.min(crate::max_approval_timeout(steps));
             let steps: Vec<i64> = (1..=steps as i64).collect();
             let request = DeploymentRequest::from_json(&json!({
                 "cluster": "c", "service": "s", "stack": "st", "image": "i:1",
                 "steps": steps, "approvalTimeoutSeconds": timeout
             })).unwrap();
-            let expiry = lock_expiry(now, &request);
-            prop_assert!(expiry >= now + timeout * (request.steps.len() as u64 + 1));
+            let expiry = lock_expiry(now, &request, ready);
+            prop_assert!(expiry >= now + ready + timeout * (request.steps.len() as u64 + 1));
         }
     }
 }

@@ -13,6 +13,7 @@ mod deployment;
 mod input;
 mod notice;
 mod plan;
+mod reconcile;
 mod release;
 mod split;
 mod stack_status;
@@ -30,14 +31,15 @@ pub use approval::{
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use deployment::{
     lock_expiry, lock_key, may_move_traffic, require_all_stable, rollback_restores_split,
-    Deployment, ResolveError, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
+    Deployment, ResolveError, Routing, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
 };
-pub use notice::Notice;
+pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
+pub use reconcile::{ExecutionEnding, Reconcile, SplitRecord};
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;

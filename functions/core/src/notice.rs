@@ -3,7 +3,40 @@
 
 use serde_json::{json, Value};
 
-use crate::{slack_escape, Deployment, LOCK_LOST};
+use crate::{
+    slack_escape, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit, LOCK_LOST,
+};
+
+/// What reconciling an ended execution found and did, for its notice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileReport {
+    pub cluster: String,
+    pub service: String,
+    pub execution: String,
+    pub ending: ExecutionEnding,
+    /// The execution's error and cause, if it had one.
+    pub error: Option<(String, String)>,
+    /// The stable colour (the `StableStack` tag).
+    pub stable: Colour,
+    /// The weighted rule as the execution left it (relative to `stable`).
+    pub live: Option<TrafficSplit>,
+    pub action: Reconcile,
+    pub tester_rules_on_stable: bool,
+    pub lock_released: bool,
+    pub links_closed: usize,
+    /// Why reconciling could not finish: a person is needed.
+    pub failure: Option<String>,
+}
+
+/// A split in the colours' names: "Blue 50 / Green 50".
+fn in_colours(stable: Colour, split: TrafficSplit) -> String {
+    format!(
+        "{stable} {} / {} {}",
+        split.stable_weight(),
+        stable.other(),
+        split.candidate_weight()
+    )
+}
 
 /// A message for the email topic and Slack: what happened, and what the
 /// service looks like now.
@@ -75,6 +108,102 @@ impl Notice {
         }
     }
 
+    /// An execution that ended while it still held its service (stopped
+    /// from the console, timed out, crashed, or a rollback that gave up):
+    /// what it left, what was done about it, and whether a person is needed.
+    pub fn reconciled(report: &ReconcileReport) -> Notice {
+        let service = &report.service;
+        let stable = report.stable;
+        let needs_person =
+            report.failure.is_some() || report.ending == ExecutionEnding::RollbackFailed;
+        let ending = report.ending.describe();
+        let subject = match (&report.failure, report.action) {
+            (Some(_), _) => format!("{service}: a person is needed - the deployment {ending}"),
+            (None, Reconcile::LeftByHand) => {
+                format!("{service}: the deployment {ending}; the rule is left as set by hand")
+            }
+            (None, _) if needs_person => {
+                format!("{service}: the deployment {ending}; traffic is back on {stable}")
+            }
+            (None, _) => format!("{service}: the deployment {ending}; traffic is on {stable}"),
+        };
+        let why = match &report.error {
+            Some((error, cause)) => format!("Why:       {error}: {cause}\n"),
+            None => String::new(),
+        };
+        let left = report
+            .live
+            .map_or("a rule ecs-canary cannot read".to_string(), |live| {
+                in_colours(stable, live)
+            });
+        let mut done = Vec::new();
+        match report.action {
+            Reconcile::Restore if report.failure.is_none() => done.push(format!(
+                "put 100 % of the traffic on the stable colour {stable} and read it back"
+            )),
+            Reconcile::Restore => {}
+            Reconcile::AlreadyStable => done.push(format!(
+                "found the weighted rule already sending everything to {stable}"
+            )),
+            Reconcile::LeftByHand => done.push(
+                "left the weighted rule exactly as it is: it holds a split this deployment never set, so a person set it"
+                    .to_string(),
+            ),
+            Reconcile::NotHeld => {}
+        }
+        if report.tester_rules_on_stable {
+            done.push(format!("pointed the tester rules at {stable}"));
+        }
+        if report.lock_released {
+            done.push("released the deployment lock".to_string());
+        }
+        if report.links_closed > 0 {
+            done.push(format!(
+                "closed {} pending approval link(s)",
+                report.links_closed
+            ));
+        }
+        let done = if done.is_empty() {
+            "nothing yet".to_string()
+        } else {
+            done.iter()
+                .map(|line| format!("- {line}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let now = match (&report.failure, report.action) {
+            (Some(failure), _) => format!(
+                "A person is needed: ecs-canary could not finish putting the service back at rest: {failure}.\n\
+                 Check that the weighted rule sends 100 % to {stable} (it was {left}), that the tester rules \
+                 point at {stable}, and release the lock if it is still held (README: \"A stuck lock\")."
+            ),
+            (None, Reconcile::LeftByHand) => format!(
+                "Now: the weighted rule stays at {left}; the StableStack tag is {stable}. \
+                 Whoever changed the rule is in charge of the traffic."
+            ),
+            (None, _) if needs_person => format!(
+                "Now: 100 % on {stable}, the StableStack tag is {stable}, no lock is held. \
+                 The rollback itself had failed: a person should find out why before the next deployment."
+            ),
+            (None, _) => format!(
+                "Now: 100 % on {stable}, the StableStack tag is {stable}, no lock is held and no approval link is pending."
+            ),
+        };
+        Notice {
+            subject: truncate(subject),
+            text: format!(
+                "The canary deployment of {service} (cluster {cluster}) {ending} while it still held the service.\n\n\
+                 {why}\
+                 Left at:   {left}\n\
+                 Execution: {execution}\n\n\
+                 What ecs-canary did:\n{done}\n\n\
+                 {now}\n",
+                cluster = report.cluster,
+                execution = report.execution,
+            ),
+        }
+    }
+
     /// The Slack message: the same words, escaped for mrkdwn.
     pub fn slack_message(&self) -> Value {
         json!({
@@ -121,6 +250,71 @@ mod tests {
         assert!(odd
             .subject
             .starts_with("?: deployment refused (InvalidInput)"));
+    }
+
+    fn report(action: Reconcile) -> ReconcileReport {
+        ReconcileReport {
+            cluster: "c".into(),
+            service: "web".into(),
+            execution: "arn:exec".into(),
+            ending: ExecutionEnding::Aborted,
+            error: None,
+            stable: Colour::Blue,
+            live: TrafficSplit::new(50, 50).ok(),
+            action,
+            tester_rules_on_stable: true,
+            lock_released: true,
+            links_closed: 1,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_reconciliation_says_what_was_left_and_what_was_done() {
+        let notice = Notice::reconciled(&report(Reconcile::Restore));
+        assert_eq!(
+            notice.subject,
+            "web: the deployment was stopped (aborted); traffic is on Blue"
+        );
+        for expected in [
+            "Left at:   Blue 50 / Green 50",
+            "put 100 % of the traffic on the stable colour Blue",
+            "released the deployment lock",
+            "closed 1 pending approval link(s)",
+        ] {
+            assert!(
+                notice.text.contains(expected),
+                "{expected}: {}",
+                notice.text
+            );
+        }
+        let by_hand = Notice::reconciled(&report(Reconcile::LeftByHand));
+        assert!(by_hand.subject.contains("left as set by hand"));
+        assert!(by_hand.text.contains("stays at Blue 50 / Green 50"));
+        assert!(!by_hand.text.contains("put 100 %"));
+    }
+
+    #[test]
+    fn a_failed_rollback_or_reconciliation_asks_for_a_person() {
+        let mut failed = report(Reconcile::Restore);
+        failed.ending = ExecutionEnding::RollbackFailed;
+        failed.error = Some(("Throttled".into(), "Rate exceeded".into()));
+        let restored = Notice::reconciled(&failed);
+        assert!(restored
+            .text
+            .contains("Why:       Throttled: Rate exceeded"));
+        assert!(restored.text.contains("a person should find out why"));
+        failed.failure = Some("elasticloadbalancing:ModifyRule failed".into());
+        failed.lock_released = false;
+        let stuck = Notice::reconciled(&failed);
+        assert!(
+            stuck.subject.starts_with("web: a person is needed"),
+            "{}",
+            stuck.subject
+        );
+        assert!(stuck.text.contains("could not finish"), "{}", stuck.text);
+        assert!(stuck.text.contains("it was Blue 50 / Green 50"));
+        assert!(!stuck.text.contains("released the deployment lock"));
     }
 
     #[test]

@@ -139,6 +139,15 @@ impl TrafficSplit {
         f64::from(self.candidate) * 100.0 / f64::from(self.stable + self.candidate)
     }
 
+    /// The same weights with the roles swapped: the split as seen from the
+    /// other colour being stable.
+    pub fn reversed(&self) -> TrafficSplit {
+        TrafficSplit {
+            stable: self.candidate,
+            candidate: self.stable,
+        }
+    }
+
     pub fn is_all_stable(&self) -> bool {
         self.candidate == 0
     }

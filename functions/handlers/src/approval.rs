@@ -76,16 +76,22 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
             &cause,
         ),
     };
-    let sent = deliver(
+    let channels = send_notice(context, &notice).await;
+    tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
+    Ok(json!({"notice": event.notice, "channels": channels}))
+}
+
+/// Sends a notice on every configured channel, best effort; returns the
+/// channels that delivered it.
+pub(crate) async fn send_notice(context: &Context, notice: &Notice) -> Vec<&'static str> {
+    deliver(
         context,
         (&notice.subject, &notice.text),
         &notice.slack_message(),
         &[],
     )
-    .await;
-    let channels = sent.delivered;
-    tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
-    Ok(json!({"notice": event.notice, "channels": channels}))
+    .await
+    .delivered
 }
 
 /// What sending on the approval channels did.

@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod events;
 mod finish;
+mod reconcile;
 mod render;
 mod resolve;
 mod settings;
@@ -28,6 +29,7 @@ pub use events::{
     RollbackEvent, RolledBack, Rollout, StepEvent, StepOutput,
 };
 pub use finish::{promote, rollback};
+pub use reconcile::{reconcile, ExecutionEnd, Reconciled};
 pub use render::render_and_deploy;
 pub use resolve::resolve_stable;
 pub use settings::Settings;

@@ -1,9 +1,10 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
-    DeploymentRequest, ReleaseChange, ResolveError, Template,
+    DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
 };
 use serde_json::Value;
 
@@ -40,7 +41,12 @@ pub async fn resolve_stable(
     context
         .ports
         .locks
-        .acquire(&key, owner, now, lock_expiry(now, &request))
+        .acquire(
+            &key,
+            owner,
+            now,
+            lock_expiry(now, &request, context.settings.ready_wait_seconds),
+        )
         .await?;
     match resolve(&context, request, owner).await {
         Ok(deployment) => {
@@ -108,20 +114,16 @@ async fn resolve(
         request.image_tag.as_deref(),
     )?;
 
-    let stable_target_group = layout.target_group_arn(&ids, colours.stable)?;
-    let candidate_target_group = layout.target_group_arn(&ids, colours.candidate)?;
-    let weighted_rule =
-        ids.get(&layout.weighted_rule)
-            .cloned()
-            .ok_or_else(|| AwsError::StackResourceNotFound {
-                stack: stack.clone(),
-                logical_id: layout.weighted_rule.clone(),
-            })?;
-    let tester_rules = layout
-        .tester_rules
-        .iter()
-        .filter_map(|r| ids.get(r).cloned())
-        .collect();
+    let ServiceRoutes {
+        routing,
+        weighted_rule,
+        tester_rules,
+    } = routes_of(stack, &layout, &ids, colours)?;
+    let Routing {
+        stable_target_group,
+        candidate_target_group,
+        ..
+    } = routing;
     let targets = context
         .ports
         .rules
@@ -151,4 +153,62 @@ async fn resolve(
         release: Some(change),
         step: None,
     })
+}
+
+/// The weighted rule, the tester rules and the two colours' target groups of
+/// a service's stack.
+pub(crate) struct ServiceRoutes {
+    pub routing: Routing,
+    pub weighted_rule: String,
+    pub tester_rules: Vec<String>,
+}
+
+/// The routes in `stack`'s layout, given its physical ids and the colours.
+fn routes_of(
+    stack: &str,
+    layout: &StackLayout,
+    ids: &BTreeMap<String, String>,
+    colours: Colours,
+) -> Result<ServiceRoutes, FunctionError> {
+    let stable_target_group = layout.target_group_arn(ids, colours.stable)?;
+    let candidate_target_group = layout.target_group_arn(ids, colours.candidate)?;
+    let weighted_rule =
+        ids.get(&layout.weighted_rule)
+            .cloned()
+            .ok_or_else(|| AwsError::StackResourceNotFound {
+                stack: stack.to_string(),
+                logical_id: layout.weighted_rule.clone(),
+            })?;
+    let tester_rules = layout
+        .tester_rules
+        .iter()
+        .filter_map(|r| ids.get(r).cloned())
+        .collect();
+    Ok(ServiceRoutes {
+        routing: Routing {
+            stable: colours.stable,
+            candidate: colours.candidate,
+            stable_target_group,
+            candidate_target_group,
+        },
+        weighted_rule,
+        tester_rules,
+    })
+}
+
+/// A service's routes as they are now: the stable colour from its tag, the
+/// rest from its stack.
+pub(crate) async fn read_routes(
+    context: &Context,
+    request: &DeploymentRequest,
+) -> Result<ServiceRoutes, FunctionError> {
+    let tag = context
+        .ports
+        .ecs
+        .stable_stack_tag(&request.cluster, &request.service)
+        .await?;
+    let colours = Colours::from_tag(tag.as_deref())?;
+    let template = Template::parse(&context.ports.stacks.template(&request.stack).await?)?;
+    let ids = context.ports.stacks.physical_ids(&request.stack).await?;
+    routes_of(&request.stack, &template.layout()?, &ids, colours)
 }

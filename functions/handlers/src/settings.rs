@@ -24,6 +24,10 @@ pub struct Settings {
     pub state_machine_arn: Option<String>,
     /// `ECS_CANARY_TRIGGER_MAPPINGS`: the ECR trigger's mappings (a JSON list).
     pub trigger_mappings: Option<String>,
+    /// The longest wait for a candidate to become ready:
+    /// `ECS_CANARY_READY_POLL_SECONDS` × `ECS_CANARY_READY_POLL_ATTEMPTS`
+    /// (the state machine's polling; default 15 × 80). The lock outlives it.
+    pub ready_wait_seconds: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -31,6 +35,10 @@ fn var(name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+fn number(name: &str, default: u64) -> u64 {
+    var(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 impl Settings {
@@ -48,6 +56,8 @@ impl Settings {
             stack_role_arn: var("ECS_CANARY_STACK_ROLE_ARN"),
             state_machine_arn: var("ECS_CANARY_STATE_MACHINE_ARN"),
             trigger_mappings: var("ECS_CANARY_TRIGGER_MAPPINGS"),
+            ready_wait_seconds: number("ECS_CANARY_READY_POLL_SECONDS", 15)
+                .saturating_mul(number("ECS_CANARY_READY_POLL_ATTEMPTS", 80)),
         }
     }
 

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{may_move_traffic, Colour, Deployment, SplitChange, TrafficSplit};
+use ecs_canary_core::{
+    may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
+};
 use serde_json::Value;
 
 use crate::events::{parse, StepOutput};
@@ -40,6 +42,26 @@ pub(crate) async fn apply_split(
         }
         SplitChange::AlreadyApplied => rule,
         SplitChange::Apply => {
+            // The lock records the move first, on condition that this
+            // execution still holds it: whoever reconciles after it knows
+            // which splits were its own.
+            let record = SplitRecord {
+                stable: deployment.stable,
+                last_set: deployment.split,
+                intended: split,
+            };
+            if !context
+                .ports
+                .locks
+                .record_split(&key, &deployment.owner, &record)
+                .await?
+            {
+                let holder = context.ports.locks.holder(&key).await?;
+                return Err(FunctionError::LockLost {
+                    key,
+                    holder: holder.unwrap_or_else(|| "nobody".into()),
+                });
+            }
             let targets = deployment.targets_with_split(&rule.forward_targets(), split);
             rules.set_forward_targets(&rule, &targets).await?
         }
@@ -68,10 +90,26 @@ pub(crate) async fn point_tester_rules(
     deployment: &Deployment,
     colour: Colour,
 ) -> Result<(), FunctionError> {
+    point_rules_at(
+        context,
+        &deployment.routing(),
+        &deployment.tester_rules,
+        colour,
+    )
+    .await
+}
+
+/// Points each of `tester_rules` at `colour` (read back).
+pub(crate) async fn point_rules_at(
+    context: &Context,
+    routing: &Routing,
+    tester_rules: &[String],
+    colour: Colour,
+) -> Result<(), FunctionError> {
     let rules = &context.ports.rules;
-    for arn in &deployment.tester_rules {
+    for arn in tester_rules {
         let rule = rules.rule(arn).await?;
-        let targets = deployment.tester_targets_towards(&rule.forward_targets(), colour);
+        let targets = routing.tester_targets_towards(&rule.forward_targets(), colour);
         if targets == rule.forward_targets() {
             continue;
         }
@@ -82,7 +120,7 @@ pub(crate) async fn point_tester_rules(
                 colour,
             });
         }
-        tracing::info!(service = %deployment.request.service, rule = %arn, %colour, "tester rule retargeted");
+        tracing::info!(rule = %arn, %colour, "tester rule retargeted");
     }
     Ok(())
 }

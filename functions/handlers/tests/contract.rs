@@ -116,6 +116,8 @@ fn state_machine_names() -> (BTreeSet<String>, BTreeSet<String>) {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         ),
+        // A Fail state's own error name.
+        "Error" => produced.extend(value.as_str().map(str::to_string)),
         _ => {}
     });
     (matched, produced)

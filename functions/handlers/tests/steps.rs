@@ -9,11 +9,11 @@ use ecs_canary_aws::fake::{throttled, Callback, FakeAws};
 use ecs_canary_aws::{ApprovalRecord, StackState};
 use ecs_canary_core::{
     ApprovalFacts, ApprovalId, ApprovalStatus, Colour, ContainerSpec, ErrorName, ForwardTarget,
-    TaskSet, TrafficSplit,
+    Reconcile, TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
-    approval_api, promote, render_and_deploy, request_approval, resolve_stable, rollback,
-    set_weights, Context, FunctionError, Ports, Settings,
+    approval_api, promote, reconcile, render_and_deploy, request_approval, resolve_stable,
+    rollback, set_weights, Context, FunctionError, Ports, Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -488,4 +488,161 @@ async fn a_deploy_that_changes_nothing_on_a_rolled_back_stack_is_ready() {
         .await
         .expect_err("our update rolled back");
     assert_eq!(error.error_type(), "StackUpdateFailed");
+}
+
+// --- reconciliation ------------------------------------------------------------
+
+/// An execution's end as EventBridge delivers it.
+fn ended(status: &str, d: &Value) -> Value {
+    json!({
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": "run-1",
+            "status": status,
+            "input": d["request"].to_string(),
+        }
+    })
+}
+
+/// The example stack mid-rollout: step 1 applied (90/10, recorded on the
+/// lock), the tester rule on the candidate, the step's link pending.
+async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
+    arrange_example(fake, (100, 0));
+    fake.state().tag = Some("Blue".into());
+    let d = deployment(fake);
+    let stepped = set_weights(context(fake), json!({"deployment": d}))
+        .await
+        .expect("step 1");
+    let stepped = serde_json::to_value(&stepped).expect("json");
+    request_approval(
+        context(fake),
+        json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
+    )
+    .await
+    .expect("the approval is requested");
+    let id = fake
+        .state()
+        .approvals
+        .values()
+        .find(|r| r.execution == "run-1")
+        .map(|r| r.id.clone())
+        .expect("a pending link");
+    assert_eq!(weights(fake), split(90, 10));
+    (d, id)
+}
+
+#[tokio::test]
+async fn an_execution_stopped_mid_rollout_is_put_back_at_rest() {
+    let fake = FakeAws::new();
+    let (d, link) = mid_rollout(&fake).await;
+    let out = reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect("reconciled");
+    assert_eq!(out.action, Reconcile::Restore);
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
+    assert!(fake.state().locks.is_empty(), "the lock is released");
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
+    assert_eq!((out.lock_released, out.links_closed), (true, 1));
+    // The event again (EventBridge delivers at least once): nothing more.
+    let again = reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect("again");
+    assert_eq!(again.action, Reconcile::NotHeld);
+}
+
+#[tokio::test]
+async fn a_rule_changed_by_hand_is_left_as_it_is_when_reconciling() {
+    let fake = FakeAws::new();
+    let (d, _) = mid_rollout(&fake).await;
+    fake.state().rules.insert(RULE.into(), split(30, 70));
+    let out = reconcile(context(&fake), ended("TIMED_OUT", &d))
+        .await
+        .expect("reconciled");
+    assert_eq!(out.action, Reconcile::LeftByHand);
+    assert_eq!(weights(&fake), split(30, 70));
+    assert!(fake.state().locks.is_empty());
+}
+
+#[tokio::test]
+async fn an_execution_that_released_its_service_is_not_touched() {
+    let fake = FakeAws::new();
+    let (d, link) = mid_rollout(&fake).await;
+    // Someone else holds the service now (the lock was released by hand and taken).
+    fake.state()
+        .locks
+        .insert("c/s".into(), ("run-2".into(), NOW + 3_600));
+    let out = reconcile(context(&fake), ended("FAILED", &d))
+        .await
+        .expect("reconciled");
+    assert_eq!(out.action, Reconcile::NotHeld);
+    assert_eq!(
+        weights(&fake),
+        split(90, 10),
+        "not this execution's to move"
+    );
+    assert_eq!(
+        status_of(&fake, &link),
+        ApprovalStatus::Expired,
+        "its links are void"
+    );
+    // A status that is no ending changes nothing.
+    let running = reconcile(context(&fake), ended("RUNNING", &d))
+        .await
+        .expect("running");
+    assert_eq!(running.action, Reconcile::NotHeld);
+}
+
+#[tokio::test]
+async fn a_reconciliation_that_cannot_move_the_rule_keeps_the_lock_for_its_retry() {
+    let fake = FakeAws::new();
+    let (d, _) = mid_rollout(&fake).await;
+    fake.fail_next("ModifyRule", throttled("elasticloadbalancing:ModifyRule"));
+    let error = reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect_err("ModifyRule is throttled");
+    assert_eq!(error.error_type(), "Throttled");
+    assert_eq!(weights(&fake), split(90, 10));
+    assert!(
+        !fake.state().locks.is_empty(),
+        "held until the service is at rest"
+    );
+    // Lambda retries the asynchronous invocation.
+    reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect("the retry");
+    assert_eq!(weights(&fake), split(100, 0));
+    assert!(fake.state().locks.is_empty());
+}
+
+#[tokio::test]
+async fn a_rollback_that_gave_up_is_reconciled_from_the_state_machine() {
+    let fake = FakeAws::new();
+    let (d, _) = mid_rollout(&fake).await;
+    let out = reconcile(
+        context(&fake),
+        json!({"execution": "run-1", "status": "ROLLBACK_FAILED", "input": d["request"],
+               "failure": {"Error": "WeightNotApplied", "Cause": "{\"errorMessage\": \"set 100/0, read 90/10\"}"}}),
+    )
+    .await
+    .expect("reconciled");
+    assert_eq!(out.action, Reconcile::Restore);
+    assert_eq!(weights(&fake), split(100, 0));
+}
+
+#[tokio::test]
+async fn a_lock_left_by_a_step_that_crashed_before_any_change_is_released() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let d = deployment(&fake);
+    // resolve-stable took the lock, then its invocations timed out: the
+    // execution failed without a rollback, nothing recorded, nothing moved.
+    let out = reconcile(context(&fake), ended("FAILED", &d))
+        .await
+        .expect("reconciled");
+    assert_eq!(out.action, Reconcile::AlreadyStable);
+    assert!(out.lock_released);
+    assert_eq!(weights(&fake), split(100, 0));
+    assert!(fake.state().locks.is_empty());
 }

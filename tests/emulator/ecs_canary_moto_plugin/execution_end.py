@@ -87,8 +87,14 @@ _original_terminated = execution_module.BaseExecutionWorkerCommunication.termina
 
 
 def _start(self) -> None:  # noqa: ANN001
-    _original_start(self)
+    # As moto's start, with RUNNING put on the bus before the execution can end.
+    if self.exec_worker:
+        _original_start(self)  # raises, as moto does
+        return
+    self.exec_worker = self._get_start_execution_worker()
+    self.exec_status = ExecutionStatus.RUNNING
     emit(self)
+    self.exec_worker.start()
 
 
 def _stop(self, stop_date, error, cause) -> None:  # noqa: ANN001

@@ -1,0 +1,195 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecs_canary_aws::HeldLock;
+use ecs_canary_core::{
+    lock_key, Colour, DeploymentRequest, ExecutionEnding, Notice, Reconcile, ReconcileReport,
+    TrafficSplit,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::approval::send_notice;
+use crate::events::{error_and_cause, parse};
+use crate::resolve::read_routes;
+use crate::weights::point_rules_at;
+use crate::{Context, FunctionError};
+
+/// How often, and how far apart, the reconciler reads the weighted rule back
+/// before it calls the change lost (ELBv2 reads lag behind writes).
+const READ_BACK_ATTEMPTS: u32 = 10;
+const READ_BACK_PAUSE: Duration = Duration::from_millis(500);
+
+/// An execution's end: the `detail` of EventBridge's "Step Functions
+/// Execution Status Change", or the state machine's own report of a rollback
+/// that gave up (`status: ROLLBACK_FAILED`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionEnd {
+    #[serde(alias = "execution")]
+    pub execution_arn: String,
+    pub status: String,
+    /// The execution input: JSON text (EventBridge) or the object itself.
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// From the state machine: the rollback's error object (`{"Error", "Cause"}`).
+    #[serde(default)]
+    pub failure: Value,
+}
+
+impl ExecutionEnd {
+    /// The execution's error and a readable cause, if it had one.
+    fn error(&self) -> Option<(String, String)> {
+        match (&self.error, &self.failure) {
+            (Some(error), _) => Some(error_and_cause(
+                &json!({"Error": error, "Cause": self.cause.clone().unwrap_or_default()}),
+            )),
+            (None, Value::Null) => None,
+            (None, failure) => Some(error_and_cause(failure)),
+        }
+    }
+}
+
+/// reconcile's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciled {
+    pub execution: String,
+    pub status: String,
+    pub action: Reconcile,
+    pub lock_released: bool,
+    pub links_closed: usize,
+    /// The channels told (only when the execution had left its service).
+    pub channels: Vec<String>,
+}
+
+/// When an execution ends still holding its service's lock — stopped from
+/// the console, timed out, crashed, or its rollback gave up — puts the
+/// service back at rest: 100 % on the stable colour (read back) unless a
+/// person set the rule by hand, tester rules on stable, the lock released,
+/// the execution's pending links closed, and the approval channels told.
+/// An execution that ended through its own states only has its links closed.
+pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled, FunctionError> {
+    let detail = event.get("detail").cloned().unwrap_or(event);
+    let end: ExecutionEnd = parse(detail)?;
+    let execution = end.execution_arn.clone();
+    let mut answer = Reconciled {
+        execution: execution.clone(),
+        status: end.status.clone(),
+        action: Reconcile::NotHeld,
+        lock_released: false,
+        links_closed: 0,
+        channels: Vec::new(),
+    };
+    let Some(ending) = ExecutionEnding::parse(&end.status) else {
+        return Ok(answer);
+    };
+    let input = match &end.input {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let Ok(request) = DeploymentRequest::from_json(&input) else {
+        // Refused before it took anything.
+        return Ok(answer);
+    };
+    let key = lock_key(&request.cluster, &request.service);
+    let held = context
+        .ports
+        .locks
+        .held(&key)
+        .await?
+        .filter(|lock| lock.owner == execution);
+    let Some(held) = held else {
+        answer.links_closed = context
+            .ports
+            .approvals
+            .expire_pending(&execution, request.steps.len())
+            .await?;
+        return Ok(answer);
+    };
+    tracing::warn!(service = %request.service, %execution, status = %end.status, "the execution ended holding its service: reconciling");
+    let mut report = ReconcileReport {
+        cluster: request.cluster.clone(),
+        service: request.service.clone(),
+        execution: execution.clone(),
+        ending,
+        error: end.error(),
+        stable: Colour::Blue,
+        live: None,
+        action: Reconcile::NotHeld,
+        tester_rules_on_stable: false,
+        lock_released: false,
+        links_closed: 0,
+        failure: None,
+    };
+    let result = restore(&context, &request, &key, &held, &mut report).await;
+    if let Err(error) = &result {
+        tracing::error!(%error, service = %request.service, "could not put the service back at rest: a person is needed");
+        report.failure = Some(error.to_string());
+    }
+    let channels = send_notice(&context, &Notice::reconciled(&report)).await;
+    tracing::info!(service = %request.service, action = ?report.action, lock_released = report.lock_released, links_closed = report.links_closed, channels = ?channels, "reconciled");
+    result?;
+    answer.action = report.action;
+    answer.lock_released = report.lock_released;
+    answer.links_closed = report.links_closed;
+    answer.channels = channels.iter().map(|c| c.to_string()).collect();
+    Ok(answer)
+}
+
+/// The restoring itself; `report` says how far it got.
+async fn restore(
+    context: &Context,
+    request: &DeploymentRequest,
+    key: &str,
+    held: &HeldLock,
+    report: &mut ReconcileReport,
+) -> Result<(), FunctionError> {
+    let routes = read_routes(context, request).await?;
+    let routing = &routes.routing;
+    report.stable = routing.stable;
+    let rules = &context.ports.rules;
+    let rule = rules.rule(&routes.weighted_rule).await?;
+    report.live = routing.split_of(&rule.forward_targets()).ok();
+    report.action = Reconcile::decide(
+        Some(&held.owner),
+        &report.execution,
+        held.split.as_ref(),
+        routing.stable,
+        report.live,
+    );
+    if report.action == Reconcile::Restore {
+        let stable = TrafficSplit::all_stable();
+        let targets = routing.targets_with_split(&rule.forward_targets(), stable);
+        let mut after = rules.set_forward_targets(&rule, &targets).await?;
+        let mut attempts = 1;
+        loop {
+            let actual = routing.split_of(&after.forward_targets())?;
+            if actual.same_share(&stable) {
+                break;
+            }
+            if attempts == READ_BACK_ATTEMPTS {
+                return Err(FunctionError::WeightNotApplied {
+                    expected: stable,
+                    actual,
+                });
+            }
+            attempts += 1;
+            tokio::time::sleep(READ_BACK_PAUSE).await;
+            after = rules.rule(&routes.weighted_rule).await?;
+        }
+    }
+    point_rules_at(context, routing, &routes.tester_rules, routing.stable).await?;
+    report.tester_rules_on_stable = true;
+    report.lock_released = context.ports.locks.release(key, &report.execution).await?;
+    report.links_closed = context
+        .ports
+        .approvals
+        .expire_pending(&report.execution, request.steps.len())
+        .await?;
+    Ok(())
+}
