@@ -173,3 +173,33 @@ async fn state_machines_execute_and_catch_function_errors_by_name() {
     assert_eq!(output["echoed"]["step"], 1);
     assert_eq!(output["error"]["Error"], "DriftDetected");
 }
+
+#[tokio::test]
+async fn an_aws_call_that_is_not_answered_in_time_is_unreachable_not_a_hung_function() {
+    use ecs_canary_aws::{AwsClients, SdkTimeouts};
+    use ecs_canary_core::ErrorName;
+
+    let emulator = Emulator::start().await;
+    let config = emulator.sdk_config().await;
+    ecs_canary_e2e::create_lock_table(&config).await;
+    // As a function whose AWS calls are bounded at 2 s (1 s per attempt).
+    let bounded = config
+        .to_builder()
+        .timeout_config(SdkTimeouts::from_value(Some("2")).config())
+        .build();
+    let locks = AwsClients::new(&bounded).locks(ecs_canary_e2e::LOCK_TABLE);
+    assert_eq!(locks.holder("c/s").await.expect("answered"), None);
+
+    emulator.arm_delay("dynamodb", "GetItem", 5.0, 3).await;
+    let started = std::time::Instant::now();
+    let error = locks
+        .holder("c/s")
+        .await
+        .expect_err("AWS does not answer in time");
+    assert_eq!(error.error_type(), "AwsUnreachable", "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the call outlived its bound: {:?}",
+        started.elapsed()
+    );
+}

@@ -57,6 +57,10 @@ def secret(secrets, name: str, value: str) -> str:  # noqa: ANN001
         return secrets.describe_secret(SecretId=name)["ARN"]
 
 
+# Settings that differ between functions by design.
+LARGEST_WINS = {"ECS_CANARY_AWS_TIMEOUT_SECONDS"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stack", default="ecs-canary")
@@ -111,6 +115,12 @@ def main() -> None:
     for name in FUNCTIONS:
         config = lambdas.get_function_configuration(FunctionName=f"{args.function_prefix}{name}")
         for key, value in config.get("Environment", {}).get("Variables", {}).items():
+            if key in LARGEST_WINS and key in environment:
+                # cargo lambda watch serves every function from one
+                # environment: each function's bound on AWS calls (below its
+                # own timeout) becomes the most generous of them.
+                environment[key] = str(max(float(environment[key]), float(value)))
+                continue
             if environment.get(key, value) != value:
                 raise SystemExit(f"{key} differs between functions: {environment[key]!r} and {value!r}")
             environment[key] = value

@@ -19,8 +19,9 @@ fail with that AWS error, shaped as the service's SDK expects (JSON protocol:
 signing name (``states``, ``ecs``, ``elasticloadbalancing``, ``cloudformation``,
 ``dynamodb``, ``sns`` …); ``operation`` ``"*"`` matches every operation;
 ``rate`` (default 1) fails only that share of the matching calls, at random;
-``status`` defaults to 400. ``GET`` lists the faults still armed; ``DELETE``
-disarms them all.
+``status`` defaults to 400; with ``delaySeconds`` the call is answered that
+much later instead of failing (AWS slow to answer). ``GET`` lists the faults
+still armed; ``DELETE`` disarms them all.
 
 Slow and failing stacks and task sets on request: ``POST /_ecs-canary/bad-day``
 with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
@@ -35,6 +36,7 @@ import io
 import json
 import random
 import threading
+import time
 import os
 import re
 import signal
@@ -81,6 +83,7 @@ class Faults:
             "status": int(fault.get("status", 400)),
             "count": int(fault.get("count", 1)),
             "rate": float(fault.get("rate", 1.0)),
+            "delaySeconds": float(fault.get("delaySeconds", 0.0)),
         }
         with self.lock:
             self.armed.append(fault)
@@ -170,6 +173,10 @@ class FaultInjector:
             operation = (form.get("Action") or query.get("Action") or [""])[0]
         fault = self.faults.take(scope.group("service"), operation)
         if fault is None:
+            return self.app(environ, start_response)
+        if fault["delaySeconds"] > 0:
+            # A slow answer rather than an error: the call is served late.
+            time.sleep(fault["delaySeconds"])
             return self.app(environ, start_response)
         return respond(*error_response(fault, json_protocol=bool(target)))
 

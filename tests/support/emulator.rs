@@ -310,6 +310,18 @@ impl Emulator {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
+    /// Makes the next `count` calls of `operation` on `service` answer
+    /// `seconds` late (AWS slow to answer).
+    pub async fn arm_delay(&self, service: &str, operation: &str, seconds: f64, count: u32) {
+        let body = serde_json::json!({
+            "service": service, "operation": operation, "delaySeconds": seconds, "count": count
+        });
+        let (status, _, answer) = self
+            .http("POST", "/_ecs-canary/faults", body.to_string().as_bytes())
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
     /// Slow or failing stacks and task sets from now on (the launcher's
     /// `/_ecs-canary/bad-day`: `stackUpdateSeconds`, `failNextStackUpdate`,
     /// `taskSetStabilizeSeconds`, `neverStabilize`).

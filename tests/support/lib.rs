@@ -79,4 +79,45 @@ mod tests {
         defined.sort();
         assert_eq!(defined, function_directories());
     }
+
+    #[test]
+    fn every_function_bounds_its_aws_calls_below_its_own_timeout() {
+        let template = std::fs::read_to_string(repo_root().join("infra/ecs-canary.yaml"))
+            .expect("infra/ecs-canary.yaml");
+        let mut functions = 0;
+        // Top-level resources start at two spaces of indentation.
+        let mut blocks: Vec<String> = Vec::new();
+        for line in template.lines() {
+            let top = line.starts_with("  ") && !line.starts_with("   ");
+            match blocks.last_mut() {
+                Some(block) if !top => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                _ => blocks.push(format!("{line}\n")),
+            }
+        }
+        for block in blocks
+            .iter()
+            .filter(|b| b.contains("Type: AWS::Lambda::Function\n"))
+        {
+            let value = |key: &str| -> Option<f64> {
+                block
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(key))
+                    .map(|v| v.trim().trim_matches('"'))
+                    .and_then(|v| v.parse().ok())
+            };
+            let name = block.lines().next().unwrap_or_default();
+            let timeout = value("Timeout:").unwrap_or_else(|| panic!("{name} has no Timeout"));
+            let bound = value(&format!("{}:", ecs_canary_aws::AWS_TIMEOUT_VARIABLE))
+                .unwrap_or_else(|| panic!("{name} does not bound its AWS calls"));
+            assert!(
+                bound < timeout,
+                "{name}: AWS calls bounded at {bound} s, the function at {timeout} s"
+            );
+            functions += 1;
+        }
+        assert_eq!(functions, function_directories().len());
+    }
 }

@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
@@ -6,9 +9,59 @@ use crate::{
     StateMachines, TaskCallbacks,
 };
 
+/// The environment variable that bounds every AWS call, in seconds: set below
+/// the function's own timeout, so that a call AWS never answers ends as
+/// `AwsUnreachable` (which the state machine retries) instead of the whole
+/// invocation being killed.
+pub const AWS_TIMEOUT_VARIABLE: &str = "ECS_CANARY_AWS_TIMEOUT_SECONDS";
+
+/// How long one AWS call may take, all attempts included, when
+/// [`AWS_TIMEOUT_VARIABLE`] is not set.
+const DEFAULT_OPERATION_SECONDS: f64 = 20.0;
+
+/// Time limits for every AWS call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdkTimeouts {
+    /// One call, every retry included.
+    pub operation: Duration,
+    /// One attempt: half of the call's, so that a retry still fits.
+    pub attempt: Duration,
+    /// Opening a connection.
+    pub connect: Duration,
+}
+
+impl SdkTimeouts {
+    /// From the variable's value (seconds, > 0); the default otherwise.
+    pub fn from_value(value: Option<&str>) -> SdkTimeouts {
+        let seconds = value
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(DEFAULT_OPERATION_SECONDS);
+        let operation = Duration::from_secs_f64(seconds);
+        SdkTimeouts {
+            operation,
+            attempt: operation / 2,
+            connect: operation.min(Duration::from_secs(3)),
+        }
+    }
+
+    pub fn from_env() -> SdkTimeouts {
+        SdkTimeouts::from_value(std::env::var(AWS_TIMEOUT_VARIABLE).ok().as_deref())
+    }
+
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .operation_timeout(self.operation)
+            .operation_attempt_timeout(self.attempt)
+            .connect_timeout(self.connect)
+            .build()
+    }
+}
+
 /// Loads configuration from the standard chain (environment, profile,
 /// container or instance credentials; `AWS_REGION`; `AWS_ENDPOINT_URL`),
-/// with one HTTPS client (hyper + rustls/ring) shared by all clients.
+/// with one HTTPS client (hyper + rustls/ring) shared by all clients and
+/// every call bounded by [`SdkTimeouts::from_env`].
 pub async fn load_sdk_config() -> SdkConfig {
     config_loader().load().await
 }
@@ -21,7 +74,9 @@ pub fn config_loader() -> ConfigLoader {
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .timeout_config(SdkTimeouts::from_env().config())
 }
 
 /// Every adapter, built once per process from one configuration.
@@ -64,5 +119,35 @@ impl AwsClients {
     /// [`load_sdk_config`] then [`AwsClients::new`].
     pub async fn load() -> AwsClients {
         AwsClients::new(&load_sdk_config().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_is_bounded_and_an_attempt_leaves_room_for_a_retry() {
+        let set = SdkTimeouts::from_value(Some("6"));
+        assert_eq!(set.operation, Duration::from_secs(6));
+        assert_eq!(set.attempt, Duration::from_secs(3));
+        assert_eq!(set.connect, Duration::from_secs(3));
+        let config = set.config();
+        assert_eq!(config.operation_timeout(), Some(Duration::from_secs(6)));
+        assert_eq!(
+            config.operation_attempt_timeout(),
+            Some(Duration::from_secs(3))
+        );
+        for nonsense in [None, Some(""), Some("0"), Some("-1"), Some("soon")] {
+            assert_eq!(
+                SdkTimeouts::from_value(nonsense).operation,
+                Duration::from_secs(20),
+                "{nonsense:?}"
+            );
+        }
+        assert_eq!(
+            SdkTimeouts::from_value(Some("1.5")).connect,
+            Duration::from_millis(1500)
+        );
     }
 }

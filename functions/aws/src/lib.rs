@@ -21,7 +21,7 @@ mod secrets;
 mod stacks;
 
 pub use approvals::{ApprovalRecord, Approvals, DecideOutcome, StepRequest};
-pub use config::{config_loader, load_sdk_config, AwsClients};
+pub use config::{config_loader, load_sdk_config, AwsClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE};
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
