@@ -6,7 +6,8 @@
 #   make demo            the whole canary flow on the local emulator
 #   make package         release zips of every function (target/package)
 #   make deploy          deploy to an AWS account (CODE_BUCKET=…; needs the AWS CLI)
-#   make bench           size, start-up, first-invoke latency and memory of each function
+#   make bench           size, start-up, first-invoke latency and memory of each function; the flow at 50 deployments at once
+#   make soak            30 deployments over 10 services with random fates on a bad day (a short one is in make test)
 #   make emulator        start the local AWS emulator in the background (prints its environment)
 #   make emulator-stop   stop it
 
@@ -24,7 +25,8 @@ EMULATOR_PORT ?= 4566
 AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
-.PHONY: help venv cross-deps bench package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-unit test-e2e emulator emulator-stop demo clean
+
+.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -130,6 +132,13 @@ bench: venv
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --lambda-dir target/lambda-bench $(addprefix -p ,$(FUNCTIONS))
 	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-flow
+
+# The long soak: 30 deployments over 10 services at once, random fates, a bad
+# day (ECS_CANARY_SOAK_DEPLOYMENTS, _SERVICES, _SEED to change it). A short
+# one (every fate once) runs in `make test`.
+soak: check-emulator
+	ECS_CANARY_SOAK_DEPLOYMENTS=$${ECS_CANARY_SOAK_DEPLOYMENTS:-30} ECS_CANARY_SOAK_SERVICES=$${ECS_CANARY_SOAK_SERVICES:-10} \
+		$(CARGO) test -p ecs-canary-e2e --test e2e soak:: -- --nocapture
 
 # --- local AWS emulator ----------------------------------------------------
 

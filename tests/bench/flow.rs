@@ -4,21 +4,111 @@
 //! * Reject → 100 % stable: from the moment the Reject POST is sent until the
 //!   weighted rule reads 100/0 towards stable (median of several runs).
 //! * State transitions of a 3-step canary approved to the end.
+//! * 50 deployments of 50 services at once: time from StartExecution to the
+//!   first approval email (p50, p95), state transitions and Lambda
+//!   invocations per deployment (each rejected at its first step).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{live_state, APP_STACK};
-use ecs_canary_e2e::flow::{example_flow, example_input, link_in, submit};
+use ecs_canary_e2e::example::{
+    create_app, example_template, live_state, read_network, APP_STACK, CLUSTER,
+};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, sort_mail, submit, Flow};
 use serde_json::json;
 
 const RUNS: usize = 5;
+const AT_ONCE: usize = 50;
 const WAIT: Duration = Duration::from_secs(60);
 
-fn median(mut values: Vec<Duration>) -> Duration {
+fn median(values: Vec<Duration>) -> Duration {
+    percentile(values, 50)
+}
+
+/// The `p`th percentile (nearest rank).
+fn percentile(mut values: Vec<Duration>, p: usize) -> Duration {
     values.sort();
-    values[values.len() / 2]
+    let rank = (values.len() * p).div_ceil(100).max(1);
+    values[rank - 1]
+}
+
+/// What many deployments at once measured.
+struct Concurrent {
+    first_approval: Vec<Duration>,
+    transitions: usize,
+    invocations: usize,
+}
+
+/// `AT_ONCE` services, one deployment each, all started together; each is
+/// rejected at its first approval.
+async fn concurrent(clients: &ecs_canary_aws::AwsClients, flow: Flow) -> Concurrent {
+    let network = read_network(clients).await.expect("the network stack");
+    let template = example_template("app.json");
+    let names: Vec<String> = (0..AT_ONCE).map(|i| format!("bench-{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        create_app(
+            clients,
+            &network,
+            &format!("bench-app-{i}"),
+            name,
+            8100 + i as u16,
+            &template,
+        )
+        .await
+        .expect("an application stack");
+    }
+    let flow = Arc::new(flow);
+    let (postman, mut mailboxes) = sort_mail(Arc::clone(&flow), &names);
+    let mut runs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut mail = mailboxes.remove(name).expect("a mailbox");
+        let flow = Arc::clone(&flow);
+        let input = json!({
+            "cluster": CLUSTER, "service": name, "stack": format!("bench-app-{i}"),
+            "environment": {"APPVERSION": "3.0.0"}, "steps": [10, 50],
+            "approvalTimeoutSeconds": 600
+        });
+        runs.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let execution = flow.start(&format!("at-once-{i}"), &input).await;
+            let (_, body) = tokio::time::timeout(Duration::from_secs(600), mail.recv())
+                .await
+                .ok()
+                .flatten()
+                .expect("an approval email");
+            let waited = started.elapsed();
+            let (status, page) = submit(&link_in(&body), "reject").await;
+            assert_eq!(status, 200, "{page}");
+            flow.finished(&execution, Duration::from_secs(600)).await;
+            let history = flow.history(&execution).await;
+            let count = |wanted: &dyn Fn(&str) -> bool| {
+                history
+                    .iter()
+                    .filter(|e| wanted(e.r#type().as_str()))
+                    .count()
+            };
+            (
+                waited,
+                count(&|t| t.ends_with("StateEntered")),
+                count(&|t| t == "TaskScheduled" || t == "LambdaFunctionScheduled"),
+            )
+        }));
+    }
+    let mut measured = Concurrent {
+        first_approval: Vec::new(),
+        transitions: 0,
+        invocations: 0,
+    };
+    for run in runs {
+        let (waited, transitions, invocations) = run.await.expect("a deployment");
+        measured.first_approval.push(waited);
+        measured.transitions += transitions;
+        measured.invocations += invocations;
+    }
+    postman.abort();
+    measured
 }
 
 #[tokio::main]
@@ -81,6 +171,8 @@ async fn main() {
         })
         .count();
 
+    let at_once = concurrent(&clients, flow).await;
+
     println!("\nThe whole flow on the local emulator (real state machine, debug functions via cargo lambda watch):\n");
     println!("| measure | value |");
     println!("|---|---|");
@@ -91,4 +183,15 @@ async fn main() {
     println!("| state transitions, 3-step canary approved to promotion | {transitions} |");
     println!("| Lambda invocations in that execution | {lambda_calls} |");
     println!("| history events in that execution | {} |", history.len());
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| {AT_ONCE} deployments started at once: StartExecution → first approval email, p50 / p95 | {:.0} ms / {:.0} ms |",
+        ms(percentile(at_once.first_approval.clone(), 50)),
+        ms(percentile(at_once.first_approval, 95))
+    );
+    println!(
+        "| per deployment rejected at step 1 (of {AT_ONCE} at once): state transitions / Lambda invocations | {:.1} / {:.1} |",
+        at_once.transitions as f64 / AT_ONCE as f64,
+        at_once.invocations as f64 / AT_ONCE as f64
+    );
 }

@@ -9,5 +9,6 @@ mod functions;
 mod lineage;
 mod reconcile;
 mod rules;
+mod soak;
 mod stack_update;
 mod trigger;

@@ -29,6 +29,23 @@ pub async fn create_example_app_from(
     clients: &AwsClients,
     app_template: &str,
 ) -> Result<&'static str, AwsError> {
+    let network = create_network(clients).await?;
+    create_app(clients, &network, APP_STACK, SERVICE, 80, app_template).await?;
+    Ok(APP_STACK)
+}
+
+/// The network stack's outputs an application stack needs.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub vpc: String,
+    pub subnets: String,
+    pub security_groups: String,
+    pub load_balancer: String,
+    pub cluster: String,
+}
+
+/// Creates the network stack (VPC, subnets, load balancer, cluster).
+pub async fn create_network(clients: &AwsClients) -> Result<Network, AwsError> {
     clients
         .stacks
         .create(
@@ -37,31 +54,50 @@ pub async fn create_example_app_from(
             &[("ClusterName", CLUSTER)],
         )
         .await?;
+    read_network(clients).await
+}
+
+/// The network stack's outputs, once it exists.
+pub async fn read_network(clients: &AwsClients) -> Result<Network, AwsError> {
     let network = clients.stacks.describe(NETWORK_STACK).await?;
     let output = |key: &str| network.outputs.get(key).cloned().unwrap_or_default();
-    let (vpc, subnets, groups, lb, cluster) = (
-        output("VpcId"),
-        output("Subnets"),
-        output("SecurityGroups"),
-        output("LoadBalancerArn"),
-        output("ClusterArn"),
-    );
+    Ok(Network {
+        vpc: output("VpcId"),
+        subnets: output("Subnets"),
+        security_groups: output("SecurityGroups"),
+        load_balancer: output("LoadBalancerArn"),
+        cluster: output("ClusterArn"),
+    })
+}
+
+/// Creates an application stack: `service` on its own listener `port`,
+/// Blue stable at 100/0.
+pub async fn create_app(
+    clients: &AwsClients,
+    network: &Network,
+    stack: &str,
+    service: &str,
+    port: u16,
+    app_template: &str,
+) -> Result<(), AwsError> {
+    let port = port.to_string();
     clients
         .stacks
         .create(
-            APP_STACK,
+            stack,
             app_template,
             &[
-                ("ClusterArn", &cluster),
-                ("ServiceName", SERVICE),
-                ("LoadBalancerArn", &lb),
-                ("VpcId", &vpc),
-                ("Subnets", &subnets),
-                ("SecurityGroups", &groups),
+                ("ClusterArn", &network.cluster),
+                ("ServiceName", service),
+                ("LoadBalancerArn", &network.load_balancer),
+                ("ListenerPort", &port),
+                ("VpcId", &network.vpc),
+                ("Subnets", &network.subnets),
+                ("SecurityGroups", &network.security_groups),
             ],
         )
         .await?;
-    Ok(APP_STACK)
+    Ok(())
 }
 
 /// What a person would look at: the tag, both task sets, the split and the
@@ -101,7 +137,16 @@ impl LiveState {
 /// Reads the live state of a stack through the adapters, the way the
 /// article's process does: tag, outputs, task sets, rule.
 pub async fn live_state(clients: &AwsClients, stack: &str) -> Result<LiveState, AwsError> {
-    let tag = clients.ecs.stable_stack_tag(CLUSTER, SERVICE).await?;
+    live_state_of(clients, stack, SERVICE).await
+}
+
+/// The same for the stack of `service`.
+pub async fn live_state_of(
+    clients: &AwsClients,
+    stack: &str,
+    service: &str,
+) -> Result<LiveState, AwsError> {
+    let tag = clients.ecs.stable_stack_tag(CLUSTER, service).await?;
     let state = clients.stacks.describe(stack).await?;
     let template =
         Template::parse(&clients.stacks.template(stack).await?).expect("stack template parses");
@@ -119,7 +164,7 @@ pub async fn live_state(clients: &AwsClients, stack: &str) -> Result<LiveState, 
         async move {
             clients
                 .ecs
-                .task_set(CLUSTER, SERVICE, &id)
+                .task_set(CLUSTER, service, &id)
                 .await
                 .map(|t| t.unwrap_or_else(|| panic!("{colour} task set {id} not found")))
         }
@@ -217,21 +262,52 @@ pub async fn containers_of(
 /// 100/0 towards `stable`, the `StableStack` tag naming it (no tag: Blue),
 /// tester rules on its target group, and no lock held.
 pub async fn assert_at_rest(clients: &AwsClients, stable: Colour) {
-    let state = app_state(clients).await;
-    assert_eq!(state.split_towards(stable), (100, 0), "the split at rest");
-    assert_eq!(
-        state.tag.as_deref().unwrap_or("Blue"),
-        stable.as_str(),
-        "the StableStack tag"
-    );
+    let violations = at_rest_violations(clients, APP_STACK, SERVICE, stable).await;
+    assert!(violations.is_empty(), "not at rest: {violations:?}");
+}
+
+/// How `service` (of `stack`) differs from the invariant at rest with
+/// `stable` as the stable colour; empty when it holds.
+pub async fn at_rest_violations(
+    clients: &AwsClients,
+    stack: &str,
+    service: &str,
+    stable: Colour,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    let state = match live_state_of(clients, stack, service).await {
+        Ok(state) => state,
+        Err(error) => return vec![format!("cannot read {service}: {error}")],
+    };
+    let split = state.split_towards(stable);
+    if split != (100, 0) {
+        violations.push(format!(
+            "the split is {split:?} towards {stable}, not (100, 0)"
+        ));
+    }
+    let tag = state.tag.as_deref().unwrap_or("Blue");
+    if tag != stable.as_str() {
+        violations.push(format!("the StableStack tag is {tag}, not {stable}"));
+    }
     let group = &state.task_set(stable).target_groups[0];
-    assert!(
-        state
-            .tester_targets
-            .iter()
-            .all(|t| &t.target_group_arn == group),
-        "tester rules on the stable colour: {:?}",
-        state.tester_targets
-    );
-    assert_eq!(app_lock_holder(clients).await, None, "no lock held");
+    if !state
+        .tester_targets
+        .iter()
+        .all(|t| &t.target_group_arn == group)
+    {
+        violations.push(format!(
+            "tester rules are not on {stable}: {:?}",
+            state.tester_targets
+        ));
+    }
+    match clients
+        .locks(crate::LOCK_TABLE)
+        .holder(&ecs_canary_core::lock_key(CLUSTER, service))
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(holder)) => violations.push(format!("the lock is held by {holder}")),
+        Err(error) => violations.push(format!("cannot read the lock: {error}")),
+    }
+    violations
 }

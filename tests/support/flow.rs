@@ -191,6 +191,50 @@ impl Flow {
     }
 }
 
+/// The service an email is about: approvals say "Approve step n/m of
+/// <service>? …", notices start with "<service>: …".
+pub fn service_of(subject: &str) -> Option<String> {
+    match subject.strip_prefix("Approve step ") {
+        Some(rest) => rest
+            .split_once(" of ")
+            .and_then(|(_, rest)| rest.split_once('?'))
+            .map(|(service, _)| service.to_string()),
+        None => subject
+            .split_once(':')
+            .map(|(service, _)| service.to_string()),
+    }
+}
+
+/// Emails sorted by service, for many deployments at once: one task reads
+/// the inbox and hands each email to the receiver of its service.
+pub type Mailboxes =
+    std::collections::BTreeMap<String, tokio::sync::mpsc::UnboundedReceiver<(String, String)>>;
+
+/// Starts sorting the inbox of `flow` for `services`; abort the handle to stop.
+pub fn sort_mail(
+    flow: std::sync::Arc<Flow>,
+    services: &[String],
+) -> (tokio::task::JoinHandle<()>, Mailboxes) {
+    let mut senders = std::collections::BTreeMap::new();
+    let mut receivers = Mailboxes::new();
+    for service in services {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        senders.insert(service.clone(), sender);
+        receivers.insert(service.clone(), receiver);
+    }
+    let postman = tokio::spawn(async move {
+        loop {
+            let Some((subject, body)) = flow.next_email(Duration::from_secs(5)).await else {
+                continue;
+            };
+            if let Some(mailbox) = service_of(&subject).and_then(|s| senders.get(&s)) {
+                let _ = mailbox.send((subject, body));
+            }
+        }
+    });
+    (postman, receivers)
+}
+
 /// An emulator with the example application created and the flow ready.
 pub async fn example_flow() -> (Emulator, ecs_canary_aws::AwsClients, Flow) {
     let emulator = Emulator::start_with_functions().await;

@@ -22,6 +22,7 @@ pub mod flow;
 pub mod functions;
 pub mod http;
 pub mod slack;
+pub mod soak;
 
 pub use emulator::{create_lock_table, create_table, Emulator, EmulatorOptions, FunctionFailure};
 pub use functions::{build_functions, function_directories};

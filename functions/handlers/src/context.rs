@@ -166,11 +166,16 @@ pub fn init_logging() {
         .init();
 }
 
+/// A handler's future behind a pointer: the runtime's own future types stay
+/// shallow however deep a handler's calls nest (a release build computes
+/// every layout, and a deep enough one exceeds the compiler's query depth).
+type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
+
 /// Runs a handler as a Lambda function: JSON logs, clients built once.
 pub async fn run<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
-    F: Future<Output = Result<O, FunctionError>> + Send,
+    F: Future<Output = Result<O, FunctionError>> + Send + 'static,
     O: serde::Serialize + Send,
 {
     init_logging();
@@ -178,7 +183,8 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let context = Arc::clone(&context);
         async move {
-            let result = handler(context, event.payload).await;
+            let handled: HandlerFuture<O> = Box::pin(handler(context, event.payload));
+            let result = handled.await;
             if let Err(error) = &result {
                 tracing::warn!(error_type = ecs_canary_core::ErrorName::error_type(error), %error, "step failed");
             }

@@ -5,9 +5,10 @@ Added, on request at run time (the launcher's ``/_ecs-canary/bad-day``):
 * ``stackUpdateSeconds``: a stack update stays ``UPDATE_IN_PROGRESS`` that long;
 * ``failNextStackUpdate``: the next stack update changes nothing and ends
   ``UPDATE_ROLLBACK_COMPLETE`` with this reason (as a failed update does);
+  ``{"stack name": "reason", …}``: the next update of each of those stacks;
 * ``taskSetStabilizeSeconds``: a new task set stays ``STABILIZING`` that long;
 * ``neverStabilize``: new task sets stay ``STABILIZING`` (a release that never
-  becomes healthy);
+  becomes healthy); a list of service names: only those services' new task sets;
 * ``ruleReadLagSeconds``: moto's listener rules read back what was written at
   once; with this, a rule reads back its previous actions for that long after
   a change (ELBv2's read-after-write lag).
@@ -41,6 +42,10 @@ def configure(changes: dict[str, Any]) -> dict[str, Any]:
         for key, value in changes.items():
             if key not in DEFAULTS:
                 raise ValueError(f"unknown bad-day setting {key!r} (known: {sorted(DEFAULTS)})")
+            if isinstance(value, dict) and isinstance(_settings.get(key), dict):
+                # Per-stack failures add up: another caller's armed ones stay.
+                _settings[key] = {**_settings[key], **value}
+                continue
             _settings[key] = value
         return dict(_settings)
 
@@ -57,11 +62,24 @@ def settings() -> dict[str, Any]:
         return dict(_settings)
 
 
-def _take_failure() -> str | None:
+def _take_failure(stack_name: str) -> str | None:
     with _lock:
-        reason = _settings.get("failNextStackUpdate")
+        armed = _settings.get("failNextStackUpdate")
+        if isinstance(armed, dict):
+            reason = armed.pop(stack_name, None)
+            if not armed:
+                _settings["failNextStackUpdate"] = None
+            return reason
         _settings["failNextStackUpdate"] = None
-        return reason
+        return armed
+
+
+def _never_stabilizes(service: str) -> bool:
+    never = settings()["neverStabilize"]
+    if isinstance(never, list):
+        name = str(service).rsplit("/", 1)[-1]
+        return name in never
+    return bool(never)
 
 
 # --- stacks ------------------------------------------------------------------
@@ -82,7 +100,7 @@ _original_update = cfn_models.Stack.update
 
 
 def _update(self: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None) -> None:
-    reason = _take_failure()
+    reason = _take_failure(self.name)
     if reason is not None:
         self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
         self._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
@@ -109,7 +127,8 @@ def _stability(self: Any) -> str:
 def _set_stability(self: Any, value: str) -> None:
     if value == "STEADY_STATE" and "_steady_after" not in self.__dict__:
         current = settings()
-        seconds = math.inf if current["neverStabilize"] else float(current["taskSetStabilizeSeconds"] or 0)
+        never = _never_stabilizes(getattr(self, "service", ""))
+        seconds = math.inf if never else float(current["taskSetStabilizeSeconds"] or 0)
         self.__dict__["_steady_after"] = time.time() + seconds
 
 

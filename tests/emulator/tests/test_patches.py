@@ -332,6 +332,13 @@ def test_bad_day_slow_and_failing_stack_updates(bad_day):
     # Only the next update fails.
     cfn.update_stack(StackName="slow", TemplateBody=json.dumps(failing))
     assert status()["StackStatus"] == "UPDATE_COMPLETE"
+    # Per stack: only the named stack's next update fails.
+    bad_day.configure({"failNextStackUpdate": {"other": "not this one", "slow": "this one"}})
+    fourth = dict(failing, Resources=dict(failing["Resources"], Fourth={"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "d"}}))
+    cfn.update_stack(StackName="slow", TemplateBody=json.dumps(fourth))
+    assert status()["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert status().get("StackStatusReason") == "this one"
+    assert bad_day.settings()["failNextStackUpdate"] == {"other": "not this one"}
 
 
 def test_bad_day_task_sets_that_stabilize_slowly_or_never(bad_day):
@@ -350,6 +357,10 @@ def test_bad_day_task_sets_that_stabilize_slowly_or_never(bad_day):
     after = update("stabilize", blue_green("2", out["Task"]))
     assert stability()[after["GreenTaskSet"]] == "STABILIZING"
     assert stability()[after["BlueTaskSet"]] == "STEADY_STATE", "the untouched task set stays steady"
+    # Per service: only the named services' new task sets.
+    bad_day.configure({"neverStabilize": ["another-service"]})
+    healthy = update("stabilize", blue_green("3", after["Task"]))
+    assert stability()[healthy["GreenTaskSet"]] == "STEADY_STATE"
 
 
 def test_bad_day_listener_rules_read_back_late(bad_day):
