@@ -246,6 +246,11 @@ async fn main() {
                            "image-digest": "sha256:00", "image-tag": "1"}
             }),
             "rollback" => json!({"deployment": deployment, "reason": {"Error": "Bench"}}),
+            // An execution that ended without holding the service: its links are closed.
+            "reconcile" => json!({
+                "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+                "detail": {"executionArn": "bench", "status": "ABORTED", "input": request.to_string()}
+            }),
             _ => json!({"deployment": deployment}),
         };
         let binary = binary_of(function);

@@ -12,6 +12,7 @@ use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, F
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
+const SHORT: Duration = Duration::from_secs(40);
 
 /// Approves as a person does on a bad day: when the page says the decision
 /// was not recorded, choose again.
@@ -77,5 +78,52 @@ async fn a_rollout_under_throttling_and_read_lag_still_promotes_and_rests() {
     assert!(
         log.contains("Throttled") || log.contains("WeightNotApplied"),
         "no function met a throttled call or a late read-back"
+    );
+}
+
+#[tokio::test]
+async fn lambda_throttling_its_invocations_is_retried_by_the_state_machine() {
+    let (emulator, _clients, flow) = example_flow().await;
+    // The Lambda service refuses the next invocations, as it does when a
+    // function's concurrency is exhausted.
+    let fault = json!({"service": "lambda", "operation": "*", "code": "TooManyRequestsException",
+                       "message": "Rate Exceeded.", "status": 429, "count": 2});
+    let (status, _, _) = emulator
+        .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 200);
+    let execution = flow
+        .start(
+            "lambda-busy-1-0-1",
+            &example_input("1.0.1", json!([10]), 600),
+        )
+        .await;
+    let email = flow.next_approval_email(SHORT).await;
+    let history = flow.history(&execution).await;
+    let status = flow.status(&execution).await;
+    let causes: Vec<String> = history
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {:?}",
+                e.r#type().as_str(),
+                e.execution_failed_event_details().and_then(|d| d.cause())
+            )
+        })
+        .collect();
+    let refused: Vec<String> = history
+        .iter()
+        .filter_map(|e| e.task_failed_event_details())
+        .filter_map(|d| d.error().map(str::to_string))
+        .collect();
+    let (_, body) = email.unwrap_or_else(|| {
+        panic!(
+            "the rollout did not go on once Lambda took invocations again: {status:?}, {causes:#?}"
+        )
+    });
+    assert!(body.contains("1 of 1"), "{body}");
+    assert!(
+        refused.iter().any(|e| e.contains("TooManyRequests")),
+        "the throttled invocations were not retried as such: {refused:?}"
     );
 }

@@ -111,7 +111,12 @@ def error_response(fault: dict[str, Any], json_protocol: bool) -> tuple[str, lis
     status = f"{fault['status']} Error"
     if json_protocol:
         body = json.dumps({"__type": fault["code"], "message": fault["message"]}).encode()
-        return status, [("Content-Type", "application/x-amz-json-1.0"), ("X-Amzn-ErrorType", fault["code"])], body
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amzn-ErrorType", fault["code"]),
+            ("x-amzn-RequestId", "ecs-canary-fault"),  # every AWS answer has one; clients read it
+        ]
+        return status, headers, body
     body = (
         "<ErrorResponse><Error><Type>Sender</Type>"
         f"<Code>{fault['code']}</Code><Message>{fault['message']}</Message>"
@@ -178,7 +183,9 @@ class FaultInjector:
             # A slow answer rather than an error: the call is served late.
             time.sleep(fault["delaySeconds"])
             return self.app(environ, start_response)
-        return respond(*error_response(fault, json_protocol=bool(target)))
+        # JSON protocols (X-Amz-Target) and Lambda's REST-JSON answer in JSON.
+        json_protocol = bool(target) or scope.group("service") == "lambda"
+        return respond(*error_response(fault, json_protocol=json_protocol))
 
 
 class LambdaRouter:

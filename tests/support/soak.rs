@@ -441,14 +441,7 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
         let last = step == decide_at;
         match fate {
             Fate::Reject(_) if last => decide(&link, "reject").await,
-            Fate::ConsoleAbort(_) if last => {
-                let _ = soak
-                    .sfn
-                    .stop_execution()
-                    .execution_arn(&execution)
-                    .send()
-                    .await;
-            }
+            Fate::ConsoleAbort(_) if last => stop(soak, &execution).await,
             Fate::HandChange => {
                 hand_change(soak, service).await;
                 decide(&link, "approve").await;
@@ -476,12 +469,7 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
             ended.violations.push(format!(
                 "{execution} still running after {DEPLOYMENT_LIMIT:?}"
             ));
-            let _ = soak
-                .sfn
-                .stop_execution()
-                .execution_arn(&execution)
-                .send()
-                .await;
+            stop(soak, &execution).await;
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -538,6 +526,16 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
             .await;
     }
     ended
+}
+
+/// What a person does in the console: stops the execution.
+async fn stop(soak: &Soak, execution: &str) {
+    let _ = soak
+        .sfn
+        .stop_execution()
+        .execution_arn(execution)
+        .send()
+        .await;
 }
 
 /// The link of step `step`'s approval email for this release, if it comes.

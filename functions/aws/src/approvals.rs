@@ -345,14 +345,8 @@ impl Approvals {
                 )
                 .send()
                 .await;
-            match result {
-                Ok(_) => closed += 1,
-                Err(e) => {
-                    let failure = Failure::of(e);
-                    if !failure.is_condition_failed() {
-                        return Err(failure.into_error(UPDATE_ITEM));
-                    }
-                }
+            if Failure::applied(result, UPDATE_ITEM)? {
+                closed += 1;
             }
         }
         Ok(closed)

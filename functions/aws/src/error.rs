@@ -117,6 +117,29 @@ impl Failure {
         self.has_code("ConditionalCheckFailedException")
     }
 
+    /// A conditional write's result: `true` when it was applied, `false`
+    /// when its condition did not hold, an error otherwise.
+    pub fn applied<T, E, R>(
+        result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+        operation: &'static str,
+    ) -> Result<bool, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.is_condition_failed() {
+                    Ok(false)
+                } else {
+                    Err(failure.into_error(operation))
+                }
+            }
+        }
+    }
+
     /// The general classification, once the caller has matched its own cases.
     pub fn into_error(self, operation: &'static str) -> AwsError {
         if self.unreachable {

@@ -97,17 +97,7 @@ impl DeploymentLocks {
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let failure = Failure::of(e);
-                if failure.is_condition_failed() {
-                    Ok(false)
-                } else {
-                    Err(failure.into_error("dynamodb:DeleteItem"))
-                }
-            }
-        }
+        Failure::applied(result, "dynamodb:DeleteItem")
     }
 
     /// Who holds the lock, if anyone (expired or not).
@@ -172,16 +162,6 @@ impl DeploymentLocks {
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let failure = Failure::of(e);
-                if failure.is_condition_failed() {
-                    Ok(false)
-                } else {
-                    Err(failure.into_error("dynamodb:UpdateItem"))
-                }
-            }
-        }
+        Failure::applied(result, "dynamodb:UpdateItem")
     }
 }
