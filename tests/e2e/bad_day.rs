@@ -119,3 +119,36 @@ async fn a_release_that_never_stabilises_is_rolled_back() {
         "nobody was asked to approve an unhealthy release"
     );
 }
+
+#[tokio::test]
+async fn a_stack_update_whose_answer_was_lost_is_retried_and_recognised() {
+    let (emulator, clients, flow) = example_flow().await;
+    emulator.bad_day(json!({"stackUpdateSeconds": 3})).await;
+    // CloudFormation takes the update, then the answer is lost: the SDK sends
+    // the same request again while the stack is UPDATE_IN_PROGRESS.
+    let fault = json!({"service": "cloudformation", "operation": "UpdateStack",
+                       "code": "InternalFailure", "status": 500, "count": 1, "afterApply": true});
+    let (status, _, _) = emulator
+        .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 200);
+    let execution = flow
+        .start(
+            "lost-answer-1-0-1",
+            &example_input("1.0.1", json!([10]), 600),
+        )
+        .await;
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("the retried update is recognised and waited for");
+    assert!(body.contains("1 of 1"), "{body}");
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+    let (status, _, listed) = emulator.http("GET", "/_ecs-canary/faults", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8_lossy(&listed), "[]", "the fault was used");
+}

@@ -20,7 +20,8 @@ signing name (``states``, ``ecs``, ``elasticloadbalancing``, ``cloudformation``,
 ``dynamodb``, ``sns`` …); ``operation`` ``"*"`` matches every operation;
 ``rate`` (default 1) fails only that share of the matching calls, at random;
 ``status`` defaults to 400; with ``delaySeconds`` the call is answered that
-much later instead of failing (AWS slow to answer). ``GET`` lists the faults
+much later instead of failing (AWS slow to answer); with ``afterApply`` the
+call is carried out and then answered with the error (the answer was lost). ``GET`` lists the faults
 still armed; ``DELETE`` disarms them all.
 
 Slow and failing stacks and task sets on request: ``POST /_ecs-canary/bad-day``
@@ -84,6 +85,7 @@ class Faults:
             "count": int(fault.get("count", 1)),
             "rate": float(fault.get("rate", 1.0)),
             "delaySeconds": float(fault.get("delaySeconds", 0.0)),
+            "afterApply": bool(fault.get("afterApply", False)),
         }
         with self.lock:
             self.armed.append(fault)
@@ -183,6 +185,10 @@ class FaultInjector:
             # A slow answer rather than an error: the call is served late.
             time.sleep(fault["delaySeconds"])
             return self.app(environ, start_response)
+        if fault["afterApply"]:
+            # The call is carried out, then its answer is lost.
+            for _ in self.app(environ, lambda *args, **kwargs: None):
+                pass
         # JSON protocols (X-Amz-Target) and Lambda's REST-JSON answer in JSON.
         json_protocol = bool(target) or scope.group("service") == "lambda"
         return respond(*error_response(fault, json_protocol=json_protocol))

@@ -19,6 +19,8 @@ Imported by the launcher before the server starts. It:
 * drops ``AWS::NoValue`` from lists (``!If [c, x, !Ref AWS::NoValue]`` in a list);
 * lets UpdateStack use ``UsePreviousValue`` for a parameter that took its
   default at creation (moto raised KeyError);
+* refuses UpdateStack on a stack still updating, unless it carries the
+  ClientRequestToken of the update in progress (then: accepted, nothing new);
 * re-evaluates resources whose ``Ref``/``Fn::GetAtt``/``Fn::Sub`` targets changed
   during a stack update, in dependency order, as CloudFormation does.
 
@@ -36,6 +38,7 @@ from . import task_set  # noqa: F401
 from . import primary_task_set  # noqa: F401
 from . import stack_update_dependents  # noqa: F401
 from . import use_previous_value  # noqa: F401
+from . import update_in_progress  # noqa: F401
 from . import local_lambda  # noqa: F401
 from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
@@ -56,6 +59,7 @@ PATCHES = (
     primary_task_set,
     stack_update_dependents,
     use_previous_value,
+    update_in_progress,
     local_lambda,
     state_machine,
     function_url,

@@ -341,6 +341,24 @@ def test_bad_day_slow_and_failing_stack_updates(bad_day):
     assert bad_day.settings()["failNextStackUpdate"] == {"other": "not this one"}
 
 
+def test_an_update_in_progress_refuses_another_but_recognises_its_own_retry(bad_day):
+    """update_in_progress: moto updated a stack that was still updating and ignored ClientRequestToken."""
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "a"}}}}
+    create("busy", template)
+    cfn = client("cloudformation")
+    bad_day.configure({"stackUpdateSeconds": 5})
+    second = dict(template, Resources=dict(template["Resources"], B={"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "b"}}))
+    cfn.update_stack(StackName="busy", TemplateBody=json.dumps(second), ClientRequestToken="deploy-1")
+    # The same request again (a retry): accepted, nothing new.
+    cfn.update_stack(StackName="busy", TemplateBody=json.dumps(second), ClientRequestToken="deploy-1")
+    third = dict(second, Resources=dict(second["Resources"], C={"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "c"}}))
+    for token in ("deploy-2", None):
+        with pytest.raises(cfn.exceptions.ClientError) as refused:
+            kwargs = {"ClientRequestToken": token} if token else {}
+            cfn.update_stack(StackName="busy", TemplateBody=json.dumps(third), **kwargs)
+        assert "UPDATE_IN_PROGRESS state and can not be updated" in str(refused.value)
+
+
 def test_bad_day_task_sets_that_stabilize_slowly_or_never(bad_day):
     """bad_day: moto reported every task set STEADY_STATE at once."""
     bad_day.configure({"taskSetStabilizeSeconds": 0.5})
