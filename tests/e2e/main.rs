@@ -1,5 +1,6 @@
 //! End-to-end tests against a private local AWS emulator per test.
 
+mod alarms;
 mod approvals;
 mod bad_day;
 mod bad_day_traffic;

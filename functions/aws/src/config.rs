@@ -5,7 +5,7 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
 use crate::{
-    Approvals, DeploymentLocks, EcsServices, ListenerRules, Notifications, Secrets, Stacks,
+    Alarms, Approvals, DeploymentLocks, EcsServices, ListenerRules, Notifications, Secrets, Stacks,
     StateMachines, TaskCallbacks,
 };
 
@@ -89,6 +89,7 @@ pub struct AwsClients {
     pub state_machines: StateMachines,
     pub secrets: Secrets,
     pub notifications: Notifications,
+    pub alarms: Alarms,
     dynamodb: aws_sdk_dynamodb::Client,
 }
 
@@ -102,6 +103,7 @@ impl AwsClients {
             state_machines: StateMachines::new(aws_sdk_sfn::Client::new(config)),
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(config)),
             notifications: Notifications::new(aws_sdk_sns::Client::new(config)),
+            alarms: Alarms::new(aws_sdk_cloudwatch::Client::new(config)),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
     }

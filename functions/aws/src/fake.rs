@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ecs_canary_core::{
-    ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision, ForwardTarget, ReleaseChange,
-    SplitRecord, TaskSet, DECIDING_TAKEOVER_SECONDS,
+    AlarmReading, AlarmState, ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision,
+    ForwardTarget, ReleaseChange, SplitRecord, TaskSet, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::ports::{
-    ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore,
+    TaskCallbackApi,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
@@ -49,6 +50,8 @@ pub struct FakeState {
     pub physical_ids: BTreeMap<String, String>,
     pub stack_updates: Vec<String>,
     pub locks: BTreeMap<String, (String, u64)>,
+    /// CloudWatch alarms by name: their state.
+    pub alarms: BTreeMap<String, AlarmState>,
     /// What each lock records of the traffic its execution moved.
     pub split_records: BTreeMap<String, SplitRecord>,
     pub approvals: BTreeMap<String, ApprovalRecord>,
@@ -154,6 +157,23 @@ impl RuleStore for FakeAws {
             result?;
             self.rule(rule.arn()).await
         })
+    }
+}
+
+impl AlarmStore for FakeAws {
+    fn read<'a>(&'a self, names: &'a [String]) -> AwsFuture<'a, Vec<AlarmReading>> {
+        ready(self.call("DescribeAlarms").map(|state| {
+            names
+                .iter()
+                .filter_map(|name| {
+                    state.alarms.get(name).map(|s| AlarmReading {
+                        name: name.clone(),
+                        state: *s,
+                        reason: format!("{name} is {}", s.as_str()),
+                    })
+                })
+                .collect()
+        }))
     }
 }
 

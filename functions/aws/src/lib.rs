@@ -6,6 +6,7 @@
 //! from the standard chain, so `AWS_ENDPOINT_URL` alone points every client at
 //! another endpoint (the local emulator, say): there is no "local" code path.
 
+mod alarms;
 mod approvals;
 mod config;
 mod ecs;
@@ -20,6 +21,7 @@ mod rules;
 mod secrets;
 mod stacks;
 
+pub use alarms::Alarms;
 pub use approvals::{ApprovalRecord, Approvals, DecideOutcome, StepRequest};
 pub use config::{config_loader, load_sdk_config, AwsClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE};
 pub use ecs::{EcsServices, LiveTaskDefinition};
@@ -28,7 +30,8 @@ pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use locks::{DeploymentLocks, HeldLock};
 pub use notifications::Notifications;
 pub use ports::{
-    ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore,
+    TaskCallbackApi,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

@@ -10,14 +10,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use ecs_canary_core::{
-    ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange, SplitRecord,
-    TaskSet,
+    AlarmReading, ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange,
+    SplitRecord, TaskSet,
 };
 
 use crate::{
-    ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices, HeldLock,
-    ListenerRules, LiveRule, LiveTaskDefinition, StackState, Stacks, StepRequest, TaskCallbacks,
-    UpdateOutcome,
+    Alarms, ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
+    HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, StackState, Stacks, StepRequest,
+    TaskCallbacks, UpdateOutcome,
 };
 
 /// The future of one call to AWS.
@@ -31,6 +31,12 @@ pub trait RuleStore: Send + Sync {
         rule: &'a LiveRule,
         targets: &'a [ForwardTarget],
     ) -> AwsFuture<'a, LiveRule>;
+}
+
+/// CloudWatch alarms, read by name.
+pub trait AlarmStore: Send + Sync {
+    /// The alarms among `names` that exist, with their states.
+    fn read<'a>(&'a self, names: &'a [String]) -> AwsFuture<'a, Vec<AlarmReading>>;
 }
 
 /// The per-service deployment lock.
@@ -148,6 +154,12 @@ impl RuleStore for ListenerRules {
         targets: &'a [ForwardTarget],
     ) -> AwsFuture<'a, LiveRule> {
         Box::pin(ListenerRules::set_forward_targets(self, rule, targets))
+    }
+}
+
+impl AlarmStore for Alarms {
+    fn read<'a>(&'a self, names: &'a [String]) -> AwsFuture<'a, Vec<AlarmReading>> {
+        Box::pin(Alarms::read(self, names))
     }
 }
 

@@ -19,7 +19,11 @@ pub const EXECUTION_MARGIN_SECONDS: u64 = 86_400;
 /// ECS limits an image reference to 255 characters.
 const MAX_IMAGE_LEN: usize = 255;
 
-const FIELDS: [&str; 9] = [
+/// CloudWatch limits an alarm name to 255 characters, DescribeAlarms to 100 names.
+const MAX_ALARM_NAME_LEN: usize = 255;
+const MAX_ALARMS: usize = 100;
+
+const FIELDS: [&str; 10] = [
     "cluster",
     "service",
     "stack",
@@ -29,6 +33,7 @@ const FIELDS: [&str; 9] = [
     "environment",
     "steps",
     "approvalTimeoutSeconds",
+    "alarms",
 ];
 
 /// A validated execution input: what to deploy, where, and in which steps.
@@ -56,6 +61,10 @@ pub struct DeploymentRequest {
     pub environment: BTreeMap<String, String>,
     pub steps: StepPlan,
     pub approval_timeout_seconds: u64,
+    /// CloudWatch alarms that guard the rollout: each must be `OK` or
+    /// `INSUFFICIENT_DATA` before traffic moves towards the candidate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
 }
 
 /// What is wrong with an execution input. Nothing is changed when one is found.
@@ -213,6 +222,43 @@ pub fn max_approval_timeout(steps: usize) -> u64 {
     (EXECUTION_LIMIT_SECONDS - EXECUTION_MARGIN_SECONDS) / (steps.max(1) as u64)
 }
 
+fn alarms(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
+    let invalid = |reason: String| InputError::InvalidField {
+        field: "alarms",
+        reason,
+    };
+    let items = match object.get("alarms") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(invalid(format!(
+                "must be an array of CloudWatch alarm names, not {}",
+                kind(other)
+            )))
+        }
+    };
+    if items.len() > MAX_ALARMS {
+        return Err(invalid(format!("may name at most {MAX_ALARMS} alarms")));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let name = item
+            .as_str()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.len() <= MAX_ALARM_NAME_LEN)
+            .filter(|n| !n.chars().any(char::is_control))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "item {index} must be an alarm name (1 to {MAX_ALARM_NAME_LEN} characters), not {item}"
+                ))
+            })?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
     match object.get("approvalTimeoutSeconds") {
         None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
@@ -262,6 +308,7 @@ impl DeploymentRequest {
                 max,
             });
         }
+        let alarms = alarms(object)?;
         Ok(DeploymentRequest {
             cluster,
             service,
@@ -272,6 +319,7 @@ impl DeploymentRequest {
             environment,
             steps,
             approval_timeout_seconds,
+            alarms,
         })
     }
 
@@ -308,6 +356,40 @@ impl<'de> serde::Deserialize<'de> for DeploymentRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn alarms_are_names_of_cloudwatch_alarms() {
+        let base = json!({"cluster": "c", "service": "s", "stack": "st", "image": "i:1"});
+        let with = |alarms: Value| {
+            let mut input = base.clone();
+            input["alarms"] = alarms;
+            DeploymentRequest::from_json(&input)
+        };
+        let request = with(json!(["web-5xx", " web-latency ", "web-5xx"])).unwrap();
+        assert_eq!(request.alarms, ["web-5xx", "web-latency"]);
+        assert!(DeploymentRequest::from_json(&base)
+            .unwrap()
+            .alarms
+            .is_empty());
+        for bad in [
+            json!("web-5xx"),
+            json!([""]),
+            json!([1]),
+            json!(["a".repeat(256)]),
+        ] {
+            let error = with(bad.clone()).unwrap_err();
+            assert_eq!(error.error_type(), "InvalidField", "{bad}");
+            assert!(error.to_string().contains("`alarms`"), "{error}");
+        }
+        let too_many: Vec<String> = (0..101).map(|i| format!("a{i}")).collect();
+        assert_eq!(
+            with(json!(too_many)).unwrap_err().error_type(),
+            "InvalidField"
+        );
+        // It round-trips through the deployment handed between states.
+        let round = serde_json::to_value(&request).unwrap();
+        assert_eq!(DeploymentRequest::from_json(&round).unwrap(), request);
+    }
 
     fn design_example() -> Value {
         json!({

@@ -7,6 +7,7 @@
 //! functions report it as `errorType`, and the state machine's `Retry` and
 //! `Catch` match on it.
 
+mod alarm;
 mod approval;
 mod colour;
 mod deployment;
@@ -22,6 +23,7 @@ mod template;
 mod time;
 mod trigger;
 
+pub use alarm::{check_alarms, AlarmError, AlarmReading, AlarmState};
 pub use approval::{
     confirmation_page, form_decision, form_field, html_escape, is_slack_response_url, message_page,
     slack_escape, slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, ApprovalStatus,

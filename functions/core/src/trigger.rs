@@ -27,6 +27,9 @@ pub struct TriggerMapping {
     pub steps: Option<StepPlan>,
     #[serde(default)]
     pub approval_timeout_seconds: Option<u64>,
+    /// CloudWatch alarms that guard this service's rollouts.
+    #[serde(default)]
+    pub alarms: Vec<String>,
 }
 
 /// The parts of an EventBridge "ECR Image Action" event the trigger uses.
@@ -152,6 +155,9 @@ impl TriggerMapping {
         if let Some(timeout) = self.approval_timeout_seconds {
             input.insert("approvalTimeoutSeconds".into(), json!(timeout));
         }
+        if !self.alarms.is_empty() {
+            input.insert("alarms".into(), json!(self.alarms));
+        }
         Value::Object(input)
     }
 
@@ -219,6 +225,7 @@ mod tests {
             container: Some("mycontainer".into()),
             steps: Some(StepPlan::new(vec![10, 50]).unwrap()),
             approval_timeout_seconds: None,
+            alarms: vec!["web-5xx".into()],
         }
     }
 
@@ -239,6 +246,7 @@ mod tests {
         assert_eq!(input["imageTag"], json!("1.0.1"));
         assert_eq!(input["steps"], json!([10, 50]));
         assert_eq!(input["container"], json!("mycontainer"));
+        assert_eq!(input["alarms"], json!(["web-5xx"]));
         // It is a valid execution input.
         assert!(crate::DeploymentRequest::from_json(&input).is_ok());
     }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    ApprovalStore, AwsClients, AwsError, LockStore, RuleStore, ServiceStore, StackStore,
-    TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsClients, AwsError, LockStore, RuleStore, ServiceStore,
+    StackStore, TaskCallbackApi,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -23,6 +23,7 @@ pub struct Ports {
     pub locks: Arc<dyn LockStore>,
     pub approvals: Arc<dyn ApprovalStore>,
     pub callbacks: Arc<dyn TaskCallbackApi>,
+    pub alarms: Arc<dyn AlarmStore>,
 }
 
 impl Ports {
@@ -35,6 +36,7 @@ impl Ports {
             locks: Arc::new(clients.locks(&settings.lock_table)),
             approvals: Arc::new(clients.approvals(&settings.approvals_table)),
             callbacks: Arc::new(clients.callbacks.clone()),
+            alarms: Arc::new(clients.alarms.clone()),
         }
     }
 }

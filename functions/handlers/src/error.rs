@@ -1,7 +1,7 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    Colour, ColourError, ErrorName, InputError, ResolveError, SplitError, TemplateError,
-    TrafficSplit, TriggerError,
+    AlarmError, Colour, ColourError, ErrorName, InputError, ResolveError, SplitError,
+    TemplateError, TrafficSplit, TriggerError,
 };
 use lambda_runtime::Diagnostic;
 use thiserror::Error;
@@ -19,6 +19,8 @@ pub enum FunctionError {
     Split(#[from] SplitError),
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Alarm(#[from] AlarmError),
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
@@ -70,6 +72,7 @@ impl ErrorName for FunctionError {
             FunctionError::Template(e) => e.error_type(),
             FunctionError::Split(e) => e.error_type(),
             FunctionError::Resolve(e) => e.error_type(),
+            FunctionError::Alarm(e) => e.error_type(),
             FunctionError::Aws(e) => e.error_type(),
             FunctionError::Trigger(e) => e.error_type(),
             FunctionError::InvalidEvent(_) => "InvalidEvent",

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
+    check_alarms, lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
     DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
 };
 use serde_json::Value;
@@ -74,6 +74,9 @@ async fn resolve(
     request: DeploymentRequest,
     owner: &str,
 ) -> Result<Deployment, FunctionError> {
+    // The alarms that guard the rollout exist and are quiet, before anything changes.
+    let readings = context.ports.alarms.read(&request.alarms).await?;
+    check_alarms(&request.alarms, &readings)?;
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
     let tag = context.ports.ecs.stable_stack_tag(cluster, service).await?;
     let colours = Colours::from_tag(tag.as_deref())?;

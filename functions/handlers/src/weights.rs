@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{
-    may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
+    check_alarms, may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord,
+    TrafficSplit,
 };
 use serde_json::Value;
 
@@ -42,6 +43,14 @@ pub(crate) async fn apply_split(
         }
         SplitChange::AlreadyApplied => rule,
         SplitChange::Apply => {
+            // Towards the candidate only while every guarding alarm is quiet.
+            let request = &deployment.request;
+            if split.candidate_share() > deployment.split.candidate_share()
+                && !request.alarms.is_empty()
+            {
+                let readings = context.ports.alarms.read(&request.alarms).await?;
+                check_alarms(&request.alarms, &readings)?;
+            }
             // The lock records the move first, on condition that this
             // execution still holds it: whoever reconciles after it knows
             // which splits were its own.

@@ -32,6 +32,7 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         locks: Arc::new(fake.clone()),
         approvals: Arc::new(fake.clone()),
         callbacks: Arc::new(fake.clone()),
+        alarms: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
@@ -645,4 +646,65 @@ async fn a_lock_left_by_a_step_that_crashed_before_any_change_is_released() {
     assert!(out.lock_released);
     assert_eq!(weights(&fake), split(100, 0));
     assert!(fake.state().locks.is_empty());
+}
+
+// --- alarms --------------------------------------------------------------------
+
+fn guarded(fake: &FakeAws, state: ecs_canary_core::AlarmState) -> Value {
+    let mut d = deployment(fake);
+    d["request"]["alarms"] = json!(["web-5xx"]);
+    fake.state().alarms.insert("web-5xx".into(), state);
+    d
+}
+
+#[tokio::test]
+async fn a_firing_alarm_stops_traffic_moving_towards_the_candidate() {
+    use ecs_canary_core::AlarmState;
+    let fake = FakeAws::new();
+    let d = guarded(&fake, AlarmState::Alarm);
+    let error = set_weights(context(&fake), json!({"deployment": d}))
+        .await
+        .expect_err("the alarm fires");
+    assert_eq!(error.error_type(), "AlarmTriggered");
+    assert!(error.to_string().contains("web-5xx"), "{error}");
+    assert_eq!(weights(&fake), split(100, 0), "nothing moved");
+    // The way back is never blocked by an alarm.
+    let mut mixed = d.clone();
+    fake.state().rules.insert(RULE.into(), split(50, 50));
+    mixed["split"] = json!({"stable": 50, "candidate": 50});
+    let reason = json!({"Error": "AlarmTriggered", "Cause": "web-5xx"});
+    rollback(
+        context(&fake),
+        json!({"deployment": mixed, "reason": reason}),
+    )
+    .await
+    .expect("rollback");
+    assert_eq!(weights(&fake), split(100, 0));
+}
+
+#[tokio::test]
+async fn quiet_alarms_let_the_rollout_move_on() {
+    use ecs_canary_core::AlarmState;
+    for state in [AlarmState::Ok, AlarmState::InsufficientData] {
+        let fake = FakeAws::new();
+        let d = guarded(&fake, state);
+        set_weights(context(&fake), json!({"deployment": d}))
+            .await
+            .expect("the step");
+        assert_eq!(weights(&fake), split(90, 10), "{state:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_alarm_that_does_not_exist_is_refused_before_anything_changes() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let input = json!({"cluster": "c", "service": "s", "stack": "st", "image": "app:2",
+                       "alarms": ["no-such-alarm"]});
+    let error = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
+        .await
+        .expect_err("refused");
+    assert_eq!(error.error_type(), "AlarmNotFound");
+    assert!(error.to_string().contains("no-such-alarm"), "{error}");
+    assert!(fake.state().locks.is_empty(), "the lock is given back");
 }
