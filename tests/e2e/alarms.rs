@@ -62,18 +62,8 @@ async fn an_alarm_in_alarm_stops_the_rollout_and_rolls_back() {
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("AlarmTriggered"));
-    let described = flow
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .expect("describe");
-    assert!(
-        described.cause().unwrap_or_default().contains(ALARM),
-        "{:?}",
-        described.cause()
-    );
+    let cause = flow.cause(&execution).await;
+    assert!(cause.contains(ALARM), "{cause}");
     assert_at_rest(&clients, Colour::Blue).await;
 }
 

@@ -65,21 +65,8 @@ async fn a_stack_update_that_fails_is_rolled_back_with_its_reason() {
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("StackUpdateFailed"));
-    let described = flow
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .expect("describe");
-    assert!(
-        described
-            .cause()
-            .unwrap_or_default()
-            .contains("cannot be pulled"),
-        "{:?}",
-        described.cause()
-    );
+    let cause = flow.cause(&execution).await;
+    assert!(cause.contains("cannot be pulled"), "{cause}");
     assert_at_rest(&clients, Colour::Blue).await;
     assert_eq!(app_state(&clients).await.blue.id, before.blue.id);
 
@@ -126,12 +113,12 @@ async fn a_stack_update_whose_answer_was_lost_is_retried_and_recognised() {
     emulator.bad_day(json!({"stackUpdateSeconds": 3})).await;
     // CloudFormation takes the update, then the answer is lost: the SDK sends
     // the same request again while the stack is UPDATE_IN_PROGRESS.
-    let fault = json!({"service": "cloudformation", "operation": "UpdateStack",
-                       "code": "InternalFailure", "status": 500, "count": 1, "afterApply": true});
-    let (status, _, _) = emulator
-        .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+    emulator
+        .arm(
+            json!({"service": "cloudformation", "operation": "UpdateStack",
+                    "code": "InternalFailure", "status": 500, "count": 1, "afterApply": true}),
+        )
         .await;
-    assert_eq!(status, 200);
     let execution = flow
         .start(
             "lost-answer-1-0-1",

@@ -40,20 +40,14 @@ async fn approve_next(flow: &Flow) {
 async fn a_rollout_under_throttling_and_read_lag_still_promotes_and_rests() {
     let (emulator, clients, flow) = example_flow().await;
     for service in ["ecs", "elasticloadbalancing", "cloudformation", "dynamodb"] {
+        let code = match service {
+            "dynamodb" => "ProvisionedThroughputExceededException",
+            "ecs" => "ThrottlingException",
+            _ => "Throttling",
+        };
         emulator
-            .http(
-                "POST",
-                "/_ecs-canary/faults",
-                json!({"service": service, "operation": "*", "code": if service == "dynamodb" {
-                        "ProvisionedThroughputExceededException"
-                    } else if service == "ecs" {
-                        "ThrottlingException"
-                    } else {
-                        "Throttling"
-                    }, "rate": 0.2, "count": 100_000})
-                .to_string()
-                .as_bytes(),
-            )
+            .arm(json!({"service": service, "operation": "*", "code": code,
+                        "rate": 0.2, "count": 100_000}))
             .await;
     }
     emulator.bad_day(json!({"ruleReadLagSeconds": 1.5})).await;
@@ -86,12 +80,12 @@ async fn lambda_throttling_its_invocations_is_retried_by_the_state_machine() {
     let (emulator, _clients, flow) = example_flow().await;
     // The Lambda service refuses the next invocations, as it does when a
     // function's concurrency is exhausted.
-    let fault = json!({"service": "lambda", "operation": "*", "code": "TooManyRequestsException",
-                       "message": "Rate Exceeded.", "status": 429, "count": 2});
-    let (status, _, _) = emulator
-        .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+    emulator
+        .arm(
+            json!({"service": "lambda", "operation": "*", "code": "TooManyRequestsException",
+                    "message": "Rate Exceeded.", "status": 429, "count": 2}),
+        )
         .await;
-    assert_eq!(status, 200);
     let execution = flow
         .start(
             "lambda-busy-1-0-1",

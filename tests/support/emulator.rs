@@ -297,29 +297,33 @@ impl Emulator {
         http_request(self.port, method, path, body).await
     }
 
+    /// Arms a fault of the launcher's `/_ecs-canary/faults` (see the README:
+    /// `service`, `operation`, `code`, `count`, `rate`, `status`,
+    /// `delaySeconds`, `afterApply`).
+    pub async fn arm(&self, fault: serde_json::Value) {
+        let (status, _, answer) = self
+            .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
     /// Makes the next `count` calls of `operation` on `service` (its SigV4
     /// signing name: `states`, `ecs`, `elasticloadbalancing` …) fail with the
     /// AWS error `code`, as the launcher's fault controls do.
     pub async fn arm_fault(&self, service: &str, operation: &str, code: &str, count: u32) {
-        let body = serde_json::json!({
+        self.arm(serde_json::json!({
             "service": service, "operation": operation, "code": code, "count": count
-        });
-        let (status, _, answer) = self
-            .http("POST", "/_ecs-canary/faults", body.to_string().as_bytes())
-            .await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        }))
+        .await;
     }
 
     /// Makes the next `count` calls of `operation` on `service` answer
     /// `seconds` late (AWS slow to answer).
     pub async fn arm_delay(&self, service: &str, operation: &str, seconds: f64, count: u32) {
-        let body = serde_json::json!({
+        self.arm(serde_json::json!({
             "service": service, "operation": operation, "delaySeconds": seconds, "count": count
-        });
-        let (status, _, answer) = self
-            .http("POST", "/_ecs-canary/faults", body.to_string().as_bytes())
-            .await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        }))
+        .await;
     }
 
     /// Slow or failing stacks and task sets from now on (the launcher's

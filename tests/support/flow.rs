@@ -102,6 +102,19 @@ impl Flow {
         }
     }
 
+    /// The cause an ended execution reports.
+    pub async fn cause(&self, execution: &str) -> String {
+        self.sfn
+            .describe_execution()
+            .execution_arn(execution)
+            .send()
+            .await
+            .expect("describe execution")
+            .cause()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub async fn history(&self, execution: &str) -> Vec<HistoryEvent> {
         self.sfn
             .get_execution_history()

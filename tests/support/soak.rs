@@ -268,13 +268,10 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
         ("dynamodb", "ProvisionedThroughputExceededException"),
         ("states", "ThrottlingException"),
     ] {
-        let fault = json!({"service": service, "operation": "*", "code": code,
-                           "count": 1_000_000, "rate": 0.2});
-        let (status, _, _) = soak
-            .emulator
-            .http("POST", "/_ecs-canary/faults", fault.to_string().as_bytes())
+        soak.emulator
+            .arm(json!({"service": service, "operation": "*", "code": code,
+                        "count": 1_000_000, "rate": 0.2}))
             .await;
-        assert_eq!(status, 200);
     }
     soak.emulator
         .bad_day(json!({"ruleReadLagSeconds": 1.0}))
