@@ -16,6 +16,8 @@ Imported by the launcher before the server starts. It:
   launcher's Lambda routing), as they do in AWS;
 * StopExecution really stops an execution, and every execution status change
   is emitted to EventBridge ("Step Functions Execution Status Change");
+* a new CloudWatch alarm starts in INSUFFICIENT_DATA, and every change of an
+  alarm's state is emitted to EventBridge ("CloudWatch Alarm State Change");
 * drops ``AWS::NoValue`` from lists (``!If [c, x, !Ref AWS::NoValue]`` in a list);
 * lets UpdateStack use ``UsePreviousValue`` for a parameter that took its
   default at creation (moto raised KeyError);
@@ -44,6 +46,7 @@ from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
 from . import eventbridge_lambda  # noqa: F401
 from . import execution_end  # noqa: F401
+from . import alarm_state_change  # noqa: F401
 from . import no_value  # noqa: F401
 from . import bad_day  # noqa: F401
 
@@ -65,6 +68,7 @@ PATCHES = (
     function_url,
     eventbridge_lambda,
     execution_end,
+    alarm_state_change,
     no_value,
     bad_day,
 )

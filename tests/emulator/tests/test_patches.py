@@ -275,6 +275,29 @@ def test_eventbridge_delivers_to_lambda_targets(lambda_endpoint):
     assert event["source"] == "aws.ecr" and event["detail"]["result"] == "SUCCESS"
 
 
+def test_alarms_start_without_data_and_their_state_changes_reach_eventbridge(lambda_endpoint):
+    """alarm_state_change: moto started alarms in OK and emitted no "CloudWatch Alarm State Change"."""
+    events, cloudwatch = client("events"), client("cloudwatch")
+    events.put_rule(Name="alarms", EventPattern=json.dumps({
+        "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}))
+    events.put_targets(Rule="alarms", Targets=[{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:guard"}])
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold")
+    alarm = cloudwatch.describe_alarms(AlarmNames=["web-5xx"])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+    cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="5xx above 10")
+    cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="still")  # no change: no event
+    wait_for(lambda_endpoint, 1)
+    assert len(lambda_endpoint) == 1, lambda_endpoint
+    event = lambda_endpoint[0][1]
+    assert event["source"] == "aws.cloudwatch" and event["resources"] == [alarm["AlarmArn"]]
+    assert event["detail"]["alarmName"] == "web-5xx"
+    assert event["detail"]["state"]["value"] == "ALARM"
+    assert event["detail"]["state"]["reason"] == "5xx above 10"
+    assert event["detail"]["previousState"]["value"] == "INSUFFICIENT_DATA"
+
+
 def test_no_value_is_dropped_from_lists():
     """no_value: moto kept AWS::NoValue as null in lists."""
     task = task_definition("1")
