@@ -41,7 +41,9 @@ pub use input::{
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
-pub use reconcile::{ExecutionEnding, Reconcile, SplitRecord};
+pub use reconcile::{
+    reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,
+};
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;

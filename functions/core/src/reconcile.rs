@@ -34,6 +34,24 @@ impl SplitRecord {
     }
 }
 
+/// How long the reconciler waits before trying again after an error named
+/// `error_type` on its `attempt`-th try (1-based): errors that pass
+/// (throttling, no answer, a read-back that lags) are tried again up to
+/// [`RECONCILE_ATTEMPTS`] times with a doubling pause; any other is final.
+/// Asynchronous invocations get only two more tries from Lambda, so the
+/// reconciler does not lean on them.
+pub fn reconcile_retry_delay(error_type: &str, attempt: u32) -> Option<std::time::Duration> {
+    let passes = matches!(
+        error_type,
+        "Throttled" | "AwsUnreachable" | "WeightNotApplied"
+    );
+    (passes && attempt < RECONCILE_ATTEMPTS)
+        .then(|| std::time::Duration::from_millis(500 << attempt.saturating_sub(1).min(4)))
+}
+
+/// How many times the reconciler tries before a person is needed.
+pub const RECONCILE_ATTEMPTS: u32 = 6;
+
 /// How an execution ended, as Step Functions reports it — or, from the state
 /// machine itself, a rollback that could not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +174,32 @@ mod tests {
             last_set,
             intended,
         }
+    }
+
+    #[test]
+    fn only_errors_that_pass_are_tried_again_with_a_growing_pause() {
+        use std::time::Duration;
+        assert_eq!(
+            reconcile_retry_delay("Throttled", 1),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            reconcile_retry_delay("AwsUnreachable", 2),
+            Some(Duration::from_millis(1000))
+        );
+        assert_eq!(
+            reconcile_retry_delay("WeightNotApplied", 5),
+            Some(Duration::from_millis(8000))
+        );
+        assert_eq!(reconcile_retry_delay("Throttled", RECONCILE_ATTEMPTS), None);
+        assert_eq!(reconcile_retry_delay("AwsServiceError", 1), None);
+        let total: Duration = (1..RECONCILE_ATTEMPTS)
+            .filter_map(|a| reconcile_retry_delay("Throttled", a))
+            .sum();
+        assert!(
+            total < Duration::from_secs(30),
+            "{total:?} leaves room in a 60-s function"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{
-    lock_key, Colour, DeploymentRequest, ExecutionEnding, Notice, Reconcile, ReconcileReport,
-    TrafficSplit,
+    lock_key, reconcile_retry_delay, Colour, DeploymentRequest, ErrorName, ExecutionEnding, Notice,
+    Reconcile, ReconcileReport, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -126,7 +126,21 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         links_closed: 0,
         failure: None,
     };
-    let result = restore(&context, &request, &key, &held, &mut report).await;
+    let mut attempt = 1;
+    let result = loop {
+        let result = restore(&context, &request, &key, &held, &mut report).await;
+        match &result {
+            Err(error) => match reconcile_retry_delay(error.error_type(), attempt) {
+                Some(pause) => {
+                    tracing::warn!(%error, attempt, "reconciling again");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                None => break result,
+            },
+            Ok(()) => break result,
+        }
+    };
     if let Err(error) = &result {
         tracing::error!(%error, service = %request.service, "could not put the service back at rest: a person is needed");
         report.failure = Some(error.to_string());
@@ -155,13 +169,17 @@ async fn restore(
     let rules = &context.ports.rules;
     let rule = rules.rule(&routes.weighted_rule).await?;
     report.live = routing.split_of(&rule.forward_targets()).ok();
-    report.action = Reconcile::decide(
+    let action = Reconcile::decide(
         Some(&held.owner),
         &report.execution,
         held.split.as_ref(),
         routing.stable,
         report.live,
     );
+    // A second try finds the rule the first one restored: still a restore.
+    if !(report.action == Reconcile::Restore && action == Reconcile::AlreadyStable) {
+        report.action = action;
+    }
     if report.action == Reconcile::Restore {
         let stable = TrafficSplit::all_stable();
         let targets = routing.targets_with_split(&rule.forward_targets(), stable);

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::fake::{throttled, Callback, FakeAws};
-use ecs_canary_aws::{ApprovalRecord, StackState};
+use ecs_canary_aws::{ApprovalRecord, AwsError, StackState};
 use ecs_canary_core::{
     ApprovalFacts, ApprovalId, ApprovalStatus, Colour, ContainerSpec, ErrorName, ForwardTarget,
     Reconcile, TaskSet, TrafficSplit,
@@ -599,11 +599,18 @@ async fn an_execution_that_released_its_service_is_not_touched() {
 async fn a_reconciliation_that_cannot_move_the_rule_keeps_the_lock_for_its_retry() {
     let fake = FakeAws::new();
     let (d, _) = mid_rollout(&fake).await;
-    fake.fail_next("ModifyRule", throttled("elasticloadbalancing:ModifyRule"));
+    fake.fail_next(
+        "ModifyRule",
+        AwsError::Service {
+            operation: "elasticloadbalancing:ModifyRule",
+            code: "AccessDenied".into(),
+            message: "not allowed".into(),
+        },
+    );
     let error = reconcile(context(&fake), ended("ABORTED", &d))
         .await
-        .expect_err("ModifyRule is throttled");
-    assert_eq!(error.error_type(), "Throttled");
+        .expect_err("ModifyRule is refused");
+    assert_eq!(error.error_type(), "AwsServiceError");
     assert_eq!(weights(&fake), split(90, 10));
     assert!(
         !fake.state().locks.is_empty(),
@@ -707,4 +714,21 @@ async fn an_alarm_that_does_not_exist_is_refused_before_anything_changes() {
     assert_eq!(error.error_type(), "AlarmNotFound");
     assert!(error.to_string().contains("no-such-alarm"), "{error}");
     assert!(fake.state().locks.is_empty(), "the lock is given back");
+}
+
+#[tokio::test]
+async fn a_reconciliation_tries_again_through_throttling_and_read_lag() {
+    let fake = FakeAws::new();
+    let (d, link) = mid_rollout(&fake).await;
+    fake.fail_next("GetTemplate", throttled("cloudformation:GetTemplate"));
+    fake.fail_next("ModifyRule", throttled("elasticloadbalancing:ModifyRule"));
+    fake.state().stale_rule_reads = 2;
+    let out = reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect("reconciled despite a bad day");
+    assert_eq!(out.action, Reconcile::Restore);
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
+    assert!(fake.state().locks.is_empty());
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
 }
