@@ -2,7 +2,8 @@
 //! machine, functions served by `cargo lambda watch`).
 //!
 //! * Reject → 100 % stable: from the moment the Reject POST is sent until the
-//!   weighted rule reads 100/0 towards stable (median of several runs).
+//!   weighted rule reads 100/0 towards stable (median of several runs); the
+//!   same from SetAlarmState(ALARM) on a guarding alarm during a wait.
 //! * State transitions of a 3-step canary approved to the end.
 //! * 50 deployments of 50 services at once: time from StartExecution to the
 //!   first approval email (p50, p95), state transitions and Lambda
@@ -11,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
 use ecs_canary_e2e::example::{
@@ -32,6 +34,30 @@ fn percentile(mut values: Vec<Duration>, p: usize) -> Duration {
     values.sort();
     let rank = (values.len() * p).div_ceil(100).max(1);
     values[rank - 1]
+}
+
+const ALARM: &str = "bench-5xx";
+
+/// Waits until the weighted rule sends 100 % to the tagged colour; the time
+/// since `since`.
+async fn until_stable(clients: &ecs_canary_aws::AwsClients, since: Instant) -> Duration {
+    loop {
+        let state = live_state(clients, APP_STACK).await.expect("live state");
+        let stable = state
+            .tag
+            .as_deref()
+            .unwrap_or("Blue")
+            .parse()
+            .unwrap_or(Colour::Blue);
+        if state.split_towards(stable) == (100, 0) {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < WAIT,
+            "the rule never returned to 100 % stable"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// What many deployments at once measured.
@@ -113,7 +139,7 @@ async fn concurrent(clients: &ecs_canary_aws::AwsClients, flow: Flow) -> Concurr
 
 #[tokio::main]
 async fn main() {
-    let (_emulator, clients, flow) = example_flow().await;
+    let (emulator, clients, flow) = example_flow().await;
     let input = |steps: serde_json::Value| example_input("2.0.0", steps, 600);
 
     // Reject → rule back at 100 % stable.
@@ -127,25 +153,46 @@ async fn main() {
         let sent = Instant::now();
         let (status, page) = submit(&link, "reject").await;
         assert_eq!(status, 200, "{page}");
-        loop {
-            let state = live_state(&clients, APP_STACK).await.expect("live state");
-            let stable = state
-                .tag
-                .as_deref()
-                .unwrap_or("Blue")
-                .parse()
-                .unwrap_or(Colour::Blue);
-            if state.split_towards(stable) == (100, 0) {
-                latencies.push(sent.elapsed());
-                break;
-            }
-            assert!(
-                sent.elapsed() < WAIT,
-                "the rule never returned to 100 % stable"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        latencies.push(until_stable(&clients, sent).await);
         flow.finished(&execution, WAIT).await;
+    }
+
+    // A guarding alarm fires while a person is asked → rule back at 100 % stable.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await);
+    let set = |state: StateValue| {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(ALARM)
+            .state_value(state)
+            .state_reason("bench")
+            .send()
+    };
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(ALARM)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("an alarm");
+    let mut alarm_latencies = Vec::new();
+    for run in 0..RUNS {
+        set(StateValue::Ok).await.expect("the alarm is quiet");
+        let mut guarded = input(json!([10]));
+        guarded["alarms"] = json!([ALARM]);
+        let execution = flow.start(&format!("alarm-{run}"), &guarded).await;
+        flow.next_email(WAIT).await.expect("an approval email");
+        let fired = Instant::now();
+        set(StateValue::Alarm).await.expect("the alarm fires");
+        alarm_latencies.push(until_stable(&clients, fired).await);
+        flow.finished(&execution, WAIT).await;
+        // The notice of the abort.
+        flow.next_email(WAIT).await.expect("the abort is announced");
     }
 
     // A 3-step canary approved to the end: how many state transitions.
@@ -179,6 +226,10 @@ async fn main() {
     println!(
         "| Reject POST sent → rule at 100 % stable (median of {RUNS}) | {:.0} ms |",
         median(latencies).as_secs_f64() * 1000.0
+    );
+    println!(
+        "| guarding alarm set to ALARM during an approval wait → rule at 100 % stable (median of {RUNS}) | {:.0} ms |",
+        median(alarm_latencies).as_secs_f64() * 1000.0
     );
     println!("| state transitions, 3-step canary approved to promotion | {transitions} |");
     println!("| Lambda invocations in that execution | {lambda_calls} |");

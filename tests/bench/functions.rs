@@ -251,6 +251,12 @@ async fn main() {
                 "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
                 "detail": {"executionArn": "bench", "status": "ABORTED", "input": request.to_string()}
             }),
+            // An alarm that guards no deployment enters ALARM: one scan of the lock table.
+            "alarm-abort" => json!({
+                "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+                "detail": {"alarmName": "bench-unguarded", "state": {"value": "ALARM"},
+                           "previousState": {"value": "OK"}}
+            }),
             _ => json!({"deployment": deployment}),
         };
         let binary = binary_of(function);

@@ -1,14 +1,16 @@
 //! CloudWatch alarms guard a rollout, through the real state machine: one
 //! that does not exist refuses the deployment before anything changes, one
-//! in ALARM stops traffic moving towards the candidate and rolls back.
+//! in ALARM stops traffic moving towards the candidate and rolls back, and
+//! one that fires while a person is being asked (or while the candidate
+//! starts) stops the deployment at once — traffic on stable first.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{app_state, assert_at_rest};
-use ecs_canary_e2e::flow::{example_flow, example_input, link_in, submit};
+use ecs_canary_e2e::example::{app_state, assert_at_rest, at_rest_violations, APP_STACK, SERVICE};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -56,15 +58,19 @@ async fn an_alarm_in_alarm_stops_the_rollout_and_rolls_back() {
         .send()
         .await
         .expect("the alarm fires");
-    // The person approves, but the next step checks the alarm first.
+    // The person approves at that very moment: whichever is first — the
+    // alarm's event, or the next step's own check — the rollout stops.
     let (status, _) = submit(&link_in(&body), "approve").await;
-    assert_eq!(status, 200);
+    assert!(status == 200 || status == 410, "{status}");
     let (status, error) = flow.finished(&execution, WAIT).await;
-    assert_eq!(status, ExecutionStatus::Failed);
+    assert!(
+        matches!(status, ExecutionStatus::Failed | ExecutionStatus::Aborted),
+        "{status:?}"
+    );
     assert_eq!(error.as_deref(), Some("AlarmTriggered"));
     let cause = flow.cause(&execution).await;
     assert!(cause.contains(ALARM), "{cause}");
-    assert_at_rest(&clients, Colour::Blue).await;
+    until_at_rest(&clients).await;
 }
 
 #[tokio::test]
@@ -82,4 +88,123 @@ async fn an_alarm_that_does_not_exist_refuses_the_deployment() {
         .await
         .expect("the refusal is announced");
     assert!(subject.contains("AlarmNotFound"), "{subject}");
+}
+
+async fn fire(cloudwatch: &aws_sdk_cloudwatch::Client) {
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(ALARM)
+        .state_value(StateValue::Alarm)
+        .state_reason("5xx above 10 in one minute")
+        .send()
+        .await
+        .expect("the alarm fires");
+}
+
+#[tokio::test]
+async fn an_alarm_while_a_person_is_asked_puts_traffic_on_stable_at_once() {
+    let (emulator, clients, flow) = example_flow().await;
+    let cloudwatch = cloudwatch(&emulator).await;
+    let mut input = example_input("1.0.1", json!([10, 50]), 600);
+    input["alarms"] = json!([ALARM]);
+    let execution = flow.start("aborted-1-0-1", &input).await;
+    let (_, body) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("step 1 asks for approval");
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+
+    // Nobody clicks: the alarm alone stops the deployment.
+    let fired = Instant::now();
+    fire(&cloudwatch).await;
+    loop {
+        if app_state(&clients).await.split_towards(Colour::Blue) == (100, 0) {
+            break;
+        }
+        assert!(
+            fired.elapsed() < Duration::from_secs(10),
+            "traffic still on the candidate {:?} after the alarm",
+            fired.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("AlarmTriggered"));
+    let cause = flow.cause(&execution).await;
+    assert!(cause.contains(ALARM), "{cause}");
+    assert_at_rest(&clients, Colour::Blue).await;
+
+    // The approval channels say which alarm fired and that the links are void.
+    let (subject, text) = flow
+        .next_email_where(WAIT, |s| s.contains("fired"))
+        .await
+        .expect("the abort is announced");
+    assert_eq!(
+        subject,
+        format!("myservice: alarm {ALARM} fired - deployment rolled back to Blue")
+    );
+    assert!(text.contains("5xx above 10 in one minute"), "{text}");
+    assert!(text.contains("100 % is back on Blue (read back)"), "{text}");
+    assert!(text.contains("are void"), "{text}");
+    let (status, page) = open(&link_in(&body)).await;
+    assert_eq!(status, 410, "the link is void: {page}");
+    assert_eq!(submit(&link_in(&body), "approve").await.0, 410);
+}
+
+#[tokio::test]
+async fn an_alarm_while_the_candidate_starts_stops_the_deployment() {
+    let (emulator, clients, flow) = example_flow().await;
+    let cloudwatch = cloudwatch(&emulator).await;
+    // The candidate never becomes ready: the deployment waits for it.
+    emulator.bad_day(json!({"neverStabilize": true})).await;
+    let mut input = example_input("1.0.1", json!([10, 50]), 600);
+    input["alarms"] = json!([ALARM]);
+    let execution = flow.start("starting-1-0-1", &input).await;
+    let deadline = Instant::now() + WAIT;
+    while !flow
+        .history(&execution)
+        .await
+        .iter()
+        .any(|e| format!("{e:?}").contains("WaitUntilReady"))
+    {
+        assert!(Instant::now() < deadline, "never waited for the candidate");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fired = Instant::now();
+    fire(&cloudwatch).await;
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert!(
+        fired.elapsed() < Duration::from_secs(10),
+        "stopped only after {:?}",
+        fired.elapsed()
+    );
+    // Stopped by the alarm's event, or failed by the next readiness poll,
+    // whichever comes first: either way it ends AlarmTriggered.
+    assert!(
+        matches!(status, ExecutionStatus::Aborted | ExecutionStatus::Failed),
+        "{status:?}"
+    );
+    assert_eq!(error.as_deref(), Some("AlarmTriggered"));
+    until_at_rest(&clients).await;
+}
+
+/// Waits for the service to be at rest on Blue (the reconciler of a
+/// stopped execution runs after it ended).
+async fn until_at_rest(clients: &ecs_canary_aws::AwsClients) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let violations = at_rest_violations(clients, APP_STACK, SERVICE, Colour::Blue).await;
+        if violations.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never back at rest: {violations:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

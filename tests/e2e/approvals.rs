@@ -132,6 +132,8 @@ async fn rejecting_the_second_step_rolls_back() {
     let (status, page) = submit(&link, "reject").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Rejected"), "{page}");
+    // The shortest path: traffic is back on stable before the page answers.
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (100, 0));
 
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(status, ExecutionStatus::Failed);

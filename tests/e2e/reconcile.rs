@@ -85,10 +85,11 @@ async fn a_rollback_that_cannot_complete_asks_for_a_person_and_is_reconciled() {
         .next_approval_email(WAIT)
         .await
         .expect("step 1 asks for approval");
-    // The load balancer refuses the next two rule changes: the rollback's,
-    // then the state machine's own reconciliation's.
+    // The load balancer refuses the next three rule changes: the rejection's
+    // direct rollback, the state machine's rollback, then its own
+    // reconciliation's.
     emulator
-        .arm_fault("elasticloadbalancing", "ModifyRule", "AccessDenied", 2)
+        .arm_fault("elasticloadbalancing", "ModifyRule", "AccessDenied", 3)
         .await;
     let (status, _) = submit(&link_in(&body), "reject").await;
     assert_eq!(status, 200);

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use ecs_canary_core::{
-    ApprovalFacts, ApprovalId, ApprovalStatus, Decision, DECIDING_TAKEOVER_SECONDS,
+    ApprovalFacts, ApprovalId, ApprovalStatus, Decision, Deployment, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::error::Failure;
@@ -25,6 +25,9 @@ pub struct ApprovalRecord {
     pub status: ApprovalStatus,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+    /// The deployment as the step left it, so that whoever ends the step
+    /// early (a rejection, an alarm) can put traffic back on stable at once.
+    pub deployment: Option<Deployment>,
 }
 
 /// The approval request of one step of one execution, as a retried
@@ -76,6 +79,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Option<ApprovalRecord> {
         status: ApprovalStatus::parse(&text(item, STATUS)?)?,
         decided_by: text(item, "decidedBy"),
         decided_at: text(item, "decidedAt"),
+        deployment: text(item, "deployment").and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -117,6 +121,13 @@ impl Approvals {
                 STATUS,
                 AttributeValue::S(record.status.as_str().to_string()),
             );
+        if let Some(json) = record
+            .deployment
+            .as_ref()
+            .and_then(|d| serde_json::to_string(d).ok())
+        {
+            request = request.item("deployment", AttributeValue::S(json));
+        }
         if only_new {
             request = request
                 .condition_expression("attribute_not_exists(#id)")
@@ -350,6 +361,31 @@ impl Approvals {
             }
         }
         Ok(closed)
+    }
+}
+
+impl Approvals {
+    /// The execution's approval that is waiting for a decision right now
+    /// (steps `0..steps`, the latest first), if any.
+    pub async fn pending(
+        &self,
+        execution: &str,
+        steps: usize,
+    ) -> Result<Option<ApprovalRecord>, AwsError> {
+        for step in (0..steps).rev() {
+            let Some(item) = self.item(&step_key(execution, step)).await? else {
+                continue;
+            };
+            let Some(id) = text(&item, "linkId").and_then(|id| ApprovalId::parse(&id)) else {
+                continue;
+            };
+            if let Some(found) = self.get(&id).await? {
+                if found.status == ApprovalStatus::Pending {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 

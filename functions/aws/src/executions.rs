@@ -35,6 +35,29 @@ impl TaskCallbacks {
         Ok(())
     }
 
+    /// Stops `execution` with `error` and `cause` (it ends `ABORTED`; no
+    /// `Catch` runs). An execution that has ended already is not an error.
+    pub async fn stop(&self, execution: &str, error: &str, cause: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .stop_execution()
+            .execution_arn(execution)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let failure = Failure::of(e);
+                if failure.has_code("ExecutionDoesNotExist") {
+                    return Err(AwsError::TaskNotWaiting(failure.message));
+                }
+                Err(failure.into_error("states:StopExecution"))
+            }
+        }
+    }
+
     /// The waiting task fails with `error`; its `Catch` decides what follows.
     pub async fn fail(&self, task_token: &str, error: &str, cause: &str) -> Result<(), AwsError> {
         self.client

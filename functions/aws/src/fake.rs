@@ -13,12 +13,12 @@ use ecs_canary_core::{
 };
 
 use crate::ports::{
-    AlarmStore, ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore,
-    TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, RuleStore, ServiceStore,
+    StackStore, TaskCallbackApi,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
-    SdkConfig, StackState, StepRequest, UpdateOutcome,
+    LockGuard, SdkConfig, StackState, StepRequest, UpdateOutcome,
 };
 
 /// A callback Step Functions received.
@@ -50,6 +50,10 @@ pub struct FakeState {
     pub physical_ids: BTreeMap<String, String>,
     pub stack_updates: Vec<String>,
     pub locks: BTreeMap<String, (String, u64)>,
+    /// What each lock carries for whoever acts on its deployment's behalf.
+    pub guards: BTreeMap<String, LockGuard>,
+    /// Locks whose execution was sent into its rollback from outside.
+    pub rolling_back: Vec<String>,
     /// CloudWatch alarms by name: their state.
     pub alarms: BTreeMap<String, AlarmState>,
     /// What each lock records of the traffic its execution moved.
@@ -57,6 +61,10 @@ pub struct FakeState {
     pub approvals: BTreeMap<String, ApprovalRecord>,
     steps: BTreeMap<String, StepRequest>,
     pub callbacks: Vec<Callback>,
+    /// Executions stopped: (execution, error, cause).
+    pub stopped: Vec<(String, String, String)>,
+    /// Functions invoked directly: (function, payload).
+    pub invocations: Vec<(String, serde_json::Value)>,
     /// When each decision in progress started.
     deciding: BTreeMap<String, u64>,
     /// Task tokens whose task is no longer waiting.
@@ -184,6 +192,7 @@ impl LockStore for FakeAws {
         owner: &'a str,
         now: u64,
         expires_at: u64,
+        guard: &'a LockGuard,
     ) -> AwsFuture<'a, ()> {
         ready(
             self.call("PutItem")
@@ -198,6 +207,8 @@ impl LockStore for FakeAws {
                         state
                             .locks
                             .insert(key.to_string(), (owner.to_string(), expires_at));
+                        state.guards.insert(key.to_string(), guard.clone());
+                        state.rolling_back.retain(|k| k != key);
                         Ok(())
                     }
                 }),
@@ -210,18 +221,35 @@ impl LockStore for FakeAws {
             if held {
                 state.locks.remove(key);
                 state.split_records.remove(key);
+                state.guards.remove(key);
+                state.rolling_back.retain(|k| k != key);
             }
             held
         }))
     }
 
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
-        ready(self.call("GetItem").map(|state| {
-            state.locks.get(key).map(|(owner, expires_at)| HeldLock {
-                owner: owner.clone(),
-                expires_at: *expires_at,
-                split: state.split_records.get(key).copied(),
-            })
+        ready(self.call("GetItem").map(|state| state.held(key)))
+    }
+
+    fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            let held = state.locks.get(key).is_some_and(|(h, _)| h == owner);
+            if held && !state.rolling_back.iter().any(|k| k == key) {
+                state.rolling_back.push(key.to_string());
+            }
+            held
+        }))
+    }
+
+    fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>> {
+        ready(self.call("Scan").map(|state| {
+            state
+                .locks
+                .keys()
+                .filter_map(|key| state.held(key))
+                .filter(|lock| lock.guard.alarms.iter().any(|a| a == alarm))
+                .collect()
         }))
     }
 
@@ -473,9 +501,35 @@ impl ApprovalStore for FakeAws {
             closed
         }))
     }
+
+    fn pending<'a>(
+        &'a self,
+        execution: &'a str,
+        steps: usize,
+    ) -> AwsFuture<'a, Option<ApprovalRecord>> {
+        ready(self.call("GetItem").map(|state| {
+            (0..steps)
+                .rev()
+                .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
+                .filter_map(|claimed| state.approvals.get(claimed.id.as_str()))
+                .find(|record| record.status == ApprovalStatus::Pending)
+                .cloned()
+        }))
+    }
 }
 
 impl FakeState {
+    fn held(&self, key: &str) -> Option<HeldLock> {
+        self.locks.get(key).map(|(owner, expires_at)| HeldLock {
+            key: key.to_string(),
+            owner: owner.clone(),
+            expires_at: *expires_at,
+            split: self.split_records.get(key).copied(),
+            guard: self.guards.get(key).cloned().unwrap_or_default(),
+            rolling_back: self.rolling_back.iter().any(|k| k == key),
+        })
+    }
+
     fn deciding_since(&self, id: &ApprovalId) -> Option<u64> {
         self.deciding.get(id.as_str()).copied()
     }
@@ -511,6 +565,37 @@ impl TaskCallbackApi for FakeAws {
                 cause: cause.to_string(),
             });
             Ok(())
+        }))
+    }
+
+    fn stop<'a>(&'a self, execution: &'a str, error: &'a str, cause: &'a str) -> AwsFuture<'a, ()> {
+        ready(self.stop_execution(execution, error, cause))
+    }
+}
+
+impl FakeAws {
+    fn stop_execution(&self, execution: &str, error: &str, cause: &str) -> Result<(), AwsError> {
+        let mut state = self.call("StopExecution")?;
+        state
+            .stopped
+            .push((execution.to_string(), error.to_string(), cause.to_string()));
+        Ok(())
+    }
+}
+
+impl FunctionApi for FakeAws {
+    /// Records the invocation; answers `null` (arm a failure with
+    /// `fail_next("Invoke", …)`).
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: &'a serde_json::Value,
+    ) -> AwsFuture<'a, serde_json::Value> {
+        ready(self.call("Invoke").map(|mut state| {
+            state
+                .invocations
+                .push((function.to_string(), payload.clone()));
+            serde_json::Value::Null
         }))
     }
 }

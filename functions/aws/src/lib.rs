@@ -14,6 +14,7 @@ mod error;
 mod executions;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod functions;
 mod locks;
 mod notifications;
 mod ports;
@@ -27,11 +28,12 @@ pub use config::{config_loader, load_sdk_config, AwsClients, SdkTimeouts, AWS_TI
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
-pub use locks::{DeploymentLocks, HeldLock};
+pub use functions::FunctionInvoker;
+pub use locks::{DeploymentLocks, HeldLock, LockGuard};
 pub use notifications::Notifications;
 pub use ports::{
-    AlarmStore, ApprovalStore, AwsFuture, LockStore, RuleStore, ServiceStore, StackStore,
-    TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, RuleStore, ServiceStore,
+    StackStore, TaskCallbackApi,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -10,14 +12,63 @@ const KEY: &str = "lockKey";
 const OWNER: &str = "owner";
 const EXPIRES_AT: &str = "expiresAt";
 const SPLIT: &str = "split";
+const ALARMS: &str = "alarms";
+const STEPS: &str = "steps";
+const ROLLING_BACK: &str = "rollingBack";
+
+/// What a deployment puts on its lock for whoever must act on its behalf
+/// while it waits: the alarms that guard it (so an alarm finds the
+/// deployments it guards) and how many steps it has (so its pending
+/// approval can be found).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockGuard {
+    pub alarms: Vec<String>,
+    pub steps: usize,
+}
 
 /// A lock as it is held: by whom, and the traffic its execution last moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldLock {
+    /// The service's lock key (`cluster/service`).
+    pub key: String,
     pub owner: String,
     pub expires_at: u64,
     /// Absent until the execution first changes the weighted rule.
     pub split: Option<SplitRecord>,
+    pub guard: LockGuard,
+    /// The execution was sent into its rollback from outside (an alarm
+    /// failed its waiting step): nobody needs to stop it again.
+    pub rolling_back: bool,
+}
+
+fn held_lock(item: &HashMap<String, AttributeValue>) -> Option<HeldLock> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+    };
+    Some(HeldLock {
+        key: text(KEY)?,
+        owner: text(OWNER)?,
+        expires_at: number(EXPIRES_AT).unwrap_or_default(),
+        // A record this version cannot read is treated as none: the
+        // reconciler then leaves a mixed rule to a person.
+        split: text(SPLIT).and_then(|json| serde_json::from_str(&json).ok()),
+        guard: LockGuard {
+            alarms: item
+                .get(ALARMS)
+                .and_then(|v| v.as_ss().ok())
+                .cloned()
+                .unwrap_or_default(),
+            steps: number(STEPS).unwrap_or_default() as usize,
+        },
+        rolling_back: item
+            .get(ROLLING_BACK)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or_default(),
+    })
 }
 
 /// Per-service deployment locks in a DynamoDB table whose partition key is
@@ -41,22 +92,30 @@ impl DeploymentLocks {
         &self.table
     }
 
-    /// Takes the lock for `owner`, or renews it if `owner` holds it already.
-    /// Fails with `LockHeld` while another owner's lock has not expired.
+    /// Takes the lock for `owner`, or renews it if `owner` holds it already,
+    /// with its `guard`. Fails with `LockHeld` while another owner's lock has
+    /// not expired.
     pub async fn acquire(
         &self,
         key: &str,
         owner: &str,
         now: u64,
         expires_at: u64,
+        guard: &LockGuard,
     ) -> Result<(), AwsError> {
-        let result = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item(KEY, AttributeValue::S(key.to_string()))
             .item(OWNER, AttributeValue::S(owner.to_string()))
             .item(EXPIRES_AT, AttributeValue::N(expires_at.to_string()))
+            .item(STEPS, AttributeValue::N(guard.steps.to_string()));
+        // A string set cannot be empty: no alarms, no attribute.
+        if !guard.alarms.is_empty() {
+            put = put.item(ALARMS, AttributeValue::Ss(guard.alarms.clone()));
+        }
+        let result = put
             .condition_expression(
                 "attribute_not_exists(#key) OR #owner = :owner OR #expires < :now",
             )
@@ -116,24 +175,53 @@ impl DeploymentLocks {
             .send()
             .await
             .map_err(|e| Failure::of(e).into_error("dynamodb:GetItem"))?;
-        let Some(item) = output.item() else {
-            return Ok(None);
-        };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let Some(owner) = text(OWNER) else {
-            return Ok(None);
-        };
-        Ok(Some(HeldLock {
-            owner,
-            expires_at: item
-                .get(EXPIRES_AT)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_default(),
-            // A record this version cannot read is treated as none: the
-            // reconciler then leaves a mixed rule to a person.
-            split: text(SPLIT).and_then(|json| serde_json::from_str(&json).ok()),
-        }))
+        Ok(output.item().and_then(held_lock))
+    }
+
+    /// Every lock (expired or not) guarded by the alarm `alarm`. The table
+    /// holds one item per service that is being deployed or was left
+    /// locked, so a scan stays small.
+    pub async fn guarded_by(&self, alarm: &str) -> Result<Vec<HeldLock>, AwsError> {
+        let mut locks = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("contains(#alarms, :alarm)")
+                .expression_attribute_names("#alarms", ALARMS)
+                .expression_attribute_values(":alarm", AttributeValue::S(alarm.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| Failure::of(e).into_error("dynamodb:Scan"))?;
+            locks.extend(output.items().iter().filter_map(held_lock));
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(locks),
+            }
+        }
+    }
+
+    /// Records that `owner`'s execution was sent into its rollback from
+    /// outside; `false` when `owner` does not hold the lock.
+    pub async fn mark_rolling_back(&self, key: &str, owner: &str) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_string()))
+            .update_expression("SET #rolling = :yes")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#rolling", ROLLING_BACK)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .send()
+            .await;
+        Failure::applied(result, "dynamodb:UpdateItem")
     }
 
     /// Records, while `owner` holds the lock, the traffic it is about to

@@ -16,8 +16,8 @@ use ecs_canary_core::{
 
 use crate::{
     Alarms, ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
-    HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, StackState, Stacks, StepRequest,
-    TaskCallbacks, UpdateOutcome,
+    FunctionInvoker, HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard, StackState,
+    Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
 };
 
 /// The future of one call to AWS.
@@ -47,7 +47,13 @@ pub trait LockStore: Send + Sync {
         owner: &'a str,
         now: u64,
         expires_at: u64,
+        guard: &'a LockGuard,
     ) -> AwsFuture<'a, ()>;
+    /// Records that `owner`'s execution was sent into its rollback from
+    /// outside; `false` when `owner` does not hold the lock.
+    fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+    /// Every lock guarded by the alarm `alarm` (expired or not).
+    fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
     /// The lock as it is held, if anyone holds it.
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>>;
@@ -135,13 +141,42 @@ pub trait ApprovalStore: Send + Sync {
     fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()>;
     /// Closes the execution's pending links (steps `0..steps`); how many.
     fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize>;
+    /// The execution's approval waiting for a decision now, if any.
+    fn pending<'a>(
+        &'a self,
+        execution: &'a str,
+        steps: usize,
+    ) -> AwsFuture<'a, Option<ApprovalRecord>>;
 }
 
-/// Step Functions callbacks for a waiting task.
+/// Step Functions: callbacks for a waiting task, and stopping an execution.
 pub trait TaskCallbackApi: Send + Sync {
     fn succeed<'a>(&'a self, task_token: &'a str, output: &'a str) -> AwsFuture<'a, ()>;
     fn fail<'a>(&'a self, task_token: &'a str, error: &'a str, cause: &'a str)
         -> AwsFuture<'a, ()>;
+    /// Ends `execution` as `ABORTED` with `error`; one that has ended
+    /// already is `TaskNotWaiting`.
+    fn stop<'a>(&'a self, execution: &'a str, error: &'a str, cause: &'a str) -> AwsFuture<'a, ()>;
+}
+
+/// ecs-canary's other functions, invoked directly.
+pub trait FunctionApi: Send + Sync {
+    /// Invokes `function` with `payload`, waiting for its answer.
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: &'a serde_json::Value,
+    ) -> AwsFuture<'a, serde_json::Value>;
+}
+
+impl FunctionApi for FunctionInvoker {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: &'a serde_json::Value,
+    ) -> AwsFuture<'a, serde_json::Value> {
+        Box::pin(FunctionInvoker::invoke(self, function, payload))
+    }
 }
 
 impl RuleStore for ListenerRules {
@@ -170,8 +205,17 @@ impl LockStore for DeploymentLocks {
         owner: &'a str,
         now: u64,
         expires_at: u64,
+        guard: &'a LockGuard,
     ) -> AwsFuture<'a, ()> {
-        Box::pin(DeploymentLocks::acquire(self, key, owner, now, expires_at))
+        Box::pin(DeploymentLocks::acquire(
+            self, key, owner, now, expires_at, guard,
+        ))
+    }
+    fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>> {
+        Box::pin(DeploymentLocks::guarded_by(self, alarm))
+    }
+    fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
+        Box::pin(DeploymentLocks::mark_rolling_back(self, key, owner))
     }
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::release(self, key, owner))
@@ -289,6 +333,13 @@ impl ApprovalStore for Approvals {
     fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize> {
         Box::pin(Approvals::expire_pending(self, execution, steps))
     }
+    fn pending<'a>(
+        &'a self,
+        execution: &'a str,
+        steps: usize,
+    ) -> AwsFuture<'a, Option<ApprovalRecord>> {
+        Box::pin(Approvals::pending(self, execution, steps))
+    }
 }
 
 impl TaskCallbackApi for TaskCallbacks {
@@ -302,5 +353,8 @@ impl TaskCallbackApi for TaskCallbacks {
         cause: &'a str,
     ) -> AwsFuture<'a, ()> {
         Box::pin(TaskCallbacks::fail(self, task_token, error, cause))
+    }
+    fn stop<'a>(&'a self, execution: &'a str, error: &'a str, cause: &'a str) -> AwsFuture<'a, ()> {
+        Box::pin(TaskCallbacks::stop(self, execution, error, cause))
     }
 }

@@ -23,7 +23,7 @@ mod template;
 mod time;
 mod trigger;
 
-pub use alarm::{check_alarms, AlarmError, AlarmReading, AlarmState};
+pub use alarm::{check_alarms, AlarmAbort, AlarmChange, AlarmError, AlarmReading, AlarmState};
 pub use approval::{
     confirmation_page, form_decision, form_field, html_escape, is_slack_response_url, message_page,
     slack_escape, slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, ApprovalStatus,

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::{
-    slack_escape, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit, LOCK_LOST,
+    slack_escape, ApprovalFacts, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit,
+    LOCK_LOST,
 };
 
 /// What reconciling an ended execution found and did, for its notice.
@@ -204,6 +205,50 @@ impl Notice {
         }
     }
 
+    /// A guarding alarm fired while a person was being asked: traffic is
+    /// back on stable (or on its way, when `traffic_on_stable` is false: the
+    /// state machine's rollback finishes it), the links are void, and the
+    /// deployment ends `AlarmTriggered`.
+    pub fn alarm_fired(
+        facts: &ApprovalFacts,
+        alarm: &str,
+        reason: &str,
+        traffic_on_stable: bool,
+    ) -> Notice {
+        let stable = facts.stable;
+        let traffic = if traffic_on_stable {
+            format!(
+                "100 % is back on {stable} (read back) — it was {}.",
+                in_colours(stable, facts.split)
+            )
+        } else {
+            format!(
+                "the rollback is moving it back to 100 % on {stable} (it was {}).",
+                in_colours(stable, facts.split)
+            )
+        };
+        Notice {
+            subject: truncate(format!(
+                "{}: alarm {alarm} fired - deployment rolled back to {stable}",
+                facts.service
+            )),
+            text: format!(
+                "The alarm {alarm} went to ALARM while step {step} of {steps} of the canary deployment of                  {service} (cluster {cluster}) was waiting for a decision.\n\n\
+                 Why:       {reason}\n\
+                 Release:   {release}\n\
+                 Traffic:   {traffic}\n\n\
+                 The approval links of step {step} are void: nothing more can be approved. \
+                 The deployment ends AlarmTriggered; the StableStack tag is unchanged ({stable}).\n",
+                step = facts.step,
+                steps = facts.steps,
+                service = facts.service,
+                cluster = facts.cluster,
+                release = facts.release,
+                reason = if reason.is_empty() { "(no reason given)" } else { reason },
+            ),
+        }
+    }
+
     /// The Slack message: the same words, escaped for mrkdwn.
     pub fn slack_message(&self) -> Value {
         json!({
@@ -224,6 +269,40 @@ fn truncate(subject: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alarm_notice_names_the_alarm_the_traffic_and_the_void_links() {
+        let facts = ApprovalFacts {
+            cluster: "c".into(),
+            service: "web".into(),
+            release: "web: repo:1 → repo:2".into(),
+            stable: Colour::Blue,
+            candidate: Colour::Green,
+            step: 2,
+            steps: 3,
+            split: TrafficSplit::new(50, 50).unwrap(),
+            next_percent: Some(100),
+        };
+        let notice = Notice::alarm_fired(&facts, "web-5xx", "Threshold Crossed", true);
+        assert_eq!(
+            notice.subject,
+            "web: alarm web-5xx fired - deployment rolled back to Blue"
+        );
+        for part in [
+            "The alarm web-5xx went to ALARM while step 2 of 3",
+            "Why:       Threshold Crossed",
+            "100 % is back on Blue (read back) — it was Blue 50 / Green 50.",
+            "links of step 2 are void",
+            "ends AlarmTriggered",
+        ] {
+            assert!(notice.text.contains(part), "{part}\n{}", notice.text);
+        }
+        let slower = Notice::alarm_fired(&facts, "web-5xx", "", false);
+        assert!(slower
+            .text
+            .contains("the rollback is moving it back to 100 % on Blue"));
+        assert!(slower.text.contains("(no reason given)"));
+    }
 
     #[test]
     fn a_refusal_says_what_was_refused_and_why() {

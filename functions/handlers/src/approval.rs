@@ -240,6 +240,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         status: ApprovalStatus::Pending,
         decided_by: None,
         decided_at: None,
+        deployment: Some(event.deployment.clone()),
     };
     let approvals = &context.ports.approvals;
     if claimed.first {

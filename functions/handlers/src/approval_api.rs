@@ -15,6 +15,7 @@ use ecs_canary_core::{
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+use crate::finish::stable_first;
 use crate::{init_logging, Context};
 
 /// How long the Slack message update may take (Slack waits 3 s in all).
@@ -73,7 +74,7 @@ fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
         LinkState::Expired => (
             "This approval has expired",
             format!(
-                "Step {} of {} for {} is no longer waiting for a decision; a deployment whose approval timed out was rolled back.",
+                "Step {} of {} for {} is no longer waiting for a decision: the deployment ended (its approval timed out, it was stopped, or a guarding alarm fired) and its traffic went back to the stable colour. The approval channels say how.",
                 facts.step, facts.steps, facts.service
             ),
         ),
@@ -147,6 +148,10 @@ async fn decide(
                 "rejected by {by} at {at} (step {} of {})",
                 facts.step, facts.steps
             );
+            // Traffic back on stable first; the state machine's rollback follows.
+            if let Some(deployment) = &record.deployment {
+                stable_first(context, deployment, "Rejected", &cause).await;
+            }
             context
                 .ports
                 .callbacks

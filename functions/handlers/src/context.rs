@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    AlarmStore, ApprovalStore, AwsClients, AwsError, LockStore, RuleStore, ServiceStore,
-    StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, LockStore, RuleStore,
+    ServiceStore, StackStore, TaskCallbackApi,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -24,6 +24,7 @@ pub struct Ports {
     pub approvals: Arc<dyn ApprovalStore>,
     pub callbacks: Arc<dyn TaskCallbackApi>,
     pub alarms: Arc<dyn AlarmStore>,
+    pub functions: Arc<dyn FunctionApi>,
 }
 
 impl Ports {
@@ -37,6 +38,7 @@ impl Ports {
             approvals: Arc::new(clients.approvals(&settings.approvals_table)),
             callbacks: Arc::new(clients.callbacks.clone()),
             alarms: Arc::new(clients.alarms.clone()),
+            functions: Arc::new(clients.functions.clone()),
         }
     }
 }

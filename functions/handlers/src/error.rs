@@ -56,6 +56,8 @@ pub enum FunctionError {
     Webhook(String),
     #[error("{0} is not configured")]
     NotConfigured(&'static str),
+    #[error("an alarm fired but these deployments could not be stopped: {0}")]
+    AbortIncomplete(String),
     #[error("stack {stack} is {status}: {reason}")]
     StackUpdateFailed {
         stack: String,
@@ -87,6 +89,7 @@ impl ErrorName for FunctionError {
             FunctionError::Webhook(_) => "SlackWebhookFailed",
             FunctionError::NoChannelDelivered(_) => "NoChannelDelivered",
             FunctionError::NotConfigured(_) => "NotConfigured",
+            FunctionError::AbortIncomplete(_) => "AbortIncomplete",
         }
     }
 }

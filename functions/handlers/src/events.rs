@@ -58,6 +58,11 @@ pub struct RollbackEvent {
     /// Why: a Step Functions error (`{"Error": …, "Cause": …}`) or any JSON.
     #[serde(default)]
     pub reason: Value,
+    /// Only the traffic, at once: 100 % back on stable (read back), nothing
+    /// else — the shortest path of a rejection or an alarm, invoked
+    /// directly; the state machine's rollback follows and does the rest.
+    #[serde(default)]
+    pub stable_first: bool,
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionError> {

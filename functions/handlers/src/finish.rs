@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{rollback_restores_split, TrafficSplit, LOCK_LOST};
-use serde_json::Value;
+use ecs_canary_core::{rollback_restores_split, Deployment, TrafficSplit, LOCK_LOST};
+use serde_json::{json, Value};
 
 use crate::events::{error_and_cause, parse, Failure, Outcome, Promoted, RolledBack};
 use crate::weights::{apply_split, point_tester_rules};
@@ -38,12 +38,26 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
 /// unchanged, lock released; returns why, and `failure: {error, cause}` for
 /// the state machine's Fail state. A rule a person has changed by hand is
 /// left exactly as they set it (`ruleLeftAsIs`).
+///
+/// With `stableFirst` (a rejection or an alarm, invoked directly) only the
+/// traffic moves; the state machine's rollback follows, finds it there, and
+/// does the rest.
 pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack, FunctionError> {
     let RollbackEvent {
         mut deployment,
         reason,
+        stable_first,
     } = parse(event)?;
     let (error, cause) = error_and_cause(&reason);
+    if !stable_first {
+        // An alarm that fires now finds the deployment rolling back and
+        // leaves it to finish (rather than stopping it halfway).
+        context
+            .ports
+            .locks
+            .mark_rolling_back(&deployment.lock_key(), &deployment.owner)
+            .await?;
+    }
     let mut rule_left_as_is = !rollback_restores_split(&error);
     let mut lock_lost = error == LOCK_LOST;
     if !rule_left_as_is {
@@ -60,6 +74,18 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
             }
             Err(other) => return Err(other),
         }
+    }
+    if stable_first {
+        tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, rule_left_as_is, "traffic back on stable first");
+        let stable_after = deployment.stable;
+        return Ok(RolledBack {
+            deployment,
+            outcome: Outcome::RolledBack,
+            stable_after,
+            rule_left_as_is,
+            reason,
+            failure: Failure { error, cause },
+        });
     }
     // Tester rules are this deployment's to restore unless it lost the service.
     if !lock_lost {
@@ -80,6 +106,46 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
         reason,
         failure: Failure { error, cause },
     })
+}
+
+/// How long a person (or Slack, which waits 3 s) waits for the traffic to be
+/// back on stable before the decision is passed on anyway.
+const STABLE_FIRST_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Puts traffic back on stable at once — the shortest path of a rejection
+/// or an alarm — by invoking the rollback function directly (`stableFirst`).
+/// Best effort: `true` when the rule is at 100 % stable (read back); the
+/// state machine's rollback follows either way and finishes the job.
+pub(crate) async fn stable_first(
+    context: &Context,
+    deployment: &Deployment,
+    error: &str,
+    cause: &str,
+) -> bool {
+    let Some(function) = &context.settings.rollback_function else {
+        return false;
+    };
+    let payload = json!({
+        "deployment": deployment,
+        "reason": {"Error": error, "Cause": cause},
+        "stableFirst": true,
+    });
+    let invoked = tokio::time::timeout(
+        STABLE_FIRST_LIMIT,
+        context.ports.functions.invoke(function, &payload),
+    )
+    .await;
+    match invoked {
+        Ok(Ok(answer)) => answer.get("ruleLeftAsIs") != Some(&Value::Bool(true)),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, service = %deployment.request.service, "could not put traffic back on stable first; the state machine's rollback will");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(service = %deployment.request.service, "putting traffic back on stable first takes too long; the state machine's rollback will");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Errors carry stable names (the Lambda `errorType`); `state-machine/README.md`
 //! lists them and the payloads.
 
+mod alarm_abort;
 mod approval;
 mod approval_api;
 mod context;
@@ -20,6 +21,7 @@ mod trigger;
 mod webhook;
 mod weights;
 
+pub use alarm_abort::{alarm_abort, Aborted, AlarmAborts};
 pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent, NoticeKind};
 pub use approval_api::{approval_api, run_http};
 pub use context::{init_logging, run, Context, Ports};

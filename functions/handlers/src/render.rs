@@ -3,7 +3,8 @@ use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
 use ecs_canary_core::{
-    Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress, TaskSet, Template,
+    check_alarms, Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress,
+    TaskSet, Template,
 };
 use serde_json::Value;
 
@@ -26,6 +27,13 @@ pub async fn render_and_deploy(
         action,
         require_ready,
     } = parse(event)?;
+    // While the state machine waits for the candidate, every poll also
+    // watches the guarding alarms: one in ALARM rolls back at once.
+    let alarms = &deployment.request.alarms;
+    if require_ready && !alarms.is_empty() {
+        let readings = context.ports.alarms.read(alarms).await?;
+        check_alarms(alarms, &readings)?;
+    }
     let stacks = &context.ports.stacks;
     let stack = deployment.request.stack.clone();
     let template = Template::parse(&stacks.template(&stack).await?)?;

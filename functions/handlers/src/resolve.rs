@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ecs_canary_aws::AwsError;
+use ecs_canary_aws::{AwsError, LockGuard};
 use ecs_canary_core::{
     check_alarms, lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
     DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
@@ -46,6 +46,10 @@ pub async fn resolve_stable(
             owner,
             now,
             lock_expiry(now, &request, context.settings.ready_wait_seconds),
+            &LockGuard {
+                alarms: request.alarms.clone(),
+                steps: request.steps.len(),
+            },
         )
         .await?;
     match resolve(&context, request, owner).await {

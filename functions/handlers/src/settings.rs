@@ -28,6 +28,10 @@ pub struct Settings {
     /// `ECS_CANARY_READY_POLL_SECONDS` × `ECS_CANARY_READY_POLL_ATTEMPTS`
     /// (the state machine's polling; default 15 × 80). The lock outlives it.
     pub ready_wait_seconds: u64,
+    /// `ECS_CANARY_ROLLBACK_FUNCTION`: the rollback function (name or ARN)
+    /// that approval-api and alarm-abort invoke directly to put traffic back
+    /// on stable first; unset: the state machine's rollback alone does it.
+    pub rollback_function: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -58,6 +62,7 @@ impl Settings {
             trigger_mappings: var("ECS_CANARY_TRIGGER_MAPPINGS"),
             ready_wait_seconds: number("ECS_CANARY_READY_POLL_SECONDS", 15)
                 .saturating_mul(number("ECS_CANARY_READY_POLL_ATTEMPTS", 80)),
+            rollback_function: var("ECS_CANARY_ROLLBACK_FUNCTION"),
         }
     }
 

@@ -12,8 +12,8 @@ use ecs_canary_core::{
     Reconcile, TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
-    approval_api, promote, reconcile, render_and_deploy, request_approval, resolve_stable,
-    rollback, set_weights, Context, FunctionError, Ports, Settings,
+    alarm_abort, approval_api, promote, reconcile, render_and_deploy, request_approval,
+    resolve_stable, rollback, set_weights, Context, FunctionError, Ports, Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -23,6 +23,7 @@ const TESTER: &str = "arn:rule/tester";
 const BLUE: &str = "arn:tg/blue";
 const GREEN: &str = "arn:tg/green";
 const NOW: u64 = 1_800_000_000;
+const ROLLBACK: &str = "arn:function/rollback";
 
 fn context(fake: &FakeAws) -> Arc<Context> {
     let ports = Ports {
@@ -33,9 +34,11 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         approvals: Arc::new(fake.clone()),
         callbacks: Arc::new(fake.clone()),
         alarms: Arc::new(fake.clone()),
+        functions: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
+        rollback_function: Some(ROLLBACK.into()),
         ..Settings::default()
     };
     Arc::new(
@@ -261,6 +264,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
             status: ApprovalStatus::Pending,
             decided_by: None,
             decided_at: None,
+            deployment: None,
         },
     );
     id
@@ -731,4 +735,207 @@ async fn a_reconciliation_tries_again_through_throttling_and_read_lag() {
     assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
     assert!(fake.state().locks.is_empty());
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
+}
+
+// --- the shortest path back to stable --------------------------------------------
+
+/// What the rollback function was invoked with directly, run as Lambda
+/// would run it: the traffic part only.
+async fn run_invoked_rollback(fake: &FakeAws) -> Value {
+    let (function, payload) = fake
+        .state()
+        .invocations
+        .last()
+        .cloned()
+        .expect("the rollback function was invoked");
+    assert_eq!(function, ROLLBACK);
+    assert_eq!(payload["stableFirst"], json!(true));
+    rollback(context(fake), payload.clone())
+        .await
+        .expect("traffic back on stable");
+    payload
+}
+
+#[tokio::test]
+async fn a_rejection_puts_traffic_back_on_stable_before_the_state_machine_hears_of_it() {
+    let fake = FakeAws::new();
+    let (_, link) = mid_rollout(&fake).await;
+    assert_eq!(post(&fake, &link, "reject").await.0, 200);
+    let payload = run_invoked_rollback(&fake).await;
+    assert_eq!(payload["reason"]["Error"], json!("Rejected"));
+    assert_eq!(
+        payload["deployment"]["split"],
+        json!({"stable": 90, "candidate": 10})
+    );
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, .. }] if error == "Rejected"),
+        "the waiting step fails after the direct call"
+    );
+    // Only the traffic moved: the state machine's rollback does the rest …
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(GREEN)));
+    assert!(
+        fake.state().locks.contains_key("c/s"),
+        "the lock is still held"
+    );
+    // … and finds the traffic already there.
+    let mut stepped = payload["deployment"].clone();
+    stepped["split"] = json!({"stable": 90, "candidate": 10});
+    let done = rollback(
+        context(&fake),
+        json!({"deployment": stepped, "reason": {"Error": "Rejected"}}),
+    )
+    .await
+    .expect("the state machine's rollback");
+    assert!(!done.rule_left_as_is);
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().rules.get(TESTER), Some(&only(BLUE)));
+    assert!(fake.state().locks.is_empty());
+}
+
+#[tokio::test]
+async fn a_rejection_whose_direct_rollback_fails_is_still_passed_on() {
+    let fake = FakeAws::new();
+    let (_, link) = mid_rollout(&fake).await;
+    fake.fail_next("Invoke", throttled("lambda:Invoke"));
+    assert_eq!(post(&fake, &link, "reject").await.0, 200);
+    assert_eq!(
+        weights(&fake),
+        split(90, 10),
+        "the state machine's rollback will move it"
+    );
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, .. }] if error == "Rejected")
+    );
+}
+
+fn alarm_event(alarm: &str, state: &str, previous: &str) -> Value {
+    json!({
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": alarm,
+                   "state": {"value": state, "reason": "Threshold Crossed"},
+                   "previousState": {"value": previous}}
+    })
+}
+
+fn guard_lock(fake: &FakeAws, alarm: &str) {
+    fake.state().guards.insert(
+        "c/s".into(),
+        ecs_canary_aws::LockGuard {
+            alarms: vec![alarm.into()],
+            steps: 2,
+        },
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_during_a_wait_puts_traffic_on_stable_then_fails_the_step() {
+    let fake = FakeAws::new();
+    let (_, link) = mid_rollout(&fake).await;
+    guard_lock(&fake, "web-5xx");
+    let out = alarm_abort(context(&fake), alarm_event("web-5xx", "ALARM", "OK"))
+        .await
+        .expect("aborted");
+    assert!(out.fired);
+    assert_eq!(out.aborted.len(), 1);
+    assert_eq!(out.aborted[0].how, "failWaitingStep");
+    assert_eq!(out.aborted[0].links_closed, 1);
+    let payload = run_invoked_rollback(&fake).await;
+    assert_eq!(payload["reason"]["Error"], json!("AlarmTriggered"));
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(
+        status_of(&fake, &link),
+        ApprovalStatus::Expired,
+        "the links are void"
+    );
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, cause, .. }]
+            if error == "AlarmTriggered" && cause.contains("web-5xx")),
+        "{:?}",
+        fake.state().callbacks
+    );
+    // A click on the void link decides nothing.
+    assert_eq!(post(&fake, &link, "approve").await.0, 410);
+    assert_eq!(fake.state().callbacks.len(), 1);
+    // EventBridge delivers at least once, and a second alarm may fire: the
+    // rollback that is running is not interrupted.
+    let again = alarm_abort(context(&fake), alarm_event("web-5xx", "ALARM", "OK"))
+        .await
+        .expect("again");
+    assert_eq!(again.aborted[0].how, "alreadyRollingBack");
+    assert_eq!(fake.state().callbacks.len(), 1);
+    assert!(fake.state().stopped.is_empty());
+}
+
+#[tokio::test]
+async fn an_alarm_between_gates_stops_the_execution_for_the_reconciler() {
+    let fake = FakeAws::new();
+    deployment(&fake);
+    guard_lock(&fake, "web-5xx");
+    let out = alarm_abort(
+        context(&fake),
+        alarm_event("web-5xx", "ALARM", "INSUFFICIENT_DATA"),
+    )
+    .await
+    .expect("aborted");
+    assert_eq!(out.aborted[0].how, "stopExecution");
+    let stopped = fake.state().stopped.clone();
+    assert!(
+        matches!(&stopped[..], [(execution, error, cause)]
+            if execution == "run-1" && error == "AlarmTriggered" && cause.contains("web-5xx")),
+        "{stopped:?}"
+    );
+    assert!(fake.state().invocations.is_empty());
+}
+
+#[tokio::test]
+async fn only_an_alarm_entering_alarm_stops_and_only_what_it_guards() {
+    let fake = FakeAws::new();
+    deployment(&fake);
+    guard_lock(&fake, "web-5xx");
+    let calm = alarm_abort(context(&fake), alarm_event("web-5xx", "OK", "ALARM"))
+        .await
+        .expect("nothing to do");
+    assert!(!calm.fired && calm.aborted.is_empty());
+    let other = alarm_abort(context(&fake), alarm_event("db-cpu", "ALARM", "OK"))
+        .await
+        .expect("nothing to do");
+    assert!(other.fired && other.aborted.is_empty());
+    assert!(fake.state().stopped.is_empty() && fake.state().callbacks.is_empty());
+    let error = alarm_abort(
+        context(&fake),
+        json!({"detail": {"state": {"value": "ALARM"}}}),
+    )
+    .await
+    .expect_err("not an alarm's event");
+    assert_eq!(error.error_type(), "InvalidEvent");
+}
+
+#[tokio::test]
+async fn an_alarm_abort_tries_again_through_throttling() {
+    let fake = FakeAws::new();
+    deployment(&fake);
+    guard_lock(&fake, "web-5xx");
+    fake.fail_next("StopExecution", throttled("states:StopExecution"));
+    let out = alarm_abort(context(&fake), alarm_event("web-5xx", "ALARM", "OK"))
+        .await
+        .expect("stopped on the second try");
+    assert_eq!(out.aborted.len(), 1);
+    assert_eq!(fake.state().stopped.len(), 1);
+}
+
+#[tokio::test]
+async fn an_alarm_while_waiting_for_the_candidate_rolls_back_at_the_next_poll() {
+    use ecs_canary_core::AlarmState;
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let d = guarded(&fake, AlarmState::Alarm);
+    let error = render_and_deploy(
+        context(&fake),
+        json!({"deployment": d, "action": "status", "requireReady": true}),
+    )
+    .await
+    .expect_err("the alarm fires");
+    assert_eq!(error.error_type(), "AlarmTriggered");
 }

@@ -14,6 +14,7 @@ Imported by the launcher before the server starts. It:
   Lambda endpoint (``cargo lambda watch`` serves ``/lambda-url/<function>/``);
 * EventBridge rules deliver to Lambda targets (asynchronously, through the
   launcher's Lambda routing), as they do in AWS;
+* SendTaskFailure keeps its ``cause``;
 * StopExecution really stops an execution, and every execution status change
   is emitted to EventBridge ("Step Functions Execution Status Change");
 * a new CloudWatch alarm starts in INSUFFICIENT_DATA, and every change of an
@@ -46,6 +47,7 @@ from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
 from . import eventbridge_lambda  # noqa: F401
 from . import execution_end  # noqa: F401
+from . import task_failure_cause  # noqa: F401
 from . import alarm_state_change  # noqa: F401
 from . import no_value  # noqa: F401
 from . import bad_day  # noqa: F401
@@ -68,6 +70,7 @@ PATCHES = (
     function_url,
     eventbridge_lambda,
     execution_end,
+    task_failure_cause,
     alarm_state_change,
     no_value,
     bad_day,

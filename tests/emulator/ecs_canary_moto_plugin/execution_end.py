@@ -2,9 +2,10 @@
 execution waiting for a task token (it stayed RUNNING and its token still
 worked), and no execution status change reached EventBridge. Fixed:
 
-* StopExecution ends the execution at once: ``ABORTED`` with its stop date,
-  every waiting task is released (its token no longer works, as in AWS), and
-  no further state runs;
+* StopExecution ends the execution at once: ``ABORTED`` with its stop date
+  and the ``error`` and ``cause`` it was given (moto dropped them), every
+  waiting task is released (its token no longer works, as in AWS), and no
+  further state runs;
 * every change of an execution's status (``RUNNING``, ``SUCCEEDED``,
   ``FAILED``, ``TIMED_OUT``, ``ABORTED``) is put on the account's default
   event bus as AWS does: source ``aws.states``, detail-type "Step Functions
@@ -21,6 +22,9 @@ from typing import Any
 
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerLeft
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.stepfunctions import responses
 from moto.stepfunctions.parser.backend import execution as execution_module
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -101,6 +105,8 @@ def _stop(self, stop_date, error, cause) -> None:  # noqa: ANN001
     if self.exec_status != ExecutionStatus.RUNNING:
         return
     _original_stop(self, stop_date=stop_date, error=error or None, cause=cause or None)
+    self.error = error or None
+    self.cause = cause or None
     self.exec_status = ExecutionStatus.ABORTED
     self.stop_date = stop_date
     worker = self.exec_worker
@@ -121,6 +127,14 @@ def _terminated(self) -> None:  # noqa: ANN001
     emit(self.execution)
 
 
+def _stop_execution(self: Any) -> ActionResult:  # noqa: ANN401
+    # As moto's, with the request's error and cause passed on.
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    execution.stop(stop_date=utcnow(), error=self._get_param("error") or "", cause=self._get_param("cause") or "")
+    return ActionResult({"stopDate": execution.stop_date})
+
+
+responses.StepFunctionResponse.stop_execution = _stop_execution
 execution_module.Execution.start = _start
 execution_module.Execution.stop = _stop
 execution_module.BaseExecutionWorkerCommunication.terminated = _terminated

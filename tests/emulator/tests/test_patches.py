@@ -462,10 +462,11 @@ def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda
             token = json.loads(messages[0]["Body"])["token"] if messages else None
         assert token, "the task never started"
 
-        sfn.stop_execution(executionArn=arn)
+        sfn.stop_execution(executionArn=arn, error="AlarmTriggered", cause="web-5xx is in ALARM")
 
         described = sfn.describe_execution(executionArn=arn)
         assert described["status"] == "ABORTED" and "stopDate" in described
+        assert (described.get("error"), described.get("cause")) == ("AlarmTriggered", "web-5xx is in ALARM")
         with pytest.raises(sfn.exceptions.ClientError):
             sfn.send_task_success(taskToken=token, output="{}")
         time.sleep(0.3)
@@ -476,6 +477,8 @@ def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda
             assert event["source"] == "aws.states" and event["resources"] == [arn]
             assert json.loads(event["detail"]["input"]) == {"service": "web"}
             statuses.append(event["detail"]["status"])
+            if event["detail"]["status"] == "ABORTED":
+                assert event["detail"]["error"] == "AlarmTriggered", event["detail"]
         # EventBridge does not promise an order.
         assert sorted(statuses) == ["ABORTED", "RUNNING"], statuses
 
@@ -489,5 +492,44 @@ def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda
         ended = {event["detail"]["status"]: event["detail"] for _, event in lambda_endpoint}
         assert sorted(ended) == ["FAILED", "RUNNING"], ended
         assert (ended["FAILED"]["error"], ended["FAILED"]["cause"]) == ("Rejected", "no")
+    finally:
+        default_user_config["stepfunctions"] = {"execute_state_machine": False}
+
+
+def test_send_task_failure_keeps_its_cause():
+    """task_failure_cause: moto's SendTaskFailure dropped the cause."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    try:
+        sqs, sfn = client("sqs"), client("stepfunctions")
+        work = sqs.create_queue(QueueName="failing-work")["QueueUrl"]
+        machine = sfn.create_state_machine(
+            name="fails-with-cause",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps({"StartAt": "Wait", "States": {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": work, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+                    "End": True},
+                "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}}),
+        )["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name="y", input="{}")["executionArn"]
+        token = None
+        deadline = time.time() + 10
+        while token is None and time.time() < deadline:
+            messages = sqs.receive_message(QueueUrl=work).get("Messages", [])
+            token = json.loads(messages[0]["Body"])["token"] if messages else None
+        assert token, "the task never started"
+        sfn.send_task_failure(taskToken=token, error="AlarmTriggered", cause="the alarm web-5xx is in ALARM")
+        deadline = time.time() + 10
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.time() < deadline:
+            time.sleep(0.05)
+        described = sfn.describe_execution(executionArn=arn)
+        assert described["status"] == "FAILED"
+        assert described.get("error") == "AlarmTriggered"
+        assert described.get("cause") == "the alarm web-5xx is in ALARM"
     finally:
         default_user_config["stepfunctions"] = {"execute_state_machine": False}

@@ -1,0 +1,171 @@
+use std::sync::Arc;
+
+use ecs_canary_aws::{AwsError, HeldLock};
+use ecs_canary_core::{reconcile_retry_delay, AlarmAbort, AlarmChange, ErrorName, Notice};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::approval::send_notice;
+use crate::finish::stable_first;
+use crate::{Context, FunctionError};
+
+/// The error every deployment stopped by an alarm ends with.
+const ALARM_TRIGGERED: &str = "AlarmTriggered";
+
+/// What alarm-abort did about one deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Aborted {
+    pub service: String,
+    pub execution: String,
+    /// `failWaitingStep` or `stopExecution`.
+    pub how: String,
+    /// The rule was read back at 100 % stable before the step failed.
+    pub traffic_on_stable: bool,
+    pub links_closed: usize,
+}
+
+/// alarm-abort's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmAborts {
+    pub alarm: String,
+    /// `false`: the change was not into `ALARM`; nothing was done.
+    pub fired: bool,
+    pub aborted: Vec<Aborted>,
+}
+
+/// An alarm entered `ALARM` ("CloudWatch Alarm State Change" from
+/// EventBridge): every deployment it guards stops at once. One waiting for
+/// a person gets its traffic back on stable first (the rollback function,
+/// invoked directly), its links voided, its waiting step failed
+/// `AlarmTriggered` (the state machine's rollback finishes) and a notice on
+/// the approval channels; any other is stopped with `AlarmTriggered`, and
+/// the reconciler puts its service back at rest and tells the channels.
+///
+/// Safe to repeat: a deployment already stopped is found ended. A
+/// deployment it could not stop makes the function fail, so that Lambda
+/// tries again.
+pub async fn alarm_abort(
+    context: Arc<Context>,
+    event: Value,
+) -> Result<AlarmAborts, FunctionError> {
+    let detail = event.get("detail").cloned().unwrap_or(event);
+    let change = AlarmChange::from_detail(&detail).ok_or_else(|| {
+        FunctionError::InvalidEvent("not a CloudWatch Alarm State Change: no `alarmName`".into())
+    })?;
+    let mut answer = AlarmAborts {
+        alarm: change.alarm.clone(),
+        fired: change.fired(),
+        aborted: Vec::new(),
+    };
+    if !answer.fired {
+        return Ok(answer);
+    }
+    let guarded = context.ports.locks.guarded_by(&change.alarm).await?;
+    let mut failures = Vec::new();
+    for lock in guarded {
+        let mut attempt = 1;
+        let result = loop {
+            let result = abort(&context, &change, &lock).await;
+            match &result {
+                // AWS slow or throttling: Lambda would try the whole event only twice more.
+                Err(error) => match reconcile_retry_delay(error.error_type(), attempt) {
+                    Some(pause) => {
+                        tracing::warn!(%error, attempt, "stopping the deployment again");
+                        tokio::time::sleep(pause).await;
+                        attempt += 1;
+                    }
+                    None => break result,
+                },
+                Ok(_) => break result,
+            }
+        };
+        match result {
+            Ok(aborted) => answer.aborted.push(aborted),
+            Err(error) => {
+                tracing::error!(%error, execution = %lock.owner, "could not stop a deployment the alarm guards");
+                failures.push(format!("{}: {error}", lock.key));
+            }
+        }
+    }
+    tracing::info!(alarm = %change.alarm, aborted = answer.aborted.len(), failed = failures.len(), "alarm fired");
+    if !failures.is_empty() {
+        return Err(FunctionError::AbortIncomplete(failures.join("; ")));
+    }
+    Ok(answer)
+}
+
+/// Stops one deployment the alarm guards.
+async fn abort(
+    context: &Context,
+    change: &AlarmChange,
+    lock: &HeldLock,
+) -> Result<Aborted, FunctionError> {
+    let error = change.error();
+    let cause = error.to_string();
+    let (execution, steps) = (&lock.owner, lock.guard.steps);
+    let pending = context.ports.approvals.pending(execution, steps).await?;
+    let waiting = pending.filter(|record| record.deployment.is_some());
+    let how = AlarmAbort::decide(lock.rolling_back, waiting.is_some());
+    let mut aborted = Aborted {
+        service: lock.key.clone(),
+        execution: execution.clone(),
+        how: how.as_str().into(),
+        traffic_on_stable: false,
+        links_closed: 0,
+    };
+    let gone = |result: Result<(), AwsError>| match result {
+        Ok(()) | Err(AwsError::TaskNotWaiting(_)) => Ok(()),
+        Err(other) => Err(other),
+    };
+    match (how, waiting) {
+        (AlarmAbort::FailWaitingStep, Some(record)) => {
+            if let Some(deployment) = &record.deployment {
+                aborted.traffic_on_stable =
+                    stable_first(context, deployment, ALARM_TRIGGERED, &cause).await;
+            }
+            gone(
+                context
+                    .ports
+                    .callbacks
+                    .fail(&record.task_token, ALARM_TRIGGERED, &cause)
+                    .await,
+            )?;
+            // In this order, so that a repeat finds the step failed, or
+            // still waiting and fails it (again).
+            context
+                .ports
+                .locks
+                .mark_rolling_back(&lock.key, execution)
+                .await?;
+            aborted.links_closed = context
+                .ports
+                .approvals
+                .expire_pending(execution, steps)
+                .await?;
+            let notice = Notice::alarm_fired(
+                &record.facts,
+                &change.alarm,
+                &change.reason,
+                aborted.traffic_on_stable,
+            );
+            let channels = send_notice(context, &notice).await;
+            tracing::warn!(alarm = %change.alarm, service = %record.facts.service, traffic_on_stable = aborted.traffic_on_stable, channels = ?channels, "alarm: the waiting step failed");
+        }
+        (AlarmAbort::AlreadyRollingBack, _) => {
+            tracing::info!(alarm = %change.alarm, service = %lock.key, "alarm: the deployment is already rolling back");
+        }
+        _ => {
+            gone(
+                context
+                    .ports
+                    .callbacks
+                    .stop(execution, ALARM_TRIGGERED, &cause)
+                    .await,
+            )?;
+            tracing::warn!(alarm = %change.alarm, service = %lock.key, error_type = error.error_type(), "alarm: execution stopped; the reconciler puts the service back at rest");
+        }
+    }
+    Ok(aborted)
+}
