@@ -5,7 +5,7 @@ use ecs_canary_e2e::soak::{run_soak, SoakPlan};
 
 #[tokio::test]
 async fn deployments_with_every_fate_on_a_bad_day_leave_every_service_at_rest() {
-    let plan = SoakPlan::from_env(8, 4);
+    let plan = SoakPlan::from_env(9, 4);
     let report = run_soak(plan).await;
     println!("{report}");
     assert!(

@@ -1,8 +1,9 @@
 //! The soak: many deployments over many services at once on one emulator,
 //! each with a fate (promoted, rejected, timed out, stopped from the console,
 //! a release that never stabilises, a failing stack update, Slack down, a
-//! hand on the rule), while AWS throttles a fifth of the calls and ELBv2
-//! reads lag. When everything has ended, every service must be at rest.
+//! hand on the rule, its guarding alarm firing while a person is asked),
+//! while AWS throttles a fifth of the calls and ELBv2 reads lag. When
+//! everything has ended, every service must be at rest.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{Colour, TrafficSplit};
@@ -47,6 +49,8 @@ pub enum Fate {
     SlackDown,
     /// A person sets the rule by hand during step 1, then approves.
     HandChange,
+    /// The service's guarding alarm fires while step `n` waits.
+    AlarmFires(usize),
 }
 
 impl Fate {
@@ -60,6 +64,7 @@ impl Fate {
             Fate::StackUpdateFails => "stack update fails",
             Fate::SlackDown => "Slack down",
             Fate::HandChange => "hand change",
+            Fate::AlarmFires(_) => "alarm fires",
         }
     }
 
@@ -73,6 +78,7 @@ impl Fate {
             Fate::NeverStabilizes => (ExecutionStatus::Failed, Some("CandidateNotReady")),
             Fate::StackUpdateFails => (ExecutionStatus::Failed, Some("StackUpdateFailed")),
             Fate::HandChange => (ExecutionStatus::Failed, Some("SplitChangedByHand")),
+            Fate::AlarmFires(_) => (ExecutionStatus::Failed, Some("AlarmTriggered")),
         }
     }
 }
@@ -105,7 +111,7 @@ impl SoakPlan {
         }
     }
 
-    /// Every deployment's service and fate: the first eight cover every fate
+    /// Every deployment's service and fate: the first nine cover every fate
     /// once (in a random order), the rest are drawn at random.
     fn fates(&self) -> Vec<(usize, Fate)> {
         let mut random = Random(self.seed.max(1));
@@ -119,12 +125,13 @@ impl SoakPlan {
             Fate::StackUpdateFails,
             Fate::SlackDown,
             Fate::HandChange,
+            Fate::AlarmFires(step(&mut random)),
         ];
         for i in (1..all.len()).rev() {
             all.swap(i, random.below(i + 1));
         }
         while all.len() < self.deployments {
-            let fate = match random.below(8) {
+            let fate = match random.below(9) {
                 0 => Fate::Promote,
                 1 => Fate::Reject(step(&mut random)),
                 2 => Fate::ApprovalTimeout,
@@ -132,6 +139,7 @@ impl SoakPlan {
                 4 => Fate::NeverStabilizes,
                 5 => Fate::StackUpdateFails,
                 6 => Fate::SlackDown,
+                7 => Fate::AlarmFires(step(&mut random)),
                 _ => Fate::HandChange,
             };
             all.push(fate);
@@ -216,6 +224,7 @@ struct Soak {
     emulator: Emulator,
     clients: AwsClients,
     sfn: aws_sdk_sfn::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     never_stabilize: Mutex<Vec<String>>,
 }
 
@@ -242,6 +251,25 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
             .expect("an application stack");
     }
     let sfn = flow.sfn.clone();
+    // Every deployment is guarded by its service's alarm.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    for name in &names {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(alarm_of(name))
+            .namespace("AWS/ApplicationELB")
+            .metric_name("HTTPCode_Target_5XX_Count")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(10.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send()
+            .await
+            .expect("a guarding alarm");
+    }
     let (postman, mut mailboxes) = sort_mail(Arc::new(flow), &names);
     let services: Vec<Service> = names
         .iter()
@@ -256,6 +284,7 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
     let soak = Arc::new(Soak {
         clients,
         sfn,
+        cloudwatch,
         never_stabilize: Mutex::new(Vec::new()),
         emulator,
     });
@@ -403,7 +432,7 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
     let input = json!({
         "cluster": CLUSTER, "service": service.name, "stack": service.stack,
         "environment": {"APPVERSION": version}, "steps": [10, 50],
-        "approvalTimeoutSeconds": timeout
+        "approvalTimeoutSeconds": timeout, "alarms": [alarm_of(&service.name)]
     });
     let execution = soak
         .sfn
@@ -426,7 +455,7 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
     let started = Instant::now();
 
     let decide_at = match fate {
-        Fate::Reject(step) | Fate::ConsoleAbort(step) => step,
+        Fate::Reject(step) | Fate::ConsoleAbort(step) | Fate::AlarmFires(step) => step,
         Fate::Promote | Fate::SlackDown => 3,
         Fate::HandChange => 1,
         _ => 0,
@@ -439,6 +468,7 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
         match fate {
             Fate::Reject(_) if last => decide(&link, "reject").await,
             Fate::ConsoleAbort(_) if last => stop(soak, &execution).await,
+            Fate::AlarmFires(_) if last => set_alarm(soak, service, StateValue::Alarm).await,
             Fate::HandChange => {
                 hand_change(soak, service).await;
                 decide(&link, "approve").await;
@@ -514,6 +544,9 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
         // Visible to the next deployment's reads (past ELBv2's read lag).
         tokio::time::sleep(Duration::from_millis(1_200)).await;
     }
+    if let Fate::AlarmFires(_) = fate {
+        set_alarm(soak, service, StateValue::Ok).await;
+    }
     if fate == Fate::NeverStabilizes {
         let mut never = soak.never_stabilize.lock().expect("lock").clone();
         never.retain(|s| s != &service.name);
@@ -523,6 +556,24 @@ async fn deploy(soak: &Soak, service: &mut Service, n: usize, fate: Fate) -> End
             .await;
     }
     ended
+}
+
+/// The alarm that guards `service`'s deployments.
+fn alarm_of(service: &str) -> String {
+    format!("{service}-5xx")
+}
+
+/// What CloudWatch does when the service's errors cross (and fall back
+/// below) the threshold.
+async fn set_alarm(soak: &Soak, service: &Service, state: StateValue) {
+    soak.cloudwatch
+        .set_alarm_state()
+        .alarm_name(alarm_of(&service.name))
+        .state_value(state)
+        .state_reason("soak: 5xx above 10 in one minute")
+        .send()
+        .await
+        .expect("set the alarm's state");
 }
 
 /// What a person does in the console: stops the execution.
