@@ -6,6 +6,7 @@ mod bad_day;
 mod bad_day_traffic;
 mod demo;
 mod emulator;
+mod evidence;
 mod functions;
 mod lineage;
 mod reconcile;

@@ -5,8 +5,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
 use crate::{
-    Alarms, Approvals, DeploymentLocks, EcsServices, FunctionInvoker, ListenerRules, Notifications,
-    Secrets, Stacks, StateMachines, TaskCallbacks,
+    Alarms, Approvals, DeploymentLocks, EcsServices, FunctionInvoker, ListenerRules, Metrics,
+    Notifications, Secrets, Stacks, StateMachines, TaskCallbacks,
 };
 
 /// The environment variable that bounds every AWS call, in seconds: set below
@@ -90,6 +90,7 @@ pub struct AwsClients {
     pub secrets: Secrets,
     pub notifications: Notifications,
     pub alarms: Alarms,
+    pub metrics: Metrics,
     pub functions: FunctionInvoker,
     dynamodb: aws_sdk_dynamodb::Client,
 }
@@ -105,6 +106,7 @@ impl AwsClients {
             secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(config)),
             notifications: Notifications::new(aws_sdk_sns::Client::new(config)),
             alarms: Alarms::new(aws_sdk_cloudwatch::Client::new(config)),
+            metrics: Metrics::new(aws_sdk_cloudwatch::Client::new(config)),
             functions: FunctionInvoker::new(aws_sdk_lambda::Client::new(config)),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }

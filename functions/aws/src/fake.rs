@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ecs_canary_core::{
     AlarmReading, AlarmState, ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision,
-    ForwardTarget, ReleaseChange, SplitRecord, TaskSet, DECIDING_TAKEOVER_SECONDS,
+    ForwardTarget, ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery, TrafficStats,
+    WindowEvidence, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, RuleStore, ServiceStore,
-    StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, MetricStore, RuleStore,
+    ServiceStore, StackStore, TaskCallbackApi,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
@@ -63,6 +64,10 @@ pub struct FakeState {
     pub callbacks: Vec<Callback>,
     /// Executions stopped: (execution, error, cause).
     pub stopped: Vec<(String, String, String)>,
+    /// What the load balancer reports for any window (none: no data).
+    pub window: Option<(TrafficStats, TrafficStats)>,
+    /// Windows read: (since, until).
+    pub windows_read: Vec<(u64, u64)>,
     /// Functions invoked directly: (function, payload).
     pub invocations: Vec<(String, serde_json::Value)>,
     /// When each decision in progress started.
@@ -597,5 +602,25 @@ impl FunctionApi for FakeAws {
                 .push((function.to_string(), payload.clone()));
             serde_json::Value::Null
         }))
+    }
+}
+
+impl MetricStore for FakeAws {
+    /// Every window reports `window` (candidate, stable), or no traffic.
+    fn window<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, WindowEvidence> {
+        ready(self.call("GetMetricData").map(|mut state| {
+            state.windows_read.push((query.since, query.until));
+            let (candidate, stable) = state.window.unwrap_or_default();
+            WindowEvidence {
+                since: query.since,
+                until: query.until,
+                candidate,
+                stable,
+            }
+        }))
+    }
+
+    fn timeline<'a>(&'a self, _: &'a TrafficQuery) -> AwsFuture<'a, Timeline> {
+        ready(self.call("GetMetricData").map(|_| Timeline::default()))
     }
 }

@@ -16,6 +16,7 @@ mod executions;
 pub mod fake;
 mod functions;
 mod locks;
+mod metrics;
 mod notifications;
 mod ports;
 mod rules;
@@ -30,10 +31,11 @@ pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use functions::FunctionInvoker;
 pub use locks::{DeploymentLocks, HeldLock, LockGuard};
+pub use metrics::Metrics;
 pub use notifications::Notifications;
 pub use ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, RuleStore, ServiceStore,
-    StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, MetricStore, RuleStore,
+    ServiceStore, StackStore, TaskCallbackApi,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

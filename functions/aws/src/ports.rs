@@ -11,13 +11,13 @@ use std::pin::Pin;
 
 use ecs_canary_core::{
     AlarmReading, ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange,
-    SplitRecord, TaskSet,
+    SplitRecord, TaskSet, Timeline, TrafficQuery, WindowEvidence,
 };
 
 use crate::{
     Alarms, ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
-    FunctionInvoker, HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard, StackState,
-    Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
+    FunctionInvoker, HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard, Metrics,
+    StackState, Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
 };
 
 /// The future of one call to AWS.
@@ -37,6 +37,21 @@ pub trait RuleStore: Send + Sync {
 pub trait AlarmStore: Send + Sync {
     /// The alarms among `names` that exist, with their states.
     fn read<'a>(&'a self, names: &'a [String]) -> AwsFuture<'a, Vec<AlarmReading>>;
+}
+
+/// The load balancer's numbers for a deployment's target groups.
+pub trait MetricStore: Send + Sync {
+    fn window<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, WindowEvidence>;
+    fn timeline<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, Timeline>;
+}
+
+impl MetricStore for Metrics {
+    fn window<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, WindowEvidence> {
+        Box::pin(Metrics::window(self, query))
+    }
+    fn timeline<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, Timeline> {
+        Box::pin(Metrics::timeline(self, query))
+    }
 }
 
 /// The per-service deployment lock.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::{Colour, ErrorName, TrafficSplit};
+use crate::{evidence_html, Colour, ErrorName, PageEvidence, TrafficSplit};
 
 /// Where Slack's response URLs live; nothing else is ever posted to.
 pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
@@ -308,6 +308,10 @@ pub struct ApprovalFacts {
     pub split: TrafficSplit,
     /// The candidate percentage approval moves to; `None`: promotion.
     pub next_percent: Option<u8>,
+    /// What the load balancer said when the request was sent (the step
+    /// before), or why it could not be read; the page shows live numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 impl ApprovalFacts {
@@ -352,7 +356,8 @@ impl ApprovalFacts {
              Service:   {service} (cluster {cluster})\n\
              Release:   {release}\n\
              Step:      {step} of {steps}\n\
-             Traffic:   {stable_weight} stable ({stable}) / {candidate_weight} new ({candidate}) — {share} on the new version\n\n\
+             Traffic:   {stable_weight} stable ({stable}) / {candidate_weight} new ({candidate}) — {share} on the new version\n\
+             Evidence:  {evidence}\n\n\
              {approve}\n{reject}\n\n\
              Review and decide here (the page asks you to confirm):\n{link}\n",
             service = self.service,
@@ -367,7 +372,16 @@ impl ApprovalFacts {
             share = self.share(),
             approve = self.on_approve(),
             reject = self.on_reject(),
+            evidence = self.evidence_text(),
         )
+    }
+
+    /// The evidence line of the email and the Slack message.
+    pub fn evidence_text(&self) -> String {
+        self.evidence.clone().unwrap_or_else(|| {
+            "no traffic has reached the new version yet; the page shows the numbers as they come in"
+                .to_string()
+        })
     }
 
     /// A Slack Block Kit message with Approve and Reject buttons and the link.
@@ -390,6 +404,7 @@ impl ApprovalFacts {
                     {"type": "mrkdwn", "text": format!("*Split*\n{} stable ({}) / {} new ({})",
                         self.split.stable_weight(), self.stable, self.split.candidate_weight(), self.candidate)},
                 ]},
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Evidence*\n{}", e(&self.evidence_text()))}},
                 {"type": "context", "elements": [
                     {"type": "mrkdwn", "text": format!("{} {}", self.on_approve(), self.on_reject())}
                 ]},
@@ -445,7 +460,11 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// The confirmation page a link opens: facts and two buttons that POST.
-pub fn confirmation_page(facts: &ApprovalFacts, form_action: &str) -> String {
+pub fn confirmation_page(
+    facts: &ApprovalFacts,
+    form_action: &str,
+    evidence: Option<&PageEvidence>,
+) -> String {
     let e = html_escape;
     let body = format!(
         "<dl>\
@@ -454,6 +473,7 @@ pub fn confirmation_page(facts: &ApprovalFacts, form_action: &str) -> String {
          <dt>Step</dt><dd id=\"step\">{step} of {steps}</dd>\
          <dt>Traffic now</dt><dd id=\"split\">{sw} stable ({stable}) / {cw} new ({candidate})</dd>\
          </dl>\
+         {evidence}\
          <p>{approve}</p><p>{reject}</p>\
          <form method=\"post\" action=\"{action}\">\
          <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
@@ -471,6 +491,7 @@ pub fn confirmation_page(facts: &ApprovalFacts, form_action: &str) -> String {
         approve = e(&facts.on_approve()),
         reject = e(&facts.on_reject()),
         action = e(form_action),
+        evidence = evidence.map(evidence_html).unwrap_or_default(),
     );
     page(
         &format!(
@@ -505,6 +526,7 @@ mod tests {
             steps: 2,
             split: TrafficSplit::candidate_percent(10).unwrap(),
             next_percent: next,
+            evidence: None,
         }
     }
 
@@ -672,7 +694,11 @@ mod tests {
         assert!(body.contains("https://example.test/approvals/x"));
         assert!(step.email_subject().len() <= 100);
         let slack = step.slack_message(&ApprovalId::from_random([1; 16]), "https://example.test/a");
-        let actions = &slack["blocks"][3]["elements"];
+        let blocks = slack["blocks"].as_array().unwrap();
+        let actions = &blocks.iter().find(|b| b["type"] == "actions").unwrap()["elements"];
+        assert!(slack
+            .to_string()
+            .contains("*Evidence*\\nno traffic has reached the new version yet"));
         assert_eq!(
             actions[0]["value"],
             "approve:01010101010101010101010101010101"
@@ -688,7 +714,7 @@ mod tests {
     fn pages_escape_what_they_show() {
         let mut hostile = facts(Some(50));
         hostile.release = "<script>alert(1)</script>".into();
-        let page = confirmation_page(&hostile, "/approvals/x");
+        let page = confirmation_page(&hostile, "/approvals/x", None);
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("method=\"post\""));

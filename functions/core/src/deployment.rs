@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
-    Colour, DeploymentRequest, ErrorName, ForwardTarget, ReleaseChange, SplitError, TaskSet,
-    TrafficSplit,
+    ChartMark, Colour, DeploymentRequest, ErrorName, ForwardTarget, ReleaseChange, SplitError,
+    TaskSet, TrafficQuery, TrafficSplit,
 };
 
 /// Extra time a deployment lock outlives its last possible approval.
@@ -44,6 +44,12 @@ pub struct Deployment {
     /// Index in `request.steps` of the step last applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
+    /// When the rollout began (epoch seconds; resolve-stable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    /// When each step was first applied (epoch seconds, by step index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_at: Vec<u64>,
 }
 
 impl Deployment {
@@ -60,6 +66,52 @@ impl Deployment {
         let digest = Sha256::digest(self.owner.as_bytes());
         let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
         format!("ecs-canary-{hex}")
+    }
+
+    /// Records that `step` was applied at `now`; a retried step keeps the
+    /// time it was first applied.
+    pub fn record_applied(&mut self, step: usize, now: u64) {
+        if self.applied_at.len() != step + 1 {
+            self.applied_at.truncate(step);
+            self.applied_at.push(now);
+        }
+    }
+
+    /// The window of `step`: from when it was applied until the next step
+    /// was (or `now`); `None` before it was applied.
+    pub fn step_window(&self, step: usize, now: u64) -> Option<(u64, u64)> {
+        let since = *self.applied_at.get(step)?;
+        let until = self.applied_at.get(step + 1).copied().unwrap_or(now);
+        Some((since, until.max(since)))
+    }
+
+    /// What to read from CloudWatch for this deployment's target groups
+    /// from `since` to `until`.
+    pub fn traffic_query(&self, since: u64, until: u64) -> Option<TrafficQuery> {
+        TrafficQuery::new(
+            &self.weighted_rule,
+            &self.candidate_target_group,
+            &self.stable_target_group,
+            since,
+            until,
+        )
+    }
+
+    /// The step changes to mark on the evidence chart.
+    pub fn chart_marks(&self) -> Vec<ChartMark> {
+        let percentages = self.request.steps.percentages();
+        self.applied_at
+            .iter()
+            .enumerate()
+            .map(|(step, at)| ChartMark {
+                at: *at,
+                label: format!(
+                    "step {}: {} %",
+                    step + 1,
+                    percentages.get(step).copied().unwrap_or_default()
+                ),
+            })
+            .collect()
     }
 
     /// The step to apply next: the one after the last applied, or the first.
@@ -396,7 +448,35 @@ mod tests {
             stack_changed: None,
             release: None,
             step: None,
+            started_at: None,
+            applied_at: Vec::new(),
         }
+    }
+
+    #[test]
+    fn each_step_is_timed_from_when_it_was_first_applied() {
+        let mut d = deployment();
+        d.request = DeploymentRequest::from_json(&json!({
+            "cluster": "c", "service": "s", "stack": "st", "image": "i:1", "steps": [10, 50]
+        }))
+        .unwrap();
+        assert_eq!(d.step_window(0, 100), None);
+        d.record_applied(0, 100);
+        d.record_applied(0, 130);
+        assert_eq!(d.applied_at, [100], "a retried step keeps its first time");
+        assert_eq!(d.step_window(0, 160), Some((100, 160)));
+        d.record_applied(1, 200);
+        assert_eq!(d.step_window(0, 260), Some((100, 200)));
+        assert_eq!(d.step_window(1, 260), Some((200, 260)));
+        let marks = d.chart_marks();
+        assert_eq!(marks.len(), 2);
+        assert_eq!(
+            (marks[1].at, marks[1].label.as_str()),
+            (200, "step 2: 50 %")
+        );
+        // A step applied again after a later one (a replay) starts over.
+        d.record_applied(0, 300);
+        assert_eq!(d.applied_at, [300]);
     }
 
     #[test]

@@ -4,7 +4,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::{ErrorName, StepPlan, StepPlanError};
+use crate::{
+    AnalysisLimits, ErrorName, PercentagePoints, StepPlan, StepPlanError, DEFAULT_MIN_REQUESTS,
+};
 
 /// A day: how long a person has to approve a step unless the request says otherwise.
 pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 86_400;
@@ -23,7 +25,10 @@ const MAX_IMAGE_LEN: usize = 255;
 const MAX_ALARM_NAME_LEN: usize = 255;
 const MAX_ALARMS: usize = 100;
 
-const FIELDS: [&str; 10] = [
+/// The most requests `minRequests` may ask for.
+const MAX_MIN_REQUESTS: u64 = 1_000_000_000;
+
+const FIELDS: [&str; 12] = [
     "cluster",
     "service",
     "stack",
@@ -34,6 +39,8 @@ const FIELDS: [&str; 10] = [
     "steps",
     "approvalTimeoutSeconds",
     "alarms",
+    "maxErrorRateIncrease",
+    "minRequests",
 ];
 
 /// A validated execution input: what to deploy, where, and in which steps.
@@ -65,6 +72,14 @@ pub struct DeploymentRequest {
     /// `INSUFFICIENT_DATA` before traffic moves towards the candidate.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<String>,
+    /// The automatic analysis: a gate rejects by itself when the candidate's
+    /// 5xx rate exceeds stable's by more than this, on enough requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_error_rate_increase: Option<PercentagePoints>,
+    /// How many requests the candidate must serve before its numbers are
+    /// judged (default [`DEFAULT_MIN_REQUESTS`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_requests: Option<u64>,
 }
 
 /// What is wrong with an execution input. Nothing is changed when one is found.
@@ -259,6 +274,36 @@ fn alarms(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
     Ok(names)
 }
 
+fn max_error_rate_increase(
+    object: &Map<String, Value>,
+) -> Result<Option<PercentagePoints>, InputError> {
+    match object.get("maxErrorRateIncrease") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .and_then(PercentagePoints::new)
+            .map(Some)
+            .ok_or_else(|| InputError::InvalidField {
+                field: "maxErrorRateIncrease",
+                reason: format!("must be a number of percentage points from 0 to 100, not {value}"),
+            }),
+    }
+}
+
+fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, InputError> {
+    match object.get("minRequests") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|n| (1..=MAX_MIN_REQUESTS).contains(n))
+            .map(Some)
+            .ok_or_else(|| InputError::InvalidField {
+                field: "minRequests",
+                reason: format!("must be a whole number from 1 to {MAX_MIN_REQUESTS}, not {value}"),
+            }),
+    }
+}
+
 fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
     match object.get("approvalTimeoutSeconds") {
         None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
@@ -309,6 +354,8 @@ impl DeploymentRequest {
             });
         }
         let alarms = alarms(object)?;
+        let max_error_rate_increase = max_error_rate_increase(object)?;
+        let min_requests = min_requests(object)?;
         Ok(DeploymentRequest {
             cluster,
             service,
@@ -320,7 +367,18 @@ impl DeploymentRequest {
             steps,
             approval_timeout_seconds,
             alarms,
+            max_error_rate_increase,
+            min_requests,
         })
+    }
+
+    /// What the evidence is judged against (the analysis is off without
+    /// `maxErrorRateIncrease`).
+    pub fn analysis_limits(&self) -> AnalysisLimits {
+        AnalysisLimits {
+            max_error_rate_increase: self.max_error_rate_increase,
+            min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
+        }
     }
 
     /// Parses and validates an execution input given as JSON text.
@@ -356,6 +414,41 @@ impl<'de> serde::Deserialize<'de> for DeploymentRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_analysis_fields_are_a_limit_in_points_and_a_number_of_requests() {
+        let base = json!({"cluster": "c", "service": "s", "stack": "st", "image": "i:1"});
+        let plain = DeploymentRequest::from_json(&base).unwrap();
+        assert_eq!(plain.analysis_limits().max_error_rate_increase, None);
+        assert_eq!(plain.analysis_limits().min_requests, DEFAULT_MIN_REQUESTS);
+        let mut input = base.clone();
+        input["maxErrorRateIncrease"] = json!(1.5);
+        input["minRequests"] = json!(500);
+        let request = DeploymentRequest::from_json(&input).unwrap();
+        let limits = request.analysis_limits();
+        assert_eq!(
+            limits.max_error_rate_increase.map(|p| p.points()),
+            Some(1.5)
+        );
+        assert_eq!(limits.min_requests, 500);
+        let round = serde_json::to_value(&request).unwrap();
+        assert_eq!(round["maxErrorRateIncrease"], json!(1.5));
+        assert_eq!(DeploymentRequest::from_json(&round).unwrap(), request);
+        for (field, bad) in [
+            ("maxErrorRateIncrease", json!(-1)),
+            ("maxErrorRateIncrease", json!(101)),
+            ("maxErrorRateIncrease", json!("2")),
+            ("minRequests", json!(0)),
+            ("minRequests", json!(1.5)),
+            ("minRequests", json!("100")),
+        ] {
+            let mut input = base.clone();
+            input[field] = bad.clone();
+            let error = DeploymentRequest::from_json(&input).unwrap_err();
+            assert_eq!(error.error_type(), "InvalidField", "{field} {bad}");
+            assert!(error.to_string().contains(field), "{error}");
+        }
+    }
 
     #[test]
     fn alarms_are_names_of_cloudwatch_alarms() {

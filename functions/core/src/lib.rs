@@ -9,8 +9,10 @@
 
 mod alarm;
 mod approval;
+mod chart;
 mod colour;
 mod deployment;
+mod evidence;
 mod input;
 mod notice;
 mod plan;
@@ -30,10 +32,17 @@ pub use approval::{
     Decision, LinkState, SignatureError, SlackAction, DECIDING_TAKEOVER_SECONDS,
     SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
 };
+pub use chart::{evidence_chart, evidence_html, ChartMark, PageEvidence};
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
 pub use deployment::{
     lock_expiry, lock_key, may_move_traffic, require_all_stable, rollback_restores_split,
     Deployment, ResolveError, Routing, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
+};
+pub use evidence::{
+    load_balancer_dimension, target_group_dimension, AnalysisError, AnalysisLimits, Judgement,
+    MinuteStats, PercentagePoints, Timeline, TrafficQuery, TrafficStats, WindowEvidence,
+    ALB_NAMESPACE, DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC,
+    TARGET_5XX_METRIC,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,

@@ -282,6 +282,7 @@ mod tests {
             steps: 3,
             split: TrafficSplit::new(50, 50).unwrap(),
             next_percent: Some(100),
+            evidence: None,
         };
         let notice = Notice::alarm_fired(&facts, "web-5xx", "Threshold Crossed", true);
         assert_eq!(

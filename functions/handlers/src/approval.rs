@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::events::{error_and_cause, parse};
+use crate::evidence::request_evidence;
 use crate::{Context, FunctionError};
 
 /// request-approval's event: sent by the state machine with `.waitForTaskToken`.
@@ -194,6 +195,7 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         steps: steps.len(),
         split: deployment.split,
         next_percent: deployment.percent_after(step),
+        evidence: None,
     }
 }
 
@@ -222,7 +224,8 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     if settings.approval_url.is_empty() {
         return Err(FunctionError::NotConfigured("ECS_CANARY_APPROVAL_URL"));
     }
-    let facts = approval_facts(&event.deployment);
+    let mut facts = approval_facts(&event.deployment);
+    facts.evidence = request_evidence(&context, &event.deployment).await;
     let step = event.deployment.step.unwrap_or(0);
     let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
     let claimed = context

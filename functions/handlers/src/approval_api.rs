@@ -15,6 +15,7 @@ use ecs_canary_core::{
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+use crate::evidence::page_evidence;
 use crate::finish::stable_first;
 use crate::{init_logging, Context};
 
@@ -225,7 +226,14 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
         ));
     }
     // The form posts back to this very URL.
-    Ok(html(200, confirmation_page(&record.facts, "")))
+    let evidence = match &record.deployment {
+        Some(deployment) => Some(page_evidence(context, deployment).await),
+        None => None,
+    };
+    Ok(html(
+        200,
+        confirmation_page(&record.facts, "", evidence.as_ref()),
+    ))
 }
 
 async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, AwsError> {

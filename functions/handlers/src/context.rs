@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, LockStore, RuleStore,
-    ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, LockStore, MetricStore,
+    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -25,6 +25,7 @@ pub struct Ports {
     pub callbacks: Arc<dyn TaskCallbackApi>,
     pub alarms: Arc<dyn AlarmStore>,
     pub functions: Arc<dyn FunctionApi>,
+    pub metrics: Arc<dyn MetricStore>,
 }
 
 impl Ports {
@@ -39,6 +40,7 @@ impl Ports {
             callbacks: Arc::new(clients.callbacks.clone()),
             alarms: Arc::new(clients.alarms.clone()),
             functions: Arc::new(clients.functions.clone()),
+            metrics: Arc::new(clients.metrics.clone()),
         }
     }
 }

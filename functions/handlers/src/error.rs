@@ -1,7 +1,7 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    AlarmError, Colour, ColourError, ErrorName, InputError, ResolveError, SplitError,
-    TemplateError, TrafficSplit, TriggerError,
+    AlarmError, AnalysisError, Colour, ColourError, ErrorName, InputError, ResolveError,
+    SplitError, TemplateError, TrafficSplit, TriggerError,
 };
 use lambda_runtime::Diagnostic;
 use thiserror::Error;
@@ -21,6 +21,8 @@ pub enum FunctionError {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Alarm(#[from] AlarmError),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
@@ -75,6 +77,7 @@ impl ErrorName for FunctionError {
             FunctionError::Split(e) => e.error_type(),
             FunctionError::Resolve(e) => e.error_type(),
             FunctionError::Alarm(e) => e.error_type(),
+            FunctionError::Analysis(e) => e.error_type(),
             FunctionError::Aws(e) => e.error_type(),
             FunctionError::Trigger(e) => e.error_type(),
             FunctionError::InvalidEvent(_) => "InvalidEvent",

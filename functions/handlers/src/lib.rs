@@ -12,6 +12,7 @@ mod approval_api;
 mod context;
 mod error;
 mod events;
+mod evidence;
 mod finish;
 mod reconcile;
 mod render;

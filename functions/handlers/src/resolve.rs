@@ -159,6 +159,8 @@ async fn resolve(
         stack_changed: None,
         release: Some(change),
         step: None,
+        started_at: Some(context.now()),
+        applied_at: Vec::new(),
     })
 }
 

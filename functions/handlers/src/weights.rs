@@ -7,6 +7,7 @@ use ecs_canary_core::{
 use serde_json::Value;
 
 use crate::events::{parse, StepOutput};
+use crate::evidence::check_analysis;
 use crate::{Context, FunctionError, StepEvent};
 
 /// Moves the weighted rule to `split` and reads it back. Only the two
@@ -50,6 +51,10 @@ pub(crate) async fn apply_split(
             {
                 let readings = context.ports.alarms.read(&request.alarms).await?;
                 check_alarms(&request.alarms, &readings)?;
+            }
+            // … and while the automatic analysis finds the step's numbers fine.
+            if split.candidate_share() > deployment.split.candidate_share() {
+                check_analysis(context, deployment).await?;
             }
             // The lock records the move first, on condition that this
             // execution still holds it: whoever reconciles after it knows
@@ -152,6 +157,7 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutp
         })?;
     deployment.split = apply_split(&context, &deployment, split).await?;
     deployment.step = Some(step);
+    deployment.record_applied(step, context.now());
     let last_step = deployment.is_last_step(step);
     Ok(StepOutput {
         deployment,

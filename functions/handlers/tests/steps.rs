@@ -18,10 +18,14 @@ use ecs_canary_handlers::{
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
 
-const RULE: &str = "arn:rule/weighted";
-const TESTER: &str = "arn:rule/tester";
-const BLUE: &str = "arn:tg/blue";
-const GREEN: &str = "arn:tg/green";
+const RULE: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/weighted";
+const TESTER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/tester";
+const BLUE: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/73e2d6bc24d8a067";
+const GREEN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/83e2d6bc24d8a068";
 const NOW: u64 = 1_800_000_000;
 const ROLLBACK: &str = "arn:function/rollback";
 
@@ -35,6 +39,7 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         callbacks: Arc::new(fake.clone()),
         alarms: Arc::new(fake.clone()),
         functions: Arc::new(fake.clone()),
+        metrics: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
@@ -252,6 +257,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         steps: 2,
         split: TrafficSplit::new(90, 10).expect("split"),
         next_percent: Some(50),
+        evidence: None,
     };
     fake.state().approvals.insert(
         id.to_string(),
@@ -938,4 +944,114 @@ async fn an_alarm_while_waiting_for_the_candidate_rolls_back_at_the_next_poll() 
     .await
     .expect_err("the alarm fires");
     assert_eq!(error.error_type(), "AlarmTriggered");
+}
+
+// --- evidence and analysis -------------------------------------------------------
+
+fn failing_candidate(fake: &FakeAws) {
+    let stats = |requests: f64, errors: f64, p99: f64| ecs_canary_core::TrafficStats {
+        requests,
+        target_5xx: errors,
+        elb_5xx: 0.0,
+        p50_ms: Some(p99 / 3.0),
+        p99_ms: Some(p99),
+    };
+    fake.state().window = Some((stats(500.0, 50.0, 900.0), stats(5000.0, 10.0, 170.0)));
+}
+
+/// Step 1 applied (at NOW) with `limits` in the request.
+async fn stepped_with(fake: &FakeAws, limits: Value) -> Value {
+    arrange_example(fake, (100, 0));
+    let mut d = deployment(fake);
+    for (field, value) in limits.as_object().cloned().unwrap_or_default() {
+        d["request"][field] = value;
+    }
+    let stepped = set_weights(context(fake), json!({"deployment": d}))
+        .await
+        .expect("step 1");
+    assert_eq!(stepped.deployment.applied_at, [NOW]);
+    serde_json::to_value(&stepped).expect("json")
+}
+
+#[tokio::test]
+async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let stepped = stepped_with(
+        &fake,
+        json!({"maxErrorRateIncrease": 2, "minRequests": 100}),
+    )
+    .await;
+    let error = set_weights(context(&fake), json!({"deployment": stepped}))
+        .await
+        .expect_err("the analysis rejects");
+    assert_eq!(error.error_type(), "AnalysisFailed");
+    assert!(
+        error
+            .to_string()
+            .contains("9.8 percentage points (limit 2)"),
+        "{error}"
+    );
+    assert_eq!(
+        weights(&fake),
+        split(90, 10),
+        "nothing moved towards the candidate"
+    );
+    assert_eq!(
+        fake.state().windows_read.last(),
+        Some(&(NOW, NOW)),
+        "the step's own window"
+    );
+
+    // Without the field, a person decides: traffic moves on.
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let stepped = stepped_with(&fake, json!({"minRequests": 100})).await;
+    set_weights(context(&fake), json!({"deployment": stepped}))
+        .await
+        .expect("step 2");
+    assert_eq!(weights(&fake), split(50, 50));
+
+    // Numbers that cannot be read never block.
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let stepped = stepped_with(&fake, json!({"maxErrorRateIncrease": 2})).await;
+    fake.fail_next("GetMetricData", throttled("cloudwatch:GetMetricData"));
+    set_weights(context(&fake), json!({"deployment": stepped}))
+        .await
+        .expect("step 2 despite the throttling");
+    assert_eq!(weights(&fake), split(50, 50));
+}
+
+#[tokio::test]
+async fn the_page_shows_the_steps_numbers_and_the_chart() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let (_, link) = mid_rollout(&fake).await;
+    let request: Request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/approvals/{link}"))
+        .body(Body::Empty)
+        .expect("a request");
+    let response = approval_api(context(&fake), request).await.expect("a page");
+    let Body::Text(page) = response.body() else {
+        panic!("a text page")
+    };
+    assert!(page.contains("<section id=\"evidence\">"), "{page}");
+    assert!(page.contains("This step (10 % new, 0 min)"), "{page}");
+    assert!(page.contains("new: 500 requests, 10 % 5xx, p99 900 ms · stable: 5,000 requests, 0.2 % 5xx, p99 170 ms"), "{page}");
+    assert!(page.contains("<svg id=\"evidence-chart\""), "{page}");
+    // Metrics that cannot be read: the page says so, and still decides.
+    fake.fail_next("GetMetricData", throttled("cloudwatch:GetMetricData"));
+    let request: Request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/approvals/{link}"))
+        .body(Body::Empty)
+        .expect("a request");
+    let response = approval_api(context(&fake), request).await.expect("a page");
+    let Body::Text(page) = response.body() else {
+        panic!("a text page")
+    };
+    assert!(page.contains("unavailable: Throttled"), "{page}");
+    assert_eq!(post(&fake, &link, "approve").await.0, 200);
 }

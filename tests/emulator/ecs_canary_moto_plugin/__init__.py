@@ -17,6 +17,7 @@ Imported by the launcher before the server starts. It:
 * SendTaskFailure keeps its ``cause``;
 * StopExecution really stops an execution, and every execution status change
   is emitted to EventBridge ("Step Functions Execution Status Change");
+* CloudWatch's GetMetricData computes percentile statistics (``p50``, ``p99``);
 * a new CloudWatch alarm starts in INSUFFICIENT_DATA, and every change of an
   alarm's state is emitted to EventBridge ("CloudWatch Alarm State Change");
 * drops ``AWS::NoValue`` from lists (``!If [c, x, !Ref AWS::NoValue]`` in a list);
@@ -49,6 +50,7 @@ from . import eventbridge_lambda  # noqa: F401
 from . import execution_end  # noqa: F401
 from . import task_failure_cause  # noqa: F401
 from . import alarm_state_change  # noqa: F401
+from . import metric_percentiles  # noqa: F401
 from . import no_value  # noqa: F401
 from . import bad_day  # noqa: F401
 
@@ -72,6 +74,7 @@ PATCHES = (
     execution_end,
     task_failure_cause,
     alarm_state_change,
+    metric_percentiles,
     no_value,
     bad_day,
 )

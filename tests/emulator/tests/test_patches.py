@@ -533,3 +533,27 @@ def test_send_task_failure_keeps_its_cause():
         assert described.get("cause") == "the alarm web-5xx is in ALARM"
     finally:
         default_user_config["stepfunctions"] = {"execute_state_machine": False}
+
+
+def test_get_metric_data_computes_percentiles():
+    """metric_percentiles: moto answered HTTP 500 for a p99 statistic over data."""
+    import datetime as dt
+
+    cloudwatch = client("cloudwatch")
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    dimensions = [{"Name": "LoadBalancer", "Value": "app/lb/1"}, {"Name": "TargetGroup", "Value": "targetgroup/green/2"}]
+    cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[{
+        "MetricName": "TargetResponseTime", "Dimensions": dimensions, "Timestamp": now,
+        "Values": [0.1, 0.2, 0.9], "Counts": [90, 9, 1]}])
+    query = lambda stat: {"Id": stat, "MetricStat": {  # noqa: E731
+        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime", "Dimensions": dimensions},
+        "Period": 300, "Stat": stat}}
+    results = cloudwatch.get_metric_data(
+        MetricDataQueries=[query("p50"), query("p99"), query("p99.9"), query("Average")],
+        StartTime=now - dt.timedelta(minutes=1), EndTime=now + dt.timedelta(minutes=4),
+    )["MetricDataResults"]
+    values = {r["Id"]: r["Values"] for r in results}
+    assert values["p50"] == [0.1]
+    assert values["p99"] == [0.2]
+    assert values["p99.9"] == [0.9]
+    assert abs(values["Average"][0] - 0.117) < 1e-9

@@ -1,0 +1,118 @@
+//! The load balancer's numbers for a deployment, as the approval channels,
+//! the page and the automatic analysis use them. Numbers that cannot be read
+//! never block a decision: they are shown as unavailable, with why.
+
+use ecs_canary_core::{
+    evidence_chart, AnalysisError, Deployment, ErrorName, PageEvidence, WindowEvidence,
+};
+
+use crate::Context;
+
+/// The numbers of `step` (0-based) from when it was applied until the next
+/// step was (or now); `None` before it was applied or when the ARNs are not
+/// an Application Load Balancer's.
+pub(crate) async fn step_evidence(
+    context: &Context,
+    deployment: &Deployment,
+    step: usize,
+) -> Option<Result<WindowEvidence, String>> {
+    let (since, until) = deployment.step_window(step, context.now())?;
+    let query = deployment.traffic_query(since, until)?;
+    Some(
+        context
+            .ports
+            .metrics
+            .window(&query)
+            .await
+            .map_err(|e| format!("{}: {e}", e.error_type())),
+    )
+}
+
+/// The line the email and the Slack message carry: the step before this
+/// one (this one has only just begun when they are sent).
+pub(crate) async fn request_evidence(context: &Context, deployment: &Deployment) -> Option<String> {
+    let step = deployment.step?.checked_sub(1)?;
+    let limits = deployment.request.analysis_limits();
+    let percent = deployment.request.steps.percentages().get(step).copied();
+    let label = format!("step {} ({} %)", step + 1, percent.unwrap_or_default());
+    Some(match step_evidence(context, deployment, step).await? {
+        Ok(window) => format!("{label}: {}", window.verdict(&limits)),
+        Err(why) => format!("{label}: unavailable ({why})"),
+    })
+}
+
+/// Everything the page shows, read now.
+pub(crate) async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEvidence {
+    let now = context.now();
+    let percentages = deployment.request.steps.percentages();
+    let mut windows = Vec::new();
+    if let Some(step) = deployment.step {
+        for (which, step) in [
+            ("This step", Some(step)),
+            ("The step before", step.checked_sub(1)),
+        ] {
+            let Some(step) = step else { continue };
+            if let Some(window) = step_evidence(context, deployment, step).await {
+                let minutes = window
+                    .as_ref()
+                    .map(|w| (w.until - w.since) / 60)
+                    .unwrap_or_default();
+                let label = format!(
+                    "{which} ({} % new, {minutes} min)",
+                    percentages.get(step).copied().unwrap_or_default()
+                );
+                windows.push((label, window));
+            }
+        }
+    }
+    let alarms = context
+        .ports
+        .alarms
+        .read(&deployment.request.alarms)
+        .await
+        .map_err(|e| format!("{}: {e}", e.error_type()));
+    let since = deployment
+        .started_at
+        .or_else(|| deployment.applied_at.first().copied())
+        .unwrap_or(now);
+    let chart = match deployment.traffic_query(since, now) {
+        None => Err("the load balancer's metrics cannot be named from its ARNs".to_string()),
+        Some(query) => context
+            .ports
+            .metrics
+            .timeline(&query)
+            .await
+            .map(|timeline| evidence_chart(&timeline, &deployment.chart_marks(), since, now))
+            .map_err(|e| format!("{}: {e}", e.error_type())),
+    };
+    PageEvidence {
+        windows,
+        limits: deployment.request.analysis_limits(),
+        alarms,
+        chart,
+    }
+}
+
+/// The automatic analysis, before traffic moves on from the current step:
+/// `AnalysisFailed` when it is on and the step's numbers are over the
+/// limit. Numbers that cannot be read let traffic move on (logged).
+pub(crate) async fn check_analysis(
+    context: &Context,
+    deployment: &Deployment,
+) -> Result<(), AnalysisError> {
+    let limits = deployment.request.analysis_limits();
+    if limits.max_error_rate_increase.is_none() {
+        return Ok(());
+    }
+    let Some(step) = deployment.step else {
+        return Ok(());
+    };
+    match step_evidence(context, deployment, step).await {
+        Some(Ok(window)) => window.analyse(&limits),
+        Some(Err(why)) => {
+            tracing::warn!(service = %deployment.request.service, %why, "the analysis could not read the numbers; traffic moves on");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}

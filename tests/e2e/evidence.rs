@@ -1,0 +1,218 @@
+//! Evidence at every gate, through the real state machine: synthetic traffic
+//! written to CloudWatch for both target groups (as the load balancer would)
+//! reaches the approval email, the Slack message and the page (with its
+//! chart, as a browser sees it); a failing candidate is rejected by the
+//! automatic analysis only when its thresholds are set.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_core::{load_balancer_dimension, target_group_dimension, Colour};
+use ecs_canary_e2e::example::{assert_at_rest, target_group, APP_STACK};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
+use ecs_canary_e2e::Emulator;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// One minute of traffic of one target group.
+struct Minute {
+    requests: f64,
+    errors: f64,
+    /// Response times in seconds, with how many requests took each.
+    latencies: &'static [(f64, f64)],
+}
+
+const HEALTHY_NEW: Minute = Minute {
+    requests: 1204.0,
+    errors: 5.0,
+    latencies: &[(0.05, 1000.0), (0.12, 180.0), (0.18, 24.0)],
+};
+const HEALTHY_STABLE: Minute = Minute {
+    requests: 10877.0,
+    errors: 33.0,
+    latencies: &[(0.05, 9000.0), (0.11, 1700.0), (0.17, 177.0)],
+};
+const FAILING_NEW: Minute = Minute {
+    requests: 500.0,
+    errors: 50.0,
+    latencies: &[(0.2, 400.0), (0.9, 100.0)],
+};
+const FAILING_STABLE: Minute = Minute {
+    requests: 5000.0,
+    errors: 10.0,
+    latencies: &[(0.05, 4900.0), (0.17, 100.0)],
+};
+
+/// Writes a minute of traffic for the example's two target groups, as the
+/// load balancer reports it (only tests may write to `AWS/ApplicationELB`).
+async fn traffic(
+    emulator: &Emulator,
+    clients: &ecs_canary_aws::AwsClients,
+    new: &Minute,
+    stable: &Minute,
+) {
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await);
+    let green = target_group(clients, APP_STACK, Colour::Green)
+        .await
+        .expect("green");
+    let blue = target_group(clients, APP_STACK, Colour::Blue)
+        .await
+        .expect("blue");
+    let rule = clients
+        .stacks
+        .physical_ids(APP_STACK)
+        .await
+        .expect("resources")
+        .into_values()
+        .find(|arn| arn.contains(":listener-rule/"))
+        .expect("a listener rule");
+    let load_balancer = load_balancer_dimension(&rule).expect("an ALB rule");
+    let now = DateTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs() as i64,
+    );
+    for (group, minute) in [(green, new), (blue, stable)] {
+        let dimensions = vec![
+            Dimension::builder()
+                .name("LoadBalancer")
+                .value(&load_balancer)
+                .build(),
+            Dimension::builder()
+                .name("TargetGroup")
+                .value(target_group_dimension(&group).expect("a target group"))
+                .build(),
+        ];
+        let datum = |name: &str, value: f64| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .set_dimensions(Some(dimensions.clone()))
+                .timestamp(now)
+                .value(value)
+                .build()
+        };
+        let latency = MetricDatum::builder()
+            .metric_name("TargetResponseTime")
+            .set_dimensions(Some(dimensions.clone()))
+            .timestamp(now)
+            .set_values(Some(minute.latencies.iter().map(|(v, _)| *v).collect()))
+            .set_counts(Some(minute.latencies.iter().map(|(_, c)| *c).collect()))
+            .build();
+        cloudwatch
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .metric_data(datum("RequestCount", minute.requests))
+            .metric_data(datum("HTTPCode_Target_5XX_Count", minute.errors))
+            .metric_data(latency)
+            .send()
+            .await
+            .expect("put the load balancer's numbers");
+    }
+}
+
+async fn approval(flow: &Flow) -> (String, String) {
+    flow.next_approval_email(WAIT)
+        .await
+        .expect("an approval email")
+}
+
+#[tokio::test]
+async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
+    let (emulator, clients, flow) = example_flow().await;
+    let execution = flow
+        .start(
+            "evidence-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    let (_, body) = approval(&flow).await;
+    assert!(
+        body.contains("Evidence:  no traffic has reached the new version yet"),
+        "{body}"
+    );
+    traffic(&emulator, &clients, &HEALTHY_NEW, &HEALTHY_STABLE).await;
+
+    // The page, as a browser sees it: the numbers of this step and the chart.
+    let link = link_in(&body);
+    let browser = ecs_canary_e2e::browser::Browser::start().await;
+    browser.open(&link).await;
+    let page = browser.source().await;
+    assert!(page.contains("id=\"evidence\""), "{page}");
+    assert!(
+        page.contains("new: 1,204 requests, 0.4 % 5xx, p99 180 ms · stable: 10,877 requests, 0.3 % 5xx, p99 170 ms"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"evidence-chart\""), "{page}");
+    assert!(
+        page.contains("data-series=\"new\"") && page.contains("data-series=\"stable\""),
+        "{page}"
+    );
+    assert!(page.contains("class=\"step-mark\""), "{page}");
+    browser.close().await;
+
+    // Step 2's email and Slack message carry step 1's numbers.
+    assert_eq!(submit(&link, "approve").await.0, 200);
+    let (_, body) = approval(&flow).await;
+    assert!(
+        body.contains("Evidence:  step 1 (10 %): new: 1,204 requests, 0.4 % 5xx, p99 180 ms · stable: 10,877 requests, 0.3 % 5xx, p99 170 ms"),
+        "{body}"
+    );
+    let slack = emulator.slack().messages();
+    let last = slack.last().expect("a Slack message").to_string();
+    assert!(
+        last.contains("*Evidence*") && last.contains("1,204 requests"),
+        "{last}"
+    );
+    assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+}
+
+#[tokio::test]
+async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
+    let (emulator, clients, flow) = example_flow().await;
+    let mut guarded = example_input("1.0.1", json!([10, 50]), 600);
+    guarded["maxErrorRateIncrease"] = json!(2);
+    guarded["minRequests"] = json!(100);
+    let execution = flow.start("analysed-1-0-1", &guarded).await;
+    let (_, body) = approval(&flow).await;
+    traffic(&emulator, &clients, &FAILING_NEW, &FAILING_STABLE).await;
+    let (status, page) = open(&link_in(&body)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("over the limit of the automatic analysis"),
+        "{page}"
+    );
+
+    // A person approves; the gate rejects by itself, traffic to stable first.
+    assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("AnalysisFailed"));
+    let cause = flow.cause(&execution).await;
+    assert!(cause.contains("9.8 percentage points (limit 2)"), "{cause}");
+    assert_at_rest(&clients, Colour::Blue).await;
+
+    // The same numbers without the thresholds: a person decides, traffic moves on.
+    let execution = flow
+        .start(
+            "unanalysed-1-0-1",
+            &example_input("1.0.1", json!([10, 50]), 600),
+        )
+        .await;
+    let (_, body) = approval(&flow).await;
+    traffic(&emulator, &clients, &FAILING_NEW, &FAILING_STABLE).await;
+    assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
+    let (_, body) = approval(&flow).await;
+    assert!(body.contains("2 of 2"), "{body}");
+    assert!(body.contains("9.8 points more 5xx than stable"), "{body}");
+    assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
+    flow.finished(&execution, WAIT).await;
+}
