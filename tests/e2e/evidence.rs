@@ -152,6 +152,29 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
         "{page}"
     );
     assert!(page.contains("class=\"step-mark\""), "{page}");
+    // Where the rollout is, at a glance: the track, the bar, the chart — on
+    // a phone too, without scrolling sideways. The screenshot is kept.
+    browser.resize(390, 844).await;
+    for part in [
+        "#track",
+        "#split-bar",
+        "#evidence-chart",
+        "#approve",
+        "#reject",
+    ] {
+        let (width, height) = browser.size(part).await;
+        assert!(width > 100.0 && height > 20.0, "{part} is {width}x{height}");
+    }
+    let (page_width, viewport) = browser.widths().await;
+    assert!(
+        page_width <= viewport,
+        "the page scrolls sideways: {page_width} > {viewport}"
+    );
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let shots = ecs_canary_e2e::repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&shots).expect("a screenshot directory");
+    std::fs::write(shots.join("approval-page-phone.png"), &png).expect("keep the screenshot");
     browser.close().await;
 
     // Step 2's email and Slack message carry step 1's numbers.

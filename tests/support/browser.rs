@@ -102,8 +102,8 @@ impl Browser {
             .await;
     }
 
-    /// Clicks the element a CSS selector finds.
-    pub async fn click(&self, selector: &str) {
+    /// The WebDriver id of the element a CSS selector finds.
+    async fn element(&self, selector: &str) -> String {
         let element = self
             .call(
                 "POST",
@@ -111,9 +111,66 @@ impl Browser {
                 &json!({"using": "css selector", "value": selector}),
             )
             .await;
-        let id = element[ELEMENT]
+        element[ELEMENT]
             .as_str()
-            .unwrap_or_else(|| panic!("no element {selector}: {element}"));
+            .unwrap_or_else(|| panic!("no element {selector}: {element}"))
+            .to_string()
+    }
+
+    /// The rendered size (width, height in CSS pixels) of the element a CSS
+    /// selector finds.
+    pub async fn size(&self, selector: &str) -> (f64, f64) {
+        let id = self.element(selector).await;
+        let rect = self
+            .call(
+                "GET",
+                &self.session_path(&format!("/element/{id}/rect")),
+                &Value::Null,
+            )
+            .await;
+        (
+            rect["width"].as_f64().unwrap_or_default(),
+            rect["height"].as_f64().unwrap_or_default(),
+        )
+    }
+
+    /// Resizes the window (CSS pixels), e.g. to a phone's.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.session_path("/window/rect"),
+            &json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
+    /// The page's width and the viewport's: a page readable on a phone does
+    /// not scroll sideways. (The test reads them; the page has no script.)
+    pub async fn widths(&self) -> (f64, f64) {
+        let widths = self
+            .call(
+                "POST",
+                &self.session_path("/execute/sync"),
+                &json!({"script": "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", "args": []}),
+            )
+            .await;
+        (
+            widths[0].as_f64().unwrap_or_default(),
+            widths[1].as_f64().unwrap_or_default(),
+        )
+    }
+
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let encoded = self
+            .call("GET", &self.session_path("/screenshot"), &Value::Null)
+            .await;
+        base64_decode(encoded.as_str().unwrap_or_default())
+    }
+
+    /// Clicks the element a CSS selector finds.
+    pub async fn click(&self, selector: &str) {
+        let id = self.element(selector).await;
         self.call(
             "POST",
             &self.session_path(&format!("/element/{id}/click")),
@@ -157,5 +214,39 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Standard base64 (what WebDriver sends screenshots as).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let sextets: Vec<u8> = text.bytes().filter_map(value).collect();
+    sextets
+        .chunks(4)
+        .flat_map(|chunk| {
+            let bits = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, s)| acc | (u32::from(*s) << (18 - 6 * i)));
+            let bytes = [(bits >> 16) as u8, (bits >> 8) as u8, bits as u8];
+            bytes.into_iter().take(chunk.len().saturating_sub(1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_decodes() {
+        assert_eq!(super::base64_decode("aGVsbG8="), b"hello");
+        assert_eq!(super::base64_decode("aGVsbG8h"), b"hello!");
+        assert_eq!(super::base64_decode("iVBORw0KGgo="), b"\x89PNG\r\n\x1a\n");
     }
 }

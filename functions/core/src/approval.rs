@@ -312,9 +312,67 @@ pub struct ApprovalFacts {
     /// before), or why it could not be read; the page shows live numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// The whole plan: the candidate percentage of every step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<u8>,
+    /// When and by what the deployment was started ("2026-11-29T17:05:00Z,
+    /// an ECR push of repo:2.0 (tag 2.0)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+}
+
+/// Where a step stands in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    Done,
+    Current,
+    Next,
+}
+
+impl TrackState {
+    fn as_str(self) -> &'static str {
+        match self {
+            TrackState::Done => "done",
+            TrackState::Current => "current",
+            TrackState::Next => "next",
+        }
+    }
 }
 
 impl ApprovalFacts {
+    /// The plan as a track: every step ("10 %"), then "promote", each done,
+    /// current (the step waiting for this decision) or next.
+    pub fn track(&self) -> Vec<(String, TrackState)> {
+        let mut track: Vec<(String, TrackState)> = self
+            .plan
+            .iter()
+            .enumerate()
+            .map(|(index, percent)| {
+                let state = match (index + 1).cmp(&self.step) {
+                    std::cmp::Ordering::Less => TrackState::Done,
+                    std::cmp::Ordering::Equal => TrackState::Current,
+                    std::cmp::Ordering::Greater => TrackState::Next,
+                };
+                (format!("{percent} %"), state)
+            })
+            .collect();
+        track.push(("promote".into(), TrackState::Next));
+        track
+    }
+
+    /// The track in one line: "10 % ✓ → 50 % (now) → promote".
+    pub fn track_text(&self) -> String {
+        self.track()
+            .iter()
+            .map(|(label, state)| match state {
+                TrackState::Done => format!("{label} ✓"),
+                TrackState::Current => format!("{label} (now)"),
+                TrackState::Next => label.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+
     fn share(&self) -> String {
         format!("{:.0} %", self.split.candidate_share())
     }
@@ -355,9 +413,10 @@ impl ApprovalFacts {
             "A canary deployment is waiting for your decision.\n\n\
              Service:   {service} (cluster {cluster})\n\
              Release:   {release}\n\
-             Step:      {step} of {steps}\n\
+             Step:      {step} of {steps}: {track}\n\
              Traffic:   {stable_weight} stable ({stable}) / {candidate_weight} new ({candidate}) — {share} on the new version\n\
-             Evidence:  {evidence}\n\n\
+             Evidence:  {evidence}\n\
+             Started:   {started}\n\n\
              {approve}\n{reject}\n\n\
              Review and decide here (the page asks you to confirm):\n{link}\n",
             service = self.service,
@@ -373,6 +432,8 @@ impl ApprovalFacts {
             approve = self.on_approve(),
             reject = self.on_reject(),
             evidence = self.evidence_text(),
+            track = self.track_text(),
+            started = self.started.as_deref().unwrap_or("unknown"),
         )
     }
 
@@ -403,6 +464,10 @@ impl ApprovalFacts {
                     {"type": "mrkdwn", "text": format!("*Cluster*\n{}", e(&self.cluster))},
                     {"type": "mrkdwn", "text": format!("*Split*\n{} stable ({}) / {} new ({})",
                         self.split.stable_weight(), self.stable, self.split.candidate_weight(), self.candidate)},
+                ]},
+                {"type": "section", "fields": [
+                    {"type": "mrkdwn", "text": format!("*Plan*\n{}", e(&self.track_text()))},
+                    {"type": "mrkdwn", "text": format!("*Started*\n{}", e(self.started.as_deref().unwrap_or("unknown")))},
                 ]},
                 {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Evidence*\n{}", e(&self.evidence_text()))}},
                 {"type": "context", "elements": [
@@ -447,38 +512,109 @@ pub fn html_escape(text: &str) -> String {
     out
 }
 
+/// The pages' style: readable on a phone, no external asset.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:1.5rem auto;padding:0 1rem;color:#0f172a;line-height:1.4}\
+h1{font-size:1.4rem;margin:.2rem 0 .8rem}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem .8rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}\
+.track{display:flex;flex-wrap:wrap;gap:.3rem;list-style:none;padding:0;margin:.8rem 0}\
+.track li{padding:.25rem .6rem;border-radius:1rem;border:1px solid #94a3b8;font-size:.9rem}\
+.track .done{background:#e2e8f0;color:#475569}.track .done::before{content:'\\2713  '}\
+.track .current{background:#0f172a;color:#fff;font-weight:700}.track .next{color:#475569;border-style:dashed}\
+.bar{display:flex;height:2rem;border-radius:.4rem;overflow:hidden;border:1px solid #94a3b8;margin:.4rem 0 1rem}\
+.bar span{display:flex;align-items:center;justify-content:center;color:#fff;font-size:.85rem;white-space:nowrap;min-width:5.5rem;padding:0 .3rem}\
+.Blue{background:#1d4ed8}.Green{background:#15803d}\
+figure{margin:.5rem 0}svg{width:100%;height:auto}#alarms .firing{color:#b91c1c;font-weight:700}\
+.choices{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start;margin-top:1.5rem}\
+.choice{flex:1 1 14rem}.choice p{margin:.3rem 0 0;font-size:.9rem;color:#334155}\
+button{font-size:1.05rem;padding:.7rem 1.2rem;border-radius:.4rem;cursor:pointer;width:100%}\
+#approve{background:#15803d;color:#fff;border:2px solid #15803d;font-weight:700}\
+#reject{background:#fff;color:#b91c1c;border:2px solid #b91c1c}";
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}\
-         dt{{font-weight:bold}}button{{font-size:1.1rem;padding:.5rem 1.5rem;margin-right:1rem}}</style>\
+         <style>{STYLE}</style>\
          </head><body><h1>{title}</h1>\n{body}\n</body></html>\n",
         title = html_escape(title)
     )
 }
 
-/// The confirmation page a link opens: facts and two buttons that POST.
+/// The split as a bar in the two colours.
+fn split_bar(facts: &ApprovalFacts) -> String {
+    let (stable, new) = (
+        100.0 - facts.split.candidate_share(),
+        facts.split.candidate_share(),
+    );
+    format!(
+        "<div id=\"split-bar\" class=\"bar\" role=\"img\" aria-label=\"{stable:.0} % on the stable version ({sc}), {new:.0} % on the new version ({cc})\">\
+         <span class=\"{sc}\" style=\"flex:{stable:.2} 1 0\">{sc} {stable:.0} %</span>\
+         <span class=\"{cc}\" style=\"flex:{new:.2} 1 0\">{cc} {new:.0} %</span></div>",
+        sc = facts.stable,
+        cc = facts.candidate,
+    )
+}
+
+/// The plan as a track.
+fn track_html(facts: &ApprovalFacts) -> String {
+    let items: String = facts
+        .track()
+        .iter()
+        .map(|(label, state)| {
+            let current = if *state == TrackState::Current {
+                " aria-current=\"step\""
+            } else {
+                ""
+            };
+            format!(
+                "<li class=\"{}\"{current}>{}</li>",
+                state.as_str(),
+                html_escape(label)
+            )
+        })
+        .collect();
+    format!("<ol id=\"track\" class=\"track\" aria-label=\"the plan\">{items}</ol>")
+}
+
+/// The confirmation page a link opens: where the rollout is (the plan as a
+/// track, the split as a bar), what ships, how long the link is valid, the
+/// evidence, and two distinct buttons that POST — Approve, the primary one,
+/// and Reject, apart from it and drawn in outline.
 pub fn confirmation_page(
     facts: &ApprovalFacts,
     form_action: &str,
+    valid_until: Option<&str>,
     evidence: Option<&PageEvidence>,
 ) -> String {
     let e = html_escape;
+    let validity = match valid_until {
+        Some(until) => format!(
+            "<dt>Link valid</dt><dd id=\"valid-until\">until {} — without a decision by then, the deployment rolls back</dd>",
+            e(until)
+        ),
+        None => String::new(),
+    };
+    let approve_label = match facts.next_percent {
+        Some(next) => format!("Approve: {next} % to the new version"),
+        None => "Approve: promote".to_string(),
+    };
     let body = format!(
-        "<dl>\
+        "{track}{bar}\
+         <dl>\
          <dt>Service</dt><dd id=\"service\">{service} (cluster {cluster})</dd>\
          <dt>Release</dt><dd id=\"release\">{release}</dd>\
          <dt>Step</dt><dd id=\"step\">{step} of {steps}</dd>\
          <dt>Traffic now</dt><dd id=\"split\">{sw} stable ({stable}) / {cw} new ({candidate})</dd>\
+         <dt>Started</dt><dd id=\"started\">{started}</dd>{validity}\
          </dl>\
          {evidence}\
-         <p>{approve}</p><p>{reject}</p>\
-         <form method=\"post\" action=\"{action}\">\
-         <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
-         <button type=\"submit\" name=\"decision\" value=\"reject\" id=\"reject\">Reject</button>\
+         <form method=\"post\" action=\"{action}\" class=\"choices\">\
+         <div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">{approve_label}</button><p>{approve}</p></div>\
+         <div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"reject\" id=\"reject\">Reject and roll back</button><p>{reject}</p></div>\
          </form>",
+        track = track_html(facts),
+        bar = split_bar(facts),
         service = e(&facts.service),
         cluster = e(&facts.cluster),
         release = e(&facts.release),
@@ -488,8 +624,10 @@ pub fn confirmation_page(
         stable = facts.stable,
         cw = facts.split.candidate_weight(),
         candidate = facts.candidate,
+        started = e(facts.started.as_deref().unwrap_or("unknown")),
         approve = e(&facts.on_approve()),
         reject = e(&facts.on_reject()),
+        approve_label = e(&approve_label),
         action = e(form_action),
         evidence = evidence.map(evidence_html).unwrap_or_default(),
     );
@@ -527,6 +665,8 @@ mod tests {
             split: TrafficSplit::candidate_percent(10).unwrap(),
             next_percent: next,
             evidence: None,
+            plan: vec![10, 50],
+            started: Some("2026-11-29T17:05:00Z, execution deploy-1".into()),
         }
     }
 
@@ -711,10 +851,60 @@ mod tests {
     }
 
     #[test]
+    fn the_page_shows_the_track_the_bar_the_validity_and_two_distinct_choices() {
+        let mut second = facts(None);
+        second.step = 2;
+        second.split = TrafficSplit::candidate_percent(50).unwrap();
+        assert_eq!(
+            second.track(),
+            [
+                ("10 %".to_string(), TrackState::Done),
+                ("50 %".to_string(), TrackState::Current),
+                ("promote".to_string(), TrackState::Next)
+            ]
+        );
+        assert_eq!(second.track_text(), "10 % ✓ → 50 % (now) → promote");
+        let page = confirmation_page(&second, "", Some("2026-11-30T17:05:00Z"), None);
+        assert!(page.contains("<ol id=\"track\""), "{page}");
+        assert!(page.contains("<li class=\"done\">10 %</li><li class=\"current\" aria-current=\"step\">50 %</li><li class=\"next\">promote</li>"), "{page}");
+        assert!(page.contains("<div id=\"split-bar\""));
+        assert!(
+            page.contains("<span class=\"Blue\" style=\"flex:50.00 1 0\">Blue 50 %</span>"),
+            "{page}"
+        );
+        assert!(page.contains(
+            "until 2026-11-30T17:05:00Z — without a decision by then, the deployment rolls back"
+        ));
+        assert!(
+            page.contains("id=\"approve\">Approve: promote</button>"),
+            "{page}"
+        );
+        assert!(page.contains("id=\"reject\">Reject and roll back</button>"));
+        assert!(page.contains("2026-11-29T17:05:00Z, execution deploy-1"));
+        assert!(
+            !page.contains("<script") && !page.contains("http://") && !page.contains("https://")
+        );
+        // The email and Slack carry the same facts.
+        let body = second.email_body("https://example.test/a");
+        assert!(
+            body.contains("Step:      2 of 2: 10 % ✓ → 50 % (now) → promote"),
+            "{body}"
+        );
+        assert!(body.contains("Started:   2026-11-29T17:05:00Z, execution deploy-1"));
+        let slack = second
+            .slack_message(&ApprovalId::from_random([1; 16]), "https://example.test/a")
+            .to_string();
+        assert!(
+            slack.contains("*Plan*\\n10 % ✓ → 50 % (now) → promote"),
+            "{slack}"
+        );
+    }
+
+    #[test]
     fn pages_escape_what_they_show() {
         let mut hostile = facts(Some(50));
         hostile.release = "<script>alert(1)</script>".into();
-        let page = confirmation_page(&hostile, "/approvals/x", None);
+        let page = confirmation_page(&hostile, "/approvals/x", None, None);
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("method=\"post\""));

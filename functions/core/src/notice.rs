@@ -283,6 +283,8 @@ mod tests {
             split: TrafficSplit::new(50, 50).unwrap(),
             next_percent: Some(100),
             evidence: None,
+            plan: vec![10, 50, 75],
+            started: None,
         };
         let notice = Notice::alarm_fired(&facts, "web-5xx", "Threshold Crossed", true);
         assert_eq!(

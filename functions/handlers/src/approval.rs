@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
 use ecs_canary_core::{
-    ApprovalFacts, ApprovalId, ApprovalStatus, Deployment, DeploymentRequest, Notice,
+    iso8601, ApprovalFacts, ApprovalId, ApprovalStatus, Deployment, DeploymentRequest, Notice,
 };
 
 /// The approval channels, as logged and returned.
@@ -181,6 +181,25 @@ fn release_text(deployment: &Deployment) -> String {
     parts.join(", ")
 }
 
+/// When and by what the deployment was started: an ECR push (the trigger
+/// sets `imageTag`) or the execution, by name.
+fn started_by(deployment: &Deployment) -> String {
+    let when = deployment
+        .started_at
+        .map(iso8601)
+        .unwrap_or_else(|| "at an unknown time".into());
+    let execution = deployment.owner.rsplit(':').next().unwrap_or_default();
+    match (
+        &deployment.request.image_tag,
+        deployment.request.image_text(),
+    ) {
+        (Some(_), Some(image)) => {
+            format!("{when}, by an ECR push of {image} (execution {execution})")
+        }
+        _ => format!("{when}, execution {execution}"),
+    }
+}
+
 /// The facts of the step a deployment has just applied.
 pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
     let step = deployment.step.unwrap_or(0);
@@ -196,6 +215,8 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         split: deployment.split,
         next_percent: deployment.percent_after(step),
         evidence: None,
+        plan: steps.to_vec(),
+        started: Some(started_by(deployment)),
     }
 }
 

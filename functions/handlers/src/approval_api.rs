@@ -232,7 +232,12 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
     };
     Ok(html(
         200,
-        confirmation_page(&record.facts, "", evidence.as_ref()),
+        confirmation_page(
+            &record.facts,
+            "",
+            Some(&iso8601(record.expires_at)),
+            evidence.as_ref(),
+        ),
     ))
 }
 

@@ -258,6 +258,8 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         split: TrafficSplit::new(90, 10).expect("split"),
         next_percent: Some(50),
         evidence: None,
+        plan: vec![10, 50],
+        started: None,
     };
     fake.state().approvals.insert(
         id.to_string(),
