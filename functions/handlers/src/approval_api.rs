@@ -15,7 +15,7 @@ use ecs_canary_core::{
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use crate::evidence::page_evidence;
+use crate::evidence::{check_analysis, page_evidence};
 use crate::finish::stable_first;
 use crate::{init_logging, Context};
 
@@ -135,6 +135,44 @@ async fn decide(
         }
     };
     let facts = &record.facts;
+    // The automatic analysis has the last word on an approval: a step whose
+    // numbers are over its limit is rejected by itself, traffic first.
+    let analysis = match (decision, &record.deployment) {
+        (Decision::Approve, Some(deployment)) => check_analysis(context, deployment).await.err(),
+        _ => None,
+    };
+    if let (Some(failed), Some(deployment)) = (&analysis, &record.deployment) {
+        let cause = format!("approved by {by} at {at}, then {failed}");
+        stable_first(context, deployment, failed.error_type(), &cause).await;
+        let callback = context
+            .ports
+            .callbacks
+            .fail(&record.task_token, failed.error_type(), &cause)
+            .await;
+        tracing::warn!(service = %facts.service, step = facts.step, %by, passed_on = callback.is_ok(), "the automatic analysis rejected an approved step");
+        let settled = match &callback {
+            Ok(()) => ApprovalStatus::Rejected,
+            Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
+            Err(_) => ApprovalStatus::Pending,
+        };
+        if let Err(error) = context.ports.approvals.settle(id, settled).await {
+            tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
+        }
+        return Ok(match callback {
+            Ok(()) => Outcome {
+                status: 200,
+                title: "Rejected by the automatic analysis".into(),
+                message: format!("{failed}. {} Thank you.", facts.on_reject()),
+            },
+            Err(_) => Outcome {
+                status: 503,
+                title: "Your decision was not recorded".into(),
+                message: format!(
+                    "The automatic analysis rejects this step ({failed}), but it could not be passed on just now. Open the link again in a moment."
+                ),
+            },
+        });
+    }
     let callback = match decision {
         Decision::Approve => {
             let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step});

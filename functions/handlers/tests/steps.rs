@@ -1057,3 +1057,43 @@ async fn the_page_shows_the_steps_numbers_and_the_chart() {
     assert!(page.contains("unavailable: Throttled"), "{page}");
     assert_eq!(post(&fake, &link, "approve").await.0, 200);
 }
+
+#[tokio::test]
+async fn an_approval_of_a_failing_step_is_rejected_by_the_analysis_traffic_first() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let stepped = stepped_with(&fake, json!({"maxErrorRateIncrease": 2})).await;
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
+    )
+    .await
+    .expect("the approval is requested");
+    let link = fake
+        .state()
+        .approvals
+        .values()
+        .find(|r| r.execution == "run-1")
+        .map(|r| r.id.clone())
+        .expect("a pending link");
+    let (status, page) = post(&fake, &link, "approve").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Rejected by the automatic analysis"),
+        "{page}"
+    );
+    let payload = run_invoked_rollback(&fake).await;
+    assert_eq!(payload["reason"]["Error"], json!("AnalysisFailed"));
+    assert_eq!(
+        weights(&fake),
+        split(100, 0),
+        "traffic back on stable first"
+    );
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, cause, .. }]
+            if error == "AnalysisFailed" && cause.contains("approved by email link")),
+        "{:?}",
+        fake.state().callbacks
+    );
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Rejected);
+}
