@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_sfn::types::ExecutionStatus;
-use ecs_canary_core::Colour;
+use ecs_canary_core::{Colour, TrafficSplit};
 use ecs_canary_e2e::example::{
-    create_app, example_template, live_state, read_network, APP_STACK, CLUSTER,
+    create_app, example_template, live_state, read_network, target_group, APP_STACK, CLUSTER,
 };
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, sort_mail, submit, Flow};
 use serde_json::json;
@@ -38,25 +38,53 @@ fn percentile(mut values: Vec<Duration>, p: usize) -> Duration {
 
 const ALARM: &str = "bench-5xx";
 
-/// Waits until the weighted rule sends 100 % to the tagged colour; the time
-/// since `since`.
-async fn until_stable(clients: &ecs_canary_aws::AwsClients, since: Instant) -> Duration {
+/// The weighted rule and the two target groups (stable first), read once so
+/// that watching the rule is one DescribeRules a time.
+async fn watched(clients: &ecs_canary_aws::AwsClients) -> (String, String, String) {
+    let state = live_state(clients, APP_STACK).await.expect("live state");
+    let stable: Colour = state
+        .tag
+        .as_deref()
+        .unwrap_or("Blue")
+        .parse()
+        .unwrap_or(Colour::Blue);
+    let layout = state.template.layout().expect("the layout");
+    let ids = clients
+        .stacks
+        .physical_ids(APP_STACK)
+        .await
+        .expect("resources");
+    let rule = ids
+        .get(&layout.weighted_rule)
+        .cloned()
+        .expect("the weighted rule");
+    let group = |colour: Colour| async move {
+        target_group(clients, APP_STACK, colour)
+            .await
+            .expect("a target group")
+    };
+    (rule, group(stable).await, group(stable.other()).await)
+}
+
+/// Waits until the weighted rule sends 100 % to the stable target group; the
+/// time since `since`.
+async fn until_stable(
+    clients: &ecs_canary_aws::AwsClients,
+    (rule, stable, candidate): &(String, String, String),
+    since: Instant,
+) -> Duration {
     loop {
-        let state = live_state(clients, APP_STACK).await.expect("live state");
-        let stable = state
-            .tag
-            .as_deref()
-            .unwrap_or("Blue")
-            .parse()
-            .unwrap_or(Colour::Blue);
-        if state.split_towards(stable) == (100, 0) {
+        let targets = clients.rules.forward_targets(rule).await.expect("the rule");
+        if TrafficSplit::from_forward_targets(&targets, stable, candidate)
+            .is_ok_and(|split| split.same_share(&TrafficSplit::all_stable()))
+        {
             return since.elapsed();
         }
         assert!(
             since.elapsed() < WAIT,
             "the rule never returned to 100 % stable"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -150,10 +178,14 @@ async fn main() {
             .await;
         let (_, body) = flow.next_email(WAIT).await.expect("an approval email");
         let link = link_in(&body);
+        // The rule is watched while the POST is in flight: the page answers
+        // only after the state machine has the decision too.
+        let rule = watched(&clients).await;
         let sent = Instant::now();
-        let (status, page) = submit(&link, "reject").await;
+        let post = tokio::spawn(async move { submit(&link, "reject").await });
+        latencies.push(until_stable(&clients, &rule, sent).await);
+        let (status, page) = post.await.expect("the POST");
         assert_eq!(status, 200, "{page}");
-        latencies.push(until_stable(&clients, sent).await);
         flow.finished(&execution, WAIT).await;
     }
 
@@ -187,9 +219,10 @@ async fn main() {
         guarded["alarms"] = json!([ALARM]);
         let execution = flow.start(&format!("alarm-{run}"), &guarded).await;
         flow.next_email(WAIT).await.expect("an approval email");
+        let rule = watched(&clients).await;
         let fired = Instant::now();
         set(StateValue::Alarm).await.expect("the alarm fires");
-        alarm_latencies.push(until_stable(&clients, fired).await);
+        alarm_latencies.push(until_stable(&clients, &rule, fired).await);
         flow.finished(&execution, WAIT).await;
         // The notice of the abort.
         flow.next_email(WAIT).await.expect("the abort is announced");

@@ -217,9 +217,14 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     // A person approves; the gate rejects by itself, traffic to stable first.
     let (status, page) = submit(&link_in(&body), "approve").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Rejected by the automatic analysis"), "{page}");
+    assert!(
+        page.contains("Rejected by the automatic analysis"),
+        "{page}"
+    );
     assert_eq!(
-        ecs_canary_e2e::example::app_state(&clients).await.split_towards(Colour::Blue),
+        ecs_canary_e2e::example::app_state(&clients)
+            .await
+            .split_towards(Colour::Blue),
         (100, 0),
         "traffic is back on stable before the page answers"
     );

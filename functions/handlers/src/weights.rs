@@ -23,9 +23,13 @@ pub(crate) async fn apply_split(
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
     let key = deployment.lock_key();
-    let holder = context.ports.locks.holder(&key).await?;
     let rules = &context.ports.rules;
-    let rule = rules.rule(&deployment.weighted_rule).await?;
+    // Both reads at once: this is the way back to stable, every millisecond counts.
+    let (holder, rule) = tokio::join!(
+        context.ports.locks.holder(&key),
+        rules.rule(&deployment.weighted_rule)
+    );
+    let (holder, rule) = (holder?, rule?);
     let live = deployment.split_of(&rule.forward_targets())?;
     let change = SplitChange::decide(deployment.split, split, live);
     // Only the deployment that holds the service moves its traffic.
@@ -58,17 +62,20 @@ pub(crate) async fn apply_split(
             }
             // The lock records the move first, on condition that this
             // execution still holds it: whoever reconciles after it knows
-            // which splits were its own.
+            // which splits were its own. A move back to 100 % stable needs
+            // no record (a reconciler accepts that split from anyone), so
+            // the way back is one write shorter.
             let record = SplitRecord {
                 stable: deployment.stable,
                 last_set: deployment.split,
                 intended: split,
             };
-            if !context
-                .ports
-                .locks
-                .record_split(&key, &deployment.owner, &record)
-                .await?
+            if !split.is_all_stable()
+                && !context
+                    .ports
+                    .locks
+                    .record_split(&key, &deployment.owner, &record)
+                    .await?
             {
                 let holder = context.ports.locks.holder(&key).await?;
                 return Err(FunctionError::LockLost {

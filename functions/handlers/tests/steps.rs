@@ -781,6 +781,11 @@ async fn a_rejection_puts_traffic_back_on_stable_before_the_state_machine_hears_
     );
     // Only the traffic moved: the state machine's rollback does the rest …
     assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(
+        fake.state().split_records["c/s"].intended,
+        TrafficSplit::new(90, 10).expect("split"),
+        "the way back writes no record: a reconciler accepts 100 % stable from anyone"
+    );
     assert_eq!(fake.state().rules.get(TESTER), Some(&only(GREEN)));
     assert!(
         fake.state().locks.contains_key("c/s"),
