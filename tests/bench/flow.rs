@@ -12,9 +12,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::{Colour, TrafficSplit};
+use ecs_canary_e2e::alarms::GuardAlarm;
 use ecs_canary_e2e::example::{
     create_app, example_template, live_state, read_network, target_group, APP_STACK, CLUSTER,
 };
@@ -190,38 +191,17 @@ async fn main() {
     }
 
     // A guarding alarm fires while a person is asked → rule back at 100 % stable.
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await);
-    let set = |state: StateValue| {
-        cloudwatch
-            .set_alarm_state()
-            .alarm_name(ALARM)
-            .state_value(state)
-            .state_reason("bench")
-            .send()
-    };
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(ALARM)
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(10.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .expect("an alarm");
+    let alarm = GuardAlarm::create(&emulator.sdk_config().await, ALARM).await;
     let mut alarm_latencies = Vec::new();
     for run in 0..RUNS {
-        set(StateValue::Ok).await.expect("the alarm is quiet");
+        alarm.set(StateValue::Ok, "bench").await;
         let mut guarded = input(json!([10]));
         guarded["alarms"] = json!([ALARM]);
         let execution = flow.start(&format!("alarm-{run}"), &guarded).await;
         flow.next_email(WAIT).await.expect("an approval email");
         let rule = watched(&clients).await;
         let fired = Instant::now();
-        set(StateValue::Alarm).await.expect("the alarm fires");
+        alarm.set(StateValue::Alarm, "bench").await;
         alarm_latencies.push(until_stable(&clients, &rule, fired).await);
         flow.finished(&execution, WAIT).await;
         // The notice of the abort.

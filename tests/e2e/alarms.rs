@@ -6,9 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
+use ecs_canary_e2e::alarms::GuardAlarm;
 use ecs_canary_e2e::example::{app_state, assert_at_rest, at_rest_violations, APP_STACK, SERVICE};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit};
 use serde_json::json;
@@ -16,28 +17,15 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(90);
 const ALARM: &str = "myservice-5xx";
 
-async fn cloudwatch(emulator: &ecs_canary_e2e::Emulator) -> aws_sdk_cloudwatch::Client {
-    let client = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await);
-    client
-        .put_metric_alarm()
-        .alarm_name(ALARM)
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(10.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .expect("an alarm");
-    client
+/// The example service's guarding alarm, quiet.
+async fn guard(emulator: &ecs_canary_e2e::Emulator) -> GuardAlarm {
+    GuardAlarm::create(&emulator.sdk_config().await, ALARM).await
 }
 
 #[tokio::test]
 async fn an_alarm_in_alarm_stops_the_rollout_and_rolls_back() {
     let (emulator, clients, flow) = example_flow().await;
-    let cloudwatch = cloudwatch(&emulator).await;
+    let alarm = guard(&emulator).await;
     let mut input = example_input("1.0.1", json!([10, 50]), 600);
     input["alarms"] = json!([ALARM]);
     let execution = flow.start("guarded-1-0-1", &input).await;
@@ -50,14 +38,7 @@ async fn an_alarm_in_alarm_stops_the_rollout_and_rolls_back() {
         (90, 10)
     );
 
-    cloudwatch
-        .set_alarm_state()
-        .alarm_name(ALARM)
-        .state_value(StateValue::Alarm)
-        .state_reason("5xx above 10 in one minute")
-        .send()
-        .await
-        .expect("the alarm fires");
+    fire(&alarm).await;
     // The person approves at that very moment: whichever is first — the
     // alarm's event, or the next step's own check — the rollout stops.
     let (status, _) = submit(&link_in(&body), "approve").await;
@@ -90,21 +71,16 @@ async fn an_alarm_that_does_not_exist_refuses_the_deployment() {
     assert!(subject.contains("AlarmNotFound"), "{subject}");
 }
 
-async fn fire(cloudwatch: &aws_sdk_cloudwatch::Client) {
-    cloudwatch
-        .set_alarm_state()
-        .alarm_name(ALARM)
-        .state_value(StateValue::Alarm)
-        .state_reason("5xx above 10 in one minute")
-        .send()
-        .await
-        .expect("the alarm fires");
+async fn fire(alarm: &GuardAlarm) {
+    alarm
+        .set(StateValue::Alarm, "5xx above 10 in one minute")
+        .await;
 }
 
 #[tokio::test]
 async fn an_alarm_while_a_person_is_asked_puts_traffic_on_stable_at_once() {
     let (emulator, clients, flow) = example_flow().await;
-    let cloudwatch = cloudwatch(&emulator).await;
+    let alarm = guard(&emulator).await;
     let mut input = example_input("1.0.1", json!([10, 50]), 600);
     input["alarms"] = json!([ALARM]);
     let execution = flow.start("aborted-1-0-1", &input).await;
@@ -119,7 +95,7 @@ async fn an_alarm_while_a_person_is_asked_puts_traffic_on_stable_at_once() {
 
     // Nobody clicks: the alarm alone stops the deployment.
     let fired = Instant::now();
-    fire(&cloudwatch).await;
+    fire(&alarm).await;
     loop {
         if app_state(&clients).await.split_towards(Colour::Blue) == (100, 0) {
             break;
@@ -158,7 +134,7 @@ async fn an_alarm_while_a_person_is_asked_puts_traffic_on_stable_at_once() {
 #[tokio::test]
 async fn an_alarm_while_the_candidate_starts_stops_the_deployment() {
     let (emulator, clients, flow) = example_flow().await;
-    let cloudwatch = cloudwatch(&emulator).await;
+    let alarm = guard(&emulator).await;
     // The candidate never becomes ready: the deployment waits for it.
     emulator.bad_day(json!({"neverStabilize": true})).await;
     let mut input = example_input("1.0.1", json!([10, 50]), 600);
@@ -175,7 +151,7 @@ async fn an_alarm_while_the_candidate_starts_stops_the_deployment() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let fired = Instant::now();
-    fire(&cloudwatch).await;
+    fire(&alarm).await;
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert!(
         fired.elapsed() < Duration::from_secs(10),

@@ -14,6 +14,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+pub mod alarms;
 pub mod browser;
 pub mod demo;
 pub mod emulator;

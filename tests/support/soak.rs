@@ -18,6 +18,7 @@ use ecs_canary_core::{Colour, TrafficSplit};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::alarms::GuardAlarm;
 use crate::example::{
     at_rest_violations, create_app, create_network, example_template, set_rule_by_hand,
     target_group, CLUSTER,
@@ -224,7 +225,8 @@ struct Soak {
     emulator: Emulator,
     clients: AwsClients,
     sfn: aws_sdk_sfn::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Each service's guarding alarm.
+    alarms: BTreeMap<String, GuardAlarm>,
     never_stabilize: Mutex<Vec<String>>,
 }
 
@@ -252,23 +254,12 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
     }
     let sfn = flow.sfn.clone();
     // Every deployment is guarded by its service's alarm.
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let mut alarms = BTreeMap::new();
     for name in &names {
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(alarm_of(name))
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(10.0)
-            .comparison_operator(
-                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
-            )
-            .send()
-            .await
-            .expect("a guarding alarm");
+        alarms.insert(
+            name.clone(),
+            GuardAlarm::create(&config, &alarm_of(name)).await,
+        );
     }
     let (postman, mut mailboxes) = sort_mail(Arc::new(flow), &names);
     let services: Vec<Service> = names
@@ -284,7 +275,7 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
     let soak = Arc::new(Soak {
         clients,
         sfn,
-        cloudwatch,
+        alarms,
         never_stabilize: Mutex::new(Vec::new()),
         emulator,
     });
@@ -566,14 +557,9 @@ fn alarm_of(service: &str) -> String {
 /// What CloudWatch does when the service's errors cross (and fall back
 /// below) the threshold.
 async fn set_alarm(soak: &Soak, service: &Service, state: StateValue) {
-    soak.cloudwatch
-        .set_alarm_state()
-        .alarm_name(alarm_of(&service.name))
-        .state_value(state)
-        .state_reason("soak: 5xx above 10 in one minute")
-        .send()
-        .await
-        .expect("set the alarm's state");
+    if let Some(alarm) = soak.alarms.get(&service.name) {
+        alarm.set(state, "soak: 5xx above 10 in one minute").await;
+    }
 }
 
 /// What a person does in the console: stops the execution.

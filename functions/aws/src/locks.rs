@@ -208,20 +208,8 @@ impl DeploymentLocks {
     /// Records that `owner`'s execution was sent into its rollback from
     /// outside; `false` when `owner` does not hold the lock.
     pub async fn mark_rolling_back(&self, key: &str, owner: &str) -> Result<bool, AwsError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_string()))
-            .update_expression("SET #rolling = :yes")
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#rolling", ROLLING_BACK)
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
-            .send()
-            .await;
-        Failure::applied(result, "dynamodb:UpdateItem")
+        self.set_if_owner(key, owner, ROLLING_BACK, AttributeValue::Bool(true))
+            .await
     }
 
     /// Records, while `owner` holds the lock, the traffic it is about to
@@ -237,16 +225,29 @@ impl DeploymentLocks {
             code: "Serialization".into(),
             message: e.to_string(),
         })?;
+        self.set_if_owner(key, owner, SPLIT, AttributeValue::S(json))
+            .await
+    }
+
+    /// Sets one attribute of the lock item while `owner` holds it; `false`
+    /// (nothing written) otherwise.
+    async fn set_if_owner(
+        &self,
+        key: &str,
+        owner: &str,
+        attribute: &str,
+        value: AttributeValue,
+    ) -> Result<bool, AwsError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, AttributeValue::S(key.to_string()))
-            .update_expression("SET #split = :split")
+            .update_expression("SET #attribute = :value")
             .condition_expression("#owner = :owner")
-            .expression_attribute_names("#split", SPLIT)
+            .expression_attribute_names("#attribute", attribute)
             .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_values(":split", AttributeValue::S(json))
+            .expression_attribute_values(":value", value)
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
             .send()
             .await;

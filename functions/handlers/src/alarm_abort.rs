@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, HeldLock};
-use ecs_canary_core::{reconcile_retry_delay, AlarmAbort, AlarmChange, ErrorName, Notice};
+use ecs_canary_core::{AlarmAbort, AlarmChange, ErrorName, Notice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -65,22 +65,10 @@ pub async fn alarm_abort(
     let guarded = context.ports.locks.guarded_by(&change.alarm).await?;
     let mut failures = Vec::new();
     for lock in guarded {
-        let mut attempt = 1;
-        let result = loop {
-            let result = abort(&context, &change, &lock).await;
-            match &result {
-                // AWS slow or throttling: Lambda would try the whole event only twice more.
-                Err(error) => match reconcile_retry_delay(error.error_type(), attempt) {
-                    Some(pause) => {
-                        tracing::warn!(%error, attempt, "stopping the deployment again");
-                        tokio::time::sleep(pause).await;
-                        attempt += 1;
-                    }
-                    None => break result,
-                },
-                Ok(_) => break result,
-            }
-        };
+        let result = retry_passing!(
+            "stopping the deployment again",
+            abort(&context, &change, &lock).await
+        );
         match result {
             Ok(aborted) => answer.aborted.push(aborted),
             Err(error) => {

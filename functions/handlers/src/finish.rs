@@ -77,26 +77,18 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
     }
     if stable_first {
         tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, rule_left_as_is, "traffic back on stable first");
-        let stable_after = deployment.stable;
-        return Ok(RolledBack {
-            deployment,
-            outcome: Outcome::RolledBack,
-            stable_after,
-            rule_left_as_is,
-            reason,
-            failure: Failure { error, cause },
-        });
+    } else {
+        // Tester rules are this deployment's to restore unless it lost the service.
+        if !lock_lost {
+            point_tester_rules(&context, &deployment, deployment.stable).await?;
+        }
+        let released = context
+            .ports
+            .locks
+            .release(&deployment.lock_key(), &deployment.owner)
+            .await?;
+        tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
     }
-    // Tester rules are this deployment's to restore unless it lost the service.
-    if !lock_lost {
-        point_tester_rules(&context, &deployment, deployment.stable).await?;
-    }
-    let released = context
-        .ports
-        .locks
-        .release(&deployment.lock_key(), &deployment.owner)
-        .await?;
-    tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
     let stable_after = deployment.stable;
     Ok(RolledBack {
         deployment,

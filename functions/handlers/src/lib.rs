@@ -6,6 +6,33 @@
 //! Errors carry stable names (the Lambda `errorType`); `state-machine/README.md`
 //! lists them and the payloads.
 
+/// Evaluates `$attempt` (an expression giving `Result<_, FunctionError>`)
+/// again through errors that pass — AWS throttling, slow or lagging — pausing
+/// as `reconcile_retry_delay` says: an asynchronous invocation gets only two
+/// more tries from Lambda itself. (A macro, not a function taking a closure:
+/// an attempt borrows what the caller keeps using.)
+macro_rules! retry_passing {
+    ($again:literal, $attempt:expr) => {{
+        let mut tries = 1;
+        loop {
+            match $attempt {
+                Err(error) => match ecs_canary_core::reconcile_retry_delay(
+                    ecs_canary_core::ErrorName::error_type(&error),
+                    tries,
+                ) {
+                    Some(pause) => {
+                        tracing::warn!(%error, attempt = tries, $again);
+                        tokio::time::sleep(pause).await;
+                        tries += 1;
+                    }
+                    None => break Err(error),
+                },
+                done => break done,
+            }
+        }
+    }};
+}
+
 mod alarm_abort;
 mod approval;
 mod approval_api;

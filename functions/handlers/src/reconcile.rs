@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{
-    lock_key, reconcile_retry_delay, Colour, DeploymentRequest, ErrorName, ExecutionEnding, Notice,
-    Reconcile, ReconcileReport, TrafficSplit,
+    lock_key, Colour, DeploymentRequest, ExecutionEnding, Notice, Reconcile, ReconcileReport,
+    TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -126,21 +126,10 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         links_closed: 0,
         failure: None,
     };
-    let mut attempt = 1;
-    let result = loop {
-        let result = restore(&context, &request, &key, &held, &mut report).await;
-        match &result {
-            Err(error) => match reconcile_retry_delay(error.error_type(), attempt) {
-                Some(pause) => {
-                    tracing::warn!(%error, attempt, "reconciling again");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                None => break result,
-            },
-            Ok(()) => break result,
-        }
-    };
+    let result = retry_passing!(
+        "reconciling again",
+        restore(&context, &request, &key, &held, &mut report).await
+    );
     if let Err(error) = &result {
         tracing::error!(%error, service = %request.service, "could not put the service back at rest: a person is needed");
         report.failure = Some(error.to_string());

@@ -518,6 +518,23 @@ fn ended(status: &str, d: &Value) -> Value {
     })
 }
 
+/// request-approval for `run-1`'s step as `stepped` left it; the link.
+async fn ask(fake: &FakeAws, stepped: Value) -> ApprovalId {
+    request_approval(
+        context(fake),
+        json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
+    )
+    .await
+    .expect("the approval is requested");
+    let link = fake
+        .state()
+        .approvals
+        .values()
+        .find(|r| r.execution == "run-1")
+        .map(|r| r.id.clone());
+    link.expect("a pending link")
+}
+
 /// The example stack mid-rollout: step 1 applied (90/10, recorded on the
 /// lock), the tester rule on the candidate, the step's link pending.
 async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
@@ -528,19 +545,7 @@ async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
         .await
         .expect("step 1");
     let stepped = serde_json::to_value(&stepped).expect("json");
-    request_approval(
-        context(fake),
-        json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
-    )
-    .await
-    .expect("the approval is requested");
-    let id = fake
-        .state()
-        .approvals
-        .values()
-        .find(|r| r.execution == "run-1")
-        .map(|r| r.id.clone())
-        .expect("a pending link");
+    let id = ask(fake, stepped).await;
     assert_eq!(weights(fake), split(90, 10));
     (d, id)
 }
@@ -1030,35 +1035,33 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     assert_eq!(weights(&fake), split(50, 50));
 }
 
-#[tokio::test]
-async fn the_page_shows_the_steps_numbers_and_the_chart() {
-    let fake = FakeAws::new();
-    failing_candidate(&fake);
-    let (_, link) = mid_rollout(&fake).await;
+/// The page a link opens.
+async fn open_page(fake: &FakeAws, link: &ApprovalId) -> String {
     let request: Request = lambda_http::http::Request::builder()
         .method("GET")
         .uri(format!("/approvals/{link}"))
         .body(Body::Empty)
         .expect("a request");
-    let response = approval_api(context(&fake), request).await.expect("a page");
-    let Body::Text(page) = response.body() else {
-        panic!("a text page")
-    };
+    let response = approval_api(context(fake), request).await.expect("a page");
+    match response.body() {
+        Body::Text(page) => page.clone(),
+        other => panic!("not a text page: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_page_shows_the_steps_numbers_and_the_chart() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let (_, link) = mid_rollout(&fake).await;
+    let page = open_page(&fake, &link).await;
     assert!(page.contains("<section id=\"evidence\">"), "{page}");
     assert!(page.contains("This step (10 % new, 0 min)"), "{page}");
     assert!(page.contains("new: 500 requests, 10 % 5xx, p99 900 ms · stable: 5,000 requests, 0.2 % 5xx, p99 170 ms"), "{page}");
     assert!(page.contains("<svg id=\"evidence-chart\""), "{page}");
     // Metrics that cannot be read: the page says so, and still decides.
     fake.fail_next("GetMetricData", throttled("cloudwatch:GetMetricData"));
-    let request: Request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(format!("/approvals/{link}"))
-        .body(Body::Empty)
-        .expect("a request");
-    let response = approval_api(context(&fake), request).await.expect("a page");
-    let Body::Text(page) = response.body() else {
-        panic!("a text page")
-    };
+    let page = open_page(&fake, &link).await;
     assert!(page.contains("unavailable: Throttled"), "{page}");
     assert_eq!(post(&fake, &link, "approve").await.0, 200);
 }
@@ -1068,19 +1071,7 @@ async fn an_approval_of_a_failing_step_is_rejected_by_the_analysis_traffic_first
     let fake = FakeAws::new();
     failing_candidate(&fake);
     let stepped = stepped_with(&fake, json!({"maxErrorRateIncrease": 2})).await;
-    request_approval(
-        context(&fake),
-        json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
-    )
-    .await
-    .expect("the approval is requested");
-    let link = fake
-        .state()
-        .approvals
-        .values()
-        .find(|r| r.execution == "run-1")
-        .map(|r| r.id.clone())
-        .expect("a pending link");
+    let link = ask(&fake, stepped).await;
     let (status, page) = post(&fake, &link, "approve").await;
     assert_eq!(status, 200, "{page}");
     assert!(

@@ -433,6 +433,16 @@ def test_bad_day_listener_rules_read_back_late(bad_day):
     assert weights() == [90, 10]
 
 
+def waiting_task_token(sqs, queue: str) -> str:  # noqa: ANN001
+    """The task token a ``sqs:sendMessage.waitForTaskToken`` task sent to ``queue``."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+        if messages:
+            return json.loads(messages[0]["Body"])["token"]
+    raise AssertionError("the task never started")
+
+
 def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda_endpoint):
     """execution_end: moto's StopExecution left a waiting execution RUNNING, and no status change reached EventBridge."""
     from moto.core.config import default_user_config
@@ -455,12 +465,7 @@ def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda
                 "End": True}, "Caught": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, name="x", input='{"service": "web"}')["executionArn"]
-        token = None
-        deadline = time.time() + 10
-        while token is None and time.time() < deadline:
-            messages = sqs.receive_message(QueueUrl=work).get("Messages", [])
-            token = json.loads(messages[0]["Body"])["token"] if messages else None
-        assert token, "the task never started"
+        token = waiting_task_token(sqs, work)
 
         sfn.stop_execution(executionArn=arn, error="AlarmTriggered", cause="web-5xx is in ALARM")
 
@@ -517,12 +522,7 @@ def test_send_task_failure_keeps_its_cause():
                 "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}}),
         )["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, name="y", input="{}")["executionArn"]
-        token = None
-        deadline = time.time() + 10
-        while token is None and time.time() < deadline:
-            messages = sqs.receive_message(QueueUrl=work).get("Messages", [])
-            token = json.loads(messages[0]["Body"])["token"] if messages else None
-        assert token, "the task never started"
+        token = waiting_task_token(sqs, work)
         sfn.send_task_failure(taskToken=token, error="AlarmTriggered", cause="the alarm web-5xx is in ALARM")
         deadline = time.time() + 10
         while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.time() < deadline:
