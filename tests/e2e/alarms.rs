@@ -52,6 +52,7 @@ async fn an_alarm_in_alarm_stops_the_rollout_and_rolls_back() {
     let cause = flow.cause(&execution).await;
     assert!(cause.contains(ALARM), "{cause}");
     until_at_rest(&clients).await;
+    told_about_the_alarm(&flow).await;
 }
 
 #[tokio::test]
@@ -121,9 +122,14 @@ async fn an_alarm_while_a_person_is_asked_puts_traffic_on_stable_at_once() {
         .expect("the abort is announced");
     assert_eq!(
         subject,
-        format!("myservice: alarm {ALARM} fired - deployment rolled back to Blue")
+        "myservice: a guarding alarm fired - deployment rolled back to Blue"
     );
-    assert!(text.contains("5xx above 10 in one minute"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the alarm {ALARM} is in ALARM (5xx above 10 in one minute)"
+        )),
+        "{text}"
+    );
     assert!(text.contains("100 % is back on Blue (read back)"), "{text}");
     assert!(text.contains("are void"), "{text}");
     let (status, page) = open(&link_in(&body)).await;
@@ -166,6 +172,21 @@ async fn an_alarm_while_the_candidate_starts_stops_the_deployment() {
     );
     assert_eq!(error.as_deref(), Some("AlarmTriggered"));
     until_at_rest(&clients).await;
+    told_about_the_alarm(&flow).await;
+}
+
+/// Nobody clicked anything: the approval channels are told which alarm
+/// rolled the deployment back.
+async fn told_about_the_alarm(flow: &ecs_canary_e2e::flow::Flow) {
+    let (subject, text) = flow
+        .next_email_where(WAIT, |s| !s.starts_with("Approve"))
+        .await
+        .expect("a notice");
+    assert!(subject.starts_with("myservice: "), "{subject}");
+    assert!(
+        text.contains("AlarmTriggered") && text.contains(ALARM),
+        "{text}"
+    );
 }
 
 /// Waits for the service to be at rest on Blue (the reconciler of a

@@ -234,6 +234,11 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     let cause = flow.cause(&execution).await;
     assert!(cause.contains("9.8 percentage points (limit 2)"), "{cause}");
     assert_at_rest(&clients, Colour::Blue).await;
+    let (_, text) = flow
+        .next_email_where(WAIT, |s| s.contains("the automatic analysis failed"))
+        .await
+        .expect("the approval channels are told");
+    assert!(text.contains("9.8 percentage points (limit 2)"), "{text}");
 
     // The same numbers without the thresholds: a person decides, traffic moves on.
     let execution = flow

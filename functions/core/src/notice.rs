@@ -4,8 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    slack_escape, ApprovalFacts, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit,
-    LOCK_LOST,
+    slack_escape, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit, LOCK_LOST,
 };
 
 /// What reconciling an ended execution found and did, for its notice.
@@ -205,46 +204,41 @@ impl Notice {
         }
     }
 
-    /// A guarding alarm fired while a person was being asked: traffic is
-    /// back on stable (or on its way, when `traffic_on_stable` is false: the
-    /// state machine's rollback finishes it), the links are void, and the
-    /// deployment ends `AlarmTriggered`.
-    pub fn alarm_fired(
-        facts: &ApprovalFacts,
-        alarm: &str,
-        reason: &str,
-        traffic_on_stable: bool,
-    ) -> Notice {
-        let stable = facts.stable;
-        let traffic = if traffic_on_stable {
-            format!(
-                "100 % is back on {stable} (read back) — it was {}.",
-                in_colours(stable, facts.split)
-            )
-        } else {
-            format!(
-                "the rollback is moving it back to 100 % on {stable} (it was {}).",
-                in_colours(stable, facts.split)
-            )
+    /// A guard rolled the deployment back without waiting for a person: a
+    /// guarding alarm (`AlarmTriggered`: before a step, while the candidate
+    /// started, or while a person was being asked) or the automatic analysis
+    /// (`AnalysisFailed`). The rollback has read the rule back at 100 %
+    /// stable.
+    pub fn guard_tripped(deployment: &Deployment, error: &str, cause: &str) -> Notice {
+        let request = &deployment.request;
+        let stable = deployment.stable;
+        let what = match error {
+            "AlarmTriggered" => "a guarding alarm fired",
+            "AnalysisFailed" => "the automatic analysis failed",
+            _ => "a guard tripped",
         };
+        let step = deployment.step.map_or_else(
+            || "before the first step".to_string(),
+            |step| format!("at step {} of {}", step + 1, request.steps.len()),
+        );
+        let release = deployment
+            .release
+            .as_ref()
+            .map_or_else(|| request.image_text().unwrap_or_default(), |r| r.summary());
         Notice {
             subject: truncate(format!(
-                "{}: alarm {alarm} fired - deployment rolled back to {stable}",
-                facts.service
+                "{}: {what} - deployment rolled back to {stable}",
+                request.service
             )),
             text: format!(
-                "The alarm {alarm} went to ALARM while step {step} of {steps} of the canary deployment of                  {service} (cluster {cluster}) was waiting for a decision.\n\n\
-                 Why:       {reason}\n\
+                "The canary deployment of {service} (cluster {cluster}) was rolled back {step}: {what}.\n\n\
+                 Why:       {error}: {cause}\n\
                  Release:   {release}\n\
-                 Traffic:   {traffic}\n\n\
-                 The approval links of step {step} are void: nothing more can be approved. \
-                 The deployment ends AlarmTriggered; the StableStack tag is unchanged ({stable}).\n",
-                step = facts.step,
-                steps = facts.steps,
-                service = facts.service,
-                cluster = facts.cluster,
-                release = facts.release,
-                reason = if reason.is_empty() { "(no reason given)" } else { reason },
+                 Traffic:   100 % is back on {stable} (read back); the StableStack tag is unchanged ({stable}).\n\n\
+                 The deployment's approval links are void: nothing more can be approved. \
+                 Tester rules point at {stable} and the deployment lock is released.\n",
+                service = request.service,
+                cluster = request.cluster,
             ),
         }
     }
@@ -271,40 +265,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_alarm_notice_names_the_alarm_the_traffic_and_the_void_links() {
-        let facts = ApprovalFacts {
-            cluster: "c".into(),
-            service: "web".into(),
-            release: "web: repo:1 → repo:2".into(),
-            stable: Colour::Blue,
-            candidate: Colour::Green,
-            step: 2,
-            steps: 3,
-            split: TrafficSplit::new(50, 50).unwrap(),
-            next_percent: Some(100),
-            evidence: None,
-            plan: vec![10, 50, 75],
-            started: None,
-        };
-        let notice = Notice::alarm_fired(&facts, "web-5xx", "Threshold Crossed", true);
+    fn a_guard_notice_names_what_tripped_why_and_where_the_traffic_is() {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "request": {"cluster": "c", "service": "web", "stack": "st", "image": "repo:2", "steps": [10, 50, 75]},
+            "owner": "run-1", "stable": "Blue", "candidate": "Green",
+            "stableTaskSet": {"id": "b", "arn": "arn:b", "taskDefinition": "td:1", "status": "ACTIVE",
+                              "stabilityStatus": "STEADY_STATE", "targetGroups": ["tg-b"]},
+            "candidateTaskSet": null,
+            "stableTargetGroup": "tg-b", "candidateTargetGroup": "tg-g",
+            "weightedRule": "arn:rule", "split": {"stable": 50, "candidate": 50}, "step": 1
+        }))
+        .unwrap();
+        let notice = Notice::guard_tripped(
+            &deployment,
+            "AlarmTriggered",
+            "the alarm web-5xx is in ALARM (Threshold Crossed): traffic goes back to the stable colour",
+        );
         assert_eq!(
             notice.subject,
-            "web: alarm web-5xx fired - deployment rolled back to Blue"
+            "web: a guarding alarm fired - deployment rolled back to Blue"
         );
         for part in [
-            "The alarm web-5xx went to ALARM while step 2 of 3",
-            "Why:       Threshold Crossed",
-            "100 % is back on Blue (read back) — it was Blue 50 / Green 50.",
-            "links of step 2 are void",
-            "ends AlarmTriggered",
+            "was rolled back at step 2 of 3: a guarding alarm fired",
+            "Why:       AlarmTriggered: the alarm web-5xx is in ALARM (Threshold Crossed)",
+            "Release:   repo:2",
+            "100 % is back on Blue (read back)",
+            "approval links are void",
         ] {
             assert!(notice.text.contains(part), "{part}\n{}", notice.text);
         }
-        let slower = Notice::alarm_fired(&facts, "web-5xx", "", false);
-        assert!(slower
-            .text
-            .contains("the rollback is moving it back to 100 % on Blue"));
-        assert!(slower.text.contains("(no reason given)"));
+        let analysis = Notice::guard_tripped(&deployment, "AnalysisFailed", "9.8 points");
+        assert_eq!(
+            analysis.subject,
+            "web: the automatic analysis failed - deployment rolled back to Blue"
+        );
     }
 
     #[test]

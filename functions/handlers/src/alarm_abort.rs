@@ -1,11 +1,10 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, HeldLock};
-use ecs_canary_core::{AlarmAbort, AlarmChange, ErrorName, Notice};
+use ecs_canary_core::{AlarmAbort, AlarmChange, ErrorName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::approval::send_notice;
 use crate::finish::stable_first;
 use crate::{Context, FunctionError};
 
@@ -38,10 +37,10 @@ pub struct AlarmAborts {
 /// An alarm entered `ALARM` ("CloudWatch Alarm State Change" from
 /// EventBridge): every deployment it guards stops at once. One waiting for
 /// a person gets its traffic back on stable first (the rollback function,
-/// invoked directly), its links voided, its waiting step failed
-/// `AlarmTriggered` (the state machine's rollback finishes) and a notice on
-/// the approval channels; any other is stopped with `AlarmTriggered`, and
-/// the reconciler puts its service back at rest and tells the channels.
+/// invoked directly), its links voided and its waiting step failed
+/// `AlarmTriggered` (the state machine's rollback finishes and tells the
+/// approval channels); any other is stopped with `AlarmTriggered`, and the
+/// reconciler puts its service back at rest and tells the channels.
 ///
 /// Safe to repeat: a deployment already stopped is found ended. A
 /// deployment it could not stop makes the function fail, so that Lambda
@@ -132,14 +131,8 @@ async fn abort(
                 .approvals
                 .expire_pending(execution, steps)
                 .await?;
-            let notice = Notice::alarm_fired(
-                &record.facts,
-                &change.alarm,
-                &change.reason,
-                aborted.traffic_on_stable,
-            );
-            let channels = send_notice(context, &notice).await;
-            tracing::warn!(alarm = %change.alarm, service = %record.facts.service, traffic_on_stable = aborted.traffic_on_stable, channels = ?channels, "alarm: the waiting step failed");
+            // The state machine's rollback finishes, then tells the approval channels.
+            tracing::warn!(alarm = %change.alarm, service = %record.facts.service, traffic_on_stable = aborted.traffic_on_stable, "alarm: the waiting step failed");
         }
         (AlarmAbort::AlreadyRollingBack, _) => {
             tracing::info!(alarm = %change.alarm, service = %lock.key, "alarm: the deployment is already rolling back");

@@ -34,6 +34,8 @@ pub enum NoticeKind {
     /// A person took over (the split changed by hand, the lock released);
     /// the deployment stopped.
     HandedOver,
+    /// A guard rolled the deployment back (`AlarmTriggered`, `AnalysisFailed`).
+    GuardTripped,
 }
 
 /// request-approval's other event: tell the approval channels how a
@@ -65,9 +67,12 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
         (NoticeKind::HandedOver, Some(deployment)) => {
             Notice::handed_over(deployment, &error, &cause)
         }
-        (NoticeKind::HandedOver, None) => {
+        (NoticeKind::GuardTripped, Some(deployment)) => {
+            Notice::guard_tripped(deployment, &error, &cause)
+        }
+        (NoticeKind::HandedOver | NoticeKind::GuardTripped, None) => {
             return Err(FunctionError::InvalidEvent(
-                "a handedOver notice needs the deployment".into(),
+                "a handedOver or guardTripped notice needs the deployment".into(),
             ))
         }
         (NoticeKind::Refused, _) => Notice::refused(
