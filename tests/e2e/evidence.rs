@@ -177,6 +177,23 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
     std::fs::write(shots.join("approval-page-phone.png"), &png).expect("keep the screenshot");
     browser.close().await;
 
+    // Numbers that cannot be read (no permission) never block: the page says
+    // why, and the decision goes through. (The page reads twice: this
+    // step's numbers, and the minutes for the chart.)
+    emulator
+        .arm_fault("monitoring", "GetMetricData", "AccessDenied", 2)
+        .await;
+    let (status, page) = open(&link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("unavailable: AwsServiceError") && page.contains("AccessDenied"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Chart unavailable: AwsServiceError"),
+        "{page}"
+    );
+
     // Step 2's email and Slack message carry step 1's numbers.
     assert_eq!(submit(&link, "approve").await.0, 200);
     let (_, body) = approval(&flow).await;
