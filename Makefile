@@ -20,6 +20,9 @@ FUNCTIONS     := $(sort $(patsubst functions/%/src/main.rs,%,$(wildcard function
 VENV          := .venv
 PYTHON        := $(VENV)/bin/python
 VENV_STAMP    := $(VENV)/.installed
+# checkov in a virtualenv of its own: its pins must not meet moto's.
+LINT_VENV     := .venv-lint
+LINT_STAMP    := $(LINT_VENV)/.installed
 EMULATOR_DIR  := .emulator
 EMULATOR_PORT ?= 4566
 AWS_REGION    ?= us-east-1
@@ -41,6 +44,12 @@ $(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodep
 	@test -x $(PYTHON) || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/emulator/requirements.txt
 	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -r tests/emulator/requirements-nodeps.txt
+	@touch $@
+
+# The IaC security scanner, pinned (infra/requirements-lint.txt).
+$(LINT_STAMP): infra/requirements-lint.txt | $(VENV_STAMP)
+	@test -x $(LINT_VENV)/bin/python || python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/requirements-lint.txt
 	@touch $@
 
 build:
@@ -70,9 +79,11 @@ test-emulator: check-emulator
 	cd tests/emulator && ../../$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 # The deployable template strictly; the article's example keeps its explicit DependsOn.
-lint-infra: venv
+# checkov: every check passes or is skipped in the template with its reason.
+lint-infra: venv $(LINT_STAMP)
 	$(VENV)/bin/cfn-lint infra/ecs-canary.yaml
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- infra/examples/network.json infra/examples/app.json
+	$(LINT_VENV)/bin/checkov --file infra/ecs-canary.yaml --framework cloudformation --compact --quiet --skip-download
 
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
@@ -187,4 +198,4 @@ demo: venv build-functions
 
 clean: emulator-stop
 	$(CARGO) clean
-	rm -rf $(VENV) $(EMULATOR_DIR)
+	rm -rf $(VENV) $(LINT_VENV) $(EMULATOR_DIR)

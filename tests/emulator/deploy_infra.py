@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--slack-signing-secret", default="")
     parser.add_argument("--trigger-mappings", default="[]")
     parser.add_argument("--ready-poll-seconds", default="1")
+    parser.add_argument("--cluster", default="mattctest", help="the ECS cluster the deployed functions manage")
     parser.add_argument("--ready-poll-attempts", default="30")
     parser.add_argument("--approval-email", default="")
     args = parser.parse_args()
@@ -91,6 +92,10 @@ def main() -> None:
         "ReadyPollAttempts": args.ready_poll_attempts,
         "TriggerMappings": args.trigger_mappings,
         "ApprovalEmail": args.approval_email,
+        # Every test stack is in the example's cluster; the emulator does not
+        # enforce IAM, so the stack pattern covers the tests' many stacks.
+        "ManagedClusterName": args.cluster,
+        "ManagedStackNamePattern": "*",
     }
     if args.slack_webhook_url:
         parameters["SlackWebhookSecretArn"] = secret(secrets, f"{args.stack}/slack-webhook-url", args.slack_webhook_url)
