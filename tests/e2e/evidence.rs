@@ -134,6 +134,15 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
         body.contains("Evidence:  no traffic has reached the new version yet"),
         "{body}"
     );
+    // When the execution started (Step Functions' own start time) and which.
+    let started = body
+        .lines()
+        .find_map(|line| line.strip_prefix("Started:   "))
+        .expect("a Started line");
+    assert!(
+        started.starts_with("20") && started.ends_with("Z, execution evidence-1-0-1"),
+        "{started}"
+    );
     traffic(&emulator, &clients, &HEALTHY_NEW, &HEALTHY_STABLE).await;
 
     // The page, as a browser sees it: the numbers of this step and the chart.

@@ -61,7 +61,7 @@ pub use template::{
     PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY, TASK_SET_OUTPUT_SUFFIX,
     TESTER_ROLE,
 };
-pub use time::iso8601;
+pub use time::{iso8601, parse_iso8601};
 pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};
 
 /// A stable, documented name for an error: the Lambda `errorType`.

@@ -20,9 +20,91 @@ pub fn iso8601(secs: u64) -> String {
     )
 }
 
+/// An ISO 8601 UTC timestamp (`2026-11-26T07:33:38Z`, with or without
+/// fractions of a second, `Z` or `+00:00`: what Step Functions gives as
+/// `$$.Execution.StartTime`) as seconds since the Unix epoch; `None` for
+/// anything else.
+pub fn parse_iso8601(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let text = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let time = time.split_once('.').map_or(time, |(whole, _)| whole);
+    let number = |part: Option<&str>, len: usize| -> Option<i64> {
+        let part = part?;
+        (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (
+        number(d.next(), 4)?,
+        number(d.next(), 2)?,
+        number(d.next(), 2)?,
+    );
+    let mut t = time.split(':');
+    let (hour, minute, second) = (
+        number(t.next(), 2)?,
+        number(t.next(), 2)?,
+        number(t.next(), 2)?,
+    );
+    if d.next().is_some()
+        || t.next().is_some()
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::iso8601;
+    use super::{iso8601, parse_iso8601};
+    use proptest::prelude::*;
+
+    #[test]
+    fn timestamps_parse_as_step_functions_writes_them() {
+        assert_eq!(parse_iso8601("2026-11-26T07:33:38Z"), Some(1_795_678_418));
+        assert_eq!(
+            parse_iso8601("2026-11-26T07:33:38.123Z"),
+            Some(1_795_678_418)
+        );
+        assert_eq!(
+            parse_iso8601("2026-11-26T07:33:38+00:00"),
+            Some(1_795_678_418)
+        );
+        assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), Some(951_782_400));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-11-26 07:33:38Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-26T07:33:38+02:00",
+            "2026-11-26T07:33Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_undoes_formatting(secs in 0u64..4_102_444_800) {
+            prop_assert_eq!(parse_iso8601(&iso8601(secs)), Some(secs));
+        }
+    }
 
     #[test]
     fn known_instants() {

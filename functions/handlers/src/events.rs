@@ -15,6 +15,10 @@ pub struct ResolveEvent {
     /// defect gets its own error name.
     pub input: Value,
     pub owner: String,
+    /// When the execution started (`$$.Execution.StartTime`, ISO 8601): the
+    /// same on every retry, so resolving again gives the same deployment.
+    #[serde(default)]
+    pub started_at: Option<String>,
 }
 
 /// What render-and-deploy does.

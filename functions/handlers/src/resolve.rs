@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, LockGuard};
 use ecs_canary_core::{
-    check_alarms, lock_expiry, lock_key, require_all_stable, CandidateRelease, Colours, Deployment,
-    DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
+    check_alarms, lock_expiry, lock_key, parse_iso8601, require_all_stable, CandidateRelease,
+    Colours, Deployment, DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout,
+    Template,
 };
 use serde_json::Value;
 
@@ -52,8 +53,10 @@ pub async fn resolve_stable(
             },
         )
         .await?;
+    let started_at = event.started_at.as_deref().and_then(parse_iso8601);
     match resolve(&context, request, owner).await {
-        Ok(deployment) => {
+        Ok(mut deployment) => {
+            deployment.started_at = started_at;
             tracing::info!(
                 cluster = %deployment.request.cluster,
                 service = %deployment.request.service,
@@ -159,7 +162,7 @@ async fn resolve(
         stack_changed: None,
         release: Some(change),
         step: None,
-        started_at: Some(context.now()),
+        started_at: None,
         applied_at: Vec::new(),
     })
 }
