@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use ecs_canary_aws::{AwsError, HeldLock};
-use ecs_canary_core::{AlarmAbort, AlarmChange, ErrorName};
+use ecs_canary_aws::{AwsError, DecideOutcome, HeldLock};
+use ecs_canary_core::{iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -108,29 +108,58 @@ async fn abort(
     };
     match (how, waiting) {
         (AlarmAbort::FailWaitingStep, Some(record)) => {
+            // The alarm decides the step as a person would, and only once: a
+            // person deciding at the same moment and the alarm cannot both win.
+            let now = context.now();
+            let by = format!("alarm {}", change.alarm);
+            let approvals = &context.ports.approvals;
+            let decided = approvals
+                .decide(&record.id, Decision::Reject, &by, &iso8601(now), now)
+                .await?;
+            if !matches!(decided, DecideOutcome::Decided(_)) {
+                // A person decided this very moment (or the link just
+                // expired): the execution is stopped instead.
+                aborted.how = AlarmAbort::StopExecution.as_str().into();
+                gone(
+                    context
+                        .ports
+                        .callbacks
+                        .stop(execution, ALARM_TRIGGERED, &cause)
+                        .await,
+                )?;
+                return Ok(aborted);
+            }
             if let Some(deployment) = &record.deployment {
                 aborted.traffic_on_stable =
                     stable_first(context, deployment, ALARM_TRIGGERED, &cause).await;
             }
-            gone(
-                context
-                    .ports
-                    .callbacks
-                    .fail(&record.task_token, ALARM_TRIGGERED, &cause)
-                    .await,
-            )?;
-            // In this order, so that a repeat finds the step failed, or
-            // still waiting and fails it (again).
-            context
+            let failed = context
                 .ports
-                .locks
-                .mark_rolling_back(&lock.key, execution)
-                .await?;
-            aborted.links_closed = context
-                .ports
-                .approvals
-                .expire_pending(execution, steps)
-                .await?;
+                .callbacks
+                .fail(&record.task_token, ALARM_TRIGGERED, &cause)
+                .await;
+            let settled = match &failed {
+                Ok(()) => ApprovalStatus::Rejected,
+                Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
+                // Waits again: Lambda's retry of this event decides it anew.
+                Err(_) => ApprovalStatus::Pending,
+            };
+            if let Err(error) = approvals.settle(&record.id, settled).await {
+                tracing::error!(%error, status = settled.as_str(), "could not settle the alarm's decision");
+            }
+            match failed {
+                // The rollback is the state machine's now: a second alarm leaves it be.
+                Ok(()) => {
+                    context
+                        .ports
+                        .locks
+                        .mark_rolling_back(&lock.key, execution)
+                        .await?;
+                }
+                Err(AwsError::TaskNotWaiting(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+            aborted.links_closed = approvals.expire_pending(execution, steps).await?;
             // The state machine's rollback finishes, then tells the approval channels.
             tracing::warn!(alarm = %change.alarm, service = %record.facts.service, traffic_on_stable = aborted.traffic_on_stable, "alarm: the waiting step failed");
         }

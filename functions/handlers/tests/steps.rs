@@ -858,14 +858,18 @@ async fn an_alarm_during_a_wait_puts_traffic_on_stable_then_fails_the_step() {
     assert!(out.fired);
     assert_eq!(out.aborted.len(), 1);
     assert_eq!(out.aborted[0].how, "failWaitingStep");
-    assert_eq!(out.aborted[0].links_closed, 1);
     let payload = run_invoked_rollback(&fake).await;
     assert_eq!(payload["reason"]["Error"], json!("AlarmTriggered"));
     assert_eq!(weights(&fake), split(100, 0));
+    // The alarm decided the step, on record, as a person would.
     assert_eq!(
         status_of(&fake, &link),
-        ApprovalStatus::Expired,
-        "the links are void"
+        ApprovalStatus::Rejected,
+        "the link is void"
+    );
+    assert_eq!(
+        fake.state().approvals[link.as_str()].decided_by.as_deref(),
+        Some("alarm web-5xx")
     );
     assert!(
         matches!(&fake.state().callbacks[..], [Callback::Failed { error, cause, .. }]
@@ -873,8 +877,10 @@ async fn an_alarm_during_a_wait_puts_traffic_on_stable_then_fails_the_step() {
         "{:?}",
         fake.state().callbacks
     );
-    // A click on the void link decides nothing.
-    assert_eq!(post(&fake, &link, "approve").await.0, 410);
+    // A click on the void link decides nothing, and says who decided.
+    let (status, page) = post(&fake, &link, "approve").await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("rejected by alarm web-5xx"), "{page}");
     assert_eq!(fake.state().callbacks.len(), 1);
     // EventBridge delivers at least once, and a second alarm may fire: the
     // rollback that is running is not interrupted.
@@ -1092,4 +1098,23 @@ async fn an_approval_of_a_failing_step_is_rejected_by_the_analysis_traffic_first
         fake.state().callbacks
     );
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Rejected);
+}
+
+#[tokio::test]
+async fn an_alarm_and_a_person_deciding_at_once_cannot_both_win() {
+    let fake = FakeAws::new();
+    let (_, link) = mid_rollout(&fake).await;
+    guard_lock(&fake, "web-5xx");
+    // The person approves first …
+    assert_eq!(post(&fake, &link, "approve").await.0, 200);
+    // … the alarm finds the step decided: the execution is stopped instead,
+    // and nothing moves the traffic behind the approval's back.
+    let out = alarm_abort(context(&fake), alarm_event("web-5xx", "ALARM", "OK"))
+        .await
+        .expect("aborted");
+    assert_eq!(out.aborted[0].how, "stopExecution");
+    assert!(fake.state().invocations.is_empty(), "no direct rollback");
+    assert_eq!(fake.state().stopped.len(), 1);
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Approved);
+    assert!(fake.state().rolling_back.is_empty());
 }
