@@ -36,15 +36,17 @@ pub struct AlarmAborts {
 
 /// An alarm entered `ALARM` ("CloudWatch Alarm State Change" from
 /// EventBridge): every deployment it guards stops at once. One waiting for
-/// a person gets its traffic back on stable first (the rollback function,
-/// invoked directly), its links voided and its waiting step failed
-/// `AlarmTriggered` (the state machine's rollback finishes and tells the
-/// approval channels); any other is stopped with `AlarmTriggered`, and the
-/// reconciler puts its service back at rest and tells the channels.
+/// a person has its step decided by the alarm (once, as a click would: a
+/// person deciding at that moment wins, and the execution is stopped
+/// instead), its traffic back on stable first (the rollback function,
+/// invoked directly), and its waiting step failed `AlarmTriggered` (the
+/// state machine's rollback finishes and tells the approval channels); any
+/// other is stopped with `AlarmTriggered`, and the reconciler puts its
+/// service back at rest and tells the channels.
 ///
-/// Safe to repeat: a deployment already stopped is found ended. A
-/// deployment it could not stop makes the function fail, so that Lambda
-/// tries again.
+/// Safe to repeat: a deployment already rolling back is left to finish, one
+/// already stopped is found ended. A deployment it could not stop makes the
+/// function fail, so that Lambda tries again.
 pub async fn alarm_abort(
     context: Arc<Context>,
     event: Value,
