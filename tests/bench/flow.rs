@@ -43,12 +43,7 @@ const ALARM: &str = "bench-5xx";
 /// that watching the rule is one DescribeRules a time.
 async fn watched(clients: &ecs_canary_aws::AwsClients) -> (String, String, String) {
     let state = live_state(clients, APP_STACK).await.expect("live state");
-    let stable: Colour = state
-        .tag
-        .as_deref()
-        .unwrap_or("Blue")
-        .parse()
-        .unwrap_or(Colour::Blue);
+    let stable = state.stable();
     let layout = state.template.layout().expect("the layout");
     let ids = clients
         .stacks

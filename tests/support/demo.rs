@@ -9,7 +9,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use ecs_canary_core::Colour;
 use serde_json::json;
 
 use crate::example::{create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE};
@@ -41,12 +40,7 @@ pub struct DemoSummary {
 }
 
 fn split_text(state: &LiveState) -> String {
-    let stable: Colour = state
-        .tag
-        .as_deref()
-        .unwrap_or("Blue")
-        .parse()
-        .unwrap_or(Colour::Blue);
+    let stable = state.stable();
     let (s, c) = state.split_towards(stable);
     format!("{stable} {s} / {} {c}", stable.other())
 }
@@ -284,12 +278,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
     }
 
     let end = live_state(&clients, APP_STACK).await.expect("live state");
-    let final_stable: Colour = end
-        .tag
-        .as_deref()
-        .unwrap_or("Blue")
-        .parse()
-        .unwrap_or(Colour::Blue);
+    let final_stable = end.stable();
     let _ = writeln!(out, "\n| release | step | split | decision | duration |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for row in &rows {

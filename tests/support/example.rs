@@ -114,6 +114,15 @@ pub struct LiveState {
 }
 
 impl LiveState {
+    /// The stable colour: the one the `StableStack` tag names (none: Blue).
+    pub fn stable(&self) -> Colour {
+        self.tag
+            .as_deref()
+            .unwrap_or("Blue")
+            .parse()
+            .unwrap_or(Colour::Blue)
+    }
+
     pub fn task_set(&self, colour: Colour) -> &TaskSet {
         match colour {
             Colour::Blue => &self.blue,

@@ -104,10 +104,6 @@ async fn abort(
         traffic_on_stable: false,
         links_closed: 0,
     };
-    let gone = |result: Result<(), AwsError>| match result {
-        Ok(()) | Err(AwsError::TaskNotWaiting(_)) => Ok(()),
-        Err(other) => Err(other),
-    };
     match (how, waiting) {
         (AlarmAbort::FailWaitingStep, Some(record)) => {
             // The alarm decides the step as a person would, and only once: a
@@ -122,13 +118,7 @@ async fn abort(
                 // A person decided this very moment (or the link just
                 // expired): the execution is stopped instead.
                 aborted.how = AlarmAbort::StopExecution.as_str().into();
-                gone(
-                    context
-                        .ports
-                        .callbacks
-                        .stop(execution, ALARM_TRIGGERED, &cause)
-                        .await,
-                )?;
+                stop(context, execution, &cause).await?;
                 return Ok(aborted);
             }
             if let Some(deployment) = &record.deployment {
@@ -169,15 +159,22 @@ async fn abort(
             tracing::info!(alarm = %change.alarm, service = %lock.key, "alarm: the deployment is already rolling back");
         }
         _ => {
-            gone(
-                context
-                    .ports
-                    .callbacks
-                    .stop(execution, ALARM_TRIGGERED, &cause)
-                    .await,
-            )?;
+            stop(context, execution, &cause).await?;
             tracing::warn!(alarm = %change.alarm, service = %lock.key, error_type = error.error_type(), "alarm: execution stopped; the reconciler puts the service back at rest");
         }
     }
     Ok(aborted)
+}
+
+/// Stops the execution with `AlarmTriggered`; one that has ended already is fine.
+async fn stop(context: &Context, execution: &str, cause: &str) -> Result<(), AwsError> {
+    match context
+        .ports
+        .callbacks
+        .stop(execution, ALARM_TRIGGERED, cause)
+        .await
+    {
+        Ok(()) | Err(AwsError::TaskNotWaiting(_)) => Ok(()),
+        Err(other) => Err(other),
+    }
 }
