@@ -9,8 +9,15 @@ pub struct TaskCallbacks {
     client: Client,
 }
 
+/// What a call about a task or an execution that is no longer there says:
+/// `TaskNotWaiting` (it has ended), else the error as it is.
 fn callback_error(operation: &'static str, failure: Failure) -> AwsError {
-    let gone = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+    let gone = [
+        "TaskTimedOut",
+        "TaskDoesNotExist",
+        "InvalidToken",
+        "ExecutionDoesNotExist",
+    ];
     if gone.iter().any(|code| failure.has_code(code)) {
         AwsError::TaskNotWaiting(failure.message)
     } else {
@@ -38,24 +45,15 @@ impl TaskCallbacks {
     /// Stops `execution` with `error` and `cause` (it ends `ABORTED`; no
     /// `Catch` runs). An execution that has ended already is not an error.
     pub async fn stop(&self, execution: &str, error: &str, cause: &str) -> Result<(), AwsError> {
-        let result = self
-            .client
+        self.client
             .stop_execution()
             .execution_arn(execution)
             .error(error)
             .cause(cause)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let failure = Failure::of(e);
-                if failure.has_code("ExecutionDoesNotExist") {
-                    return Err(AwsError::TaskNotWaiting(failure.message));
-                }
-                Err(failure.into_error("states:StopExecution"))
-            }
-        }
+            .await
+            .map_err(|e| callback_error("states:StopExecution", Failure::of(e)))?;
+        Ok(())
     }
 
     /// The waiting task fails with `error`; its `Catch` decides what follows.
