@@ -5,6 +5,7 @@ use ecs_canary_core::{iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::approval_api::settle_decision;
 use crate::finish::stable_first;
 use crate::{Context, FunctionError};
 
@@ -130,15 +131,8 @@ async fn abort(
                 .callbacks
                 .fail(&record.task_token, ALARM_TRIGGERED, &cause)
                 .await;
-            let settled = match &failed {
-                Ok(()) => ApprovalStatus::Rejected,
-                Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
-                // Waits again: Lambda's retry of this event decides it anew.
-                Err(_) => ApprovalStatus::Pending,
-            };
-            if let Err(error) = approvals.settle(&record.id, settled).await {
-                tracing::error!(%error, status = settled.as_str(), "could not settle the alarm's decision");
-            }
+            // Pending again on a failure: Lambda's retry of this event decides it anew.
+            settle_decision(context, &record.id, ApprovalStatus::Rejected, &failed).await;
             match failed {
                 // The rollback is the state machine's now: a second alarm leaves it be.
                 Ok(()) => {

@@ -99,6 +99,26 @@ fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
     }
 }
 
+/// Settles a decision once Step Functions has answered: `decided` when it
+/// took it, `Expired` when the step is gone, `Pending` (decide again) on any
+/// other failure. A record that cannot be settled is logged: the decision
+/// itself stands.
+pub(crate) async fn settle_decision(
+    context: &Context,
+    id: &ApprovalId,
+    decided: ApprovalStatus,
+    callback: &Result<(), AwsError>,
+) {
+    let settled = match callback {
+        Ok(()) => decided,
+        Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
+        Err(_) => ApprovalStatus::Pending,
+    };
+    if let Err(error) = context.ports.approvals.settle(id, settled).await {
+        tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
+    }
+}
+
 /// The result of a decision, for a page or a Slack message.
 struct Outcome {
     status: u16,
@@ -150,14 +170,7 @@ async fn decide(
             .fail(&record.task_token, failed.error_type(), &cause)
             .await;
         tracing::warn!(service = %facts.service, step = facts.step, %by, passed_on = callback.is_ok(), "the automatic analysis rejected an approved step");
-        let settled = match &callback {
-            Ok(()) => ApprovalStatus::Rejected,
-            Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
-            Err(_) => ApprovalStatus::Pending,
-        };
-        if let Err(error) = context.ports.approvals.settle(id, settled).await {
-            tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
-        }
+        settle_decision(context, id, ApprovalStatus::Rejected, &callback).await;
         return Ok(match callback {
             Ok(()) => Outcome {
                 status: 200,
@@ -200,14 +213,7 @@ async fn decide(
     };
     tracing::info!(service = %facts.service, step = facts.step, decision = decision.as_str(), %by, passed_on = callback.is_ok(), "decision");
     // Two-phase: the decision is only final once Step Functions has it.
-    let settled = match &callback {
-        Ok(()) => ApprovalStatus::decided(decision),
-        Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
-        Err(_) => ApprovalStatus::Pending,
-    };
-    if let Err(error) = context.ports.approvals.settle(id, settled).await {
-        tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
-    }
+    settle_decision(context, id, ApprovalStatus::decided(decision), &callback).await;
     match callback {
         Ok(()) => Ok(Outcome {
             status: 200,

@@ -1,12 +1,33 @@
-//! The load balancer's numbers for a deployment, as the approval channels,
-//! the page and the automatic analysis use them. Numbers that cannot be read
-//! never block a decision: they are shown as unavailable, with why.
+//! The guards of a rollout — its CloudWatch alarms and the load balancer's
+//! numbers — as the steps, the approval channels, the page and the
+//! automatic analysis use them. Numbers that cannot be read never block a
+//! decision: they are shown as unavailable, with why.
 
+use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    evidence_chart, AnalysisError, Deployment, ErrorName, PageEvidence, WindowEvidence,
+    check_alarms, evidence_chart, AnalysisError, Deployment, ErrorName, PageEvidence,
+    WindowEvidence,
 };
 
-use crate::Context;
+use crate::{Context, FunctionError};
+
+/// Every alarm in `alarms` exists and none is in `ALARM`
+/// (`AlarmNotFound`, `AlarmTriggered` otherwise); no call without alarms.
+pub(crate) async fn check_guarding_alarms(
+    context: &Context,
+    alarms: &[String],
+) -> Result<(), FunctionError> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let readings = context.ports.alarms.read(alarms).await?;
+    Ok(check_alarms(alarms, &readings)?)
+}
+
+/// Why numbers could not be read, as people are shown it.
+fn unavailable(error: AwsError) -> String {
+    format!("{}: {error}", error.error_type())
+}
 
 /// The numbers of `step` (0-based) from when it was applied until the next
 /// step was (or now); `None` before it was applied or when the ARNs are not
@@ -24,7 +45,7 @@ pub(crate) async fn step_evidence(
             .metrics
             .window(&query)
             .await
-            .map_err(|e| format!("{}: {e}", e.error_type())),
+            .map_err(unavailable),
     )
 }
 
@@ -70,7 +91,7 @@ pub(crate) async fn page_evidence(context: &Context, deployment: &Deployment) ->
         .alarms
         .read(&deployment.request.alarms)
         .await
-        .map_err(|e| format!("{}: {e}", e.error_type()));
+        .map_err(unavailable);
     let since = deployment
         .started_at
         .or_else(|| deployment.applied_at.first().copied())
@@ -83,7 +104,7 @@ pub(crate) async fn page_evidence(context: &Context, deployment: &Deployment) ->
             .timeline(&query)
             .await
             .map(|timeline| evidence_chart(&timeline, &deployment.chart_marks(), since, now))
-            .map_err(|e| format!("{}: {e}", e.error_type())),
+            .map_err(unavailable),
     };
     PageEvidence {
         windows,

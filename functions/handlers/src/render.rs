@@ -3,12 +3,12 @@ use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
 use ecs_canary_core::{
-    check_alarms, Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress,
-    TaskSet, Template,
+    Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress, TaskSet, Template,
 };
 use serde_json::Value;
 
 use crate::events::{parse, RenderOutput, Rollout};
+use crate::evidence::check_guarding_alarms;
 use crate::resolve::release;
 use crate::weights::point_tester_rules;
 use crate::{Context, DeployAction, FunctionError, RenderEvent};
@@ -29,10 +29,8 @@ pub async fn render_and_deploy(
     } = parse(event)?;
     // While the state machine waits for the candidate, every poll also
     // watches the guarding alarms: one in ALARM rolls back at once.
-    let alarms = &deployment.request.alarms;
-    if require_ready && !alarms.is_empty() {
-        let readings = context.ports.alarms.read(alarms).await?;
-        check_alarms(alarms, &readings)?;
+    if require_ready {
+        check_guarding_alarms(&context, &deployment.request.alarms).await?;
     }
     let stacks = &context.ports.stacks;
     let stack = deployment.request.stack.clone();

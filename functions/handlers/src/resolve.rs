@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, LockGuard};
 use ecs_canary_core::{
-    check_alarms, lock_expiry, lock_key, parse_iso8601, require_all_stable, CandidateRelease,
-    Colours, Deployment, DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout,
-    Template,
+    lock_expiry, lock_key, parse_iso8601, require_all_stable, CandidateRelease, Colours,
+    Deployment, DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
 };
 use serde_json::Value;
 
 use crate::events::parse;
+use crate::evidence::check_guarding_alarms;
 use crate::{Context, FunctionError, ResolveEvent};
 
 /// What the candidate gets, from the request.
@@ -82,8 +82,7 @@ async fn resolve(
     owner: &str,
 ) -> Result<Deployment, FunctionError> {
     // The alarms that guard the rollout exist and are quiet, before anything changes.
-    let readings = context.ports.alarms.read(&request.alarms).await?;
-    check_alarms(&request.alarms, &readings)?;
+    check_guarding_alarms(context, &request.alarms).await?;
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
     let tag = context.ports.ecs.stable_stack_tag(cluster, service).await?;
     let colours = Colours::from_tag(tag.as_deref())?;

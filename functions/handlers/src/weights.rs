@@ -1,13 +1,12 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{
-    check_alarms, may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord,
-    TrafficSplit,
+    may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
 };
 use serde_json::Value;
 
 use crate::events::{parse, StepOutput};
-use crate::evidence::check_analysis;
+use crate::evidence::{check_analysis, check_guarding_alarms};
 use crate::{Context, FunctionError, StepEvent};
 
 /// Moves the weighted rule to `split` and reads it back. Only the two
@@ -48,16 +47,10 @@ pub(crate) async fn apply_split(
         }
         SplitChange::AlreadyApplied => rule,
         SplitChange::Apply => {
-            // Towards the candidate only while every guarding alarm is quiet.
-            let request = &deployment.request;
-            if split.candidate_share() > deployment.split.candidate_share()
-                && !request.alarms.is_empty()
-            {
-                let readings = context.ports.alarms.read(&request.alarms).await?;
-                check_alarms(&request.alarms, &readings)?;
-            }
-            // … and while the automatic analysis finds the step's numbers fine.
+            // Towards the candidate only while every guarding alarm is quiet
+            // and the automatic analysis finds the step's numbers fine.
             if split.candidate_share() > deployment.split.candidate_share() {
+                check_guarding_alarms(context, &deployment.request.alarms).await?;
                 check_analysis(context, deployment).await?;
             }
             // The lock records the move first, on condition that this
