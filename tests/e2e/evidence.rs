@@ -210,11 +210,26 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
         body.contains("Evidence:  step 1 (10 %): new: 1,204 requests, 0.4 % 5xx, p99 180 ms · stable: 10,877 requests, 0.3 % 5xx, p99 170 ms"),
         "{body}"
     );
-    let slack = emulator.slack().messages();
-    let last = slack.last().expect("a Slack message").to_string();
+    // The Slack message goes out after the email: wait for it.
+    let deadline = std::time::Instant::now() + WAIT;
+    let slack = loop {
+        let step_2 = emulator
+            .slack()
+            .messages()
+            .iter()
+            .map(|m| m.to_string())
+            .find(|m| m.contains("step 2/2"));
+        match step_2 {
+            Some(message) => break message,
+            None if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            None => panic!("no Slack message for step 2"),
+        }
+    };
     assert!(
-        last.contains("*Evidence*") && last.contains("1,204 requests"),
-        "{last}"
+        slack.contains("*Evidence*") && slack.contains("1,204 requests"),
+        "{slack}"
     );
     assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
     let (status, error) = flow.finished(&execution, WAIT).await;
