@@ -10,7 +10,9 @@ use ecs_canary_e2e::example::{app_lock_holder as lock_holder, app_state as state
 use ecs_canary_e2e::flow::{
     example_flow, example_input, link_in, open, port_and_path, submit, Flow,
 };
-use ecs_canary_e2e::{http_request_with, Emulator, APPROVALS_TABLE, SLACK_SIGNING_SECRET};
+use ecs_canary_e2e::{
+    http_request_with, Emulator, APPROVALS_TABLE, HISTORY_TABLE, SLACK_SIGNING_SECRET,
+};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -59,6 +61,7 @@ async fn approving_every_step_promotes_the_candidate() {
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     approve(&link).await;
+    let first_link = link.clone();
 
     // Step 2: 50 %.
     let (link, second_email) = next_link(&flow).await;
@@ -75,6 +78,67 @@ async fn approving_every_step_promotes_the_candidate() {
     assert_eq!(end.tag.as_deref(), Some("Green"));
     assert_eq!(end.split_towards(Colour::Green), (100, 0));
     assert_eq!(lock_holder(&clients).await, None);
+
+    // The link ids are stored only hashed, and appear in no log and nowhere
+    // in the execution history (which keeps every payload).
+    let config = emulator.sdk_config().await;
+    let keys: Vec<String> = aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(APPROVALS_TABLE)
+        .send()
+        .await
+        .expect("scan approvals")
+        .items()
+        .iter()
+        .map(|item| format!("{item:?}"))
+        .collect();
+    let history = format!("{:?}", flow.history(&execution).await);
+    let logs = emulator.function_log();
+    for url in [&first_link, &link] {
+        let id = url.rsplit('/').next().expect("an id");
+        let id = ecs_canary_core::ApprovalId::parse(id).expect("a link id");
+        assert!(
+            keys.iter().any(|item| item.contains(id.key().as_str())),
+            "the table knows the link by its SHA-256"
+        );
+        for (place, text) in [
+            ("table", keys.join("\n")),
+            ("history", history.clone()),
+            ("logs", logs.clone()),
+        ] {
+            assert!(!text.contains(id.as_str()), "the link id is in the {place}");
+        }
+    }
+
+    // The audit trail: every event of the deployment, newest first.
+    let trail = ecs_canary_aws::History::new(aws_sdk_dynamodb::Client::new(&config), HISTORY_TABLE)
+        .list("mattctest/myservice", 100)
+        .await
+        .expect("the history");
+    let kinds: Vec<&str> = trail.iter().rev().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "started",
+            "splitApplied",
+            "approvalRequested",
+            "decided",
+            "splitApplied",
+            "approvalRequested",
+            "decided",
+            "promoted"
+        ],
+        "{trail:#?}"
+    );
+    assert!(trail.iter().all(|e| e.execution == execution));
+    let decided = trail
+        .iter()
+        .find(|e| e.kind.as_str() == "decided")
+        .expect("a decision");
+    assert_eq!(
+        (decided.by.as_deref(), decided.channel.as_deref()),
+        (Some("email link"), Some("email"))
+    );
 
     // The task token is in none of the links, emails, Slack messages or logs.
     let tokens: Vec<String> = {

@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--cluster", default="mattctest", help="the ECS cluster the deployed functions manage")
     parser.add_argument("--ready-poll-attempts", default="30")
     parser.add_argument("--approval-email", default="")
+    parser.add_argument("--approval-policy", default="", help="the DefaultApprovalPolicy parameter (JSON)")
     args = parser.parse_args()
 
     s3 = client("s3")
@@ -97,6 +98,10 @@ def main() -> None:
         "ManagedClusterName": args.cluster,
         "ManagedStackNamePattern": "*",
     }
+    # What moto cannot generate in a stack: the key approval links are derived with.
+    parameters["LinkSecretArn"] = secret(secrets, f"{args.stack}/link-secret", os.urandom(32).hex())
+    if args.approval_policy:
+        parameters["DefaultApprovalPolicy"] = args.approval_policy
     if args.slack_webhook_url:
         parameters["SlackWebhookSecretArn"] = secret(secrets, f"{args.stack}/slack-webhook-url", args.slack_webhook_url)
     if args.slack_signing_secret:

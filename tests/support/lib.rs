@@ -59,6 +59,8 @@ pub const LOCK_TABLE: &str = "ecs-canary-locks";
 pub const INFRA_STACK: &str = "ecs-canary";
 pub const FUNCTION_PREFIX: &str = "ecs-canary-";
 pub const APPROVALS_TABLE: &str = "ecs-canary-approvals";
+/// The audit trail's table, as the deployed template names it.
+pub const HISTORY_TABLE: &str = "ecs-canary-history";
 pub const SLACK_SIGNING_SECRET: &str = "local-signing-secret";
 
 #[cfg(test)]

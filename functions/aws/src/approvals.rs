@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use ecs_canary_core::{
-    ApprovalFacts, ApprovalId, ApprovalStatus, Decision, Deployment, DECIDING_TAKEOVER_SECONDS,
+    ApprovalFacts, ApprovalKey, ApprovalStatus, Decision, Deployment, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::error::Failure;
@@ -12,11 +12,21 @@ use crate::AwsError;
 const ID: &str = "approvalId";
 const STATUS: &str = "status";
 const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
+/// DynamoDB deletes an item some time after this (epoch seconds).
+const TTL: &str = "ttl";
+/// How long a decided or expired request stays readable (the history keeps
+/// every decision for good).
+const KEEP_SECONDS: u64 = 30 * 86_400;
+
+fn ttl(expires_at: u64) -> String {
+    expires_at.saturating_add(KEEP_SECONDS).to_string()
+}
 
 /// A stored approval request. The task token never leaves the backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalRecord {
-    pub id: ApprovalId,
+    /// The link's key (the SHA-256 of its id; the id is never stored).
+    pub key: ApprovalKey,
     pub task_token: String,
     pub execution: String,
     pub facts: ApprovalFacts,
@@ -35,7 +45,7 @@ pub struct ApprovalRecord {
 /// that already delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRequest {
-    pub id: ApprovalId,
+    pub key: ApprovalKey,
     pub delivered: Vec<String>,
     /// Whether this call created it (the first request for the step).
     pub first: bool,
@@ -71,7 +81,7 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
 
 fn record(item: &HashMap<String, AttributeValue>) -> Option<ApprovalRecord> {
     Some(ApprovalRecord {
-        id: ApprovalId::parse(&text(item, ID)?)?,
+        key: ApprovalKey::parse(&text(item, ID)?)?,
         task_token: text(item, "taskToken")?,
         execution: text(item, "execution").unwrap_or_default(),
         facts: serde_json::from_str(&text(item, "facts")?).ok()?,
@@ -109,7 +119,8 @@ impl Approvals {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(ID, AttributeValue::S(record.id.to_string()))
+            .item(ID, AttributeValue::S(record.key.to_string()))
+            .item(TTL, AttributeValue::N(ttl(record.expires_at)))
             .item("taskToken", AttributeValue::S(record.task_token.clone()))
             .item("execution", AttributeValue::S(record.execution.clone()))
             .item("facts", AttributeValue::S(facts))
@@ -140,17 +151,18 @@ impl Approvals {
         Ok(())
     }
 
-    pub async fn get(&self, id: &ApprovalId) -> Result<Option<ApprovalRecord>, AwsError> {
-        Ok(self.item(id.as_str()).await?.as_ref().and_then(record))
+    pub async fn get(&self, key: &ApprovalKey) -> Result<Option<ApprovalRecord>, AwsError> {
+        Ok(self.item(key.as_str()).await?.as_ref().and_then(record))
     }
 
-    /// The step's request: created with `new_id` the first time, found again
+    /// The step's request: created for `link` the first time, found again
     /// (with the channels that delivered it) when request-approval is retried.
     pub async fn claim_step(
         &self,
         execution: &str,
         step: usize,
-        new_id: &ApprovalId,
+        link: &ApprovalKey,
+        expires_at: u64,
     ) -> Result<StepRequest, AwsError> {
         let key = step_key(execution, step);
         let created = self
@@ -158,14 +170,15 @@ impl Approvals {
             .put_item()
             .table_name(&self.table)
             .item(ID, AttributeValue::S(key.clone()))
-            .item("linkId", AttributeValue::S(new_id.to_string()))
+            .item(LINK_KEY, AttributeValue::S(link.to_string()))
+            .item(TTL, AttributeValue::N(ttl(expires_at)))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", ID)
             .send()
             .await;
         match created {
             Ok(_) => Ok(StepRequest {
-                id: new_id.clone(),
+                key: link.clone(),
                 delivered: Vec::new(),
                 first: true,
             }),
@@ -175,12 +188,12 @@ impl Approvals {
                     return Err(failure.into_error("dynamodb:PutItem"));
                 }
                 let item = self.item(&key).await?.unwrap_or_default();
-                let id = text(&item, "linkId")
-                    .and_then(|id| ApprovalId::parse(&id))
+                let found = text(&item, LINK_KEY)
+                    .and_then(|k| ApprovalKey::parse(&k))
                     .ok_or_else(|| AwsError::Service {
                         operation: "dynamodb:GetItem",
                         code: "MalformedItem".into(),
-                        message: format!("step item {key} has no link id"),
+                        message: format!("step item {key} has no link key"),
                     })?;
                 let delivered = item
                     .get("delivered")
@@ -188,7 +201,7 @@ impl Approvals {
                     .cloned()
                     .unwrap_or_default();
                 Ok(StepRequest {
-                    id,
+                    key: found,
                     delivered,
                     first: false,
                 })
@@ -234,7 +247,7 @@ impl Approvals {
     /// and [`settle`](Approvals::settle)s it (decided, pending again, expired).
     pub async fn decide(
         &self,
-        id: &ApprovalId,
+        key: &ApprovalKey,
         decision: Decision,
         by: &str,
         at: &str,
@@ -244,7 +257,7 @@ impl Approvals {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(ID, AttributeValue::S(id.to_string()))
+            .key(ID, AttributeValue::S(key.to_string()))
             .update_expression(
                 "SET #status = :deciding, decision = :decision, decidedBy = :by, decidedAt = :at, decidingSince = :now",
             )
@@ -281,7 +294,7 @@ impl Approvals {
                 if !failure.is_condition_failed() {
                     return Err(failure.into_error(UPDATE_ITEM));
                 }
-                Ok(match self.get(id).await? {
+                Ok(match self.get(key).await? {
                     None => DecideOutcome::Unknown,
                     Some(found) if found.status == ApprovalStatus::Pending => {
                         DecideOutcome::Expired(found)
@@ -298,12 +311,12 @@ impl Approvals {
     /// Moves a decision that is being passed on to `status`: the decided
     /// status once Step Functions took it, `Pending` (who and when removed)
     /// when it could not be passed on, `Expired` when the step is gone.
-    pub async fn settle(&self, id: &ApprovalId, status: ApprovalStatus) -> Result<(), AwsError> {
+    pub async fn settle(&self, key: &ApprovalKey, status: ApprovalStatus) -> Result<(), AwsError> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(ID, AttributeValue::S(id.to_string()))
+            .key(ID, AttributeValue::S(key.to_string()))
             .condition_expression("#status = :deciding")
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(
@@ -335,7 +348,7 @@ impl Approvals {
             let Some(item) = self.item(&step_key(execution, step)).await? else {
                 continue;
             };
-            let Some(id) = text(&item, "linkId") else {
+            let Some(id) = text(&item, LINK_KEY) else {
                 continue;
             };
             let result = self
@@ -376,7 +389,7 @@ impl Approvals {
             let Some(item) = self.item(&step_key(execution, step)).await? else {
                 continue;
             };
-            let Some(id) = text(&item, "linkId").and_then(|id| ApprovalId::parse(&id)) else {
+            let Some(id) = text(&item, LINK_KEY).and_then(|k| ApprovalKey::parse(&k)) else {
                 continue;
             };
             if let Some(found) = self.get(&id).await? {
@@ -389,7 +402,10 @@ impl Approvals {
     }
 }
 
-/// The key of a step's item: never a valid [`ApprovalId`], so no link reaches it.
+/// The attribute of a step's item that names its link's key.
+const LINK_KEY: &str = "linkKey";
+
+/// The key of a step's item: never a valid [`ApprovalKey`], so no link reaches it.
 fn step_key(execution: &str, step: usize) -> String {
     format!("step#{execution}#{step}")
 }

@@ -5,8 +5,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{tls, Builder};
 
 use crate::{
-    Alarms, Approvals, DeploymentLocks, EcsServices, FunctionInvoker, ListenerRules, Metrics,
-    Notifications, Secrets, Stacks, StateMachines, TaskCallbacks,
+    Alarms, Approvals, DeploymentLocks, EcsServices, FunctionInvoker, History, ListenerRules,
+    Metrics, Notifications, Secrets, Stacks, StateMachines, TaskCallbacks,
 };
 
 /// The environment variable that bounds every AWS call, in seconds: set below
@@ -115,6 +115,11 @@ impl AwsClients {
     /// The approval requests kept in `table`.
     pub fn approvals(&self, table: &str) -> Approvals {
         Approvals::new(self.dynamodb.clone(), table)
+    }
+
+    /// The audit trail kept in `table`.
+    pub fn history(&self, table: &str) -> History {
+        History::new(self.dynamodb.clone(), table)
     }
 
     /// The deployment locks kept in `table`.

@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ecs_canary_core::{
-    AlarmReading, AlarmState, ApprovalId, ApprovalStatus, Colour, ContainerSpec, Decision,
-    ForwardTarget, ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery, TrafficStats,
-    WindowEvidence, DECIDING_TAKEOVER_SECONDS,
+    AlarmReading, AlarmState, ApprovalKey, ApprovalStatus, Colour, ContainerSpec, Decision,
+    ForwardTarget, HistoryEvent, ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery,
+    TrafficStats, WindowEvidence, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, MetricStore, RuleStore,
-    ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, HistoryStore, LockStore, MetricStore,
+    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
@@ -72,6 +72,8 @@ pub struct FakeState {
     pub invocations: Vec<(String, serde_json::Value)>,
     /// When each decision in progress started.
     deciding: BTreeMap<String, u64>,
+    /// The audit trail, oldest first.
+    pub history: Vec<HistoryEvent>,
     /// Task tokens whose task is no longer waiting.
     pub gone_tasks: Vec<String>,
     /// Armed failures: (operation, error), the first matching one is used once.
@@ -378,14 +380,14 @@ impl ApprovalStore for FakeAws {
         ready(self.call("PutItem").map(|mut state| {
             state
                 .approvals
-                .insert(record.id.to_string(), record.clone());
+                .insert(record.key.to_string(), record.clone());
         }))
     }
 
-    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>> {
+    fn get<'a>(&'a self, key: &'a ApprovalKey) -> AwsFuture<'a, Option<ApprovalRecord>> {
         ready(
             self.call("GetItem")
-                .map(|state| state.approvals.get(id.as_str()).cloned()),
+                .map(|state| state.approvals.get(key.as_str()).cloned()),
         )
     }
 
@@ -393,7 +395,8 @@ impl ApprovalStore for FakeAws {
         &'a self,
         execution: &'a str,
         step: usize,
-        new_id: &'a ApprovalId,
+        link: &'a ApprovalKey,
+        _expires_at: u64,
     ) -> AwsFuture<'a, StepRequest> {
         ready(self.call("PutStepItem").map(|mut state| {
             let key = format!("{execution}#{step}");
@@ -404,7 +407,7 @@ impl ApprovalStore for FakeAws {
                 },
                 None => {
                     let claimed = StepRequest {
-                        id: new_id.clone(),
+                        key: link.clone(),
                         delivered: Vec::new(),
                         first: true,
                     };
@@ -432,13 +435,13 @@ impl ApprovalStore for FakeAws {
         ready(self.call("PutItem").map(|mut state| {
             state
                 .approvals
-                .insert(record.id.to_string(), record.clone());
+                .insert(record.key.to_string(), record.clone());
         }))
     }
 
     fn decide<'a>(
         &'a self,
-        id: &'a ApprovalId,
+        id: &'a ApprovalKey,
         _decision: Decision,
         by: &'a str,
         at: &'a str,
@@ -473,7 +476,7 @@ impl ApprovalStore for FakeAws {
         }))
     }
 
-    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()> {
+    fn settle<'a>(&'a self, id: &'a ApprovalKey, status: ApprovalStatus) -> AwsFuture<'a, ()> {
         ready(self.call("UpdateItem").map(|mut state| {
             state.deciding.remove(id.as_str());
             if let Some(record) = state.approvals.get_mut(id.as_str()) {
@@ -492,7 +495,7 @@ impl ApprovalStore for FakeAws {
         ready(self.call("UpdateItem").map(|mut state| {
             let links: Vec<String> = (0..steps)
                 .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
-                .map(|claimed| claimed.id.to_string())
+                .map(|claimed| claimed.key.to_string())
                 .collect();
             let mut closed = 0;
             for link in links {
@@ -516,7 +519,7 @@ impl ApprovalStore for FakeAws {
             (0..steps)
                 .rev()
                 .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
-                .filter_map(|claimed| state.approvals.get(claimed.id.as_str()))
+                .filter_map(|claimed| state.approvals.get(claimed.key.as_str()))
                 .find(|record| record.status == ApprovalStatus::Pending)
                 .cloned()
         }))
@@ -535,7 +538,7 @@ impl FakeState {
         })
     }
 
-    fn deciding_since(&self, id: &ApprovalId) -> Option<u64> {
+    fn deciding_since(&self, id: &ApprovalKey) -> Option<u64> {
         self.deciding.get(id.as_str()).copied()
     }
 }
@@ -601,6 +604,31 @@ impl FunctionApi for FakeAws {
                 .invocations
                 .push((function.to_string(), payload.clone()));
             serde_json::Value::Null
+        }))
+    }
+}
+
+impl HistoryStore for FakeAws {
+    fn record<'a>(&'a self, event: &'a HistoryEvent) -> AwsFuture<'a, ()> {
+        ready(self.call("PutHistoryItem").map(|mut state| {
+            let key = event.sort_key();
+            state
+                .history
+                .retain(|e| e.sort_key() != key || e.service != event.service);
+            state.history.push(event.clone());
+        }))
+    }
+    fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>> {
+        ready(self.call("QueryHistory").map(|state| {
+            let mut events: Vec<HistoryEvent> = state
+                .history
+                .iter()
+                .filter(|e| e.service == service)
+                .cloned()
+                .collect();
+            events.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+            events.truncate(limit);
+            events
         }))
     }
 }

@@ -15,6 +15,7 @@ mod executions;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod functions;
+mod history;
 mod locks;
 mod metrics;
 mod notifications;
@@ -30,12 +31,13 @@ pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use functions::FunctionInvoker;
+pub use history::History;
 pub use locks::{DeploymentLocks, HeldLock, LockGuard};
 pub use metrics::Metrics;
 pub use notifications::Notifications;
 pub use ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, LockStore, MetricStore, RuleStore,
-    ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, HistoryStore, LockStore, MetricStore,
+    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

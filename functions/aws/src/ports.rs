@@ -10,14 +10,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use ecs_canary_core::{
-    AlarmReading, ApprovalId, ApprovalStatus, Colour, Decision, ForwardTarget, ReleaseChange,
-    SplitRecord, TaskSet, Timeline, TrafficQuery, WindowEvidence,
+    AlarmReading, ApprovalKey, ApprovalStatus, Colour, Decision, ForwardTarget, HistoryEvent,
+    ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery, WindowEvidence,
 };
 
 use crate::{
     Alarms, ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
-    FunctionInvoker, HeldLock, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard, Metrics,
-    StackState, Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
+    FunctionInvoker, HeldLock, History, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard,
+    Metrics, StackState, Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
 };
 
 /// The future of one call to AWS.
@@ -51,6 +51,22 @@ impl MetricStore for Metrics {
     }
     fn timeline<'a>(&'a self, query: &'a TrafficQuery) -> AwsFuture<'a, Timeline> {
         Box::pin(Metrics::timeline(self, query))
+    }
+}
+
+/// The audit trail.
+pub trait HistoryStore: Send + Sync {
+    fn record<'a>(&'a self, event: &'a HistoryEvent) -> AwsFuture<'a, ()>;
+    /// A service's events, newest first.
+    fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>>;
+}
+
+impl HistoryStore for History {
+    fn record<'a>(&'a self, event: &'a HistoryEvent) -> AwsFuture<'a, ()> {
+        Box::pin(History::record(self, event))
+    }
+    fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>> {
+        Box::pin(History::list(self, service, limit))
     }
 }
 
@@ -131,12 +147,13 @@ pub trait StackStore: Send + Sync {
 /// Stored approval requests.
 pub trait ApprovalStore: Send + Sync {
     fn put<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()>;
-    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>>;
+    fn get<'a>(&'a self, key: &'a ApprovalKey) -> AwsFuture<'a, Option<ApprovalRecord>>;
     fn claim_step<'a>(
         &'a self,
         execution: &'a str,
         step: usize,
-        new_id: &'a ApprovalId,
+        link: &'a ApprovalKey,
+        expires_at: u64,
     ) -> AwsFuture<'a, StepRequest>;
     fn mark_delivered<'a>(
         &'a self,
@@ -147,13 +164,13 @@ pub trait ApprovalStore: Send + Sync {
     fn renew<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()>;
     fn decide<'a>(
         &'a self,
-        id: &'a ApprovalId,
+        key: &'a ApprovalKey,
         decision: Decision,
         by: &'a str,
         at: &'a str,
         now: u64,
     ) -> AwsFuture<'a, DecideOutcome>;
-    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()>;
+    fn settle<'a>(&'a self, key: &'a ApprovalKey, status: ApprovalStatus) -> AwsFuture<'a, ()>;
     /// Closes the execution's pending links (steps `0..steps`); how many.
     fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize>;
     /// The execution's approval waiting for a decision now, if any.
@@ -310,16 +327,19 @@ impl ApprovalStore for Approvals {
     fn put<'a>(&'a self, record: &'a ApprovalRecord) -> AwsFuture<'a, ()> {
         Box::pin(Approvals::put(self, record))
     }
-    fn get<'a>(&'a self, id: &'a ApprovalId) -> AwsFuture<'a, Option<ApprovalRecord>> {
-        Box::pin(Approvals::get(self, id))
+    fn get<'a>(&'a self, key: &'a ApprovalKey) -> AwsFuture<'a, Option<ApprovalRecord>> {
+        Box::pin(Approvals::get(self, key))
     }
     fn claim_step<'a>(
         &'a self,
         execution: &'a str,
         step: usize,
-        new_id: &'a ApprovalId,
+        link: &'a ApprovalKey,
+        expires_at: u64,
     ) -> AwsFuture<'a, StepRequest> {
-        Box::pin(Approvals::claim_step(self, execution, step, new_id))
+        Box::pin(Approvals::claim_step(
+            self, execution, step, link, expires_at,
+        ))
     }
     fn mark_delivered<'a>(
         &'a self,
@@ -334,16 +354,16 @@ impl ApprovalStore for Approvals {
     }
     fn decide<'a>(
         &'a self,
-        id: &'a ApprovalId,
+        key: &'a ApprovalKey,
         decision: Decision,
         by: &'a str,
         at: &'a str,
         now: u64,
     ) -> AwsFuture<'a, DecideOutcome> {
-        Box::pin(Approvals::decide(self, id, decision, by, at, now))
+        Box::pin(Approvals::decide(self, key, decision, by, at, now))
     }
-    fn settle<'a>(&'a self, id: &'a ApprovalId, status: ApprovalStatus) -> AwsFuture<'a, ()> {
-        Box::pin(Approvals::settle(self, id, status))
+    fn settle<'a>(&'a self, key: &'a ApprovalKey, status: ApprovalStatus) -> AwsFuture<'a, ()> {
+        Box::pin(Approvals::settle(self, key, status))
     }
     fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize> {
         Box::pin(Approvals::expire_pending(self, execution, steps))

@@ -48,6 +48,54 @@ impl ApprovalId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The link of one step of one execution: 128 bits of
+    /// HMAC-SHA256(`secret`, execution and step). The same step gets the
+    /// same link again (a retried request re-sends it) without the link
+    /// being stored anywhere; without the secret it cannot be guessed.
+    pub fn derive(secret: &[u8], execution: &str, step: usize) -> ApprovalId {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+        mac.update(format!("ecs-canary approval link\n{execution}\n{step}").as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        ApprovalId::from_random(bytes)
+    }
+
+    /// What the approvals table knows the link by: its SHA-256, so that
+    /// whoever reads the table cannot open or decide the link.
+    pub fn key(&self) -> ApprovalKey {
+        use sha2::Digest;
+        let digest = Sha256::digest(self.0.as_bytes());
+        ApprovalKey(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// The SHA-256 of an [`ApprovalId`] as 64 hex digits: the approvals table's
+/// key for a link.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApprovalKey(String);
+
+impl ApprovalKey {
+    /// Accepts only what [`ApprovalId::key`] makes.
+    pub fn parse(text: &str) -> Option<ApprovalKey> {
+        let valid = text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| ApprovalKey(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApprovalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl fmt::Display for ApprovalId {
@@ -927,5 +975,24 @@ mod tests {
             let escaped = html_escape(&text);
             prop_assert!(!escaped.contains('<') && !escaped.contains('>') && !escaped.contains('"'));
         }
+    }
+
+    #[test]
+    fn links_are_derived_per_step_and_stored_only_as_their_hash() {
+        let exec = "arn:aws:states:us-east-1:1:execution:sm:run-1";
+        let one = ApprovalId::derive(b"secret", exec, 0);
+        assert_eq!(one, ApprovalId::derive(b"secret", exec, 0));
+        assert_ne!(one, ApprovalId::derive(b"secret", exec, 1));
+        assert_ne!(one, ApprovalId::derive(b"other", exec, 0));
+        assert_eq!(ApprovalId::parse(one.as_str()), Some(one.clone()));
+        let key = one.key();
+        assert_eq!(ApprovalKey::parse(key.as_str()), Some(key.clone()));
+        assert!(!key.as_str().contains(one.as_str()));
+        assert_eq!(ApprovalId::parse(key.as_str()), None);
+        // SHA-256 of the text of the id.
+        assert_eq!(
+            ApprovalId::from_random([0; 16]).key().as_str(),
+            "84e0c0eafaa95a34c293f278ac52e45ce537bab5e752a00e6959a13ae103b65a"
+        );
     }
 }

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::{
-    AnalysisLimits, ErrorName, PercentagePoints, StepPlan, StepPlanError, DEFAULT_MIN_REQUESTS,
+    AnalysisLimits, ApprovalPolicy, ErrorName, PercentagePoints, PolicyError, StepPlan,
+    StepPlanError, DEFAULT_MIN_REQUESTS,
 };
 
 /// A day: how long a person has to approve a step unless the request says otherwise.
@@ -28,7 +29,7 @@ const MAX_ALARMS: usize = 100;
 /// The most requests `minRequests` may ask for.
 const MAX_MIN_REQUESTS: u64 = 1_000_000_000;
 
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 14] = [
     "cluster",
     "service",
     "stack",
@@ -41,6 +42,8 @@ const FIELDS: [&str; 12] = [
     "alarms",
     "maxErrorRateIncrease",
     "minRequests",
+    "approvalPolicy",
+    "startedBy",
 ];
 
 /// A validated execution input: what to deploy, where, and in which steps.
@@ -80,6 +83,14 @@ pub struct DeploymentRequest {
     /// judged (default [`DEFAULT_MIN_REQUESTS`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_requests: Option<u64>,
+    /// Who may decide its steps (over the defaults the functions are given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<ApprovalPolicy>,
+    /// Who started it (the command line puts the caller's IAM identity):
+    /// shown to approvers, recorded, and under separation of duties not
+    /// allowed to approve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 /// What is wrong with an execution input. Nothing is changed when one is found.
@@ -107,6 +118,8 @@ pub enum InputError {
     },
     #[error("`environment.{name}` {reason}")]
     InvalidEnvironment { name: String, reason: &'static str },
+    #[error(transparent)]
+    InvalidPolicy(#[from] PolicyError),
 }
 
 impl ErrorName for InputError {
@@ -114,7 +127,7 @@ impl ErrorName for InputError {
         match self {
             InputError::NotAnObject => "InvalidInput",
             InputError::MissingField(_) => "MissingField",
-            InputError::InvalidField { .. } => "InvalidField",
+            InputError::InvalidField { .. } | InputError::InvalidPolicy(_) => "InvalidField",
             InputError::UnknownField(_) => "UnknownField",
             InputError::NothingToDeploy => "NothingToDeploy",
             InputError::InvalidSteps(_) => "InvalidSteps",
@@ -356,6 +369,11 @@ impl DeploymentRequest {
         let alarms = alarms(object)?;
         let max_error_rate_increase = max_error_rate_increase(object)?;
         let min_requests = min_requests(object)?;
+        let approval_policy = match object.get("approvalPolicy") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(ApprovalPolicy::from_json(value)?),
+        };
+        let started_by = optional_text(object, "startedBy")?;
         Ok(DeploymentRequest {
             cluster,
             service,
@@ -369,6 +387,8 @@ impl DeploymentRequest {
             alarms,
             max_error_rate_increase,
             min_requests,
+            approval_policy,
+            started_by,
         })
     }
 

@@ -13,9 +13,11 @@ mod chart;
 mod colour;
 mod deployment;
 mod evidence;
+mod history;
 mod input;
 mod notice;
 mod plan;
+mod policy;
 mod reconcile;
 mod release;
 mod split;
@@ -28,9 +30,9 @@ mod trigger;
 pub use alarm::{check_alarms, AlarmAbort, AlarmChange, AlarmError, AlarmReading, AlarmState};
 pub use approval::{
     confirmation_page, form_decision, form_field, html_escape, is_slack_response_url, message_page,
-    slack_escape, slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, ApprovalStatus,
-    Decision, LinkState, SignatureError, SlackAction, TrackState, DECIDING_TAKEOVER_SECONDS,
-    SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
+    slack_escape, slack_signature, verify_slack_request, ApprovalFacts, ApprovalId, ApprovalKey,
+    ApprovalStatus, Decision, LinkState, SignatureError, SlackAction, TrackState,
+    DECIDING_TAKEOVER_SECONDS, SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
 };
 pub use chart::{evidence_chart, evidence_html, ChartMark, PageEvidence};
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
@@ -44,12 +46,14 @@ pub use evidence::{
     ALB_NAMESPACE, DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC,
     TARGET_5XX_METRIC,
 };
+pub use history::{execution_name, HistoryEvent, HistoryKind};
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
+pub use policy::{ApprovalPolicy, Approver, Channel, PolicyError, PolicyRefusal, EMAIL_LINK};
 pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,
 };

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, DecideOutcome, HeldLock};
-use ecs_canary_core::{iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorName};
+use ecs_canary_core::{
+    iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorName, HistoryEvent,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -113,7 +115,7 @@ async fn abort(
             let by = format!("alarm {}", change.alarm);
             let approvals = &context.ports.approvals;
             let decided = approvals
-                .decide(&record.id, Decision::Reject, &by, &iso8601(now), now)
+                .decide(&record.key, Decision::Reject, &by, &iso8601(now), now)
                 .await?;
             if !matches!(decided, DecideOutcome::Decided(_)) {
                 // A person decided this very moment (or the link just
@@ -132,7 +134,14 @@ async fn abort(
                 .fail(&record.task_token, ALARM_TRIGGERED, &cause)
                 .await;
             // Pending again on a failure: Lambda's retry of this event decides it anew.
-            settle_decision(context, &record.id, ApprovalStatus::Rejected, &failed).await;
+            settle_decision(
+                context,
+                &record,
+                ApprovalStatus::Rejected,
+                (&by, "alarm"),
+                &failed,
+            )
+            .await;
             match failed {
                 // The rollback is the state machine's now: a second alarm leaves it be.
                 Ok(()) => {
@@ -154,6 +163,15 @@ async fn abort(
         }
         _ => {
             stop(context, execution, &cause).await?;
+            context
+                .record(HistoryEvent::aborted(
+                    lock.key.clone(),
+                    execution,
+                    context.now_millis(),
+                    &format!("alarm {}", change.alarm),
+                    &cause,
+                ))
+                .await;
             tracing::warn!(alarm = %change.alarm, service = %lock.key, error_type = error.error_type(), "alarm: execution stopped; the reconciler puts the service back at rest");
         }
     }

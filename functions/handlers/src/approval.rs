@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
 use ecs_canary_core::{
-    iso8601, ApprovalFacts, ApprovalId, ApprovalStatus, Deployment, DeploymentRequest, Notice,
+    iso8601, ApprovalFacts, ApprovalId, ApprovalStatus, Deployment, DeploymentRequest,
+    HistoryEvent, Notice,
 };
 
 /// The approval channels, as logged and returned.
@@ -82,6 +83,26 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
             &cause,
         ),
     };
+    if event.notice == NoticeKind::Refused {
+        let text = |field: &str| {
+            event
+                .input
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string()
+        };
+        context
+            .record(HistoryEvent::refused(
+                ecs_canary_core::lock_key(&text("cluster"), &text("service")),
+                event.execution.as_deref().unwrap_or_default(),
+                context.now_millis(),
+                &event.input,
+                &error,
+                &cause,
+            ))
+            .await;
+    }
     let channels = send_notice(context, &notice).await;
     tracing::info!(notice = ?event.notice, %error, channels = ?channels, "notice sent");
     Ok(json!({"notice": event.notice, "channels": channels}))
@@ -186,14 +207,18 @@ fn release_text(deployment: &Deployment) -> String {
     parts.join(", ")
 }
 
-/// When and by what the deployment was started: an ECR push (the trigger
-/// sets `imageTag`) or the execution, by name.
-fn started_by(deployment: &Deployment) -> String {
+/// When and by what the deployment was started: a person (the command line
+/// sets `startedBy`), an ECR push (the trigger sets `imageTag`) or the
+/// execution, by name.
+pub(crate) fn started_by(deployment: &Deployment) -> String {
     let when = deployment
         .started_at
         .map(iso8601)
         .unwrap_or_else(|| "at an unknown time".into());
     let execution = deployment.owner.rsplit(':').next().unwrap_or_default();
+    if let Some(who) = &deployment.request.started_by {
+        return format!("{when}, by {who} (execution {execution})");
+    }
     match (
         &deployment.request.image_tag,
         deployment.request.image_text(),
@@ -225,13 +250,6 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
     }
 }
 
-fn random_id() -> Result<ApprovalId, FunctionError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| FunctionError::InvalidEvent(format!("no randomness: {e}")))?;
-    Ok(ApprovalId::from_random(bytes))
-}
-
 /// Stores the task token against an opaque id, then sends the email (SNS)
 /// and the Slack message, each with the link; returns at once. The token
 /// itself goes nowhere else.
@@ -254,14 +272,19 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     facts.evidence = request_evidence(&context, &event.deployment).await;
     let step = event.deployment.step.unwrap_or(0);
     let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
+    // The link is derived, never stored: the table knows it by its hash.
+    let secret = context
+        .link_secret()
+        .await?
+        .ok_or(FunctionError::NotConfigured("ECS_CANARY_LINK_SECRET_ARN"))?;
+    let id = ApprovalId::derive(secret.as_bytes(), &event.execution, step);
     let claimed = context
         .ports
         .approvals
-        .claim_step(&event.execution, step, &random_id()?)
+        .claim_step(&event.execution, step, &id.key(), expires_at)
         .await?;
-    let id = claimed.id.clone();
     let record = ApprovalRecord {
-        id: id.clone(),
+        key: id.key(),
         task_token: event.task_token,
         execution: event.execution.clone(),
         facts: facts.clone(),
@@ -311,5 +334,12 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         retried = !claimed.first,
         "approval requested"
     );
+    context
+        .record(HistoryEvent::approval_requested(
+            &event.deployment,
+            context.now_millis(),
+            &delivered,
+        ))
+        .await;
     Ok(json!({"channels": delivered, "failedChannels": failures.len()}))
 }

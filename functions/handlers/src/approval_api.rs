@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
     confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
-    verify_slack_request, ApprovalId, ApprovalStatus, Decision, ErrorName, LinkState, SlackAction,
-    SLACK_RESPONSE_URL_PREFIX,
+    verify_slack_request, ApprovalId, ApprovalStatus, Approver, Decision, ErrorName, HistoryEvent,
+    LinkState, SlackAction, SLACK_RESPONSE_URL_PREFIX,
 };
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -21,9 +21,6 @@ use crate::{init_logging, Context};
 
 /// How long the Slack message update may take (Slack waits 3 s in all).
 const RESPONSE_URL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
-
-/// Who decides through a link in an email.
-pub const EMAIL_LINK: &str = "email link";
 
 fn html(status: u16, page: String) -> Response<Body> {
     Response::builder()
@@ -55,6 +52,14 @@ fn body_bytes(request: &Request) -> &[u8] {
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn unknown() -> Outcome {
+    Outcome {
+        status: 404,
+        title: "Unknown approval".into(),
+        message: "This link does not belong to any deployment.".into(),
+    }
 }
 
 /// The page of a link that can no longer decide (or is deciding right now).
@@ -105,8 +110,9 @@ fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
 /// itself stands.
 pub(crate) async fn settle_decision(
     context: &Context,
-    id: &ApprovalId,
+    record: &ApprovalRecord,
     decided: ApprovalStatus,
+    (by, channel): (&str, &str),
     callback: &Result<(), AwsError>,
 ) {
     let settled = match callback {
@@ -114,8 +120,20 @@ pub(crate) async fn settle_decision(
         Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
         Err(_) => ApprovalStatus::Pending,
     };
-    if let Err(error) = context.ports.approvals.settle(id, settled).await {
+    if let Err(error) = context.ports.approvals.settle(&record.key, settled).await {
         tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
+    }
+    if let (Ok(()), Some(deployment)) = (callback, &record.deployment) {
+        context
+            .record(HistoryEvent::decided(
+                deployment,
+                context.now_millis(),
+                &decided.as_str().to_lowercase(),
+                by,
+                channel,
+                record.facts.evidence.as_deref(),
+            ))
+            .await;
     }
 }
 
@@ -126,18 +144,71 @@ struct Outcome {
     message: String,
 }
 
+/// The approval policy that applies to a request: the deployment's own over
+/// the functions' defaults; `Err` with the reason when the approver may not
+/// make this decision (a malformed default refuses everyone: fail closed).
+fn policy_allows(
+    context: &Context,
+    record: &ApprovalRecord,
+    approver: &Approver,
+    decision: Decision,
+) -> Result<(), String> {
+    let defaults = context.settings.default_policy()?;
+    let deployment = record.deployment.as_ref();
+    let policy = deployment
+        .and_then(|d| d.request.approval_policy.as_ref())
+        .map_or_else(|| defaults.clone(), |own| own.over(&defaults));
+    let initiator = deployment.and_then(|d| d.request.started_by.as_deref());
+    policy
+        .check(approver, decision == Decision::Approve, initiator)
+        .map_err(|refusal| refusal.to_string())
+}
+
 async fn decide(
     context: &Context,
     id: &ApprovalId,
     decision: Decision,
-    by: &str,
+    approver: &Approver,
 ) -> Result<Outcome, AwsError> {
+    let key = id.key();
     let now = context.now();
+    let by = approver.identity.as_str();
+    // Who may decide, before anything changes: a refused approver changes nothing.
+    let Some(found) = context.ports.approvals.get(&key).await? else {
+        return Ok(unknown());
+    };
+    match found.status.link_state(found.expires_at, now) {
+        state @ (LinkState::Decided | LinkState::Expired) => return Ok(closed(&found, state)),
+        LinkState::Open | LinkState::BeingDecided => {}
+    }
+    if let Err(why) = policy_allows(context, &found, approver, decision) {
+        tracing::warn!(service = %found.facts.service, step = found.facts.step, channel = approver.channel.as_str(), %why, "a decision was refused by the approval policy");
+        if let Some(deployment) = &found.deployment {
+            context
+                .record(HistoryEvent::decision_refused(
+                    deployment,
+                    context.now_millis(),
+                    by,
+                    approver.channel.as_str(),
+                    &why,
+                ))
+                .await;
+        }
+        return Ok(Outcome {
+            status: 403,
+            title: "Not allowed".into(),
+            message: format!(
+                "{why}. Nothing was changed: step {} of {} for {} still waits for a decision.",
+                found.facts.step, found.facts.steps, found.facts.service
+            ),
+        });
+    }
+    let channel = approver.channel.as_str();
     let at = iso8601(now);
     let outcome = context
         .ports
         .approvals
-        .decide(id, decision, by, &at, now)
+        .decide(&key, decision, by, &at, now)
         .await?;
     let record = match outcome {
         DecideOutcome::Decided(record) => record,
@@ -146,13 +217,7 @@ async fn decide(
             return Ok(closed(&record, state));
         }
         DecideOutcome::Expired(record) => return Ok(closed(&record, LinkState::Expired)),
-        DecideOutcome::Unknown => {
-            return Ok(Outcome {
-                status: 404,
-                title: "Unknown approval".into(),
-                message: "This link does not belong to any deployment.".into(),
-            })
-        }
+        DecideOutcome::Unknown => return Ok(unknown()),
     };
     let facts = &record.facts;
     // The automatic analysis has the last word on an approval: a step whose
@@ -170,7 +235,14 @@ async fn decide(
             .fail(&record.task_token, failed.error_type(), &cause)
             .await;
         tracing::warn!(service = %facts.service, step = facts.step, %by, passed_on = callback.is_ok(), "the automatic analysis rejected an approved step");
-        settle_decision(context, id, ApprovalStatus::Rejected, &callback).await;
+        settle_decision(
+            context,
+            &record,
+            ApprovalStatus::Rejected,
+            (by, "analysis"),
+            &callback,
+        )
+        .await;
         return Ok(match callback {
             Ok(()) => Outcome {
                 status: 200,
@@ -213,7 +285,14 @@ async fn decide(
     };
     tracing::info!(service = %facts.service, step = facts.step, decision = decision.as_str(), %by, passed_on = callback.is_ok(), "decision");
     // Two-phase: the decision is only final once Step Functions has it.
-    settle_decision(context, id, ApprovalStatus::decided(decision), &callback).await;
+    settle_decision(
+        context,
+        &record,
+        ApprovalStatus::decided(decision),
+        (by, channel),
+        &callback,
+    )
+    .await;
     match callback {
         Ok(()) => Ok(Outcome {
             status: 200,
@@ -252,7 +331,7 @@ async fn decide(
 }
 
 async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
-    let Some(record) = context.ports.approvals.get(id).await? else {
+    let Some(record) = context.ports.approvals.get(&id.key()).await? else {
         return Ok(html(
             404,
             message_page(
@@ -316,16 +395,18 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
     };
     let user = payload
         .pointer("/user/username")
-        .or_else(|| payload.pointer("/user/name"));
+        .or_else(|| payload.pointer("/user/name"))
+        .and_then(Value::as_str);
     let user_id = payload
         .pointer("/user/id")
         .and_then(Value::as_str)
         .unwrap_or("unknown");
-    let by = match user.and_then(Value::as_str) {
-        Some(name) => format!("Slack user @{name} ({user_id})"),
-        None => format!("Slack user {user_id}"),
-    };
-    let outcome = decide(context, &id, decision, &by).await?;
+    let team = payload
+        .pointer("/team/id")
+        .or_else(|| payload.pointer("/user/team_id"))
+        .and_then(Value::as_str);
+    let approver = Approver::slack(user_id, user, team);
+    let outcome = decide(context, &id, decision, &approver).await?;
     let text = format!("*{}* — {}", outcome.title, outcome.message);
     // Slack wants an answer within 3 s: the message update gets at most
     // RESPONSE_URL_LIMIT, and goes only to Slack's own response URLs.
@@ -408,7 +489,7 @@ pub async fn approval_api(
         }
         Route::Show(id) => show(&context, &id).await,
         Route::Decide(id) => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
-            Some(decision) => decide(&context, &id, decision, EMAIL_LINK)
+            Some(decision) => decide(&context, &id, decision, &Approver::email_link())
                 .await
                 .map(|o| html(o.status, message_page(&o.title, &o.message))),
             None => Ok(html(

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, LockStore, MetricStore,
-    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, HistoryStore, LockStore,
+    MetricStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -26,6 +26,7 @@ pub struct Ports {
     pub alarms: Arc<dyn AlarmStore>,
     pub functions: Arc<dyn FunctionApi>,
     pub metrics: Arc<dyn MetricStore>,
+    pub history: Arc<dyn HistoryStore>,
 }
 
 impl Ports {
@@ -41,6 +42,7 @@ impl Ports {
             alarms: Arc::new(clients.alarms.clone()),
             functions: Arc::new(clients.functions.clone()),
             metrics: Arc::new(clients.metrics.clone()),
+            history: Arc::new(clients.history(&settings.history_table)),
         }
     }
 }
@@ -58,6 +60,7 @@ pub struct Context {
     clock: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
     slack_webhook_url: Arc<OnceCell<Option<String>>>,
     slack_signing_secret: Arc<OnceCell<Option<String>>>,
+    link_secret: Arc<OnceCell<Option<String>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -88,6 +91,7 @@ impl Context {
             clock: None,
             slack_webhook_url: Arc::default(),
             slack_signing_secret: Arc::default(),
+            link_secret: Arc::default(),
         })
     }
 
@@ -144,6 +148,36 @@ impl Context {
             })
             .await
             .cloned()
+    }
+
+    /// The key approval links are derived with; read once, when first needed.
+    pub async fn link_secret(&self) -> Result<Option<String>, AwsError> {
+        let settings = &self.settings;
+        self.link_secret
+            .get_or_try_init(|| {
+                self.setting_or_secret(&settings.link_secret, &settings.link_secret_arn)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Milliseconds since the epoch (a fixed clock's seconds × 1000).
+    pub fn now_millis(&self) -> u64 {
+        if let Some(clock) = &self.clock {
+            return clock().saturating_mul(1000);
+        }
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default()
+    }
+
+    /// Adds an event to the audit trail, best effort: a trail that cannot
+    /// be written is logged, and never stops a deployment or its rollback.
+    pub async fn record(&self, event: ecs_canary_core::HistoryEvent) {
+        if let Err(error) = self.ports.history.record(&event).await {
+            tracing::error!(%error, kind = event.kind.as_str(), service = %event.service, "could not add to the history");
+        }
     }
 
     /// Seconds since the epoch.

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use ecs_canary_core::{rollback_restores_split, Deployment, TrafficSplit, LOCK_LOST};
+use ecs_canary_core::{rollback_restores_split, Deployment, HistoryEvent, TrafficSplit, LOCK_LOST};
 use serde_json::{json, Value};
 
 use crate::events::{error_and_cause, parse, Failure, Outcome, Promoted, RolledBack};
@@ -26,6 +26,9 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
         .release(&deployment.lock_key(), &deployment.owner)
         .await?;
     tracing::info!(service = %request.service, stable = %deployment.candidate, released, "promoted");
+    context
+        .record(HistoryEvent::promoted(&deployment, context.now_millis()))
+        .await;
     let stable_after = deployment.candidate;
     Ok(Promoted {
         deployment,
@@ -88,6 +91,14 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
             .release(&deployment.lock_key(), &deployment.owner)
             .await?;
         tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
+        context
+            .record(HistoryEvent::rolled_back(
+                &deployment,
+                context.now_millis(),
+                &error,
+                &cause,
+            ))
+            .await;
     }
     let stable_after = deployment.stable;
     Ok(RolledBack {

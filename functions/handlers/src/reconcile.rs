@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{
-    lock_key, Colour, DeploymentRequest, ExecutionEnding, Notice, Reconcile, ReconcileReport,
-    TrafficSplit,
+    lock_key, Colour, DeploymentRequest, ExecutionEnding, HistoryEvent, Notice, Reconcile,
+    ReconcileReport, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -134,7 +134,22 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         tracing::error!(%error, service = %request.service, "could not put the service back at rest: a person is needed");
         report.failure = Some(error.to_string());
     }
-    let channels = send_notice(&context, &Notice::reconciled(&report)).await;
+    let notice = Notice::reconciled(&report);
+    context
+        .record(HistoryEvent::reconciled(
+            key.clone(),
+            &execution,
+            context.now_millis(),
+            &notice.subject,
+            serde_json::json!({
+                "status": end.status,
+                "action": report.action,
+                "lockReleased": report.lock_released,
+                "failure": report.failure,
+            }),
+        ))
+        .await;
+    let channels = send_notice(&context, &notice).await;
     tracing::info!(service = %request.service, action = ?report.action, lock_released = report.lock_released, links_closed = report.links_closed, channels = ?channels, "reconciled");
     result?;
     answer.action = report.action;

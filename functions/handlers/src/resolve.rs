@@ -4,10 +4,12 @@ use std::sync::Arc;
 use ecs_canary_aws::{AwsError, LockGuard};
 use ecs_canary_core::{
     lock_expiry, lock_key, parse_iso8601, require_all_stable, CandidateRelease, Colours,
-    Deployment, DeploymentRequest, ReleaseChange, ResolveError, Routing, StackLayout, Template,
+    Deployment, DeploymentRequest, HistoryEvent, ReleaseChange, ResolveError, Routing, StackLayout,
+    Template,
 };
 use serde_json::Value;
 
+use crate::approval::started_by;
 use crate::events::parse;
 use crate::evidence::check_guarding_alarms;
 use crate::{Context, FunctionError, ResolveEvent};
@@ -64,6 +66,15 @@ pub async fn resolve_stable(
                 candidate = %deployment.candidate,
                 "resolved; lock taken"
             );
+            // The execution's start time keeps a retried resolve one event.
+            let at = started_at.map_or_else(|| context.now_millis(), |s| s.saturating_mul(1000));
+            context
+                .record(HistoryEvent::started(
+                    &deployment,
+                    at,
+                    &started_by(&deployment),
+                ))
+                .await;
             Ok(deployment)
         }
         Err(error) => {

@@ -6,6 +6,8 @@ pub struct Settings {
     pub lock_table: String,
     /// `ECS_CANARY_APPROVALS_TABLE` (default `ecs-canary-approvals`).
     pub approvals_table: String,
+    /// `ECS_CANARY_HISTORY_TABLE` (default `ecs-canary-history`): the audit trail.
+    pub history_table: String,
     /// `ECS_CANARY_APPROVAL_URL`: the approval-api's base URL (its function URL).
     pub approval_url: String,
     /// `ECS_CANARY_TOPIC_ARN`: email through SNS; unset or empty: no email.
@@ -28,6 +30,14 @@ pub struct Settings {
     /// `ECS_CANARY_READY_POLL_SECONDS` × `ECS_CANARY_READY_POLL_ATTEMPTS`
     /// (the state machine's polling; default 15 × 80). The lock outlives it.
     pub ready_wait_seconds: u64,
+    /// `ECS_CANARY_LINK_SECRET`: the key approval links are derived with
+    /// (request-approval only).
+    pub link_secret: Option<String>,
+    /// `ECS_CANARY_LINK_SECRET_ARN`: read it from Secrets Manager.
+    pub link_secret_arn: Option<String>,
+    /// `ECS_CANARY_APPROVAL_POLICY`: the default approval policy (JSON, as
+    /// the input's `approvalPolicy`); unset: anyone with a link, any channel.
+    pub approval_policy: Option<String>,
     /// `ECS_CANARY_ROLLBACK_FUNCTION`: the rollback function (name or ARN)
     /// that approval-api and alarm-abort invoke directly to put traffic back
     /// on stable first; unset: the state machine's rollback alone does it.
@@ -51,6 +61,8 @@ impl Settings {
             lock_table: var("ECS_CANARY_LOCK_TABLE").unwrap_or_else(|| "ecs-canary-locks".into()),
             approvals_table: var("ECS_CANARY_APPROVALS_TABLE")
                 .unwrap_or_else(|| "ecs-canary-approvals".into()),
+            history_table: var("ECS_CANARY_HISTORY_TABLE")
+                .unwrap_or_else(|| "ecs-canary-history".into()),
             approval_url: var("ECS_CANARY_APPROVAL_URL").unwrap_or_default(),
             topic_arn: var("ECS_CANARY_TOPIC_ARN"),
             slack_webhook_url: var("ECS_CANARY_SLACK_WEBHOOK_URL"),
@@ -63,7 +75,22 @@ impl Settings {
             ready_wait_seconds: number("ECS_CANARY_READY_POLL_SECONDS", 15)
                 .saturating_mul(number("ECS_CANARY_READY_POLL_ATTEMPTS", 80)),
             rollback_function: var("ECS_CANARY_ROLLBACK_FUNCTION"),
+            link_secret: var("ECS_CANARY_LINK_SECRET"),
+            link_secret_arn: var("ECS_CANARY_LINK_SECRET_ARN"),
+            approval_policy: var("ECS_CANARY_APPROVAL_POLICY"),
         }
+    }
+
+    /// The default approval policy; a malformed one refuses every decision
+    /// (it fails closed) with the reason.
+    pub fn default_policy(&self) -> Result<ecs_canary_core::ApprovalPolicy, String> {
+        let Some(text) = &self.approval_policy else {
+            return Ok(ecs_canary_core::ApprovalPolicy::default());
+        };
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("ECS_CANARY_APPROVAL_POLICY is not JSON: {e}"))?;
+        ecs_canary_core::ApprovalPolicy::from_json(&value)
+            .map_err(|e| format!("ECS_CANARY_APPROVAL_POLICY: {e}"))
     }
 
     /// The link a person opens for one approval.

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{
-    may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
+    may_move_traffic, Colour, Deployment, HistoryEvent, Routing, SplitChange, SplitRecord,
+    TrafficSplit,
 };
 use serde_json::Value;
 
@@ -158,6 +159,13 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutp
     deployment.split = apply_split(&context, &deployment, split).await?;
     deployment.step = Some(step);
     deployment.record_applied(step, context.now());
+    context
+        .record(HistoryEvent::split_applied(
+            &deployment,
+            context.now_millis(),
+            deployment.split,
+        ))
+        .await;
     let last_step = deployment.is_last_step(step);
     Ok(StepOutput {
         deployment,

@@ -9,7 +9,7 @@ use ecs_canary_aws::fake::{throttled, Callback, FakeAws};
 use ecs_canary_aws::{ApprovalRecord, AwsError, StackState};
 use ecs_canary_core::{
     ApprovalFacts, ApprovalId, ApprovalStatus, Colour, ContainerSpec, ErrorName, ForwardTarget,
-    Reconcile, TaskSet, TrafficSplit,
+    HistoryKind, Reconcile, TaskSet, TrafficSplit,
 };
 use ecs_canary_handlers::{
     alarm_abort, approval_api, promote, reconcile, render_and_deploy, request_approval,
@@ -28,6 +28,7 @@ const GREEN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/83e2d6bc24d8a068";
 const NOW: u64 = 1_800_000_000;
 const ROLLBACK: &str = "arn:function/rollback";
+const LINK_SECRET: &str = "test-link-secret";
 
 fn context(fake: &FakeAws) -> Arc<Context> {
     let ports = Ports {
@@ -40,10 +41,12 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         alarms: Arc::new(fake.clone()),
         functions: Arc::new(fake.clone()),
         metrics: Arc::new(fake.clone()),
+        history: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
         rollback_function: Some(ROLLBACK.into()),
+        link_secret: Some(LINK_SECRET.into()),
         ..Settings::default()
     };
     Arc::new(
@@ -262,9 +265,9 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         started: None,
     };
     fake.state().approvals.insert(
-        id.to_string(),
+        id.key().to_string(),
         ApprovalRecord {
-            id: id.clone(),
+            key: id.key(),
             task_token: "token-1".into(),
             execution: "run-1".into(),
             facts,
@@ -297,7 +300,7 @@ async fn post(fake: &FakeAws, id: &ApprovalId, decision: &str) -> (u16, String) 
 }
 
 fn status_of(fake: &FakeAws, id: &ApprovalId) -> ApprovalStatus {
-    fake.state().approvals[id.as_str()].status
+    fake.state().approvals[id.key().as_str()].status
 }
 
 #[tokio::test]
@@ -526,13 +529,18 @@ async fn ask(fake: &FakeAws, stepped: Value) -> ApprovalId {
     )
     .await
     .expect("the approval is requested");
-    let link = fake
+    // The link is derived from the secret, execution and step; the fake,
+    // like the table, knows only its hash.
+    let step = fake
         .state()
         .approvals
         .values()
-        .find(|r| r.execution == "run-1")
-        .map(|r| r.id.clone());
-    link.expect("a pending link")
+        .find(|r| r.execution == "run-1" && r.status == ApprovalStatus::Pending)
+        .map(|r| r.facts.step - 1)
+        .expect("a pending request");
+    let link = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1", step);
+    assert!(fake.state().approvals.contains_key(link.key().as_str()));
+    link
 }
 
 /// The example stack mid-rollout: step 1 applied (90/10, recorded on the
@@ -868,7 +876,9 @@ async fn an_alarm_during_a_wait_puts_traffic_on_stable_then_fails_the_step() {
         "the link is void"
     );
     assert_eq!(
-        fake.state().approvals[link.as_str()].decided_by.as_deref(),
+        fake.state().approvals[link.key().as_str()]
+            .decided_by
+            .as_deref(),
         Some("alarm web-5xx")
     );
     assert!(
@@ -1117,4 +1127,97 @@ async fn an_alarm_and_a_person_deciding_at_once_cannot_both_win() {
     assert_eq!(fake.state().stopped.len(), 1);
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Approved);
     assert!(fake.state().rolling_back.is_empty());
+}
+
+#[tokio::test]
+async fn an_email_decision_on_a_slack_only_deployment_is_refused_and_changes_nothing() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({"approvalPolicy": {"channels": ["slack"]}})).await;
+    let link = ask(&fake, stepped).await;
+    for decision in ["approve", "reject"] {
+        fake.state().history.clear();
+        let (status, page) = post(&fake, &link, decision).await;
+        assert_eq!(status, 403, "{page}");
+        assert!(
+            page.contains("decisions through email are not allowed"),
+            "{page}"
+        );
+    }
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    assert!(
+        fake.state().callbacks.is_empty(),
+        "nothing reached Step Functions"
+    );
+    assert!(
+        fake.state().invocations.is_empty(),
+        "no rollback was invoked"
+    );
+    let refused: Vec<_> = fake
+        .state()
+        .history
+        .iter()
+        .filter(|e| e.kind == HistoryKind::DecisionRefused)
+        .map(|e| (e.by.clone(), e.channel.clone()))
+        .collect();
+    assert_eq!(
+        refused,
+        vec![(Some("email link".into()), Some("email".into()))]
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_default_policy_refuses_every_decision() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let link = ask(&fake, stepped).await;
+    let mut settings = context(&fake).settings.clone();
+    settings.approval_policy = Some("{\"channels\": [\"fax\"]}".into());
+    let strict = Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(&fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(|| NOW),
+    );
+    let request: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/approvals/{link}"))
+        .body(Body::from("decision=approve"))
+        .expect("a request");
+    let response = approval_api(strict, request).await.expect("a response");
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+}
+
+#[tokio::test]
+async fn the_history_holds_every_event_of_a_promoted_deployment() {
+    let fake = FakeAws::new();
+    let (d, link) = mid_rollout(&fake).await;
+    let (status, _) = post(&fake, &link, "approve").await;
+    assert_eq!(status, 200);
+    let mut last: Value = d.clone();
+    last["split"] = json!({"stable": 90, "candidate": 10});
+    last["step"] = json!(0);
+    promote(context(&fake), json!({"deployment": last}))
+        .await
+        .expect("promote");
+    let kinds: Vec<HistoryKind> = fake.state().history.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            HistoryKind::SplitApplied,
+            HistoryKind::ApprovalRequested,
+            HistoryKind::Decided,
+            HistoryKind::Promoted
+        ]
+    );
+    let decided = fake.state().history[2].clone();
+    assert_eq!(decided.by.as_deref(), Some("email link"));
+    assert_eq!(decided.step, Some(1));
+    assert!(decided.summary.contains("approved"), "{}", decided.summary);
+    // The history is the service's, newest first, and no link id is in it.
+    let text = serde_json::to_string(&fake.state().history).expect("json");
+    assert!(!text.contains(link.as_str()));
 }

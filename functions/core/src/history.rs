@@ -1,0 +1,390 @@
+//! The audit trail: one event per thing that happened to a service's
+//! deployments, kept beyond Step Functions' 90 days and read newest first.
+//!
+//! Events are made here from the deployment and what happened; the adapters
+//! only store them. Every event says when, what, which execution, who (when
+//! a person or a guard acted), and one line for people.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{iso8601, Deployment, TrafficSplit};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HistoryKind {
+    /// The execution took the service's lock (with its input).
+    Started,
+    /// The deployment was refused before anything changed.
+    Refused,
+    /// A split was applied to the weighted rule and read back.
+    SplitApplied,
+    /// A person was asked to decide a step.
+    ApprovalRequested,
+    /// A step was decided (a person, an alarm, the analysis).
+    Decided,
+    /// A decision was refused by the approval policy (nothing changed).
+    DecisionRefused,
+    Promoted,
+    RolledBack,
+    /// The execution was stopped (an alarm, an operator).
+    Aborted,
+    /// An execution that ended elsewhere was put back at rest.
+    Reconciled,
+    /// An operator released a lock by hand.
+    Unlocked,
+}
+
+impl HistoryKind {
+    pub const ALL: [HistoryKind; 11] = [
+        HistoryKind::Started,
+        HistoryKind::Refused,
+        HistoryKind::SplitApplied,
+        HistoryKind::ApprovalRequested,
+        HistoryKind::Decided,
+        HistoryKind::DecisionRefused,
+        HistoryKind::Promoted,
+        HistoryKind::RolledBack,
+        HistoryKind::Aborted,
+        HistoryKind::Reconciled,
+        HistoryKind::Unlocked,
+    ];
+
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Started => "started",
+            HistoryKind::Refused => "refused",
+            HistoryKind::SplitApplied => "splitApplied",
+            HistoryKind::ApprovalRequested => "approvalRequested",
+            HistoryKind::Decided => "decided",
+            HistoryKind::DecisionRefused => "decisionRefused",
+            HistoryKind::Promoted => "promoted",
+            HistoryKind::RolledBack => "rolledBack",
+            HistoryKind::Aborted => "aborted",
+            HistoryKind::Reconciled => "reconciled",
+            HistoryKind::Unlocked => "unlocked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<HistoryKind> {
+        HistoryKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// One event of a service's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEvent {
+    /// The service, as its lock key (`cluster/service`).
+    pub service: String,
+    /// When, in milliseconds since the epoch.
+    pub at_millis: u64,
+    pub kind: HistoryKind,
+    /// The execution ARN (empty for an operator's act outside one).
+    #[serde(default)]
+    pub execution: String,
+    /// The step (1-based), when the event is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// Who acted: a Slack user, an IAM identity, "email link", an alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Through what: `email`, `slack`, `cli`, `alarm`, `analysis`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// One line for people.
+    pub summary: String,
+    /// The structured rest (the input, a split, the evidence …).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+/// The last part of an execution ARN (its name).
+pub fn execution_name(execution: &str) -> &str {
+    execution.rsplit(':').next().unwrap_or(execution)
+}
+
+impl HistoryEvent {
+    fn of(deployment: &Deployment, kind: HistoryKind, at_millis: u64, summary: String) -> Self {
+        HistoryEvent {
+            service: deployment.lock_key(),
+            at_millis,
+            kind,
+            execution: deployment.owner.clone(),
+            step: None,
+            by: None,
+            channel: None,
+            summary,
+            detail: Value::Null,
+        }
+    }
+
+    /// The sort key: time first (newest first when read backwards), then
+    /// what, which execution and step, and who, so that the same event
+    /// written twice in the same millisecond is one.
+    pub fn sort_key(&self) -> String {
+        format!(
+            "{:013}#{}#{}#{}#{}",
+            self.at_millis,
+            self.kind.as_str(),
+            execution_name(&self.execution),
+            self.step.unwrap_or(0),
+            self.by.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// When, as ISO 8601 (whole seconds).
+    pub fn when(&self) -> String {
+        iso8601(self.at_millis / 1000)
+    }
+
+    pub fn started(deployment: &Deployment, at_millis: u64, started_by: &str) -> Self {
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::Started,
+            at_millis,
+            format!(
+                "started {} on {} (stable {}), {}",
+                deployment.request.image_text().unwrap_or_default(),
+                deployment.candidate,
+                deployment.stable,
+                started_by
+            ),
+        );
+        event.by = Some(started_by.to_string());
+        event.detail = json!({
+            "input": deployment.request,
+            "steps": deployment.request.steps.percentages(),
+        });
+        event
+    }
+
+    pub fn refused(
+        service: String,
+        execution: &str,
+        at_millis: u64,
+        input: &Value,
+        error: &str,
+        cause: &str,
+    ) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Refused,
+            execution: execution.to_string(),
+            step: None,
+            by: None,
+            channel: None,
+            summary: format!("refused: {error}: {cause}"),
+            detail: json!({"input": input, "error": error, "cause": cause}),
+        }
+    }
+
+    pub fn split_applied(deployment: &Deployment, at_millis: u64, split: TrafficSplit) -> Self {
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::SplitApplied,
+            at_millis,
+            format!(
+                "traffic {:.0} % {} (stable) / {:.0} % {} (new)",
+                100.0 - split.candidate_share(),
+                deployment.stable,
+                split.candidate_share(),
+                deployment.candidate
+            ),
+        );
+        event.step = deployment.step.map(|s| s + 1);
+        event.detail =
+            json!({"stable": split.stable_weight(), "candidate": split.candidate_weight()});
+        event
+    }
+
+    pub fn approval_requested(deployment: &Deployment, at_millis: u64, channels: &[&str]) -> Self {
+        let step = deployment.step.unwrap_or(0);
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::ApprovalRequested,
+            at_millis,
+            format!(
+                "approval of step {} of {} requested ({})",
+                step + 1,
+                deployment.request.steps.percentages().len(),
+                if channels.is_empty() {
+                    "no channel".to_string()
+                } else {
+                    channels.join(", ")
+                }
+            ),
+        );
+        event.step = Some(step + 1);
+        event.detail = json!({"channels": channels});
+        event
+    }
+
+    /// A step decided: by whom, through what, and the evidence as it was.
+    pub fn decided(
+        deployment: &Deployment,
+        at_millis: u64,
+        decision: &str,
+        by: &str,
+        channel: &str,
+        evidence: Option<&str>,
+    ) -> Self {
+        let step = deployment.step.unwrap_or(0) + 1;
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::Decided,
+            at_millis,
+            format!("step {step} {decision} by {by} ({channel})"),
+        );
+        event.step = Some(step);
+        event.by = Some(by.to_string());
+        event.channel = Some(channel.to_string());
+        event.detail = json!({"decision": decision, "evidence": evidence});
+        event
+    }
+
+    /// A decision the approval policy refused.
+    pub fn decision_refused(
+        deployment: &Deployment,
+        at_millis: u64,
+        by: &str,
+        channel: &str,
+        why: &str,
+    ) -> Self {
+        let step = deployment.step.unwrap_or(0) + 1;
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::DecisionRefused,
+            at_millis,
+            format!("{by} ({channel}) may not decide step {step}: {why}"),
+        );
+        event.step = Some(step);
+        event.by = Some(by.to_string());
+        event.channel = Some(channel.to_string());
+        event
+    }
+
+    pub fn promoted(deployment: &Deployment, at_millis: u64) -> Self {
+        HistoryEvent::of(
+            deployment,
+            HistoryKind::Promoted,
+            at_millis,
+            format!(
+                "promoted: {} is stable, lock released",
+                deployment.candidate
+            ),
+        )
+    }
+
+    pub fn rolled_back(deployment: &Deployment, at_millis: u64, error: &str, cause: &str) -> Self {
+        let mut event = HistoryEvent::of(
+            deployment,
+            HistoryKind::RolledBack,
+            at_millis,
+            format!(
+                "rolled back to {} ({error}: {cause}), lock released",
+                deployment.stable
+            ),
+        );
+        event.detail = json!({"error": error, "cause": cause});
+        event
+    }
+
+    /// An execution stopped from outside (an alarm, an operator).
+    pub fn aborted(service: String, execution: &str, at_millis: u64, by: &str, why: &str) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Aborted,
+            execution: execution.to_string(),
+            step: None,
+            by: Some(by.to_string()),
+            channel: None,
+            summary: format!("aborted by {by}: {why}"),
+            detail: Value::Null,
+        }
+    }
+
+    pub fn reconciled(
+        service: String,
+        execution: &str,
+        at_millis: u64,
+        summary: &str,
+        detail: Value,
+    ) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Reconciled,
+            execution: execution.to_string(),
+            step: None,
+            by: None,
+            channel: None,
+            summary: format!("reconciled: {summary}"),
+            detail,
+        }
+    }
+
+    pub fn unlocked(service: String, at_millis: u64, by: &str, holder: &str) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Unlocked,
+            execution: holder.to_string(),
+            step: None,
+            by: Some(by.to_string()),
+            channel: Some("cli".into()),
+            summary: format!("lock of {} released by {by}", execution_name(holder)),
+            detail: Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in HistoryKind::ALL {
+            assert_eq!(HistoryKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(Value::String(kind.as_str().into()))
+            );
+        }
+        assert_eq!(HistoryKind::parse("other"), None);
+    }
+
+    #[test]
+    fn sort_keys_order_by_time_across_digit_counts() {
+        let event = |at_millis| HistoryEvent {
+            service: "c/s".into(),
+            at_millis,
+            kind: HistoryKind::Started,
+            execution: "arn:aws:states:us-east-1:1:execution:sm:run-1".into(),
+            step: None,
+            by: None,
+            channel: None,
+            summary: String::new(),
+            detail: Value::Null,
+        };
+        let early = event(999_999_999_999);
+        let late = event(1_000_000_000_000);
+        assert!(early.sort_key() < late.sort_key());
+        assert!(late.sort_key().ends_with("#started#run-1#0#"));
+        assert_eq!(late.when(), "2001-09-09T01:46:40Z");
+    }
+
+    #[test]
+    fn execution_names_are_the_last_part_of_the_arn() {
+        assert_eq!(
+            execution_name("arn:aws:states:us-east-1:1:execution:sm:run-1"),
+            "run-1"
+        );
+        assert_eq!(execution_name("plain"), "plain");
+    }
+}

@@ -1,0 +1,441 @@
+//! Who may decide a step: the approval policy, and the people and guards
+//! that decide.
+//!
+//! A policy names the channels a decision may come through, the Slack users
+//! (and the workspace) and the IAM principals allowed, and whether whoever
+//! started a deployment may approve it. It is set per deployment (input
+//! `approvalPolicy`, or a trigger mapping) over defaults the deployment
+//! template gives every function.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::{glob_matches, ErrorName};
+
+/// A way to decide a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The link in an email (whoever holds the link).
+    Email,
+    /// A button in Slack (a Slack user, signature verified).
+    Slack,
+    /// The command line (the caller's IAM identity).
+    Cli,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Slack, Channel::Cli];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Slack => "slack",
+            Channel::Cli => "cli",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// Who is deciding, as far as the channel can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    pub channel: Channel,
+    /// What people are shown and the history records.
+    pub identity: String,
+    /// The Slack user id or the IAM principal ARN (none for an email link).
+    pub principal: Option<String>,
+    /// The Slack workspace (team id).
+    pub team: Option<String>,
+}
+
+/// Who decides through a link in an email.
+pub const EMAIL_LINK: &str = "email link";
+
+impl Approver {
+    pub fn email_link() -> Approver {
+        Approver {
+            channel: Channel::Email,
+            identity: EMAIL_LINK.into(),
+            principal: None,
+            team: None,
+        }
+    }
+
+    pub fn slack(user_id: &str, user_name: Option<&str>, team: Option<&str>) -> Approver {
+        Approver {
+            channel: Channel::Slack,
+            identity: match user_name {
+                Some(name) => format!("Slack user @{name} ({user_id})"),
+                None => format!("Slack user {user_id}"),
+            },
+            principal: Some(user_id.to_string()),
+            team: team.map(str::to_string),
+        }
+    }
+
+    /// An IAM caller (`sts:GetCallerIdentity`'s ARN).
+    pub fn cli(principal_arn: &str) -> Approver {
+        Approver {
+            channel: Channel::Cli,
+            identity: principal_arn.to_string(),
+            principal: Some(principal_arn.to_string()),
+            team: None,
+        }
+    }
+}
+
+/// The approval policy. Empty lists allow everyone the channel can identify.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalPolicy {
+    /// The channels a decision may come through (none given: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<Channel>,
+    /// Slack user ids allowed to decide (none: any member of the workspace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack_users: Vec<String>,
+    /// The Slack workspace (team id) decisions must come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_team: Option<String>,
+    /// IAM principal ARNs (or `*` patterns) allowed on the command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cli_principals: Vec<String>,
+    /// Whoever started the deployment may not approve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separation_of_duties: Option<bool>,
+}
+
+/// Why a decision is refused. Nothing changes when one is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyRefusal {
+    #[error(
+        "decisions through {channel} are not allowed for this deployment (allowed: {allowed})"
+    )]
+    ChannelNotAllowed {
+        channel: &'static str,
+        allowed: String,
+    },
+    #[error("{identity} is not among the approvers of this deployment")]
+    NotAnApprover { identity: String },
+    #[error("the decision comes from Slack workspace {found}, not {expected}")]
+    WrongWorkspace { found: String, expected: String },
+    #[error("{identity} started this deployment and may not approve it (separation of duties); ask someone else")]
+    InitiatorMayNotApprove { identity: String },
+    #[error("separation of duties needs a known approver: approve from Slack or the command line")]
+    AnonymousApprover,
+}
+
+impl ErrorName for PolicyRefusal {
+    fn error_type(&self) -> &'static str {
+        match self {
+            PolicyRefusal::ChannelNotAllowed { .. } => "ChannelNotAllowed",
+            PolicyRefusal::NotAnApprover { .. } => "NotAnApprover",
+            PolicyRefusal::WrongWorkspace { .. } => "WrongWorkspace",
+            PolicyRefusal::InitiatorMayNotApprove { .. } => "InitiatorMayNotApprove",
+            PolicyRefusal::AnonymousApprover => "AnonymousApprover",
+        }
+    }
+}
+
+/// A policy field that is not what it should be.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`approvalPolicy.{field}` {reason}")]
+pub struct PolicyError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+const POLICY_FIELDS: [&str; 5] = [
+    "channels",
+    "slackUsers",
+    "slackTeam",
+    "cliPrincipals",
+    "separationOfDuties",
+];
+
+fn texts(object: &Map<String, Value>, field: &'static str) -> Result<Vec<String>, PolicyError> {
+    let invalid = |reason: String| PolicyError { field, reason };
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && t.len() <= 2048)
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid(format!("must hold non-empty strings, not {item}")))
+            })
+            .collect(),
+        Some(other) => Err(invalid(format!("must be an array of strings, not {other}"))),
+    }
+}
+
+impl ApprovalPolicy {
+    /// Validates `approvalPolicy` as given in an execution input.
+    pub fn from_json(value: &Value) -> Result<ApprovalPolicy, PolicyError> {
+        let object = value.as_object().ok_or_else(|| PolicyError {
+            field: "",
+            reason: "must be an object".into(),
+        })?;
+        if let Some(unknown) = object.keys().find(|k| !POLICY_FIELDS.contains(&k.as_str())) {
+            return Err(PolicyError {
+                field: "",
+                reason: format!(
+                    "has no field `{unknown}` (expected one of: {})",
+                    POLICY_FIELDS.join(", ")
+                ),
+            });
+        }
+        let channels = texts(object, "channels")?
+            .iter()
+            .map(|c| {
+                Channel::parse(c).ok_or_else(|| PolicyError {
+                    field: "channels",
+                    reason: format!("names `{c}`; the channels are email, slack and cli"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let slack_team = match object.get("slackTeam") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(team)) if !team.trim().is_empty() => Some(team.trim().to_string()),
+            Some(other) => {
+                return Err(PolicyError {
+                    field: "slackTeam",
+                    reason: format!("must be a Slack team id, not {other}"),
+                })
+            }
+        };
+        let separation_of_duties = match object.get("separationOfDuties") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(on)) => Some(*on),
+            Some(other) => {
+                return Err(PolicyError {
+                    field: "separationOfDuties",
+                    reason: format!("must be true or false, not {other}"),
+                })
+            }
+        };
+        Ok(ApprovalPolicy {
+            channels,
+            slack_users: texts(object, "slackUsers")?,
+            slack_team,
+            cli_principals: texts(object, "cliPrincipals")?,
+            separation_of_duties,
+        })
+    }
+
+    /// This policy where it says something, `defaults` elsewhere.
+    pub fn over(&self, defaults: &ApprovalPolicy) -> ApprovalPolicy {
+        fn pick<T: Clone>(own: &[T], default: &[T]) -> Vec<T> {
+            if own.is_empty() { default } else { own }.to_vec()
+        }
+        ApprovalPolicy {
+            channels: pick(&self.channels, &defaults.channels),
+            slack_users: pick(&self.slack_users, &defaults.slack_users),
+            slack_team: self.slack_team.clone().or(defaults.slack_team.clone()),
+            cli_principals: pick(&self.cli_principals, &defaults.cli_principals),
+            separation_of_duties: self.separation_of_duties.or(defaults.separation_of_duties),
+        }
+    }
+
+    /// Whether `approver` may decide (`approve`: approve rather than reject)
+    /// a deployment started by `initiator` (when known). Rejecting is never
+    /// refused for being the initiator: anyone allowed may stop their own
+    /// release.
+    pub fn check(
+        &self,
+        approver: &Approver,
+        approve: bool,
+        initiator: Option<&str>,
+    ) -> Result<(), PolicyRefusal> {
+        if !self.channels.is_empty() && !self.channels.contains(&approver.channel) {
+            return Err(PolicyRefusal::ChannelNotAllowed {
+                channel: approver.channel.as_str(),
+                allowed: self
+                    .channels
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let principal = approver.principal.as_deref().unwrap_or_default();
+        match approver.channel {
+            Channel::Slack => {
+                if let Some(expected) = &self.slack_team {
+                    let found = approver.team.as_deref().unwrap_or("unknown");
+                    if found != expected {
+                        return Err(PolicyRefusal::WrongWorkspace {
+                            found: found.into(),
+                            expected: expected.clone(),
+                        });
+                    }
+                }
+                if !self.slack_users.is_empty() && !self.slack_users.iter().any(|u| u == principal)
+                {
+                    return Err(PolicyRefusal::NotAnApprover {
+                        identity: approver.identity.clone(),
+                    });
+                }
+            }
+            Channel::Cli => {
+                if !self.cli_principals.is_empty()
+                    && !self
+                        .cli_principals
+                        .iter()
+                        .any(|pattern| glob_matches(pattern, principal))
+                {
+                    return Err(PolicyRefusal::NotAnApprover {
+                        identity: approver.identity.clone(),
+                    });
+                }
+            }
+            Channel::Email => {}
+        }
+        if approve && self.separation_of_duties == Some(true) {
+            if approver.principal.is_none() {
+                return Err(PolicyRefusal::AnonymousApprover);
+            }
+            if initiator.is_some_and(|who| who == principal || who == approver.identity) {
+                return Err(PolicyRefusal::InitiatorMayNotApprove {
+                    identity: approver.identity.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/Deployers/alice";
+    const BOB: &str = "arn:aws:sts::123456789012:assumed-role/Deployers/bob";
+
+    fn policy(value: Value) -> ApprovalPolicy {
+        ApprovalPolicy::from_json(&value).expect("a valid policy")
+    }
+
+    #[test]
+    fn an_empty_policy_allows_every_channel() {
+        let open = ApprovalPolicy::default();
+        for approver in [
+            Approver::email_link(),
+            Approver::slack("U1", Some("ann"), Some("T1")),
+            Approver::cli(ALICE),
+        ] {
+            assert_eq!(open.check(&approver, true, Some(ALICE)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn channels_users_workspace_and_principals_are_checked() {
+        let strict = policy(json!({
+            "channels": ["slack", "cli"],
+            "slackUsers": ["U1"],
+            "slackTeam": "T1",
+            "cliPrincipals": ["arn:aws:sts::123456789012:assumed-role/Deployers/*"]
+        }));
+        let email = strict.check(&Approver::email_link(), false, None);
+        assert_eq!(email.map_err(|e| e.error_type()), Err("ChannelNotAllowed"));
+        assert_eq!(
+            strict.check(&Approver::slack("U1", None, Some("T1")), true, None),
+            Ok(())
+        );
+        assert_eq!(
+            strict
+                .check(&Approver::slack("U2", Some("eve"), Some("T1")), true, None)
+                .map_err(|e| e.to_string()),
+            Err("Slack user @eve (U2) is not among the approvers of this deployment".into())
+        );
+        assert_eq!(
+            strict
+                .check(&Approver::slack("U1", None, Some("T9")), true, None)
+                .map_err(|e| e.error_type()),
+            Err("WrongWorkspace")
+        );
+        assert_eq!(strict.check(&Approver::cli(BOB), true, None), Ok(()));
+        let outsider = Approver::cli("arn:aws:iam::123456789012:user/mallory");
+        assert_eq!(
+            strict
+                .check(&outsider, false, None)
+                .map_err(|e| e.error_type()),
+            Err("NotAnApprover")
+        );
+    }
+
+    #[test]
+    fn the_initiator_may_reject_but_not_approve_under_separation_of_duties() {
+        let separated = policy(json!({"separationOfDuties": true}));
+        let alice = Approver::cli(ALICE);
+        assert_eq!(
+            separated
+                .check(&alice, true, Some(ALICE))
+                .map_err(|e| e.error_type()),
+            Err("InitiatorMayNotApprove")
+        );
+        assert_eq!(separated.check(&alice, false, Some(ALICE)), Ok(()));
+        assert_eq!(
+            separated.check(&Approver::cli(BOB), true, Some(ALICE)),
+            Ok(())
+        );
+        assert_eq!(
+            separated
+                .check(&Approver::email_link(), true, Some(ALICE))
+                .map_err(|e| e.error_type()),
+            Err("AnonymousApprover")
+        );
+    }
+
+    #[test]
+    fn a_deployment_policy_overrides_the_defaults_field_by_field() {
+        let defaults = policy(
+            json!({"channels": ["email", "slack"], "slackTeam": "T1", "separationOfDuties": true}),
+        );
+        let own = policy(json!({"channels": ["slack"], "separationOfDuties": false}));
+        let merged = own.over(&defaults);
+        assert_eq!(merged.channels, vec![Channel::Slack]);
+        assert_eq!(merged.slack_team.as_deref(), Some("T1"));
+        assert_eq!(merged.separation_of_duties, Some(false));
+    }
+
+    #[test]
+    fn malformed_policies_name_the_field() {
+        for (value, field) in [
+            (json!({"channels": ["fax"]}), "channels"),
+            (json!({"slackUsers": "U1"}), "slackUsers"),
+            (json!({"slackTeam": 7}), "slackTeam"),
+            (json!({"separationOfDuties": "yes"}), "separationOfDuties"),
+            (json!({"approvers": []}), ""),
+            (json!([]), ""),
+        ] {
+            assert_eq!(
+                ApprovalPolicy::from_json(&value).map_err(|e| e.field),
+                Err(field),
+                "{value}"
+            );
+        }
+    }
+
+    proptest! {
+        /// A Slack allowlist lets in exactly its members.
+        #[test]
+        fn a_slack_allowlist_admits_exactly_its_members(
+            users in proptest::collection::vec("U[A-Z0-9]{3}", 1..5),
+            candidate in "U[A-Z0-9]{3}",
+        ) {
+            let allow = ApprovalPolicy { slack_users: users.clone(), ..ApprovalPolicy::default() };
+            let verdict = allow.check(&Approver::slack(&candidate, None, None), true, None);
+            prop_assert_eq!(verdict.is_ok(), users.contains(&candidate));
+        }
+    }
+}
