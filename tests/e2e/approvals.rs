@@ -485,3 +485,123 @@ async fn slack_down_still_asks_by_email_and_a_retry_sends_nothing_twice() {
         messages[0]
     );
 }
+
+/// A click on a Slack button, signed as Slack signs it, by `user` of
+/// workspace `team`; Slack's answer (the function's JSON).
+async fn slack_click(
+    emulator: &Emulator,
+    link: &str,
+    decision: &str,
+    user: &str,
+    team: &str,
+) -> Value {
+    let id = link.rsplit('/').next().expect("id");
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": user.to_lowercase()},
+        "team": {"id": team},
+        "actions": [{"action_id": decision, "value": format!("{decision}:{id}")}],
+    });
+    let body = format!("payload={}", form_encode(&payload.to_string()));
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let signature = slack_signature(SLACK_SIGNING_SECRET, &ts, body.as_bytes());
+    let (port, path) = port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
+    let (status, _, answer) = http_request_with(
+        port,
+        "POST",
+        &path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Slack-Request-Timestamp", &ts),
+            ("X-Slack-Signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    assert_eq!(status, 200, "{answer}");
+    serde_json::from_str(&answer).expect("Slack gets JSON")
+}
+
+#[tokio::test]
+async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves() {
+    let (emulator, clients, flow) = started().await;
+    let mut deployment = input("1.0.1", 600);
+    deployment["approvalPolicy"] =
+        json!({"channels": ["slack"], "slackUsers": ["UOPS1"], "slackTeam": "T0001"});
+    let execution = flow.start("deploy-policy", &deployment).await;
+    let (link, _) = next_link(&flow).await;
+    let waiting = state(&clients).await;
+    assert_eq!(waiting.split_towards(Colour::Blue), (90, 10));
+
+    // The email link is not a channel of this deployment.
+    let (status, page) = submit(&link, "approve").await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("decisions through email are not allowed"),
+        "{page}"
+    );
+    // A member of the workspace who is not on the list, and the listed user
+    // from another workspace.
+    let outsider = slack_click(&emulator, &link, "approve", "UGUEST", "T0001").await;
+    assert_eq!(outsider["status"], json!(403), "{outsider}");
+    assert!(outsider["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not among the approvers"));
+    let elsewhere = slack_click(&emulator, &link, "reject", "UOPS1", "T9999").await;
+    assert_eq!(elsewhere["status"], json!(403), "{elsewhere}");
+    // Nothing moved.
+    assert_eq!(state(&clients).await, waiting);
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(open(&link).await.0, 200, "the link still waits");
+
+    // The listed user decides.
+    let allowed = slack_click(&emulator, &link, "approve", "UOPS1", "T0001").await;
+    assert_eq!(allowed["status"], json!(200), "{allowed}");
+    let (link, _) = next_link(&flow).await;
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
+    let rejected = slack_click(&emulator, &link, "reject", "UOPS1", "T0001").await;
+    assert_eq!(rejected["status"], json!(200), "{rejected}");
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("Rejected"));
+
+    // The history records the refusals and the decisions, by whom and how.
+    let config = emulator.sdk_config().await;
+    let trail = ecs_canary_aws::History::new(aws_sdk_dynamodb::Client::new(&config), HISTORY_TABLE)
+        .list("mattctest/myservice", 100)
+        .await
+        .expect("the history");
+    let who = |kind: &str| -> Vec<(String, String)> {
+        trail
+            .iter()
+            .rev()
+            .filter(|e| e.kind.as_str() == kind)
+            .map(|e| {
+                (
+                    e.by.clone().unwrap_or_default(),
+                    e.channel.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        who("decisionRefused"),
+        [
+            ("email link".to_string(), "email".to_string()),
+            ("Slack user @uguest (UGUEST)".into(), "slack".into()),
+            ("Slack user @uops1 (UOPS1)".into(), "slack".into()),
+        ]
+    );
+    assert_eq!(
+        who("decided"),
+        vec![("Slack user @uops1 (UOPS1)".to_string(), "slack".to_string()); 2]
+    );
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"rolledBack"), "{trail:#?}");
+}
