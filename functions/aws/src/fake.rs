@@ -631,6 +631,13 @@ impl HistoryStore for FakeAws {
             events
         }))
     }
+    fn services(&self) -> AwsFuture<'_, Vec<String>> {
+        ready(self.call("ScanHistory").map(|state| {
+            let services: std::collections::BTreeSet<String> =
+                state.history.iter().map(|e| e.service.clone()).collect();
+            services.into_iter().collect()
+        }))
+    }
 }
 
 impl MetricStore for FakeAws {

@@ -74,4 +74,31 @@ impl History {
         events.truncate(limit);
         Ok(events)
     }
+
+    /// Every service with a history (each once, sorted).
+    pub async fn services(&self) -> Result<Vec<String>, AwsError> {
+        let mut services = std::collections::BTreeSet::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("#service")
+                .expression_attribute_names("#service", SERVICE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| Failure::of(e).into_error("dynamodb:Scan"))?;
+            services.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|item| item.get(SERVICE)?.as_s().ok().cloned()),
+            );
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(services.into_iter().collect());
+            }
+        }
+    }
 }

@@ -59,6 +59,8 @@ pub trait HistoryStore: Send + Sync {
     fn record<'a>(&'a self, event: &'a HistoryEvent) -> AwsFuture<'a, ()>;
     /// A service's events, newest first.
     fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>>;
+    /// Every service with a history.
+    fn services(&self) -> AwsFuture<'_, Vec<String>>;
 }
 
 impl HistoryStore for History {
@@ -67,6 +69,9 @@ impl HistoryStore for History {
     }
     fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>> {
         Box::pin(History::list(self, service, limit))
+    }
+    fn services(&self) -> AwsFuture<'_, Vec<String>> {
+        Box::pin(History::services(self))
     }
 }
 

@@ -12,6 +12,7 @@ mod approval;
 mod chart;
 mod colour;
 mod deployment;
+mod diff;
 mod evidence;
 mod history;
 mod input;
@@ -40,6 +41,7 @@ pub use deployment::{
     lock_expiry, lock_key, may_move_traffic, require_all_stable, rollback_restores_split,
     Deployment, ResolveError, Routing, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
 };
+pub use diff::{line_diff, unified_diff, DiffLine};
 pub use evidence::{
     load_balancer_dimension, target_group_dimension, AnalysisError, AnalysisLimits, Judgement,
     MinuteStats, PercentagePoints, Timeline, TrafficQuery, TrafficStats, WindowEvidence,

@@ -54,8 +54,8 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn unknown() -> Outcome {
-    Outcome {
+fn unknown() -> DecisionOutcome {
+    DecisionOutcome {
         status: 404,
         title: "Unknown approval".into(),
         message: "This link does not belong to any deployment.".into(),
@@ -63,7 +63,7 @@ fn unknown() -> Outcome {
 }
 
 /// The page of a link that can no longer decide (or is deciding right now).
-fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
+fn closed(record: &ApprovalRecord, state: LinkState) -> DecisionOutcome {
     let facts = &record.facts;
     let (title, message) = match state {
         LinkState::BeingDecided => (
@@ -97,7 +97,7 @@ fn closed(record: &ApprovalRecord, state: LinkState) -> Outcome {
             ),
         ),
     };
-    Outcome {
+    DecisionOutcome {
         status: state.http_status(),
         title: title.into(),
         message,
@@ -137,11 +137,14 @@ pub(crate) async fn settle_decision(
     }
 }
 
-/// The result of a decision, for a page or a Slack message.
-struct Outcome {
-    status: u16,
-    title: String,
-    message: String,
+/// The result of a decision, for a page, a Slack message or the command
+/// line: an HTTP status (200 decided, 403 refused by the policy, 404
+/// unknown, 409 decided already, 410 expired, 503 not passed on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionOutcome {
+    pub status: u16,
+    pub title: String,
+    pub message: String,
 }
 
 /// The approval policy that applies to a request: the deployment's own over
@@ -169,14 +172,29 @@ async fn decide(
     id: &ApprovalId,
     decision: Decision,
     approver: &Approver,
-) -> Result<Outcome, AwsError> {
-    let key = id.key();
+) -> Result<DecisionOutcome, AwsError> {
+    match context.ports.approvals.get(&id.key()).await? {
+        Some(found) => decide_request(context, found, decision, approver).await,
+        None => Ok(unknown()),
+    }
+}
+
+/// Decides a stored approval request as `approver`, through every check a
+/// click goes through: the link still open, the approval policy, the
+/// decision taken once (`PENDING → DECIDING`), the automatic analysis on an
+/// approval, traffic back on stable first on a rejection, then Step
+/// Functions, then the record settled and the history written. The link and
+/// the command line both decide here.
+pub(crate) async fn decide_request(
+    context: &Context,
+    found: ApprovalRecord,
+    decision: Decision,
+    approver: &Approver,
+) -> Result<DecisionOutcome, AwsError> {
+    let key = found.key.clone();
     let now = context.now();
     let by = approver.identity.as_str();
     // Who may decide, before anything changes: a refused approver changes nothing.
-    let Some(found) = context.ports.approvals.get(&key).await? else {
-        return Ok(unknown());
-    };
     match found.status.link_state(found.expires_at, now) {
         state @ (LinkState::Decided | LinkState::Expired) => return Ok(closed(&found, state)),
         LinkState::Open | LinkState::BeingDecided => {}
@@ -194,7 +212,7 @@ async fn decide(
                 ))
                 .await;
         }
-        return Ok(Outcome {
+        return Ok(DecisionOutcome {
             status: 403,
             title: "Not allowed".into(),
             message: format!(
@@ -244,12 +262,12 @@ async fn decide(
         )
         .await;
         return Ok(match callback {
-            Ok(()) => Outcome {
+            Ok(()) => DecisionOutcome {
                 status: 200,
                 title: "Rejected by the automatic analysis".into(),
                 message: format!("{failed}. {} Thank you.", facts.on_reject()),
             },
-            Err(_) => Outcome {
+            Err(_) => DecisionOutcome {
                 status: 503,
                 title: "Your decision was not recorded".into(),
                 message: format!(
@@ -294,7 +312,7 @@ async fn decide(
     )
     .await;
     match callback {
-        Ok(()) => Ok(Outcome {
+        Ok(()) => Ok(DecisionOutcome {
             status: 200,
             title: match decision {
                 Decision::Approve => "Approved".into(),
@@ -305,7 +323,7 @@ async fn decide(
                 Decision::Reject => format!("{} {}", facts.on_reject(), "Thank you."),
             },
         }),
-        Err(AwsError::TaskNotWaiting(_)) => Ok(Outcome {
+        Err(AwsError::TaskNotWaiting(_)) => Ok(DecisionOutcome {
             status: 410,
             title: "This approval has expired".into(),
             message: format!(
@@ -315,7 +333,7 @@ async fn decide(
         }),
         Err(other) => {
             tracing::error!(error = %other, "the decision could not be passed on; the step waits again");
-            Ok(Outcome {
+            Ok(DecisionOutcome {
                 status: 503,
                 title: "Your decision was not recorded".into(),
                 message: format!(

@@ -41,6 +41,7 @@ mod error;
 mod events;
 mod evidence;
 mod finish;
+pub mod operator;
 mod reconcile;
 mod render;
 mod resolve;
@@ -51,7 +52,7 @@ mod weights;
 
 pub use alarm_abort::{alarm_abort, Aborted, AlarmAborts};
 pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent, NoticeKind};
-pub use approval_api::{approval_api, run_http};
+pub use approval_api::{approval_api, run_http, DecisionOutcome};
 pub use context::{init_logging, run, Context, Ports};
 pub use error::FunctionError;
 pub use events::{

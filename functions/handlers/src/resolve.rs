@@ -87,7 +87,7 @@ pub async fn resolve_stable(
     }
 }
 
-async fn resolve(
+pub(crate) async fn resolve(
     context: &Context,
     request: DeploymentRequest,
     owner: &str,

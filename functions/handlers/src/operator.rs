@@ -1,0 +1,348 @@
+//! What the operator's command line does, on the same ports as the
+//! functions: a service's status, a decision as the caller's IAM identity,
+//! an abort, a lock released by hand, a dry run. The command line only
+//! parses arguments and prints.
+
+use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock};
+use ecs_canary_core::{
+    lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment, DeploymentRequest,
+    HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::approval_api::{decide_request, DecisionOutcome};
+use crate::finish::stable_first;
+use crate::resolve::{read_routes, resolve};
+use crate::{Context, FunctionError};
+
+/// Why an operator's command did nothing.
+#[derive(Debug, Error)]
+pub enum OperatorError {
+    #[error("{service} has no deployment in progress")]
+    NoDeployment { service: String },
+    #[error("the deployment of {service} ({execution}) is not waiting for a decision right now")]
+    NotWaiting { service: String, execution: String },
+    #[error("{service} has never been deployed by ecs-canary: no history, so its stack is unknown")]
+    UnknownService { service: String },
+    #[error(transparent)]
+    Function(#[from] FunctionError),
+}
+
+impl From<AwsError> for OperatorError {
+    fn from(error: AwsError) -> OperatorError {
+        OperatorError::Function(error.into())
+    }
+}
+
+/// The deployment in progress on a service.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    pub execution: String,
+    /// The step applied (1-based) and how many there are.
+    pub step: Option<usize>,
+    pub steps: usize,
+    pub candidate: Option<Colour>,
+    pub release: Option<String>,
+    /// Waiting for a decision since (epoch seconds), until.
+    pub waiting_since: Option<u64>,
+    pub waiting_until: Option<u64>,
+    pub rolling_back: bool,
+    pub lock_expires_at: u64,
+    pub alarms: Vec<AlarmStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmStatus {
+    pub name: String,
+    pub state: String,
+}
+
+/// One managed service as an operator sees it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    /// `cluster/service`.
+    pub service: String,
+    pub stable: Option<Colour>,
+    /// The live split on the weighted rule (stable, candidate weights).
+    pub split: Option<TrafficSplit>,
+    /// What could not be read, if anything.
+    pub unreadable: Option<String>,
+    pub rollout: Option<Rollout>,
+    pub last_event: Option<HistoryEvent>,
+}
+
+/// `cluster/service` as its two parts.
+pub fn split_service(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or(("", key))
+}
+
+/// The request of the latest deployment of a service: where its stack is.
+async fn last_request(context: &Context, key: &str) -> Result<Option<DeploymentRequest>, AwsError> {
+    let events = context.ports.history.list(key, 200).await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.kind == HistoryKind::Started)
+        .find_map(|e| DeploymentRequest::from_json(e.detail.get("input")?).ok()))
+}
+
+/// Every service with a history or a deployment in progress.
+pub async fn managed_services(context: &Context) -> Result<Vec<String>, AwsError> {
+    context.ports.history.services().await
+}
+
+/// What a service looks like now: stable colour, live split, the
+/// deployment in progress (step, waiting since, guarding alarms) and its
+/// last event.
+pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatus, OperatorError> {
+    let (cluster, service) = split_service(key);
+    let last = context.ports.history.list(key, 1).await?.into_iter().next();
+    let mut status = ServiceStatus {
+        service: key.to_string(),
+        stable: None,
+        split: None,
+        unreadable: None,
+        rollout: None,
+        last_event: last,
+    };
+    match context.ports.ecs.stable_stack_tag(cluster, service).await {
+        Ok(tag) => status.stable = Colours::from_tag(tag.as_deref()).ok().map(|c| c.stable),
+        Err(error) => status.unreadable = Some(error.to_string()),
+    }
+    if let Some(request) = last_request(context, key).await? {
+        let live = async {
+            let routes = read_routes(context, &request).await?;
+            let rule = context.ports.rules.rule(&routes.weighted_rule).await?;
+            Ok::<_, FunctionError>(routes.routing.split_of(&rule.forward_targets())?)
+        };
+        match live.await {
+            Ok(split) => status.split = Some(split),
+            Err(error) => status.unreadable = Some(error.to_string()),
+        }
+    }
+    if let Some(held) = context.ports.locks.held(key).await? {
+        status.rollout = Some(rollout(context, &held).await?);
+    }
+    Ok(status)
+}
+
+async fn rollout(context: &Context, held: &HeldLock) -> Result<Rollout, AwsError> {
+    let pending = context
+        .ports
+        .approvals
+        .pending(&held.owner, held.guard.steps)
+        .await?;
+    let deployment = pending.as_ref().and_then(|r| r.deployment.as_ref());
+    let alarms = if held.guard.alarms.is_empty() {
+        Vec::new()
+    } else {
+        match context.ports.alarms.read(&held.guard.alarms).await {
+            Ok(readings) => readings.iter().map(alarm_status).collect(),
+            Err(error) => vec![AlarmStatus {
+                name: held.guard.alarms.join(", "),
+                state: format!("unreadable ({error})"),
+            }],
+        }
+    };
+    Ok(Rollout {
+        execution: held.owner.clone(),
+        step: pending.as_ref().map(|r| r.facts.step),
+        steps: held.guard.steps,
+        candidate: deployment.map(|d| d.candidate),
+        release: pending.as_ref().map(|r| r.facts.release.clone()),
+        waiting_since: deployment
+            .and_then(|d| d.applied_at.get(d.step.unwrap_or(0)).copied()),
+        waiting_until: pending.as_ref().map(|r| r.expires_at),
+        rolling_back: held.rolling_back,
+        lock_expires_at: held.expires_at,
+        alarms,
+    })
+}
+
+fn alarm_status(reading: &AlarmReading) -> AlarmStatus {
+    AlarmStatus {
+        name: reading.name.clone(),
+        state: format!("{:?}", reading.state),
+    }
+}
+
+/// The request waiting for a decision on a service.
+async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
+    let held = context
+        .ports
+        .locks
+        .held(key)
+        .await?
+        .ok_or_else(|| OperatorError::NoDeployment {
+            service: key.to_string(),
+        })?;
+    context
+        .ports
+        .approvals
+        .pending(&held.owner, held.guard.steps)
+        .await?
+        .ok_or(OperatorError::NotWaiting {
+            service: key.to_string(),
+            execution: held.owner,
+        })
+}
+
+/// Decides the step a service waits on, as `approver` (the caller's IAM
+/// identity), under the approval policy — exactly as a click would.
+pub async fn decide_waiting(
+    context: &Context,
+    key: &str,
+    decision: Decision,
+    approver: &Approver,
+) -> Result<DecisionOutcome, OperatorError> {
+    let record = waiting_request(context, key).await?;
+    Ok(decide_request(context, record, decision, approver).await?)
+}
+
+/// What an abort did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Aborted {
+    pub execution: String,
+    /// Traffic was put back on stable before the execution was stopped
+    /// (known when it waited at a gate; otherwise the reconciler does it
+    /// right after the stop).
+    pub traffic_on_stable_first: bool,
+    pub links_closed: usize,
+}
+
+/// The error an operator's abort stops an execution with.
+pub const ABORTED: &str = "Aborted";
+
+/// Aborts a service's deployment: traffic to stable first (when it waits at
+/// a gate), then the execution is stopped — the reconciler puts the rest
+/// back at rest (tester rules, the lock) and tells the channels — and its
+/// links are closed.
+pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, OperatorError> {
+    let held = context
+        .ports
+        .locks
+        .held(key)
+        .await?
+        .ok_or_else(|| OperatorError::NoDeployment {
+            service: key.to_string(),
+        })?;
+    let execution = held.owner.clone();
+    let cause = format!("aborted by {by} from the command line");
+    let pending = context
+        .ports
+        .approvals
+        .pending(&execution, held.guard.steps)
+        .await?;
+    let deployment: Option<&Deployment> = pending.as_ref().and_then(|r| r.deployment.as_ref());
+    let traffic_on_stable_first = match deployment {
+        Some(deployment) => stable_first(context, deployment, ABORTED, &cause).await,
+        None => false,
+    };
+    match context.ports.callbacks.stop(&execution, ABORTED, &cause).await {
+        Ok(()) | Err(AwsError::TaskNotWaiting(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    let links_closed = context
+        .ports
+        .approvals
+        .expire_pending(&execution, held.guard.steps)
+        .await?;
+    context
+        .record(HistoryEvent::aborted(
+            key.to_string(),
+            &execution,
+            context.now_millis(),
+            by,
+            &cause,
+        ))
+        .await;
+    Ok(Aborted {
+        execution,
+        traffic_on_stable_first,
+        links_closed,
+    })
+}
+
+/// What holds a service's lock, if anything.
+pub async fn lock_holder(context: &Context, key: &str) -> Result<Option<HeldLock>, AwsError> {
+    context.ports.locks.held(key).await
+}
+
+/// Releases a service's lock held by `holder` (as shown to the operator: a
+/// lock taken by another execution since is left alone); recorded.
+pub async fn unlock(
+    context: &Context,
+    key: &str,
+    holder: &str,
+    by: &str,
+) -> Result<bool, OperatorError> {
+    let released = context.ports.locks.release(key, holder).await?;
+    if released {
+        context
+            .record(HistoryEvent::unlocked(
+                key.to_string(),
+                context.now_millis(),
+                by,
+                holder,
+            ))
+            .await;
+    }
+    Ok(released)
+}
+
+/// A dry run of a deployment: what it would change, nothing changed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    pub service: String,
+    pub stable: Colour,
+    pub candidate: Colour,
+    /// Images and variables per container, against the stable task set.
+    pub release: ReleaseChange,
+    /// The rendered template against the stack's current one (unified
+    /// lines; the new task definition revision is a placeholder).
+    pub template_diff: String,
+}
+
+/// What the stack's new task definition revision is called in a dry run.
+pub const NEW_REVISION: &str = "<new task definition revision>";
+
+/// Everything resolve-stable and render-and-deploy would work out for
+/// `request`, without the lock, a registration or a stack update.
+pub async fn dry_run(context: &Context, request: DeploymentRequest) -> Result<DryRun, FunctionError> {
+    let key = lock_key(&request.cluster, &request.service);
+    let stack = request.stack.clone();
+    let deployment = resolve(context, request, "ecs-canary diff").await?;
+    let current = Template::parse(&context.ports.stacks.template(&stack).await?)?;
+    let patched = current.patch(
+        deployment.stable,
+        &deployment.stable_task_set.task_definition,
+        NEW_REVISION,
+    )?;
+    let template_diff = ecs_canary_core::unified_diff(
+        &current.to_json_string(),
+        &patched.template.to_json_string(),
+        3,
+    );
+    Ok(DryRun {
+        service: key,
+        stable: deployment.stable,
+        candidate: deployment.candidate,
+        release: deployment.release.clone().ok_or_else(|| {
+            FunctionError::InvalidEvent("the release could not be planned".into())
+        })?,
+        template_diff,
+    })
+}
+
+/// A service's history, newest first.
+pub async fn history(
+    context: &Context,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<HistoryEvent>, AwsError> {
+    context.ports.history.list(key, limit).await
+}
