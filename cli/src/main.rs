@@ -32,7 +32,12 @@ use serde_json::{json, Value};
 )]
 struct Cli {
     /// The ecs-canary stack whose tables and state machine to use.
-    #[arg(long, global = true, env = "ECS_CANARY_STACK", default_value = "ecs-canary")]
+    #[arg(
+        long,
+        global = true,
+        env = "ECS_CANARY_STACK",
+        default_value = "ecs-canary"
+    )]
     stack: String,
     /// The cluster of a SERVICE given without one (`cluster/service` needs none).
     #[arg(long, global = true, env = "ECS_CANARY_CLUSTER")]
@@ -196,12 +201,8 @@ fn read_input(arg: &InputArg) -> Result<(Value, DeploymentRequest), Failure> {
     };
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| Failure::new(2, format!("the input is not JSON: {e}")))?;
-    let request = DeploymentRequest::from_json(&value).map_err(|e| {
-        Failure::new(
-            2,
-            format!("the input is refused ({}): {e}", e.error_type()),
-        )
-    })?;
+    let request = DeploymentRequest::from_json(&value)
+        .map_err(|e| Failure::new(2, format!("the input is refused ({}): {e}", e.error_type())))?;
     Ok((value, request))
 }
 
@@ -288,9 +289,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .state_machine_arn
                 .clone()
                 .ok_or_else(|| Failure::new(1, "the stack has no StateMachineArn output"))?;
-            let name = name.clone().unwrap_or_else(|| {
-                format!("{}-{}", request.service, context.now_millis())
-            });
+            let name = name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", request.service, context.now_millis()));
             let started = context
                 .clients
                 .state_machines
@@ -326,13 +327,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let key = service_key(&cli, service)?;
             let identity = caller_identity(&config).await?;
-            let outcome = operator::decide_waiting(
-                &context,
-                &key,
-                decision,
-                &Approver::cli(&identity),
-            )
-            .await?;
+            let outcome =
+                operator::decide_waiting(&context, &key, decision, &Approver::cli(&identity))
+                    .await?;
             if cli.json {
                 print_json(&json!({
                     "service": key,
@@ -403,7 +400,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if !cli.json {
                 print!("{}", render::lock(&held, context.now()));
             }
-            let confirmed = *yes || (std::io::stdin().is_terminal() && render::confirm("release it?"));
+            let confirmed =
+                *yes || (std::io::stdin().is_terminal() && render::confirm("release it?"));
             if !confirmed {
                 return Err(Failure::new(
                     5,

@@ -99,11 +99,7 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
             }
         }
         if let Some(event) = &status.last_event {
-            out.push_str(&format!(
-                "  last      {} {}\n",
-                event.when(),
-                event.summary
-            ));
+            out.push_str(&format!("  last      {} {}\n", event.when(), event.summary));
         }
         if let Some(why) = &status.unreadable {
             out.push_str(&format!("  unread    {why}\n"));

@@ -4,6 +4,7 @@ mod alarms;
 mod approvals;
 mod bad_day;
 mod bad_day_traffic;
+mod cli;
 mod demo;
 mod emulator;
 mod evidence;

@@ -36,7 +36,7 @@ impl Drop for FunctionServer {
 
 /// Removes what `cargo test` sets for the test binary, so that a nested cargo
 /// builds exactly what `cargo build` at the top would (and reuses it).
-fn clean_cargo_env(command: &mut Command) -> &mut Command {
+pub(crate) fn clean_cargo_env(command: &mut Command) -> &mut Command {
     let keep = [
         "CARGO_HOME",
         "CARGO_TARGET_DIR",

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub mod alarms;
 pub mod browser;
+pub mod cli;
 pub mod demo;
 pub mod emulator;
 pub mod example;

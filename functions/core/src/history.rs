@@ -153,7 +153,7 @@ impl HistoryEvent {
                 started_by
             ),
         );
-        event.by = Some(started_by.to_string());
+        event.by = deployment.request.started_by.clone();
         event.detail = json!({
             "input": deployment.request,
             "steps": deployment.request.steps.percentages(),

@@ -23,7 +23,9 @@ pub enum OperatorError {
     NoDeployment { service: String },
     #[error("the deployment of {service} ({execution}) is not waiting for a decision right now")]
     NotWaiting { service: String, execution: String },
-    #[error("{service} has never been deployed by ecs-canary: no history, so its stack is unknown")]
+    #[error(
+        "{service} has never been deployed by ecs-canary: no history, so its stack is unknown"
+    )]
     UnknownService { service: String },
     #[error(transparent)]
     Function(#[from] FunctionError),
@@ -152,8 +154,7 @@ async fn rollout(context: &Context, held: &HeldLock) -> Result<Rollout, AwsError
         steps: held.guard.steps,
         candidate: deployment.map(|d| d.candidate),
         release: pending.as_ref().map(|r| r.facts.release.clone()),
-        waiting_since: deployment
-            .and_then(|d| d.applied_at.get(d.step.unwrap_or(0)).copied()),
+        waiting_since: deployment.and_then(|d| d.applied_at.get(d.step.unwrap_or(0)).copied()),
         waiting_until: pending.as_ref().map(|r| r.expires_at),
         rolling_back: held.rolling_back,
         lock_expires_at: held.expires_at,
@@ -241,7 +242,12 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
         Some(deployment) => stable_first(context, deployment, ABORTED, &cause).await,
         None => false,
     };
-    match context.ports.callbacks.stop(&execution, ABORTED, &cause).await {
+    match context
+        .ports
+        .callbacks
+        .stop(&execution, ABORTED, &cause)
+        .await
+    {
         Ok(()) | Err(AwsError::TaskNotWaiting(_)) => {}
         Err(other) => return Err(other.into()),
     }
@@ -312,7 +318,10 @@ pub const NEW_REVISION: &str = "<new task definition revision>";
 
 /// Everything resolve-stable and render-and-deploy would work out for
 /// `request`, without the lock, a registration or a stack update.
-pub async fn dry_run(context: &Context, request: DeploymentRequest) -> Result<DryRun, FunctionError> {
+pub async fn dry_run(
+    context: &Context,
+    request: DeploymentRequest,
+) -> Result<DryRun, FunctionError> {
     let key = lock_key(&request.cluster, &request.service);
     let stack = request.stack.clone();
     let deployment = resolve(context, request, "ecs-canary diff").await?;

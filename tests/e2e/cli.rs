@@ -1,0 +1,272 @@
+//! The operator's command line against a running deployment on the
+//! emulator: every command, its output and its exit code.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use ecs_canary_aws::LockGuard;
+use ecs_canary_core::Colour;
+use ecs_canary_e2e::cli::{ecs_canary, someone_else};
+use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest};
+use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open};
+use ecs_canary_e2e::{repo_root, LOCK_TABLE};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(90);
+const SERVICE: &str = "mattctest/myservice";
+/// Who the emulator says the default caller is.
+const DEFAULT_CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+
+fn input_file(name: &str, input: &Value) -> String {
+    let dir = repo_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).expect("target/tmp");
+    let path = dir.join(format!("{name}-{}.json", std::process::id()));
+    std::fs::write(&path, input.to_string()).expect("write the input");
+    path.to_string_lossy().to_string()
+}
+
+async fn until_unlocked(clients: &ecs_canary_aws::AwsClients) {
+    let deadline = Instant::now() + WAIT;
+    while app_lock_holder(clients).await.is_some() {
+        assert!(Instant::now() < deadline, "the lock is still held");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
+    let (emulator, clients, flow) = example_flow().await;
+    let mut input = example_input("1.0.1", json!([10, 50]), 600);
+    input["approvalPolicy"] = json!({"separationOfDuties": true});
+    let path = input_file("cli", &input);
+
+    // diff: the release against stable and the rendered template; nothing changes.
+    let before = app_state(&clients).await;
+    let diff = ecs_canary(&emulator, None, &["diff", "--input", &path]).await;
+    assert_eq!(diff.code, 0, "{diff:?}");
+    assert!(
+        diff.stdout.contains("APPVERSION 1.0.0 → 1.0.1"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("+") && diff.stdout.contains("<new task definition revision>"),
+        "{}",
+        diff.stdout
+    );
+    assert!(diff.stdout.contains("nothing was changed"));
+    assert_eq!(app_state(&clients).await, before);
+    assert_eq!(app_lock_holder(&clients).await, None);
+
+    // A bad input is refused with its name, before Step Functions hears of it.
+    let bad = ecs_canary(&emulator, None, &["start", "--input", r#"{"cluster": "mattctest", "service": "myservice", "stack": "s", "image": "x", "steps": [150]}"#]).await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("InvalidSteps"), "{}", bad.stderr);
+
+    // start: as the caller, who is recorded as the initiator.
+    let started = ecs_canary(
+        &emulator,
+        None,
+        &["--json", "start", "--input", &path, "--name", "cli-1-0-1"],
+    )
+    .await;
+    assert_eq!(started.code, 0, "{started:?}");
+    let execution = started.json()["execution"]
+        .as_str()
+        .expect("execution")
+        .to_string();
+    assert_eq!(started.json()["startedBy"], json!(DEFAULT_CALLER));
+    let (_, email) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    assert!(
+        email.contains(DEFAULT_CALLER),
+        "the email says who started it: {email}"
+    );
+
+    // status: for people and for scripts.
+    let status = ecs_canary(&emulator, None, &["status", SERVICE]).await;
+    assert_eq!(status.code, 0, "{status:?}");
+    for expected in [
+        "stable    Blue",
+        "90 % Blue / 10 % Green",
+        "step      1 of 2 — waiting for a decision",
+        "cli-1-0-1",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected}: {}",
+            status.stdout
+        );
+    }
+    let all = ecs_canary(&emulator, None, &["--json", "status"]).await;
+    let rollout = &all.json()[0]["rollout"];
+    assert_eq!(
+        (rollout["step"].clone(), rollout["steps"].clone()),
+        (json!(1), json!(2))
+    );
+
+    // The initiator may not approve (separation of duties): exit 3, nothing moves.
+    let own = ecs_canary(&emulator, None, &["approve", SERVICE]).await;
+    assert_eq!(own.code, 3, "{own:?}");
+    assert!(
+        own.stdout
+            .contains("started this deployment and may not approve it"),
+        "{}",
+        own.stdout
+    );
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+
+    // Someone else may.
+    let bob = someone_else(&emulator, "bob").await;
+    let approved = ecs_canary(&emulator, Some(&bob), &["approve", SERVICE]).await;
+    assert_eq!(approved.code, 0, "{approved:?}");
+    assert!(
+        approved.stdout.starts_with("Approved"),
+        "{}",
+        approved.stdout
+    );
+    flow.next_approval_email(WAIT).await.expect("step 2 asks");
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (50, 50)
+    );
+
+    // The initiator may reject their own release: traffic back on stable at once.
+    let rejected = ecs_canary(&emulator, None, &["reject", SERVICE]).await;
+    assert_eq!(rejected.code, 0, "{rejected:?}");
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (100, 0)
+    );
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+
+    // Nothing waits any more: exit 4.
+    let nothing = ecs_canary(&emulator, None, &["approve", SERVICE]).await;
+    assert_eq!(nothing.code, 4, "{nothing:?}");
+    assert!(
+        nothing.stderr.contains("no deployment in progress"),
+        "{}",
+        nothing.stderr
+    );
+
+    // history: who did what, newest first.
+    let history = ecs_canary(&emulator, None, &["history", SERVICE]).await;
+    assert_eq!(history.code, 0, "{history:?}");
+    assert!(history.stdout.starts_with("WHEN"), "{}", history.stdout);
+    let events = ecs_canary(&emulator, None, &["--json", "history", SERVICE])
+        .await
+        .json();
+    let trail: Vec<(String, String)> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["by"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let bob_arn = "arn:aws:sts::123456789012:assumed-role/Deployers/bob";
+    let kinds: Vec<&str> = trail.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "started",
+            "splitApplied",
+            "approvalRequested",
+            "decisionRefused",
+            "decided",
+            "splitApplied",
+            "approvalRequested",
+            "decided",
+            "rolledBack"
+        ],
+        "{events:#}"
+    );
+    assert_eq!(trail[0].1, DEFAULT_CALLER);
+    assert_eq!(trail[3].1, DEFAULT_CALLER);
+    assert_eq!(trail[4].1, bob_arn);
+    assert_eq!(trail[7].1, DEFAULT_CALLER);
+    assert_eq!(events[1]["channel"], json!("cli"));
+    let unknown = ecs_canary(&emulator, None, &["history", "mattctest/nothing"]).await;
+    assert_eq!(unknown.code, 4, "{unknown:?}");
+    let no_cluster = ecs_canary(&emulator, None, &["history", "myservice"]).await;
+    assert_eq!(no_cluster.code, 2, "{no_cluster:?}");
+}
+
+#[tokio::test]
+async fn abort_and_unlock_from_the_command_line() {
+    let (emulator, clients, flow) = example_flow().await;
+    let execution = flow
+        .start("abort-1-0-1", &example_input("1.0.1", json!([10, 50]), 600))
+        .await;
+    let (_, email) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    let link = link_in(&email);
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+
+    // abort: traffic on stable first, the execution stopped, the rest reconciled.
+    let aborted = ecs_canary(&emulator, None, &["--json", "abort", SERVICE]).await;
+    assert_eq!(aborted.code, 0, "{aborted:?}");
+    assert_eq!(aborted.json()["trafficOnStableFirst"], json!(true));
+    assert_eq!(aborted.json()["linksClosed"], json!(1));
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (100, 0)
+    );
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Aborted);
+    until_unlocked(&clients).await;
+    assert_at_rest(&clients, Colour::Blue).await;
+    assert_eq!(open(&link).await.0, 410, "its link is closed");
+    let again = ecs_canary(&emulator, None, &["abort", SERVICE]).await;
+    assert_eq!(again.code, 4, "{again:?}");
+
+    // unlock: a lock left by an execution that is gone.
+    let ghost = "arn:aws:states:us-east-1:123456789012:execution:ecs-canary:ghost";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    clients
+        .locks(LOCK_TABLE)
+        .acquire(SERVICE, ghost, now, now + 3_600, &LockGuard::default())
+        .await
+        .expect("a stuck lock");
+    let asked = ecs_canary(&emulator, None, &["unlock", SERVICE]).await;
+    assert_eq!(asked.code, 5, "{asked:?}");
+    assert!(
+        asked.stdout.contains("is held by") && asked.stdout.contains("ghost"),
+        "{}",
+        asked.stdout
+    );
+    assert_eq!(app_lock_holder(&clients).await.as_deref(), Some(ghost));
+    let released = ecs_canary(&emulator, None, &["unlock", SERVICE, "--yes"]).await;
+    assert_eq!(released.code, 0, "{released:?}");
+    assert_eq!(app_lock_holder(&clients).await, None);
+    let history = ecs_canary(
+        &emulator,
+        None,
+        &["--json", "history", SERVICE, "--limit", "3"],
+    )
+    .await
+    .json();
+    assert_eq!(history[0]["kind"], json!("unlocked"));
+    assert_eq!(history[0]["by"], json!(DEFAULT_CALLER));
+    assert!(history
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["kind"] == json!("aborted") || e["kind"] == json!("reconciled")));
+    let none = ecs_canary(&emulator, None, &["unlock", SERVICE, "--yes"]).await;
+    assert_eq!(none.code, 4, "{none:?}");
+}
