@@ -18,6 +18,11 @@ use crate::{Emulator, EmulatorOptions};
 const REPOSITORY: &str = "helloworld";
 const WAIT: Duration = Duration::from_secs(120);
 
+/// The example service as the command line names it.
+fn service_key() -> String {
+    ecs_canary_core::lock_key(CLUSTER, SERVICE)
+}
+
 /// One row of the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoRow {
@@ -99,7 +104,19 @@ async fn next_email_or_end(flow: &Flow, execution: &str) -> Option<String> {
     None
 }
 
-/// Follows one deployment; `reject_at` (1-based step) rejects there.
+/// Runs `ecs-canary ARGS` as an operator would and shows what it printed;
+/// a command that fails stops the demo.
+async fn operator(out: &mut (dyn Write + Send), emulator: &Emulator, args: &[&str]) {
+    let _ = writeln!(out, "\n  $ ecs-canary {}", args.join(" "));
+    let run = crate::cli::ecs_canary(emulator, None, args).await;
+    for line in run.stdout.lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+    assert_eq!(run.code, 0, "ecs-canary {args:?} failed: {}", run.stderr);
+}
+
+/// Follows one deployment; `reject_at` (1-based step) rejects there;
+/// `show_status` shows the operator's view at the first gate.
 #[allow(clippy::too_many_arguments)]
 async fn follow(
     out: &mut (dyn Write + Send),
@@ -110,6 +127,7 @@ async fn follow(
     steps: usize,
     reject_at: Option<usize>,
     interactive: bool,
+    show_status: bool,
 ) -> (Vec<DemoRow>, (String, Option<String>)) {
     let clients = emulator.clients().await;
     let mut rows = Vec::new();
@@ -125,6 +143,9 @@ async fn follow(
             out,
             "  step {step}/{steps}: traffic {split}; approval email sent, link:\n    {link}"
         );
+        if show_status && step == 1 {
+            operator(out, emulator, &["status", &service_key()]).await;
+        }
         let decision = if interactive {
             let _ = writeln!(
                 out,
@@ -234,6 +255,15 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
     let flow = Flow::create(&emulator).await;
     let events = aws_sdk_eventbridge::Client::new(&emulator.sdk_config().await);
 
+    // What a release would change, before anything does.
+    let dry_run = json!({
+        "cluster": CLUSTER, "service": SERVICE, "stack": APP_STACK, "container": "mycontainer",
+        "image": format!("{REPOSITORY}@sha256:1010101010101010101010101010101010101010101010101010101010101010"),
+        "steps": [10, 50]
+    });
+    let _ = writeln!(out, "\nWhat would 1.0.1 change? A dry run:");
+    operator(out, &emulator, &["diff", "--input", &dry_run.to_string()]).await;
+
     let mut rows = Vec::new();
     let mut outcomes = Vec::new();
     for (tag, digest, reject_at) in [
@@ -271,11 +301,21 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
             2,
             reject_at,
             interactive,
+            tag == "1.0.1",
         )
         .await;
         rows.append(&mut followed);
         outcomes.push(outcome);
     }
+
+    let _ = writeln!(out, "\nThe audit trail of {}:", service_key());
+    operator(
+        out,
+        &emulator,
+        &["history", &service_key(), "--limit", "20"],
+    )
+    .await;
+    operator(out, &emulator, &["status"]).await;
 
     let end = live_state(&clients, APP_STACK).await.expect("live state");
     let final_stable = end.stable();

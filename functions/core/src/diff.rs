@@ -33,12 +33,13 @@ pub fn line_diff(before: &str, after: &str) -> Vec<DiffLine> {
             lines.push(DiffLine::Same(a[i].to_string()));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            lines.push(DiffLine::Added(b[j].to_string()));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removed before added: a changed line reads "-old" then "+new".
             lines.push(DiffLine::Removed(a[i].to_string()));
             i += 1;
+        } else {
+            lines.push(DiffLine::Added(b[j].to_string()));
+            j += 1;
         }
     }
     lines

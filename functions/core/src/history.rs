@@ -140,23 +140,34 @@ impl HistoryEvent {
         iso8601(self.at_millis / 1000)
     }
 
-    pub fn started(deployment: &Deployment, at_millis: u64, started_by: &str) -> Self {
+    /// The execution took the service: what it deploys, by whom (the
+    /// command line's caller, an ECR push, or an execution started by hand).
+    pub fn started(deployment: &Deployment, at_millis: u64) -> Self {
+        let request = &deployment.request;
+        let who = match (&request.started_by, &request.image_tag) {
+            (Some(who), _) => who.clone(),
+            (None, Some(_)) => "an ECR push".into(),
+            (None, None) => "an execution started by hand".into(),
+        };
+        let release = deployment
+            .release
+            .as_ref()
+            .map(|r| r.summary())
+            .or_else(|| request.image_text())
+            .unwrap_or_default();
         let mut event = HistoryEvent::of(
             deployment,
             HistoryKind::Started,
             at_millis,
             format!(
-                "started {} on {} (stable {}), {}",
-                deployment.request.image_text().unwrap_or_default(),
-                deployment.candidate,
-                deployment.stable,
-                started_by
+                "started by {who} on {} (stable {}): {release}",
+                deployment.candidate, deployment.stable
             ),
         );
-        event.by = deployment.request.started_by.clone();
+        event.by = request.started_by.clone();
         event.detail = json!({
-            "input": deployment.request,
-            "steps": deployment.request.steps.percentages(),
+            "input": request,
+            "steps": request.steps.percentages(),
         });
         event
     }

@@ -91,7 +91,7 @@ impl Approver {
 
 /// The approval policy. Empty lists allow everyone the channel can identify.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApprovalPolicy {
     /// The channels a decision may come through (none given: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

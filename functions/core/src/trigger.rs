@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use sha2::{Digest, Sha256};
 
-use crate::{ErrorName, StepPlan};
+use crate::{ApprovalPolicy, ErrorName, StepPlan};
 
 /// One line of the trigger's configuration: pushes to `repository` (whose tag
 /// matches `tagPattern`, a glob with `*` and `?`; default any tag) deploy to
@@ -30,6 +30,9 @@ pub struct TriggerMapping {
     /// CloudWatch alarms that guard this service's rollouts.
     #[serde(default)]
     pub alarms: Vec<String>,
+    /// Who may decide this service's steps (the input's `approvalPolicy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<ApprovalPolicy>,
 }
 
 /// The parts of an EventBridge "ECR Image Action" event the trigger uses.
@@ -158,6 +161,9 @@ impl TriggerMapping {
         if !self.alarms.is_empty() {
             input.insert("alarms".into(), json!(self.alarms));
         }
+        if let Some(policy) = &self.approval_policy {
+            input.insert("approvalPolicy".into(), json!(policy));
+        }
         Value::Object(input)
     }
 
@@ -226,6 +232,7 @@ mod tests {
             steps: Some(StepPlan::new(vec![10, 50]).unwrap()),
             approval_timeout_seconds: None,
             alarms: vec!["web-5xx".into()],
+            approval_policy: None,
         }
     }
 
@@ -336,5 +343,27 @@ mod tests {
             prop_assert!(glob_matches("*", &text));
             prop_assert!(glob_matches(&text, &text));
         }
+    }
+
+    #[test]
+    fn a_mapping_carries_its_approval_policy_into_the_input() {
+        let mappings = parse_mappings(
+            r#"[{"repository": "helloworld", "cluster": "c", "service": "s", "stack": "st",
+                 "approvalPolicy": {"channels": ["slack"], "slackUsers": ["U1"]}}]"#,
+        )
+        .expect("valid mappings");
+        let push = ImagePush::from_event(&push_event("helloworld", "1.0.1", DIGEST))
+            .unwrap()
+            .unwrap();
+        let input = mappings[0].execution_input(&push);
+        let request = crate::DeploymentRequest::from_json(&input).expect("a valid input");
+        let policy = request.approval_policy.expect("a policy");
+        assert_eq!(policy.channels, vec![crate::Channel::Slack]);
+        assert_eq!(policy.slack_users, vec!["U1".to_string()]);
+        let wrong = parse_mappings(
+            r#"[{"repository": "r", "cluster": "c", "service": "s", "stack": "st",
+                 "approvalPolicy": {"approvers": ["U1"]}}]"#,
+        );
+        assert!(wrong.is_err(), "an unknown policy field is refused");
     }
 }

@@ -9,7 +9,6 @@ use ecs_canary_core::{
 };
 use serde_json::Value;
 
-use crate::approval::started_by;
 use crate::events::parse;
 use crate::evidence::check_guarding_alarms;
 use crate::{Context, FunctionError, ResolveEvent};
@@ -68,13 +67,7 @@ pub async fn resolve_stable(
             );
             // The execution's start time keeps a retried resolve one event.
             let at = started_at.map_or_else(|| context.now_millis(), |s| s.saturating_mul(1000));
-            context
-                .record(HistoryEvent::started(
-                    &deployment,
-                    at,
-                    &started_by(&deployment),
-                ))
-                .await;
+            context.record(HistoryEvent::started(&deployment, at)).await;
             Ok(deployment)
         }
         Err(error) => {
