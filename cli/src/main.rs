@@ -89,6 +89,16 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Confirm the approval email's subscription with authentication on
+    /// unsubscribe, from the link in SNS's confirmation email (do not click
+    /// it: a click confirms without authentication).
+    ConfirmSubscription {
+        /// The confirmation link (or just its token, with --topic).
+        link: String,
+        /// The topic (default: the stack's approval topic).
+        #[arg(long)]
+        topic: Option<String>,
+    },
     /// Release SERVICE's lock after showing what holds it (recorded).
     Unlock {
         service: String,
@@ -392,6 +402,32 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::ConfirmSubscription { link, topic } => {
+            let (topic, token) = confirmation(link, topic.clone(), &cli).await?;
+            let (arn, authenticated) = context
+                .clients
+                .notifications
+                .confirm_authenticated(&topic, &token)
+                .await?;
+            if cli.json {
+                print_json(
+                    &json!({"subscription": arn, "authenticatedUnsubscribe": authenticated}),
+                );
+            } else {
+                println!("confirmed {arn}");
+            }
+            if authenticated {
+                if !cli.json {
+                    println!("only the account can unsubscribe it: an unsubscribe link followed by a mail scanner does nothing");
+                }
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    1,
+                    "SNS does not record the confirmation as authenticated: unsubscribing stays open to anyone with the link",
+                ))
+            }
+        }
         Command::Unlock { service, yes } => {
             let key = service_key(&cli, service)?;
             let Some(held) = operator::lock_holder(&context, &key).await? else {
@@ -424,6 +460,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// The topic and token of a confirmation link (`…?Action=ConfirmSubscription&TopicArn=…&Token=…`).
+async fn confirmation(
+    link: &str,
+    topic: Option<String>,
+    cli: &Cli,
+) -> Result<(String, String), Failure> {
+    let query = link.split_once('?').map_or("", |(_, q)| q);
+    let field = |name: &str| ecs_canary_core::form_field(query, name);
+    let token = field("Token").unwrap_or_else(|| link.trim().to_string());
+    if token.is_empty() || token.contains(['/', ' ', '?']) {
+        return Err(Failure::new(
+            2,
+            "give the confirmation link from SNS's email (or its token)",
+        ));
+    }
+    let topic = match topic.or_else(|| field("TopicArn")) {
+        Some(topic) => topic,
+        None => {
+            let clients = AwsClients::new(&load_sdk_config().await);
+            clients
+                .stacks
+                .describe(&cli.stack)
+                .await?
+                .outputs
+                .get("ApprovalTopicArn")
+                .cloned()
+                .ok_or_else(|| Failure::new(2, "name the topic with --topic"))?
+        }
+    };
+    Ok((topic, token))
 }
 
 fn print_json(value: &Value) {

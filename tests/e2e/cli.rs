@@ -215,8 +215,39 @@ async fn abort_and_unlock_from_the_command_line() {
         (90, 10)
     );
 
-    // abort: traffic on stable first, the execution stopped, the rest reconciled.
-    let aborted = ecs_canary(&emulator, None, &["--json", "abort", SERVICE]).await;
+    // abort: traffic on stable first, the execution stopped, the rest
+    // reconciled — while `status --watch` follows it to the end.
+    let watch = tokio::time::timeout(
+        WAIT,
+        ecs_canary(
+            &emulator,
+            None,
+            &["status", SERVICE, "--watch", "--interval", "1"],
+        ),
+    );
+    let abort = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ecs_canary(&emulator, None, &["--json", "abort", SERVICE]).await
+    };
+    let (watched, aborted) = tokio::join!(watch, abort);
+    let watched = watched.expect("--watch ends with the rollout");
+    assert_eq!(watched.code, 0, "{watched:?}");
+    assert!(
+        watched.stdout.contains("step      1 of 2"),
+        "{}",
+        watched.stdout
+    );
+    assert!(watched.stdout.contains("watching"), "{}", watched.stdout);
+    let last_frame = watched
+        .stdout
+        .rsplit("mattctest/myservice\n")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        last_frame.contains("rollout   none (at rest)"),
+        "the last frame is at rest: {}",
+        watched.stdout
+    );
     assert_eq!(aborted.code, 0, "{aborted:?}");
     assert_eq!(aborted.json()["trafficOnStableFirst"], json!(true));
     assert_eq!(aborted.json()["linksClosed"], json!(1));
@@ -269,4 +300,66 @@ async fn abort_and_unlock_from_the_command_line() {
         .any(|e| e["kind"] == json!("aborted") || e["kind"] == json!("reconciled")));
     let none = ecs_canary(&emulator, None, &["unlock", SERVICE, "--yes"]).await;
     assert_eq!(none.code, 4, "{none:?}");
+
+    // The approval email's subscription, confirmed with authentication on
+    // unsubscribe from the link SNS mails (rather than by clicking it).
+    let config = emulator.sdk_config().await;
+    let topic = emulator.infra_output("ApprovalTopicArn");
+    let subscription = aws_sdk_sns::Client::new(&config)
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("oncall@example.com")
+        .send()
+        .await
+        .expect("subscribe");
+    let confirmations: Value = serde_json::from_slice(
+        &emulator
+            .http("GET", "/_ecs-canary/sns-confirmations", b"")
+            .await
+            .2,
+    )
+    .expect("the confirmations SNS mailed");
+    let link = confirmations
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["topicArn"] == json!(topic)))
+        .and_then(|c| c["url"].as_str())
+        .expect("a confirmation link")
+        .to_string();
+    let wrong = ecs_canary(
+        &emulator,
+        None,
+        &[
+            "confirm-subscription",
+            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=0000",
+        ],
+    )
+    .await;
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    let confirmed = ecs_canary(&emulator, None, &["confirm-subscription", &link]).await;
+    assert_eq!(confirmed.code, 0, "{confirmed:?}");
+    assert!(
+        confirmed
+            .stdout
+            .contains("only the account can unsubscribe it"),
+        "{}",
+        confirmed.stdout
+    );
+    let attributes = aws_sdk_sns::Client::new(&config)
+        .get_subscription_attributes()
+        .subscription_arn(subscription.subscription_arn().unwrap_or_default())
+        .send()
+        .await
+        .expect("attributes");
+    let attributes = attributes.attributes().cloned().unwrap_or_default();
+    assert_eq!(
+        attributes
+            .get("ConfirmationWasAuthenticated")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        attributes.get("PendingConfirmation").map(String::as_str),
+        Some("false")
+    );
 }

@@ -28,6 +28,9 @@ Slow and failing stacks and task sets on request: ``POST /_ecs-canary/bad-day``
 with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
 "taskSetStabilizeSeconds": 5, "neverStabilize": true}`` (see the plugin's
 ``bad_day`` module); ``GET`` shows them, ``DELETE`` restores a good day.
+
+``GET /_ecs-canary/sns-confirmations``: the email subscription confirmations
+SNS would have mailed (topic, endpoint, the confirmation link).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ def function_name(path_component: str) -> str:
 
 FAULTS_PATH = "/_ecs-canary/faults"
 BAD_DAY_PATH = "/_ecs-canary/bad-day"
+# The email subscription confirmations SNS would have mailed (GET).
+CONFIRMATIONS_PATH = "/_ecs-canary/sns-confirmations"
 SIGNING_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/aws4_request")
 
 
@@ -155,6 +160,11 @@ class FaultInjector:
             else:
                 current = bad_day.settings()
             return respond("200 OK", [("Content-Type", "application/json")], json.dumps(current).encode())
+        if environ.get("PATH_INFO", "") == CONFIRMATIONS_PATH:
+            from ecs_canary_moto_plugin import email_confirmation
+
+            return respond("200 OK", [("Content-Type", "application/json")],
+                           json.dumps(email_confirmation.confirmations()).encode())
         if environ.get("PATH_INFO", "") == FAULTS_PATH:
             if method == "POST":
                 length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -15,6 +15,8 @@ Imported by the launcher before the server starts. It:
 * EventBridge rules deliver to Lambda targets (asynchronously, through the
   launcher's Lambda routing), as they do in AWS;
 * SendTaskFailure keeps its ``cause``;
+* an email subscription waits for its confirmation (a token), and
+  ConfirmSubscription records whether it was authenticated;
 * StopExecution really stops an execution, and every execution status change
   is emitted to EventBridge ("Step Functions Execution Status Change");
 * CloudWatch's GetMetricData computes percentile statistics (``p50``, ``p99``);
@@ -52,6 +54,7 @@ from . import task_failure_cause  # noqa: F401
 from . import alarm_state_change  # noqa: F401
 from . import metric_percentiles  # noqa: F401
 from . import no_value  # noqa: F401
+from . import email_confirmation  # noqa: F401
 from . import bad_day  # noqa: F401
 
 # The model map is cached: rebuild it so that the new resource types are found.

@@ -557,3 +557,22 @@ def test_get_metric_data_computes_percentiles():
     assert values["p99"] == [0.2]
     assert values["p99.9"] == [0.9]
     assert abs(values["Average"][0] - 0.117) < 1e-9
+
+
+def test_an_email_subscription_waits_for_its_confirmation_and_records_authentication():
+    """email_confirmation: moto confirmed email subscriptions at once and checked no token."""
+    from ecs_canary_moto_plugin import email_confirmation
+
+    sns = client("sns")
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    arn = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com")["SubscriptionArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert attributes["PendingConfirmation"] == "true"
+    [confirmation] = [c for c in email_confirmation.confirmations() if c["topicArn"] == topic]
+    token = confirmation["url"].split("Token=")[1]
+    with pytest.raises(sns.exceptions.InvalidParameterException):
+        sns.confirm_subscription(TopicArn=topic, Token="0" * 64)
+    confirmed = sns.confirm_subscription(TopicArn=topic, Token=token, AuthenticateOnUnsubscribe="true")
+    assert confirmed["SubscriptionArn"] == arn
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert (attributes["PendingConfirmation"], attributes["ConfirmationWasAuthenticated"]) == ("false", "true")
