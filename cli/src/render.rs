@@ -53,6 +53,12 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
     for status in statuses {
         out.push_str(&format!("{}\n", status.service));
         out.push_str(&format!("  stable    {}\n", colour(status.stable)));
+        if let (Some(release), Some(at)) = (&status.stable_release, status.promoted_at) {
+            out.push_str(&format!(
+                "  release   {release} (promoted {})\n",
+                iso8601(at)
+            ));
+        }
         out.push_str(&format!("  traffic   {}\n", split_text(status)));
         match &status.rollout {
             None => out.push_str("  rollout   none (at rest)\n"),
@@ -140,6 +146,12 @@ pub fn dry_run(dry: &DryRun) -> String {
         out.push_str("  no change\n");
     } else {
         out.push_str(&dry.template_diff);
+    }
+    if !dry.would_be_refused.is_empty() {
+        out.push_str("\nstarted now, it would be refused:\n");
+        for refusal in &dry.would_be_refused {
+            out.push_str(&format!("  {refusal}\n"));
+        }
     }
     out.push_str("\nnothing was changed\n");
     out

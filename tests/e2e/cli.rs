@@ -104,6 +104,22 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
         (json!(1), json!(2))
     );
 
+    // A dry run now shows the release and what would refuse it.
+    let busy = ecs_canary(&emulator, None, &["diff", "--input", &path]).await;
+    assert_eq!(busy.code, 0, "{busy:?}");
+    for expected in [
+        "APPVERSION 1.0.0 → 1.0.1",
+        "it would be refused",
+        "DeploymentInProgress (cli-1-0-1 is deploying this service)",
+        "DriftDetected",
+    ] {
+        assert!(
+            busy.stdout.contains(expected),
+            "{expected}: {}",
+            busy.stdout
+        );
+    }
+
     // The initiator may not approve (separation of duties): exit 3, nothing moves.
     let own = ecs_canary(&emulator, None, &["approve", SERVICE]).await;
     assert_eq!(own.code, 3, "{own:?}");

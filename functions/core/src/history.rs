@@ -168,6 +168,7 @@ impl HistoryEvent {
         event.detail = json!({
             "input": request,
             "steps": request.steps.percentages(),
+            "release": release,
         });
         event
     }

@@ -73,6 +73,9 @@ pub struct ServiceStatus {
     /// What could not be read, if anything.
     pub unreadable: Option<String>,
     pub rollout: Option<Rollout>,
+    /// The release stable runs: the last one promoted, and when.
+    pub stable_release: Option<String>,
+    pub promoted_at: Option<u64>,
     pub last_event: Option<HistoryEvent>,
 }
 
@@ -81,13 +84,22 @@ pub fn split_service(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap_or(("", key))
 }
 
-/// The request of the latest deployment of a service: where its stack is.
-async fn last_request(context: &Context, key: &str) -> Result<Option<DeploymentRequest>, AwsError> {
-    let events = context.ports.history.list(key, 200).await?;
-    Ok(events
+/// The request of the latest deployment of a service (where its stack is).
+fn last_request(events: &[HistoryEvent]) -> Option<DeploymentRequest> {
+    events
         .iter()
         .filter(|e| e.kind == HistoryKind::Started)
-        .find_map(|e| DeploymentRequest::from_json(e.detail.get("input")?).ok()))
+        .find_map(|e| DeploymentRequest::from_json(e.detail.get("input")?).ok())
+}
+
+/// The release of the last promotion, and when it was promoted.
+fn last_promoted(events: &[HistoryEvent]) -> Option<(String, u64)> {
+    let promoted = events.iter().find(|e| e.kind == HistoryKind::Promoted)?;
+    let started = events
+        .iter()
+        .find(|e| e.kind == HistoryKind::Started && e.execution == promoted.execution)?;
+    let release = started.detail.get("release")?.as_str()?.to_string();
+    Some((release, promoted.at_millis / 1000))
 }
 
 /// Every service with a history or a deployment in progress.
@@ -100,20 +112,23 @@ pub async fn managed_services(context: &Context) -> Result<Vec<String>, AwsError
 /// last event.
 pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatus, OperatorError> {
     let (cluster, service) = split_service(key);
-    let last = context.ports.history.list(key, 1).await?.into_iter().next();
+    let events = context.ports.history.list(key, 200).await?;
+    let promoted = last_promoted(&events);
     let mut status = ServiceStatus {
         service: key.to_string(),
         stable: None,
         split: None,
         unreadable: None,
         rollout: None,
-        last_event: last,
+        stable_release: promoted.as_ref().map(|(release, _)| release.clone()),
+        promoted_at: promoted.map(|(_, at)| at),
+        last_event: events.first().cloned(),
     };
     match context.ports.ecs.stable_stack_tag(cluster, service).await {
         Ok(tag) => status.stable = Colours::from_tag(tag.as_deref()).ok().map(|c| c.stable),
         Err(error) => status.unreadable = Some(error.to_string()),
     }
-    if let Some(request) = last_request(context, key).await? {
+    if let Some(request) = last_request(&events) {
         let live = async {
             let routes = read_routes(context, &request).await?;
             let rule = context.ports.rules.rule(&routes.weighted_rule).await?;
@@ -311,6 +326,9 @@ pub struct DryRun {
     /// The rendered template against the stack's current one (unified
     /// lines; the new task definition revision is a placeholder).
     pub template_diff: String,
+    /// What would refuse the deployment if it started now (a rollout in
+    /// progress, drift, a guarding alarm in `ALARM`), by error name.
+    pub would_be_refused: Vec<String>,
 }
 
 /// What the stack's new task definition revision is called in a dry run.
@@ -324,7 +342,14 @@ pub async fn dry_run(
 ) -> Result<DryRun, FunctionError> {
     let key = lock_key(&request.cluster, &request.service);
     let stack = request.stack.clone();
-    let deployment = resolve(context, request, "ecs-canary diff").await?;
+    let mut refusals = Vec::new();
+    if let Some(holder) = context.ports.locks.holder(&key).await? {
+        refusals.push(format!(
+            "DeploymentInProgress ({} is deploying this service)",
+            ecs_canary_core::execution_name(&holder)
+        ));
+    }
+    let deployment = resolve(context, request, "ecs-canary diff", Some(&mut refusals)).await?;
     let current = Template::parse(&context.ports.stacks.template(&stack).await?)?;
     let patched = current.patch(
         deployment.stable,
@@ -344,6 +369,7 @@ pub async fn dry_run(
             FunctionError::InvalidEvent("the release could not be planned".into())
         })?,
         template_diff,
+        would_be_refused: refusals,
     })
 }
 

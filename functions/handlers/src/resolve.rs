@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, LockGuard};
 use ecs_canary_core::{
-    lock_expiry, lock_key, parse_iso8601, require_all_stable, CandidateRelease, Colours,
-    Deployment, DeploymentRequest, HistoryEvent, ReleaseChange, ResolveError, Routing, StackLayout,
-    Template,
+    lock_expiry, lock_key, parse_iso8601, require_all_stable, AlarmError, CandidateRelease,
+    Colours, Deployment, DeploymentRequest, ErrorName, HistoryEvent, ReleaseChange, ResolveError,
+    Routing, StackLayout, Template, TrafficSplit,
 };
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ pub async fn resolve_stable(
         )
         .await?;
     let started_at = event.started_at.as_deref().and_then(parse_iso8601);
-    match resolve(&context, request, owner).await {
+    match resolve(&context, request, owner, None).await {
         Ok(mut deployment) => {
             deployment.started_at = started_at;
             tracing::info!(
@@ -80,13 +80,25 @@ pub async fn resolve_stable(
     }
 }
 
+/// What a deployment would find now. With `dry_run`, what would refuse it
+/// now (a guarding alarm in `ALARM`, drift or a rollout in progress) is
+/// noted there instead of ending it, so that the release can still be shown.
 pub(crate) async fn resolve(
     context: &Context,
     request: DeploymentRequest,
     owner: &str,
+    mut dry_run: Option<&mut Vec<String>>,
 ) -> Result<Deployment, FunctionError> {
     // The alarms that guard the rollout exist and are quiet, before anything changes.
-    check_guarding_alarms(context, &request.alarms).await?;
+    match (
+        check_guarding_alarms(context, &request.alarms).await,
+        &mut dry_run,
+    ) {
+        (Err(error @ FunctionError::Alarm(AlarmError::AlarmTriggered { .. })), Some(notes)) => {
+            notes.push(format!("{} ({error})", error.error_type()));
+        }
+        (result, _) => result?,
+    }
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
     let tag = context.ports.ecs.stable_stack_tag(cluster, service).await?;
     let colours = Colours::from_tag(tag.as_deref())?;
@@ -143,12 +155,23 @@ pub(crate) async fn resolve(
         .rule(&weighted_rule)
         .await?
         .forward_targets();
-    let split = require_all_stable(
-        colours.stable,
-        &targets,
-        &stable_target_group,
-        &candidate_target_group,
-    )?;
+    let split = match (
+        require_all_stable(
+            colours.stable,
+            &targets,
+            &stable_target_group,
+            &candidate_target_group,
+        ),
+        dry_run,
+    ) {
+        (Ok(split), _) => split,
+        (Err(error), Some(notes)) => {
+            let error = FunctionError::from(error);
+            notes.push(format!("{} ({error})", error.error_type()));
+            TrafficSplit::all_stable()
+        }
+        (Err(error), None) => return Err(error.into()),
+    };
 
     Ok(Deployment {
         request,

@@ -11,6 +11,8 @@ use ecs_canary_core::{
     ApprovalFacts, ApprovalId, ApprovalStatus, Colour, ContainerSpec, ErrorName, ForwardTarget,
     HistoryKind, Reconcile, TaskSet, TrafficSplit,
 };
+use ecs_canary_core::{Approver, Decision};
+use ecs_canary_handlers::operator;
 use ecs_canary_handlers::{
     alarm_abort, approval_api, promote, reconcile, render_and_deploy, request_approval,
     resolve_stable, rollback, set_weights, Context, FunctionError, Ports, Settings,
@@ -1220,4 +1222,125 @@ async fn the_history_holds_every_event_of_a_promoted_deployment() {
     // The history is the service's, newest first, and no link id is in it.
     let text = serde_json::to_string(&fake.state().history).expect("json");
     assert!(!text.contains(link.as_str()));
+}
+
+const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/Deployers/alice";
+const BOB: &str = "arn:aws:sts::123456789012:assumed-role/Deployers/bob";
+
+/// A deployment started by alice on the command line, separation of
+/// duties on, waiting at step 1; its lock carries its step count.
+async fn started_by_alice(fake: &FakeAws) -> ApprovalId {
+    let stepped = stepped_with(
+        fake,
+        json!({"startedBy": ALICE, "approvalPolicy": {"separationOfDuties": true}}),
+    )
+    .await;
+    let link = ask(fake, stepped).await;
+    fake.state().guards.insert(
+        "c/s".into(),
+        ecs_canary_aws::LockGuard {
+            alarms: Vec::new(),
+            steps: 2,
+        },
+    );
+    link
+}
+
+#[tokio::test]
+async fn on_the_command_line_the_initiator_may_not_approve_but_someone_else_may() {
+    let fake = FakeAws::new();
+    let link = started_by_alice(&fake).await;
+    let ctx = context(&fake);
+    let own = operator::decide_waiting(&ctx, "c/s", Decision::Approve, &Approver::cli(ALICE))
+        .await
+        .expect("an answer");
+    assert_eq!(own.status, 403, "{own:?}");
+    assert!(own.message.contains("started this deployment"), "{own:?}");
+    assert!(fake.state().callbacks.is_empty());
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+
+    let bob = operator::decide_waiting(&ctx, "c/s", Decision::Approve, &Approver::cli(BOB))
+        .await
+        .expect("an answer");
+    assert_eq!(bob.status, 200, "{bob:?}");
+    assert!(matches!(
+        &fake.state().callbacks[..],
+        [Callback::Succeeded { .. }]
+    ));
+    let decided = fake
+        .state()
+        .history
+        .iter()
+        .find(|e| e.kind == HistoryKind::Decided)
+        .cloned()
+        .expect("the decision is in the history");
+    assert_eq!(
+        (decided.by.as_deref(), decided.channel.as_deref()),
+        (Some(BOB), Some("cli"))
+    );
+    // Nothing waits any more.
+    let again = operator::decide_waiting(&ctx, "c/s", Decision::Reject, &Approver::cli(BOB)).await;
+    assert!(
+        matches!(again, Err(operator::OperatorError::NotWaiting { .. })),
+        "{again:?}"
+    );
+    fake.state().locks.clear();
+    let gone = operator::decide_waiting(&ctx, "c/s", Decision::Reject, &Approver::cli(BOB)).await;
+    assert!(
+        matches!(gone, Err(operator::OperatorError::NoDeployment { .. })),
+        "{gone:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_abort_puts_traffic_on_stable_first_then_stops_the_execution() {
+    let fake = FakeAws::new();
+    let link = started_by_alice(&fake).await;
+    let aborted = operator::abort(&context(&fake), "c/s", BOB)
+        .await
+        .expect("aborted");
+    assert!(
+        aborted.links_closed == 1 && aborted.execution == "run-1",
+        "{aborted:?}"
+    );
+    let payload = run_invoked_rollback(&fake).await;
+    assert_eq!(payload["reason"]["Error"], json!("Aborted"));
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(
+        fake.state().stopped,
+        vec![(
+            "run-1".to_string(),
+            "Aborted".to_string(),
+            format!("aborted by {BOB} from the command line")
+        )]
+    );
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
+    assert!(fake
+        .state()
+        .history
+        .iter()
+        .any(|e| e.kind == HistoryKind::Aborted && e.by.as_deref() == Some(BOB)));
+}
+
+#[tokio::test]
+async fn unlock_releases_only_the_holder_shown_and_records_who_did() {
+    let fake = FakeAws::new();
+    fake.state()
+        .locks
+        .insert("c/s".into(), ("run-9".into(), NOW + 60));
+    let ctx = context(&fake);
+    let other = operator::unlock(&ctx, "c/s", "run-8", BOB)
+        .await
+        .expect("an answer");
+    assert!(!other, "a lock that changed hands is left alone");
+    assert!(fake.state().locks.contains_key("c/s"));
+    assert!(operator::unlock(&ctx, "c/s", "run-9", BOB)
+        .await
+        .expect("released"));
+    assert!(fake.state().locks.is_empty());
+    let event = fake.state().history.last().cloned().expect("recorded");
+    assert_eq!(
+        (event.kind, event.by.as_deref()),
+        (HistoryKind::Unlocked, Some(BOB))
+    );
 }
