@@ -299,9 +299,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .state_machine_arn
                 .clone()
                 .ok_or_else(|| Failure::new(1, "the stack has no StateMachineArn output"))?;
-            let name = name
-                .clone()
-                .unwrap_or_else(|| format!("{}-{}", request.service, context.now_millis()));
+            // Step Functions takes at most 80 characters of [A-Za-z0-9-_].
+            let name = name.clone().unwrap_or_else(|| {
+                let service: String = request
+                    .service
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .take(60)
+                    .collect();
+                format!("{service}-{}", context.now_millis())
+            });
             let started = context
                 .clients
                 .state_machines

@@ -268,26 +268,13 @@ async fn links_are_single_use_and_slack_requests_must_be_signed() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
+    let endpoint = &emulator;
     let slack = |timestamp: u64, secret: &'static str| {
-        let ts = timestamp.to_string();
-        let signature = slack_signature(secret, &ts, body.as_bytes());
-        let (port, path) =
-            port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
         let body = body.clone();
         async move {
-            http_request_with(
-                port,
-                "POST",
-                &path,
-                &[
-                    ("Content-Type", "application/x-www-form-urlencoded"),
-                    ("X-Slack-Request-Timestamp", &ts),
-                    ("X-Slack-Signature", &signature),
-                ],
-                body.as_bytes(),
-            )
-            .await
-            .0
+            post_to_slack_endpoint(endpoint, &body, timestamp, secret)
+                .await
+                .0
         }
     };
     assert_eq!(slack(now, "not-the-secret").await, 401);
@@ -486,6 +473,32 @@ async fn slack_down_still_asks_by_email_and_a_retry_sends_nothing_twice() {
     );
 }
 
+/// A Slack interaction body posted to the approval endpoint as Slack posts
+/// it, signed with `secret` at `timestamp`: the status and the answer.
+async fn post_to_slack_endpoint(
+    emulator: &Emulator,
+    body: &str,
+    timestamp: u64,
+    secret: &str,
+) -> (u16, Vec<u8>) {
+    let ts = timestamp.to_string();
+    let signature = slack_signature(secret, &ts, body.as_bytes());
+    let (port, path) = port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
+    let (status, _, answer) = http_request_with(
+        port,
+        "POST",
+        &path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Slack-Request-Timestamp", &ts),
+            ("X-Slack-Signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    (status, answer)
+}
+
 /// A click on a Slack button, signed as Slack signs it, by `user` of
 /// workspace `team`; Slack's answer (the function's JSON).
 async fn slack_click(
@@ -503,25 +516,11 @@ async fn slack_click(
         "actions": [{"action_id": decision, "value": format!("{decision}:{id}")}],
     });
     let body = format!("payload={}", form_encode(&payload.to_string()));
-    let ts = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
-        .as_secs()
-        .to_string();
-    let signature = slack_signature(SLACK_SIGNING_SECRET, &ts, body.as_bytes());
-    let (port, path) = port_and_path(&format!("{}/slack/interactions", emulator.approval_url()));
-    let (status, _, answer) = http_request_with(
-        port,
-        "POST",
-        &path,
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("X-Slack-Request-Timestamp", &ts),
-            ("X-Slack-Signature", &signature),
-        ],
-        body.as_bytes(),
-    )
-    .await;
+        .as_secs();
+    let (status, answer) = post_to_slack_endpoint(emulator, &body, now, SLACK_SIGNING_SECRET).await;
     let answer = String::from_utf8_lossy(&answer).to_string();
     assert_eq!(status, 200, "{answer}");
     serde_json::from_str(&answer).expect("Slack gets JSON")

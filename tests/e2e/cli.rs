@@ -1,13 +1,13 @@
 //! The operator's command line against a running deployment on the
 //! emulator: every command, its output and its exit code.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::Colour;
 use ecs_canary_e2e::cli::{ecs_canary, someone_else};
-use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest};
+use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest, until_app_unlocked};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open};
 use ecs_canary_e2e::{repo_root, LOCK_TABLE};
 use serde_json::{json, Value};
@@ -26,11 +26,7 @@ fn input_file(name: &str, input: &Value) -> String {
 }
 
 async fn until_unlocked(clients: &ecs_canary_aws::AwsClients) {
-    let deadline = Instant::now() + WAIT;
-    while app_lock_holder(clients).await.is_some() {
-        assert!(Instant::now() < deadline, "the lock is still held");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_app_unlocked(clients, WAIT).await;
 }
 
 #[tokio::test]

@@ -2,23 +2,18 @@
 //! an execution stopped from the console mid-rollout, and a rollback that
 //! cannot complete, leave the service at rest and tell people.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest};
+use ecs_canary_e2e::example::{app_state, assert_at_rest, until_app_unlocked};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// Waits until nobody holds the example service's lock.
 async fn until_unlocked(clients: &ecs_canary_aws::AwsClients) {
-    let deadline = Instant::now() + WAIT;
-    while app_lock_holder(clients).await.is_some() {
-        assert!(Instant::now() < deadline, "the lock is still held");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_app_unlocked(clients, WAIT).await;
 }
 
 #[tokio::test]

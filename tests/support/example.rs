@@ -245,6 +245,18 @@ pub async fn app_state(clients: &AwsClients) -> LiveState {
         .expect("read the example stack")
 }
 
+/// Waits (up to `wait`) until nobody holds the example service's lock.
+pub async fn until_app_unlocked(clients: &AwsClients, wait: std::time::Duration) {
+    let deadline = std::time::Instant::now() + wait;
+    while app_lock_holder(clients).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock is still held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Who holds the example service's deployment lock, if anyone.
 pub async fn app_lock_holder(clients: &AwsClients) -> Option<String> {
     clients

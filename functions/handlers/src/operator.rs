@@ -184,16 +184,21 @@ fn alarm_status(reading: &AlarmReading) -> AlarmStatus {
     }
 }
 
-/// The request waiting for a decision on a service.
-async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
-    let held = context
+/// The lock of the deployment in progress on a service.
+async fn deployment_lock(context: &Context, key: &str) -> Result<HeldLock, OperatorError> {
+    context
         .ports
         .locks
         .held(key)
         .await?
         .ok_or_else(|| OperatorError::NoDeployment {
             service: key.to_string(),
-        })?;
+        })
+}
+
+/// The request waiting for a decision on a service.
+async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
+    let held = deployment_lock(context, key).await?;
     context
         .ports
         .approvals
@@ -237,14 +242,7 @@ pub const ABORTED: &str = "Aborted";
 /// back at rest (tester rules, the lock) and tells the channels — and its
 /// links are closed.
 pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, OperatorError> {
-    let held = context
-        .ports
-        .locks
-        .held(key)
-        .await?
-        .ok_or_else(|| OperatorError::NoDeployment {
-            service: key.to_string(),
-        })?;
+    let held = deployment_lock(context, key).await?;
     let execution = held.owner.clone();
     let cause = format!("aborted by {by} from the command line");
     let pending = context
