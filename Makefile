@@ -88,8 +88,11 @@ lint-infra: venv $(LINT_STAMP)
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
-# One cargo invocation, so that the workspace is compiled once.
+# One cargo invocation for the tests, so that the workspace is compiled once;
+# the command line's binary first, as an operator builds it (the end-to-end
+# tests run it, and must not compile it while other tests are timed).
 test: lint lint-infra test-emulator browser-deps
+	$(CARGO) build --quiet -p ecs-canary-cli
 	$(CARGO) test --workspace
 
 # --- packaging and deploying -------------------------------------------------
@@ -194,6 +197,7 @@ emulator-stop:
 # The whole flow on the local emulator; DEMO_INTERACTIVE=1 waits for you to
 # approve or reject each step in a browser.
 demo: venv build-functions
+	$(CARGO) build --quiet -p ecs-canary-cli
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin demo
 
 clean: emulator-stop

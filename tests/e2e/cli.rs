@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::cli::{ecs_canary, someone_else};
+use ecs_canary_e2e::cli::{build_cli, ecs_canary, someone_else};
 use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest, until_app_unlocked};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open};
 use ecs_canary_e2e::{repo_root, LOCK_TABLE};
@@ -31,6 +31,8 @@ async fn until_unlocked(clients: &ecs_canary_aws::AwsClients) {
 
 #[tokio::test]
 async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
+    // Built before anything is timed (a clean clone builds it here).
+    build_cli();
     let (emulator, clients, flow) = example_flow().await;
     let mut input = example_input("1.0.1", json!([10, 50]), 600);
     input["approvalPolicy"] = json!({"separationOfDuties": true});
@@ -216,6 +218,7 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
 
 #[tokio::test]
 async fn abort_and_unlock_from_the_command_line() {
+    build_cli();
     let (emulator, clients, flow) = example_flow().await;
     let execution = flow
         .start("abort-1-0-1", &example_input("1.0.1", json!([10, 50]), 600))
