@@ -2,7 +2,8 @@
 //! words of the email, the Slack message and the confirmation pages.
 //!
 //! The Step Functions task token never appears here: links carry an
-//! [`ApprovalId`] (128 random bits) and the token stays in the backend.
+//! [`ApprovalId`] (128 bits derived per step, stored only as its SHA-256,
+//! [`ApprovalKey`]) and the token stays in the backend.
 
 use std::fmt;
 
@@ -26,7 +27,8 @@ pub fn is_slack_response_url(url: &str) -> bool {
 /// How far a Slack request's timestamp may be from now.
 pub const SLACK_MAX_SKEW_SECONDS: u64 = 300;
 
-/// The opaque id in an approval link: 128 random bits as 32 hex digits.
+/// The opaque id in an approval link: 128 bits as 32 hex digits
+/// ([`ApprovalId::derive`]d per step; tests make them from fixed bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ApprovalId(String);
 

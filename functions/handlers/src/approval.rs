@@ -250,7 +250,8 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
     }
 }
 
-/// Stores the task token against an opaque id, then sends the email (SNS)
+/// Stores the task token against the hash of the step's link (derived, never
+/// stored), then sends the email (SNS)
 /// and the Slack message, each with the link; returns at once. The token
 /// itself goes nowhere else.
 ///
