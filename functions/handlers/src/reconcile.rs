@@ -207,11 +207,13 @@ async fn restore(
     }
     point_rules_at(context, routing, &routes.tester_rules, routing.stable).await?;
     report.tester_rules_on_stable = true;
-    report.lock_released = context.ports.locks.release(key, &report.execution).await?;
+    // The links close before the lock goes: a free lock means the service
+    // is at rest, with no link that still looks open.
     report.links_closed = context
         .ports
         .approvals
         .expire_pending(&report.execution, request.steps.len())
         .await?;
+    report.lock_released = context.ports.locks.release(key, &report.execution).await?;
     Ok(())
 }

@@ -1344,3 +1344,32 @@ async fn unlock_releases_only_the_holder_shown_and_records_who_did() {
         (HistoryKind::Unlocked, Some(BOB))
     );
 }
+
+#[tokio::test]
+async fn a_reconciliation_closes_the_links_before_it_frees_the_service() {
+    let fake = FakeAws::new();
+    let (d, link) = mid_rollout(&fake).await;
+    // Closing the links fails for good this time: the lock stays, so the
+    // service does not look at rest with a link still open.
+    fake.fail_next(
+        "UpdateItem",
+        AwsError::Service {
+            operation: "dynamodb:UpdateItem",
+            code: "InternalServerError".into(),
+            message: "down".into(),
+        },
+    );
+    let failed = reconcile(context(&fake), ended("ABORTED", &d)).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(
+        fake.state().locks.contains_key("c/s"),
+        "the lock waits for the retry"
+    );
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    // Lambda's retry finishes the job.
+    let out = reconcile(context(&fake), ended("ABORTED", &d))
+        .await
+        .expect("reconciled");
+    assert_eq!((out.lock_released, out.links_closed), (true, 1));
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
+}
