@@ -24,6 +24,18 @@ pub fn is_slack_response_url(url: &str) -> bool {
     url.starts_with(SLACK_RESPONSE_URL_PREFIX) && !url.contains(['@', ' ', '\\'])
 }
 
+/// What goes back to a Slack message after a click: the outcome in place of
+/// the buttons once the step is decided (or gone); while the step still
+/// waits (the clicker was refused, or the decision could not be passed on)
+/// only the clicker sees the answer, and the buttons stay for everyone else.
+pub fn slack_response_update(still_waiting: bool, text: &str) -> Value {
+    if still_waiting {
+        json!({"response_type": "ephemeral", "replace_original": false, "text": text})
+    } else {
+        json!({"replace_original": true, "text": text})
+    }
+}
+
 /// How far a Slack request's timestamp may be from now.
 pub const SLACK_MAX_SKEW_SECONDS: u64 = 300;
 
@@ -996,5 +1008,15 @@ mod tests {
             ApprovalId::from_random([0; 16]).key().as_str(),
             "84e0c0eafaa95a34c293f278ac52e45ce537bab5e752a00e6959a13ae103b65a"
         );
+    }
+
+    #[test]
+    fn a_click_that_leaves_the_step_waiting_keeps_the_buttons_for_everyone() {
+        let refused = slack_response_update(true, "*Not allowed*");
+        assert_eq!(refused["replace_original"], json!(false));
+        assert_eq!(refused["response_type"], json!("ephemeral"));
+        let decided = slack_response_update(false, "*Approved*");
+        assert_eq!(decided["replace_original"], json!(true));
+        assert!(decided.get("response_type").is_none());
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
     confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
-    verify_slack_request, ApprovalId, ApprovalStatus, Approver, Decision, ErrorName, HistoryEvent,
-    LinkState, SlackAction, SLACK_RESPONSE_URL_PREFIX,
+    slack_response_update, verify_slack_request, ApprovalId, ApprovalStatus, Approver, Decision,
+    ErrorName, HistoryEvent, LinkState, SlackAction, SLACK_RESPONSE_URL_PREFIX,
 };
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -257,7 +257,10 @@ pub(crate) async fn decide_request(
             context,
             &record,
             ApprovalStatus::Rejected,
-            (by, "analysis"),
+            (
+                &format!("the automatic analysis (approved by {by})"),
+                "analysis",
+            ),
             &callback,
         )
         .await;
@@ -430,7 +433,7 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
     // RESPONSE_URL_LIMIT, and goes only to Slack's own response URLs.
     match payload.get("response_url").and_then(Value::as_str) {
         Some(url) if is_slack_response_url(url) => {
-            let update = json!({"replace_original": true, "text": text});
+            let update = slack_response_update(matches!(outcome.status, 403 | 503), &text);
             if let Err(error) = context
                 .webhooks
                 .post_json_within(url, &update, RESPONSE_URL_LIMIT)
