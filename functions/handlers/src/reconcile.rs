@@ -109,6 +109,16 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
             .approvals
             .expire_pending(&execution, request.steps.len())
             .await?;
+        // A guarding alarm stopped it after its own rollback had already
+        // freed the service, before that rollback was announced: say so.
+        if ending == ExecutionEnding::Aborted
+            && end
+                .error()
+                .is_some_and(|(error, _)| error == ALARM_TRIGGERED)
+        {
+            let channels = announce_guard_stop(&context, &request, &end, &execution).await;
+            answer.channels = channels.iter().map(|c| c.to_string()).collect();
+        }
         return Ok(answer);
     };
     tracing::warn!(service = %request.service, %execution, status = %end.status, "the execution ended holding its service: reconciling");
@@ -157,6 +167,41 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
     answer.links_closed = report.links_closed;
     answer.channels = channels.iter().map(|c| c.to_string()).collect();
     Ok(answer)
+}
+
+/// The error a guarding alarm stops an execution with.
+const ALARM_TRIGGERED: &str = "AlarmTriggered";
+
+/// Tells the approval channels that a guarding alarm stopped an execution
+/// whose own rollback had already put the service back at rest.
+async fn announce_guard_stop(
+    context: &Context,
+    request: &DeploymentRequest,
+    end: &ExecutionEnd,
+    execution: &str,
+) -> Vec<&'static str> {
+    let mut report = ReconcileReport {
+        cluster: request.cluster.clone(),
+        service: request.service.clone(),
+        execution: execution.to_string(),
+        ending: ExecutionEnding::Aborted,
+        error: end.error(),
+        stable: Colour::Blue,
+        live: None,
+        action: Reconcile::NotHeld,
+        tester_rules_on_stable: false,
+        lock_released: false,
+        links_closed: 0,
+        failure: None,
+    };
+    if let Ok(routes) = read_routes(context, request).await {
+        report.stable = routes.routing.stable;
+        if let Ok(rule) = context.ports.rules.rule(&routes.weighted_rule).await {
+            report.live = routes.routing.split_of(&rule.forward_targets()).ok();
+        }
+    }
+    tracing::warn!(service = %request.service, %execution, "a guarding alarm stopped an execution that had already rolled back: telling the channels");
+    send_notice(context, &Notice::reconciled(&report)).await
 }
 
 /// The restoring itself; `report` says how far it got.
