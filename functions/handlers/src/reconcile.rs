@@ -122,20 +122,7 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         return Ok(answer);
     };
     tracing::warn!(service = %request.service, %execution, status = %end.status, "the execution ended holding its service: reconciling");
-    let mut report = ReconcileReport {
-        cluster: request.cluster.clone(),
-        service: request.service.clone(),
-        execution: execution.clone(),
-        ending,
-        error: end.error(),
-        stable: Colour::Blue,
-        live: None,
-        action: Reconcile::NotHeld,
-        tester_rules_on_stable: false,
-        lock_released: false,
-        links_closed: 0,
-        failure: None,
-    };
+    let mut report = nothing_done_yet(&request, &execution, ending, &end);
     let result = retry_passing!(
         "reconciling again",
         restore(&context, &request, &key, &held, &mut report).await
@@ -169,6 +156,29 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
     Ok(answer)
 }
 
+/// The report of an execution's end before the reconciler has done anything.
+fn nothing_done_yet(
+    request: &DeploymentRequest,
+    execution: &str,
+    ending: ExecutionEnding,
+    end: &ExecutionEnd,
+) -> ReconcileReport {
+    ReconcileReport {
+        cluster: request.cluster.clone(),
+        service: request.service.clone(),
+        execution: execution.to_string(),
+        ending,
+        error: end.error(),
+        stable: Colour::Blue,
+        live: None,
+        action: Reconcile::NotHeld,
+        tester_rules_on_stable: false,
+        lock_released: false,
+        links_closed: 0,
+        failure: None,
+    }
+}
+
 /// The error a guarding alarm stops an execution with.
 const ALARM_TRIGGERED: &str = "AlarmTriggered";
 
@@ -180,20 +190,7 @@ async fn announce_guard_stop(
     end: &ExecutionEnd,
     execution: &str,
 ) -> Vec<&'static str> {
-    let mut report = ReconcileReport {
-        cluster: request.cluster.clone(),
-        service: request.service.clone(),
-        execution: execution.to_string(),
-        ending: ExecutionEnding::Aborted,
-        error: end.error(),
-        stable: Colour::Blue,
-        live: None,
-        action: Reconcile::NotHeld,
-        tester_rules_on_stable: false,
-        lock_released: false,
-        links_closed: 0,
-        failure: None,
-    };
+    let mut report = nothing_done_yet(request, execution, ExecutionEnding::Aborted, end);
     if let Ok(routes) = read_routes(context, request).await {
         report.stable = routes.routing.stable;
         if let Ok(rule) = context.ports.rules.rule(&routes.weighted_rule).await {
