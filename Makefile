@@ -62,8 +62,12 @@ browser-deps:
 
 # --- checks ----------------------------------------------------------------
 
+# The layout too: a step never imports another step (functions/handlers/check-steps.sh),
+# and every build resolves the same features (functions/workspace-hack/check.sh).
 lint:
 	$(CARGO) fmt --all -- --check
+	functions/handlers/check-steps.sh
+	functions/workspace-hack/check.sh
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-unit:

@@ -1,6 +1,6 @@
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use ecs_canary_core::ErrorName;
+use ecs_canary_core::{ErrorKind, ErrorName};
 use thiserror::Error;
 
 /// Error codes AWS uses when a caller is going too fast.
@@ -58,20 +58,20 @@ pub enum AwsError {
 }
 
 impl ErrorName for AwsError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            AwsError::ClusterNotFound(_) => "ClusterNotFound",
-            AwsError::ServiceNotFound { .. } => "ServiceNotFound",
-            AwsError::StackNotFound(_) => "StackNotFound",
-            AwsError::StackResourceNotFound { .. } => "StackResourceNotFound",
-            AwsError::RuleNotFound(_) => "RuleNotFound",
-            AwsError::TaskDefinitionNotFound(_) => "TaskDefinitionNotFound",
-            AwsError::RuleNotPreserved { .. } => "RuleNotPreserved",
-            AwsError::LockHeld { .. } => "DeploymentInProgress",
-            AwsError::TaskNotWaiting(_) => "TaskNotWaiting",
-            AwsError::Throttled { .. } => "Throttled",
-            AwsError::Unreachable { .. } => "AwsUnreachable",
-            AwsError::Service { .. } => "AwsServiceError",
+            AwsError::ClusterNotFound(_) => ErrorKind::ClusterNotFound,
+            AwsError::ServiceNotFound { .. } => ErrorKind::ServiceNotFound,
+            AwsError::StackNotFound(_) => ErrorKind::StackNotFound,
+            AwsError::StackResourceNotFound { .. } => ErrorKind::StackResourceNotFound,
+            AwsError::RuleNotFound(_) => ErrorKind::RuleNotFound,
+            AwsError::TaskDefinitionNotFound(_) => ErrorKind::TaskDefinitionNotFound,
+            AwsError::RuleNotPreserved { .. } => ErrorKind::RuleNotPreserved,
+            AwsError::LockHeld { .. } => ErrorKind::DeploymentInProgress,
+            AwsError::TaskNotWaiting(_) => ErrorKind::TaskNotWaiting,
+            AwsError::Throttled { .. } => ErrorKind::Throttled,
+            AwsError::Unreachable { .. } => ErrorKind::AwsUnreachable,
+            AwsError::Service { .. } => ErrorKind::AwsServiceError,
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::{ErrorKind, ErrorName};
 
 /// An alarm's state, as CloudWatch reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +52,10 @@ pub enum AlarmError {
 }
 
 impl ErrorName for AlarmError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            AlarmError::AlarmNotFound(_) => "AlarmNotFound",
-            AlarmError::AlarmTriggered { .. } => "AlarmTriggered",
+            AlarmError::AlarmNotFound(_) => ErrorKind::AlarmNotFound,
+            AlarmError::AlarmTriggered { .. } => ErrorKind::AlarmTriggered,
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::{evidence_html, Colour, ErrorName, PageEvidence, TrafficSplit};
+use crate::{evidence_html, Colour, ErrorKind, ErrorName, PageEvidence, TrafficSplit};
 
 /// Where Slack's response URLs live; nothing else is ever posted to.
 pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
@@ -301,8 +301,8 @@ pub enum SignatureError {
 }
 
 impl ErrorName for SignatureError {
-    fn error_type(&self) -> &'static str {
-        "InvalidSlackSignature"
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::InvalidSlackSignature
     }
 }
 

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::{ErrorKind, ErrorName};
 
 /// The service tag that names the last stable colour.
 pub const STABLE_STACK_TAG: &str = "StableStack";
@@ -60,8 +60,8 @@ impl fmt::Display for Colour {
 pub struct ColourError(pub String);
 
 impl ErrorName for ColourError {
-    fn error_type(&self) -> &'static str {
-        "InvalidStableStackTag"
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::InvalidStableStackTag
     }
 }
 

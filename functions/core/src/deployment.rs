@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
-    ChartMark, Colour, DeploymentRequest, ErrorName, ForwardTarget, ReleaseChange, SplitError,
-    TaskSet, TrafficQuery, TrafficSplit,
+    ChartMark, Colour, DeploymentRequest, ErrorKind, ErrorName, ForwardTarget, ReleaseChange,
+    SplitError, TaskSet, TrafficQuery, TrafficSplit,
 };
 
 /// Extra time a deployment lock outlives its last possible approval.
@@ -265,11 +265,11 @@ impl Routing {
 
 /// The error name of a deployment stopped because a person changed the
 /// weighted rule by hand.
-pub const SPLIT_CHANGED_BY_HAND: &str = "SplitChangedByHand";
+pub const SPLIT_CHANGED_BY_HAND: &str = ErrorKind::SplitChangedByHand.as_str();
 
 /// The error name of a deployment that no longer holds its service's lock
 /// (a person released it, or it expired and another deployment took it).
-pub const LOCK_LOST: &str = "LockLost";
+pub const LOCK_LOST: &str = ErrorKind::LockLost.as_str();
 
 /// Whether a rollback for this error puts the weighted rule back to 100 %
 /// stable: always, unless a person has taken the rule over by hand or the
@@ -326,10 +326,12 @@ pub enum ResolveError {
 }
 
 impl ErrorName for ResolveError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            ResolveError::DriftDetected { .. } | ResolveError::RuleDrift(_) => "DriftDetected",
-            ResolveError::StableTaskSetMissing { .. } => "StableTaskSetMissing",
+            ResolveError::DriftDetected { .. } | ResolveError::RuleDrift(_) => {
+                ErrorKind::DriftDetected
+            }
+            ResolveError::StableTaskSetMissing { .. } => ErrorKind::StableTaskSetMissing,
         }
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::{ErrorKind, ErrorName};
 
 /// How many requests the candidate must have served before its numbers are
 /// judged, unless the request says (`minRequests`).
@@ -303,8 +303,8 @@ pub enum AnalysisError {
 }
 
 impl ErrorName for AnalysisError {
-    fn error_type(&self) -> &'static str {
-        "AnalysisFailed"
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::AnalysisFailed
     }
 }
 

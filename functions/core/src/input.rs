@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::{
-    AnalysisLimits, ApprovalPolicy, ErrorName, PercentagePoints, PolicyError, StepPlan,
+    AnalysisLimits, ApprovalPolicy, ErrorKind, ErrorName, PercentagePoints, PolicyError, StepPlan,
     StepPlanError, DEFAULT_MIN_REQUESTS,
 };
 
@@ -123,17 +123,19 @@ pub enum InputError {
 }
 
 impl ErrorName for InputError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            InputError::NotAnObject => "InvalidInput",
-            InputError::MissingField(_) => "MissingField",
-            InputError::InvalidField { .. } | InputError::InvalidPolicy(_) => "InvalidField",
-            InputError::UnknownField(_) => "UnknownField",
-            InputError::NothingToDeploy => "NothingToDeploy",
-            InputError::InvalidSteps(_) => "InvalidSteps",
+            InputError::NotAnObject => ErrorKind::InvalidInput,
+            InputError::MissingField(_) => ErrorKind::MissingField,
+            InputError::InvalidField { .. } | InputError::InvalidPolicy(_) => {
+                ErrorKind::InvalidField
+            }
+            InputError::UnknownField(_) => ErrorKind::UnknownField,
+            InputError::NothingToDeploy => ErrorKind::NothingToDeploy,
+            InputError::InvalidSteps(_) => ErrorKind::InvalidSteps,
             InputError::InvalidApprovalTimeout(_)
-            | InputError::ApprovalsOutlastExecution { .. } => "InvalidApprovalTimeout",
-            InputError::InvalidEnvironment { .. } => "InvalidEnvironment",
+            | InputError::ApprovalsOutlastExecution { .. } => ErrorKind::InvalidApprovalTimeout,
+            InputError::InvalidEnvironment { .. } => ErrorKind::InvalidEnvironment,
         }
     }
 }

@@ -13,6 +13,7 @@ mod chart;
 mod colour;
 mod deployment;
 mod diff;
+mod errors;
 mod evidence;
 mod history;
 mod input;
@@ -42,6 +43,7 @@ pub use deployment::{
     Deployment, ResolveError, Routing, SplitChange, LOCK_LOST, SPLIT_CHANGED_BY_HAND,
 };
 pub use diff::{line_diff, unified_diff, DiffLine};
+pub use errors::{ErrorKind, ErrorName};
 pub use evidence::{
     load_balancer_dimension, target_group_dimension, AnalysisError, AnalysisLimits, Judgement,
     MinuteStats, PercentagePoints, Timeline, TrafficQuery, TrafficStats, WindowEvidence,
@@ -69,9 +71,3 @@ pub use template::{
 };
 pub use time::{iso8601, parse_iso8601};
 pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};
-
-/// A stable, documented name for an error: the Lambda `errorType`.
-pub trait ErrorName {
-    /// The name Step Functions sees; never the Rust type path.
-    fn error_type(&self) -> &'static str;
-}

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::{
-    slack_escape, Colour, Deployment, ExecutionEnding, Reconcile, TrafficSplit, LOCK_LOST,
+    slack_escape, Colour, Deployment, ErrorKind, ExecutionEnding, Reconcile, TrafficSplit,
+    LOCK_LOST,
 };
 
 /// What reconciling an ended execution found and did, for its notice.
@@ -212,9 +213,9 @@ impl Notice {
     pub fn guard_tripped(deployment: &Deployment, error: &str, cause: &str) -> Notice {
         let request = &deployment.request;
         let stable = deployment.stable;
-        let what = match error {
-            "AlarmTriggered" => "a guarding alarm fired",
-            "AnalysisFailed" => "the automatic analysis failed",
+        let what = match ErrorKind::parse(error) {
+            Some(ErrorKind::AlarmTriggered) => "a guarding alarm fired",
+            Some(ErrorKind::AnalysisFailed) => "the automatic analysis failed",
             _ => "a guard tripped",
         };
         let step = deployment.step.map_or_else(

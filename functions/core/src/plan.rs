@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{ErrorName, TrafficSplit};
+use crate::{ErrorKind, ErrorName, TrafficSplit};
 
 /// The candidate percentages used when a request names no steps.
 pub const DEFAULT_STEPS: [u8; 3] = [10, 25, 50];
@@ -27,8 +27,8 @@ pub enum StepPlanError {
 }
 
 impl ErrorName for StepPlanError {
-    fn error_type(&self) -> &'static str {
-        "InvalidSteps"
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::InvalidSteps
     }
 }
 

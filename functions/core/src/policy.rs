@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::{glob_matches, ErrorName};
+use crate::{glob_matches, ErrorKind, ErrorName};
 
 /// A way to decide a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,13 +131,13 @@ pub enum PolicyRefusal {
 }
 
 impl ErrorName for PolicyRefusal {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            PolicyRefusal::ChannelNotAllowed { .. } => "ChannelNotAllowed",
-            PolicyRefusal::NotAnApprover { .. } => "NotAnApprover",
-            PolicyRefusal::WrongWorkspace { .. } => "WrongWorkspace",
-            PolicyRefusal::InitiatorMayNotApprove { .. } => "InitiatorMayNotApprove",
-            PolicyRefusal::AnonymousApprover => "AnonymousApprover",
+            PolicyRefusal::ChannelNotAllowed { .. } => ErrorKind::ChannelNotAllowed,
+            PolicyRefusal::NotAnApprover { .. } => ErrorKind::NotAnApprover,
+            PolicyRefusal::WrongWorkspace { .. } => ErrorKind::WrongWorkspace,
+            PolicyRefusal::InitiatorMayNotApprove { .. } => ErrorKind::InitiatorMayNotApprove,
+            PolicyRefusal::AnonymousApprover => ErrorKind::AnonymousApprover,
         }
     }
 }

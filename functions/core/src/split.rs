@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::{ErrorKind, ErrorName};
 
 /// The largest weight an Application Load Balancer accepts for a target group.
 pub const MAX_WEIGHT: i64 = 999;
@@ -60,13 +60,13 @@ pub enum SplitError {
 }
 
 impl ErrorName for SplitError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
             SplitError::WeightOutOfRange(_)
             | SplitError::AllZero
-            | SplitError::PercentOutOfRange(_) => "InvalidTrafficSplit",
+            | SplitError::PercentOutOfRange(_) => ErrorKind::InvalidTrafficSplit,
             SplitError::TargetGroupMissing(_) | SplitError::UnexpectedTargetGroup(_) => {
-                "UnexpectedForwardTargets"
+                ErrorKind::UnexpectedForwardTargets
             }
         }
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use thiserror::Error;
 
-use crate::{Colour, ErrorName, STABLE_STACK_TAG};
+use crate::{Colour, ErrorKind, ErrorName, STABLE_STACK_TAG};
 
 /// The `Metadata` key that marks a listener rule as a tester rule:
 /// `"Metadata": {"ecs-canary": {"role": "tester"}}`. Only marked rules are
@@ -147,21 +147,23 @@ pub enum TemplateError {
 }
 
 impl ErrorName for TemplateError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            TemplateError::Unreadable(_) | TemplateError::NoResources => "TemplateUnreadable",
-            TemplateError::TaskSetNotFound(_) => "TaskSetNotFound",
-            TemplateError::AmbiguousTaskSet(..) => "AmbiguousTaskSet",
-            TemplateError::TargetGroupNotFound(_) | TemplateError::SharedTargetGroup => {
-                "TargetGroupNotFound"
+            TemplateError::Unreadable(_) | TemplateError::NoResources => {
+                ErrorKind::TemplateUnreadable
             }
-            TemplateError::WeightedRuleNotFound => "WeightedRuleNotFound",
-            TemplateError::AmbiguousWeightedRule(_) => "AmbiguousWeightedRule",
-            TemplateError::TaskDefinitionNotFound => "TaskDefinitionNotFound",
-            TemplateError::AmbiguousTaskDefinition(_) => "AmbiguousTaskDefinition",
-            TemplateError::ContainerNotFound(_) => "ContainerNotFound",
-            TemplateError::AmbiguousContainer(_) => "AmbiguousContainer",
-            TemplateError::MalformedResource { .. } => "MalformedTemplate",
+            TemplateError::TaskSetNotFound(_) => ErrorKind::TaskSetNotFound,
+            TemplateError::AmbiguousTaskSet(..) => ErrorKind::AmbiguousTaskSet,
+            TemplateError::TargetGroupNotFound(_) | TemplateError::SharedTargetGroup => {
+                ErrorKind::TargetGroupNotFound
+            }
+            TemplateError::WeightedRuleNotFound => ErrorKind::WeightedRuleNotFound,
+            TemplateError::AmbiguousWeightedRule(_) => ErrorKind::AmbiguousWeightedRule,
+            TemplateError::TaskDefinitionNotFound => ErrorKind::TaskDefinitionNotFound,
+            TemplateError::AmbiguousTaskDefinition(_) => ErrorKind::AmbiguousTaskDefinition,
+            TemplateError::ContainerNotFound(_) => ErrorKind::ContainerNotFound,
+            TemplateError::AmbiguousContainer(_) => ErrorKind::AmbiguousContainer,
+            TemplateError::MalformedResource { .. } => ErrorKind::MalformedTemplate,
         }
     }
 }

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use sha2::{Digest, Sha256};
 
-use crate::{ApprovalPolicy, ErrorName, StepPlan};
+use crate::{ApprovalPolicy, ErrorKind, ErrorName, StepPlan};
 
 /// One line of the trigger's configuration: pushes to `repository` (whose tag
 /// matches `tagPattern`, a glob with `*` and `?`; default any tag) deploy to
@@ -54,10 +54,10 @@ pub enum TriggerError {
 }
 
 impl ErrorName for TriggerError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            TriggerError::InvalidMappings(_) => "InvalidTriggerMappings",
-            TriggerError::NotAnImagePush(_) => "NotAnImagePush",
+            TriggerError::InvalidMappings(_) => ErrorKind::InvalidTriggerMappings,
+            TriggerError::NotAnImagePush(_) => ErrorKind::NotAnImagePush,
         }
     }
 }

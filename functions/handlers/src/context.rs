@@ -1,4 +1,7 @@
-use std::future::Future;
+//! What every step and the operator's commands work with: the ports (AWS,
+//! or the in-memory fake in a test), the settings, a clock, and the secrets
+//! read once, when first needed.
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -6,8 +9,6 @@ use ecs_canary_aws::{
     AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, HistoryStore, LockStore,
     MetricStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
 };
-use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::webhook::Webhooks;
@@ -190,46 +191,4 @@ impl Context {
             .map(|d| d.as_secs())
             .unwrap_or_default()
     }
-}
-
-/// JSON log lines, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .with_target(false)
-        .init();
-}
-
-/// A handler's future behind a pointer: the runtime's own future types stay
-/// shallow however deep a handler's calls nest (a release build computes
-/// every layout, and a deep enough one exceeds the compiler's query depth).
-type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
-
-/// Runs a handler as a Lambda function: JSON logs, clients built once.
-pub async fn run<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
-where
-    H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
-    F: Future<Output = Result<O, FunctionError>> + Send + 'static,
-    O: serde::Serialize + Send,
-{
-    init_logging();
-    let context = Arc::new(Context::from_env().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let context = Arc::clone(&context);
-        async move {
-            let handled: HandlerFuture<O> = Box::pin(handler(context, event.payload));
-            let result = handled.await;
-            if let Err(error) = &result {
-                tracing::warn!(error_type = ecs_canary_core::ErrorName::error_type(error), %error, "step failed");
-            }
-            result
-        }
-    }))
-    .await
 }

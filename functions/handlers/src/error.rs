@@ -1,9 +1,10 @@
+//! Every way a step can fail, each with its stable `errorType`.
+
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    AlarmError, AnalysisError, Colour, ColourError, ErrorName, InputError, ResolveError,
+    AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, InputError, ResolveError,
     SplitError, TemplateError, TrafficSplit, TriggerError,
 };
-use lambda_runtime::Diagnostic;
 use thiserror::Error;
 
 /// Every way a function can fail, each with its stable `errorType`.
@@ -69,39 +70,30 @@ pub enum FunctionError {
 }
 
 impl ErrorName for FunctionError {
-    fn error_type(&self) -> &'static str {
+    fn error_kind(&self) -> ErrorKind {
         match self {
-            FunctionError::Input(e) => e.error_type(),
-            FunctionError::Colour(e) => e.error_type(),
-            FunctionError::Template(e) => e.error_type(),
-            FunctionError::Split(e) => e.error_type(),
-            FunctionError::Resolve(e) => e.error_type(),
-            FunctionError::Alarm(e) => e.error_type(),
-            FunctionError::Analysis(e) => e.error_type(),
-            FunctionError::Aws(e) => e.error_type(),
-            FunctionError::Trigger(e) => e.error_type(),
-            FunctionError::InvalidEvent(_) => "InvalidEvent",
-            FunctionError::InvalidStep { .. } => "InvalidStep",
+            FunctionError::Input(e) => e.error_kind(),
+            FunctionError::Colour(e) => e.error_kind(),
+            FunctionError::Template(e) => e.error_kind(),
+            FunctionError::Split(e) => e.error_kind(),
+            FunctionError::Resolve(e) => e.error_kind(),
+            FunctionError::Alarm(e) => e.error_kind(),
+            FunctionError::Analysis(e) => e.error_kind(),
+            FunctionError::Aws(e) => e.error_kind(),
+            FunctionError::Trigger(e) => e.error_kind(),
+            FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
+            FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {
-                "WeightNotApplied"
+                ErrorKind::WeightNotApplied
             }
-            FunctionError::SplitChangedByHand { .. } => "SplitChangedByHand",
-            FunctionError::LockLost { .. } => "LockLost",
-            FunctionError::StackUpdateFailed { .. } => "StackUpdateFailed",
-            FunctionError::CandidateNotReady { .. } => "CandidateNotReady",
-            FunctionError::Webhook(_) => "SlackWebhookFailed",
-            FunctionError::NoChannelDelivered(_) => "NoChannelDelivered",
-            FunctionError::NotConfigured(_) => "NotConfigured",
-            FunctionError::AbortIncomplete(_) => "AbortIncomplete",
-        }
-    }
-}
-
-impl From<FunctionError> for Diagnostic {
-    fn from(error: FunctionError) -> Diagnostic {
-        Diagnostic {
-            error_type: error.error_type().to_string(),
-            error_message: error.to_string(),
+            FunctionError::SplitChangedByHand { .. } => ErrorKind::SplitChangedByHand,
+            FunctionError::LockLost { .. } => ErrorKind::LockLost,
+            FunctionError::StackUpdateFailed { .. } => ErrorKind::StackUpdateFailed,
+            FunctionError::CandidateNotReady { .. } => ErrorKind::CandidateNotReady,
+            FunctionError::Webhook(_) => ErrorKind::SlackWebhookFailed,
+            FunctionError::NoChannelDelivered(_) => ErrorKind::NoChannelDelivered,
+            FunctionError::NotConfigured(_) => ErrorKind::NotConfigured,
+            FunctionError::AbortIncomplete(_) => ErrorKind::AbortIncomplete,
         }
     }
 }

@@ -69,7 +69,7 @@ pub struct RollbackEvent {
     pub stable_first: bool,
 }
 
-pub(crate) fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionError> {
+pub fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionError> {
     serde_json::from_value(event).map_err(|e| FunctionError::InvalidEvent(e.to_string()))
 }
 
@@ -80,13 +80,13 @@ pub(crate) fn parse<T: DeserializeOwned>(event: Value) -> Result<T, FunctionErro
 pub struct RenderOutput {
     #[serde(flatten)]
     pub deployment: Deployment,
-    pub rollout: Rollout,
+    pub rollout: CandidateReadiness,
 }
 
 /// Whether the candidate is ready for traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Rollout {
+pub struct CandidateReadiness {
     pub stack_status: String,
     pub candidate_stability: String,
     /// The stack update is complete and the candidate task set is steady.
@@ -132,19 +132,19 @@ pub struct RolledBack {
     pub rule_left_as_is: bool,
     /// Why, as the state machine passed it.
     pub reason: Value,
-    pub failure: Failure,
+    pub failure: ExecutionFailure,
 }
 
 /// The error name and readable cause a failed execution reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
+pub struct ExecutionFailure {
     pub error: String,
     pub cause: String,
 }
 
 /// The error name and a readable cause from a Step Functions error object
 /// (`{"Error": …, "Cause": …}`, where a Lambda error's cause is its JSON).
-pub(crate) fn error_and_cause(reason: &Value) -> (String, String) {
+pub fn error_and_cause(reason: &Value) -> (String, String) {
     let error = reason
         .get("Error")
         .or_else(|| reason.get("error"))
@@ -173,4 +173,28 @@ pub(crate) fn error_and_cause(reason: &Value) -> (String, String) {
         cause
     };
     (error, cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_and_cause as failure;
+    use serde_json::json;
+
+    #[test]
+    fn failure_names_the_error_and_a_readable_cause() {
+        let lambda_error = json!({
+            "Error": "WeightNotApplied",
+            "Cause": "{\"errorType\":\"WeightNotApplied\",\"errorMessage\":\"set 90/10, read 100/0\"}"
+        });
+        assert_eq!(
+            failure(&lambda_error),
+            ("WeightNotApplied".into(), "set 90/10, read 100/0".into())
+        );
+        let rejected = json!({"Error": "Rejected", "Cause": "rejected by email link"});
+        assert_eq!(failure(&rejected).1, "rejected by email link");
+        let (error, cause) = failure(&json!({"Error": "Rejected"}));
+        assert_eq!(error, "Rejected");
+        assert!(cause.contains("Rejected"));
+        assert_eq!(failure(&json!(null)).0, "RolledBack");
+    }
 }

@@ -1,16 +1,24 @@
-//! The handlers of ecs-canary's Lambda functions.
+//! The steps of ecs-canary's Lambda functions and the actions they share.
 //!
-//! Each function binary is a few lines: [`run`] with one of the handlers
-//! below. A handler takes the JSON event Step Functions sends, does one step
-//! that is safe to repeat, and returns the deployment for the next state.
-//! Errors carry stable names (the Lambda `errorType`); `state-machine/README.md`
-//! lists them and the payloads.
+//! * [`actions`]: the verbs — move traffic, decide a waiting step, resolve a
+//!   service's routes, tell the channels, read the evidence — on the ports of
+//!   a [`Context`].
+//! * [`steps`] (feature `lambda`): one module per Lambda function, named as
+//!   its binary. Each function binary is a few lines: `run` with its step. A
+//!   step takes the JSON event Step Functions sends, does one thing that is
+//!   safe to repeat, and returns the deployment for the next state.
+//! * [`operator`]: what the operator's command line does, on actions only —
+//!   built without the Lambda runtime (`default-features = false`).
+//!
+//! Errors carry stable names (the Lambda `errorType`, [`ecs_canary_core::ErrorKind`]);
+//! `state-machine/README.md` lists them and the payloads.
 
 /// Evaluates `$attempt` (an expression giving `Result<_, FunctionError>`)
 /// again through errors that pass — AWS throttling, slow or lagging — pausing
 /// as `reconcile_retry_delay` says: an asynchronous invocation gets only two
 /// more tries from Lambda itself. (A macro, not a function taking a closure:
 /// an attempt borrows what the caller keeps using.)
+#[cfg(feature = "lambda")]
 macro_rules! retry_passing {
     ($again:literal, $attempt:expr) => {{
         let mut tries = 1;
@@ -33,37 +41,38 @@ macro_rules! retry_passing {
     }};
 }
 
-mod alarm_abort;
-mod approval;
-mod approval_api;
+pub mod actions;
 mod context;
 mod error;
-mod events;
-mod evidence;
-mod finish;
+pub mod events;
+#[cfg(feature = "lambda")]
+mod lambda;
 pub mod operator;
-mod reconcile;
-mod render;
-mod resolve;
 mod settings;
-mod trigger;
+#[cfg(feature = "lambda")]
+pub mod steps;
 mod webhook;
-mod weights;
 
-pub use alarm_abort::{alarm_abort, Aborted, AlarmAborts};
-pub use approval::{approval_facts, request_approval, ApprovalEvent, NoticeEvent, NoticeKind};
-pub use approval_api::{approval_api, run_http, DecisionOutcome};
-pub use context::{init_logging, run, Context, Ports};
+pub use context::{Context, Ports};
 pub use error::FunctionError;
 pub use events::{
-    DeployAction, Failure, Outcome, Promoted, RenderEvent, RenderOutput, ResolveEvent,
-    RollbackEvent, RolledBack, Rollout, StepEvent, StepOutput,
+    CandidateReadiness, DeployAction, ExecutionFailure, Outcome, Promoted, RenderEvent,
+    RenderOutput, ResolveEvent, RollbackEvent, RolledBack, StepEvent, StepOutput,
 };
-pub use finish::{promote, rollback};
-pub use reconcile::{reconcile, ExecutionEnd, Reconciled};
-pub use render::render_and_deploy;
-pub use resolve::resolve_stable;
+#[cfg(feature = "lambda")]
+pub use lambda::{init_logging, run, run_http};
 pub use settings::Settings;
-pub use trigger::ecr_trigger;
+#[cfg(feature = "lambda")]
+pub use steps::{
+    alarm_abort::{alarm_abort, Aborted, AlarmAborts},
+    approval_api::approval_api,
+    ecr_trigger::ecr_trigger,
+    promote::promote,
+    reconcile::{reconcile, ExecutionEnd, Reconciled},
+    render_and_deploy::render_and_deploy,
+    request_approval::{request_approval, ApprovalEvent, NoticeEvent, NoticeKind},
+    resolve_stable::resolve_stable,
+    rollback::rollback,
+    set_weights::set_weights,
+};
 pub use webhook::Webhooks;
-pub use weights::set_weights;

@@ -6,14 +6,14 @@
 use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock};
 use ecs_canary_core::{
     lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment, DeploymentRequest,
-    HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
+    ErrorKind, HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
 };
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::approval_api::{decide_request, DecisionOutcome};
-use crate::finish::stable_first;
-use crate::resolve::{read_routes, resolve};
+use crate::actions::decision::{decide_request, DecisionOutcome};
+use crate::actions::routes::{read_routes, resolve};
+use crate::actions::traffic::stable_first;
 use crate::{Context, FunctionError};
 
 /// Why an operator's command did nothing.
@@ -40,7 +40,7 @@ impl From<AwsError> for OperatorError {
 /// The deployment in progress on a service.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Rollout {
+pub struct RolloutStatus {
     pub execution: String,
     /// The step applied (1-based) and how many there are.
     pub step: Option<usize>,
@@ -72,7 +72,7 @@ pub struct ServiceStatus {
     pub split: Option<TrafficSplit>,
     /// What could not be read, if anything.
     pub unreadable: Option<String>,
-    pub rollout: Option<Rollout>,
+    pub rollout: Option<RolloutStatus>,
     /// The release stable runs: the last one promoted, and when.
     pub stable_release: Option<String>,
     pub promoted_at: Option<u64>,
@@ -145,7 +145,7 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
     Ok(status)
 }
 
-async fn rollout(context: &Context, held: &HeldLock) -> Result<Rollout, AwsError> {
+async fn rollout(context: &Context, held: &HeldLock) -> Result<RolloutStatus, AwsError> {
     let pending = context
         .ports
         .approvals
@@ -163,7 +163,7 @@ async fn rollout(context: &Context, held: &HeldLock) -> Result<Rollout, AwsError
             }],
         }
     };
-    Ok(Rollout {
+    Ok(RolloutStatus {
         execution: held.owner.clone(),
         step: pending.as_ref().map(|r| r.facts.step),
         steps: held.guard.steps,
@@ -235,7 +235,7 @@ pub struct Aborted {
 }
 
 /// The error an operator's abort stops an execution with.
-pub const ABORTED: &str = "Aborted";
+pub const ABORTED: &str = ErrorKind::Aborted.as_str();
 
 /// Aborts a service's deployment: traffic to stable first (when it waits at
 /// a gate), then the execution is stopped — the reconciler puts the rest

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use ecs_canary_core::ErrorKind;
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -15,56 +16,14 @@ fn root() -> PathBuf {
         .expect("the repository root")
 }
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read a source directory") {
-        let path = entry.expect("an entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
-
-/// The `"Name"` literals (an upper-case letter, then letters) in `text`.
-fn names_in(text: &str) -> Vec<String> {
-    text.split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| {
-            s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && s.chars().all(|c| c.is_ascii_alphabetic())
-        })
-        .map(str::to_string)
-        .collect()
-}
-
-/// Every `errorType` the functions can report: the names in every
-/// `fn error_type` of the library crates, and the error a rejection sends
-/// to Step Functions (`callbacks.fail(token, "Rejected", …)`).
+/// Every `errorType` the functions can report, and every error they send
+/// to Step Functions themselves (`Rejected`, `Aborted`): the one list of
+/// error names, [`ErrorKind::ALL`].
 fn code_names() -> BTreeSet<String> {
-    let mut files = Vec::new();
-    for krate in ["core", "aws", "handlers"] {
-        rust_files(
-            &root().join("functions").join(krate).join("src"),
-            &mut files,
-        );
-    }
-    let mut names = BTreeSet::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read a source file");
-        for (start, _) in text.match_indices("fn error_type(&self)") {
-            let body = &text[start..];
-            let end = body.find("\n    }\n").unwrap_or(body.len());
-            names.extend(names_in(&body[..end]));
-        }
-        for (start, _) in text.match_indices(".fail(") {
-            let call = &text[start..];
-            let end = call.find(')').unwrap_or(call.len());
-            names.extend(names_in(&call[..end]));
-        }
-    }
-    names
+    ErrorKind::ALL
+        .iter()
+        .map(|kind| kind.as_str().to_string())
+        .collect()
 }
 
 fn state_machine() -> Value {
@@ -150,7 +109,7 @@ fn every_error_the_state_machine_matches_is_produced() {
         unknown.is_empty(),
         "the state machine matches names nothing produces: {unknown:?}"
     );
-    // The scan itself found what it should.
+    // The list holds what the state machine's retries and rollbacks rely on.
     for known in [
         "DriftDetected",
         "WeightNotApplied",
@@ -208,13 +167,14 @@ fn keys(value: &impl serde::Serialize) -> BTreeSet<String> {
 #[test]
 fn every_path_the_state_machine_reads_is_in_a_typed_output() {
     use ecs_canary_handlers::{
-        Failure, Outcome, Promoted, RenderOutput, RolledBack, Rollout, StepOutput,
+        CandidateReadiness, ExecutionFailure, Outcome, Promoted, RenderOutput, RolledBack,
+        StepOutput,
     };
     let deployment = readme_deployment();
     let mut fields = BTreeSet::new();
     fields.extend(keys(&RenderOutput {
         deployment: deployment.clone(),
-        rollout: Rollout {
+        rollout: CandidateReadiness {
             stack_status: "UPDATE_COMPLETE".into(),
             candidate_stability: "STEADY_STATE".into(),
             ready: true,
@@ -235,7 +195,7 @@ fn every_path_the_state_machine_reads_is_in_a_typed_output() {
         stable_after: deployment.stable,
         rule_left_as_is: false,
         reason: Value::Null,
-        failure: Failure {
+        failure: ExecutionFailure {
             error: "Rejected".into(),
             cause: "c".into(),
         },

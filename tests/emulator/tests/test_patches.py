@@ -433,14 +433,26 @@ def test_bad_day_listener_rules_read_back_late(bad_day):
     assert weights() == [90, 10]
 
 
-def waiting_task_token(sqs, queue: str) -> str:  # noqa: ANN001
-    """The task token a ``sqs:sendMessage.waitForTaskToken`` task sent to ``queue``."""
+def waiting_task_token(sfn, execution: str) -> str:  # noqa: ANN001
+    """The task token of the ``sqs:sendMessage.waitForTaskToken`` task ``execution`` waits in.
+
+    Read from the execution's own history (the task's resolved parameters),
+    once the message is submitted: the task then waits for its token. Not
+    from the queue: under the in-process mock, a message the interpreter's
+    thread submitted (its ``TaskSubmitted`` event carries the MessageId) was
+    sometimes never seen by a receiver polling the same queue, which failed
+    these tests about one run in five with "the task never started".
+    """
     deadline = time.time() + 10
+    events: list = []
     while time.time() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue).get("Messages", [])
-        if messages:
-            return json.loads(messages[0]["Body"])["token"]
-    raise AssertionError("the task never started")
+        events = sfn.get_execution_history(executionArn=execution)["events"]
+        if any(e["type"] == "TaskSubmitted" for e in events):
+            scheduled = next(e for e in events if e["type"] == "TaskScheduled")
+            parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+            return parameters["MessageBody"]["token"]
+        time.sleep(0.05)
+    raise AssertionError(f"the task never started: {events}")
 
 
 def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda_endpoint):
@@ -465,7 +477,7 @@ def test_stop_execution_stops_and_every_status_change_reaches_eventbridge(lambda
                 "End": True}, "Caught": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, name="x", input='{"service": "web"}')["executionArn"]
-        token = waiting_task_token(sqs, work)
+        token = waiting_task_token(sfn, arn)
 
         sfn.stop_execution(executionArn=arn, error="AlarmTriggered", cause="web-5xx is in ALARM")
 
@@ -522,7 +534,7 @@ def test_send_task_failure_keeps_its_cause():
                 "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}}),
         )["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, name="y", input="{}")["executionArn"]
-        token = waiting_task_token(sqs, work)
+        token = waiting_task_token(sfn, arn)
         sfn.send_task_failure(taskToken=token, error="AlarmTriggered", cause="the alarm web-5xx is in ALARM")
         deadline = time.time() + 10
         while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.time() < deadline:

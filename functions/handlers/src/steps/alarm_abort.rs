@@ -1,18 +1,20 @@
+//! alarm-abort: a guarding CloudWatch alarm entered `ALARM`; every
+//! deployment it guards stops at once, traffic back on stable first.
 use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, DecideOutcome, HeldLock};
 use ecs_canary_core::{
-    iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorName, HistoryEvent,
+    iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorKind, ErrorName, HistoryEvent,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::approval_api::settle_decision;
-use crate::finish::stable_first;
+use crate::actions::decision::settle_decision;
+use crate::actions::traffic::stable_first;
 use crate::{Context, FunctionError};
 
 /// The error every deployment stopped by an alarm ends with.
-const ALARM_TRIGGERED: &str = "AlarmTriggered";
+const ALARM_TRIGGERED: &str = ErrorKind::AlarmTriggered.as_str();
 
 /// What alarm-abort did about one deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

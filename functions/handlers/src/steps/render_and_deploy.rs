@@ -1,3 +1,6 @@
+//! render-and-deploy: the stack's current template patched for the
+//! candidate and the stack updated; then how the rollout stands (the stack
+//! complete, the candidate task set steady).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -7,11 +10,11 @@ use ecs_canary_core::{
 };
 use serde_json::Value;
 
-use crate::events::{parse, RenderOutput, Rollout};
-use crate::evidence::check_guarding_alarms;
-use crate::resolve::release;
-use crate::weights::point_tester_rules;
-use crate::{Context, DeployAction, FunctionError, RenderEvent};
+use crate::actions::evidence::check_guarding_alarms;
+use crate::actions::routes::release;
+use crate::actions::traffic::point_tester_rules;
+use crate::events::{parse, CandidateReadiness, DeployAction, RenderEvent, RenderOutput};
+use crate::{Context, FunctionError};
 
 /// `deploy`: patches the stack's current template for the candidate and
 /// updates the stack (no change is fine), then reports progress.
@@ -137,7 +140,7 @@ pub async fn render_and_deploy(
     }
     Ok(RenderOutput {
         deployment,
-        rollout: Rollout {
+        rollout: CandidateReadiness {
             stack_status: state.status,
             candidate_stability: stability,
             ready,

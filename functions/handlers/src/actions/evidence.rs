@@ -13,7 +13,7 @@ use crate::{Context, FunctionError};
 
 /// Every alarm in `alarms` exists and none is in `ALARM`
 /// (`AlarmNotFound`, `AlarmTriggered` otherwise); no call without alarms.
-pub(crate) async fn check_guarding_alarms(
+pub async fn check_guarding_alarms(
     context: &Context,
     alarms: &[String],
 ) -> Result<(), FunctionError> {
@@ -32,7 +32,7 @@ fn unavailable(error: AwsError) -> String {
 /// The numbers of `step` (0-based) from when it was applied until the next
 /// step was (or now); `None` before it was applied or when the ARNs are not
 /// an Application Load Balancer's.
-pub(crate) async fn step_evidence(
+pub async fn step_evidence(
     context: &Context,
     deployment: &Deployment,
     step: usize,
@@ -51,7 +51,7 @@ pub(crate) async fn step_evidence(
 
 /// The line the email and the Slack message carry: the step before this
 /// one (this one has only just begun when they are sent).
-pub(crate) async fn request_evidence(context: &Context, deployment: &Deployment) -> Option<String> {
+pub async fn request_evidence(context: &Context, deployment: &Deployment) -> Option<String> {
     let step = deployment.step?.checked_sub(1)?;
     let limits = deployment.request.analysis_limits();
     let percent = deployment.request.steps.percentages().get(step).copied();
@@ -63,7 +63,7 @@ pub(crate) async fn request_evidence(context: &Context, deployment: &Deployment)
 }
 
 /// Everything the page shows, read now.
-pub(crate) async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEvidence {
+pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEvidence {
     let now = context.now();
     let percentages = deployment.request.steps.percentages();
     let mut windows = Vec::new();
@@ -117,7 +117,7 @@ pub(crate) async fn page_evidence(context: &Context, deployment: &Deployment) ->
 /// The automatic analysis, before traffic moves on from the current step:
 /// `AnalysisFailed` when it is on and the step's numbers are over the
 /// limit. Numbers that cannot be read let traffic move on (logged).
-pub(crate) async fn check_analysis(
+pub async fn check_analysis(
     context: &Context,
     deployment: &Deployment,
 ) -> Result<(), AnalysisError> {

@@ -1,20 +1,20 @@
+//! A service's routes and what a deployment of it finds: the stable and
+//! candidate colours (from the `StableStack` tag), task sets, target
+//! groups, the weighted and tester rules (from the stack), the live split.
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use ecs_canary_aws::{AwsError, LockGuard};
+use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    lock_expiry, lock_key, parse_iso8601, require_all_stable, AlarmError, CandidateRelease,
-    Colours, Deployment, DeploymentRequest, ErrorName, HistoryEvent, ReleaseChange, ResolveError,
-    Routing, StackLayout, Template, TrafficSplit,
+    require_all_stable, AlarmError, CandidateRelease, Colours, Deployment, DeploymentRequest,
+    ErrorName, ReleaseChange, ResolveError, Routing, StackLayout, Template, TrafficSplit,
 };
-use serde_json::Value;
 
-use crate::events::parse;
-use crate::evidence::check_guarding_alarms;
-use crate::{Context, FunctionError, ResolveEvent};
+use crate::actions::evidence::check_guarding_alarms;
+use crate::{Context, FunctionError};
 
 /// What the candidate gets, from the request.
-pub(crate) fn release(request: &DeploymentRequest) -> CandidateRelease {
+pub fn release(request: &DeploymentRequest) -> CandidateRelease {
     CandidateRelease {
         image: request.image.clone(),
         environment: request.environment.clone().into_iter().collect(),
@@ -22,68 +22,10 @@ pub(crate) fn release(request: &DeploymentRequest) -> CandidateRelease {
     }
 }
 
-/// Validates the input, takes the service's lock, and finds the stable and
-/// candidate colours, task sets, target groups, rules and the live split.
-/// Refuses — changing nothing, the lock released — on drift, a missing
-/// stable task set, or a stack the deployment could not render.
-pub async fn resolve_stable(
-    context: Arc<Context>,
-    event: Value,
-) -> Result<Deployment, FunctionError> {
-    let event: ResolveEvent = parse(event)?;
-    let request = DeploymentRequest::from_json(&event.input)?;
-    let owner = event.owner.trim();
-    if owner.is_empty() {
-        return Err(FunctionError::InvalidEvent(
-            "`owner` must name the execution".into(),
-        ));
-    }
-    let key = lock_key(&request.cluster, &request.service);
-    let now = context.now();
-    context
-        .ports
-        .locks
-        .acquire(
-            &key,
-            owner,
-            now,
-            lock_expiry(now, &request, context.settings.ready_wait_seconds),
-            &LockGuard {
-                alarms: request.alarms.clone(),
-                steps: request.steps.len(),
-            },
-        )
-        .await?;
-    let started_at = event.started_at.as_deref().and_then(parse_iso8601);
-    match resolve(&context, request, owner, None).await {
-        Ok(mut deployment) => {
-            deployment.started_at = started_at;
-            tracing::info!(
-                cluster = %deployment.request.cluster,
-                service = %deployment.request.service,
-                stable = %deployment.stable,
-                candidate = %deployment.candidate,
-                "resolved; lock taken"
-            );
-            // The execution's start time keeps a retried resolve one event.
-            let at = started_at.map_or_else(|| context.now_millis(), |s| s.saturating_mul(1000));
-            context.record(HistoryEvent::started(&deployment, at)).await;
-            Ok(deployment)
-        }
-        Err(error) => {
-            // Nothing was changed: give the lock back.
-            if let Err(release_error) = context.ports.locks.release(&key, owner).await {
-                tracing::error!(%release_error, "could not release the lock after a refused deployment");
-            }
-            Err(error)
-        }
-    }
-}
-
 /// What a deployment would find now. With `dry_run`, what would refuse it
 /// now (a guarding alarm in `ALARM`, drift or a rollout in progress) is
 /// noted there instead of ending it, so that the release can still be shown.
-pub(crate) async fn resolve(
+pub async fn resolve(
     context: &Context,
     request: DeploymentRequest,
     owner: &str,
@@ -195,7 +137,7 @@ pub(crate) async fn resolve(
 
 /// The weighted rule, the tester rules and the two colours' target groups of
 /// a service's stack.
-pub(crate) struct ServiceRoutes {
+pub struct ServiceRoutes {
     pub routing: Routing,
     pub weighted_rule: String,
     pub tester_rules: Vec<String>,
@@ -236,7 +178,7 @@ fn routes_of(
 
 /// A service's routes as they are now: the stable colour from its tag, the
 /// rest from its stack.
-pub(crate) async fn read_routes(
+pub async fn read_routes(
     context: &Context,
     request: &DeploymentRequest,
 ) -> Result<ServiceRoutes, FunctionError> {

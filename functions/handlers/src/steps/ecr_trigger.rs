@@ -1,3 +1,5 @@
+//! ecr-trigger: an image pushed to ECR starts one execution per mapped
+//! service, pinned to the digest, once per (cluster, service, digest).
 use std::sync::Arc;
 
 use ecs_canary_aws::StartOutcome;

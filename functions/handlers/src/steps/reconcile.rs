@@ -1,18 +1,22 @@
+//! reconcile: an execution that ended holding its service's lock (stopped,
+//! timed out, crashed, its rollback given up) leaves the service at rest:
+//! 100 % stable read back, tester rules on stable, links closed, the lock
+//! released, people told.
 use std::sync::Arc;
 use std::time::Duration;
 
 use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{
-    lock_key, Colour, DeploymentRequest, ExecutionEnding, HistoryEvent, Notice, Reconcile,
-    ReconcileReport, TrafficSplit,
+    lock_key, Colour, DeploymentRequest, ErrorKind, ExecutionEnding, HistoryEvent, Notice,
+    Reconcile, ReconcileReport, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::approval::send_notice;
+use crate::actions::notify::send_notice;
+use crate::actions::routes::read_routes;
+use crate::actions::traffic::point_rules_at;
 use crate::events::{error_and_cause, parse};
-use crate::resolve::read_routes;
-use crate::weights::point_rules_at;
 use crate::{Context, FunctionError};
 
 /// How often, and how far apart, the reconciler reads the weighted rule back
@@ -112,9 +116,9 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         // A guarding alarm stopped it after its own rollback had already
         // freed the service, before that rollback was announced: say so.
         if ending == ExecutionEnding::Aborted
-            && end
-                .error()
-                .is_some_and(|(error, _)| error == ALARM_TRIGGERED)
+            && end.error().is_some_and(|(error, _)| {
+                ErrorKind::parse(&error) == Some(ErrorKind::AlarmTriggered)
+            })
         {
             let channels = announce_guard_stop(&context, &request, &end, &execution).await;
             answer.channels = channels.iter().map(|c| c.to_string()).collect();
@@ -178,9 +182,6 @@ fn nothing_done_yet(
         failure: None,
     }
 }
-
-/// The error a guarding alarm stops an execution with.
-const ALARM_TRIGGERED: &str = "AlarmTriggered";
 
 /// Tells the approval channels that a guarding alarm stopped an execution
 /// whose own rollback had already put the service back at rest.

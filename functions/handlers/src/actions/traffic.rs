@@ -1,14 +1,15 @@
-use std::sync::Arc;
+//! Moving traffic: a split applied to the weighted rule and read back,
+//! tester rules pointed at a colour, and the shortest way back to stable
+//! (the rollback function invoked directly). Only the deployment that holds
+//! the service's lock moves its traffic; a hand on the rule wins.
 
 use ecs_canary_core::{
-    may_move_traffic, Colour, Deployment, HistoryEvent, Routing, SplitChange, SplitRecord,
-    TrafficSplit,
+    may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::events::{parse, StepOutput};
-use crate::evidence::{check_analysis, check_guarding_alarms};
-use crate::{Context, FunctionError, StepEvent};
+use crate::actions::evidence::{check_analysis, check_guarding_alarms};
+use crate::{Context, FunctionError};
 
 /// Moves the weighted rule to `split` and reads it back. Only the two
 /// colours' weights change; the rule's other actions, their order, the
@@ -17,7 +18,7 @@ use crate::{Context, FunctionError, StepEvent};
 /// If the rule holds neither the split this execution last set nor `split`
 /// (a retried step), a person has changed it: `SplitChangedByHand`, and the
 /// rule is not touched.
-pub(crate) async fn apply_split(
+pub async fn apply_split(
     context: &Context,
     deployment: &Deployment,
     split: TrafficSplit,
@@ -100,7 +101,7 @@ pub(crate) async fn apply_split(
 
 /// Points every tester rule at `colour` (read back); nothing else on the
 /// rules changes, and rules already there are not written.
-pub(crate) async fn point_tester_rules(
+pub async fn point_tester_rules(
     context: &Context,
     deployment: &Deployment,
     colour: Colour,
@@ -115,7 +116,7 @@ pub(crate) async fn point_tester_rules(
 }
 
 /// Points each of `tester_rules` at `colour` (read back).
-pub(crate) async fn point_rules_at(
+pub async fn point_rules_at(
     context: &Context,
     routing: &Routing,
     tester_rules: &[String],
@@ -140,35 +141,42 @@ pub(crate) async fn point_rules_at(
     Ok(())
 }
 
-/// Applies step `step` of the plan (0-based; default: the next one),
-/// verified by reading it back. `lastStep` tells whether promotion is next.
-pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutput, FunctionError> {
-    let StepEvent {
-        mut deployment,
-        step,
-    } = parse(event)?;
-    let step = step.unwrap_or_else(|| deployment.next_step());
-    let split = deployment
-        .request
-        .steps
-        .split(step)
-        .ok_or(FunctionError::InvalidStep {
-            step,
-            steps: deployment.request.steps.len(),
-        })?;
-    deployment.split = apply_split(&context, &deployment, split).await?;
-    deployment.step = Some(step);
-    deployment.record_applied(step, context.now());
-    context
-        .record(HistoryEvent::split_applied(
-            &deployment,
-            context.now_millis(),
-            deployment.split,
-        ))
-        .await;
-    let last_step = deployment.is_last_step(step);
-    Ok(StepOutput {
-        deployment,
-        last_step,
-    })
+/// How long a person (or Slack, which waits 3 s) waits for the traffic to be
+/// back on stable before the decision is passed on anyway.
+const STABLE_FIRST_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Puts traffic back on stable at once — the shortest path of a rejection
+/// or an alarm — by invoking the rollback function directly (`stableFirst`).
+/// Best effort: `true` when the rule is at 100 % stable (read back); the
+/// state machine's rollback follows either way and finishes the job.
+pub async fn stable_first(
+    context: &Context,
+    deployment: &Deployment,
+    error: &str,
+    cause: &str,
+) -> bool {
+    let Some(function) = &context.settings.rollback_function else {
+        return false;
+    };
+    let payload = json!({
+        "deployment": deployment,
+        "reason": {"Error": error, "Cause": cause},
+        "stableFirst": true,
+    });
+    let invoked = tokio::time::timeout(
+        STABLE_FIRST_LIMIT,
+        context.ports.functions.invoke(function, &payload),
+    )
+    .await;
+    match invoked {
+        Ok(Ok(answer)) => answer.get("ruleLeftAsIs") != Some(&Value::Bool(true)),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, service = %deployment.request.service, "could not put traffic back on stable first; the state machine's rollback will");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(service = %deployment.request.service, "putting traffic back on stable first takes too long; the state machine's rollback will");
+            false
+        }
+    }
 }

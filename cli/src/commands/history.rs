@@ -1,0 +1,22 @@
+//! `ecs-canary history SERVICE`: the service's audit trail, newest first.
+
+use ecs_canary_handlers::operator::{self, OperatorError};
+use serde_json::json;
+
+use super::{print_json, Session};
+use crate::exit::Exit;
+use crate::render;
+
+pub async fn run(session: &Session, service: &str, limit: usize) -> Result<(), Exit> {
+    let key = session.service_key(service)?;
+    let events = operator::history(&session.context, &key, limit).await?;
+    if events.is_empty() {
+        return Err(OperatorError::UnknownService { service: key }.into());
+    }
+    if session.json {
+        print_json(&json!(events));
+    } else {
+        print!("{}", render::history_table(&events));
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The verbs the steps and the operator's commands share. An action takes
+//! the [`Context`](crate::Context) and domain values, calls the ports, and
+//! leaves every decision to the core; it never imports a step.
+
+pub mod decision;
+pub mod evidence;
+pub mod notify;
+pub mod routes;
+pub mod traffic;

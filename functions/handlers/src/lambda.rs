@@ -1,0 +1,75 @@
+//! The Lambda runtime around the steps: JSON logs, the context built once
+//! per process, a step's error reported with its stable `errorType`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::steps::approval_api::approval_api;
+use crate::{Context, FunctionError};
+
+/// JSON log lines, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// A handler's future behind a pointer: the runtime's own future types stay
+/// shallow however deep a handler's calls nest (a release build computes
+/// every layout, and a deep enough one exceeds the compiler's query depth).
+type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
+
+/// Runs a handler as a Lambda function: JSON logs, clients built once.
+pub async fn run<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
+    F: Future<Output = Result<O, FunctionError>> + Send + 'static,
+    O: serde::Serialize + Send,
+{
+    init_logging();
+    let context = Arc::new(Context::from_env().await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let context = Arc::clone(&context);
+        async move {
+            let handled: HandlerFuture<O> = Box::pin(handler(context, event.payload));
+            let result = handled.await;
+            if let Err(error) = &result {
+                tracing::warn!(error_type = ecs_canary_core::ErrorName::error_type(error), %error, "step failed");
+            }
+            result
+        }
+    }))
+    .await
+}
+
+/// Runs approval-api as a Lambda function behind a function URL.
+pub async fn run_http() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let context = Arc::new(Context::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(
+        move |request: lambda_http::Request| {
+            let context = Arc::clone(&context);
+            async move { approval_api(context, request).await }
+        },
+    ))
+    .await
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(error: FunctionError) -> Diagnostic {
+        Diagnostic {
+            error_type: ecs_canary_core::ErrorName::error_type(&error).to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}

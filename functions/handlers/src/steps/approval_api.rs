@@ -1,0 +1,281 @@
+//! approval-api: the HTTPS endpoint (a Lambda function URL) behind the links.
+//!
+//! * `GET  …/approvals/{id}`: a confirmation page; it changes nothing.
+//! * `POST …/approvals/{id}` (form `decision=approve|reject`): decides, once.
+//! * `POST …/slack/interactions`: Slack's buttons, signature verified.
+
+use std::sync::Arc;
+
+use ecs_canary_aws::AwsError;
+use ecs_canary_core::{
+    confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
+    slack_response_update, verify_slack_request, ApprovalId, Approver, LinkState, SlackAction,
+    SLACK_RESPONSE_URL_PREFIX,
+};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+use crate::actions::decision::{decide_link, DecisionOutcome};
+use crate::actions::evidence::page_evidence;
+use crate::Context;
+
+/// How long the Slack message update may take (Slack waits 3 s in all).
+const RESPONSE_URL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+fn html(status: u16, page: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer")
+        .body(Body::from(page))
+        .unwrap_or_default()
+}
+
+fn json_response(status: u16, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
+    let Some(record) = context.ports.approvals.get(&id.key()).await? else {
+        return Ok(html(
+            404,
+            message_page(
+                "Unknown approval",
+                "This link does not belong to any deployment.",
+            ),
+        ));
+    };
+    let state = record.status.link_state(record.expires_at, context.now());
+    if state != LinkState::Open {
+        let outcome = DecisionOutcome::closed(&record, state);
+        return Ok(html(
+            outcome.status,
+            message_page(&outcome.title, &outcome.message),
+        ));
+    }
+    // The form posts back to this very URL.
+    let evidence = match &record.deployment {
+        Some(deployment) => Some(page_evidence(context, deployment).await),
+        None => None,
+    };
+    Ok(html(
+        200,
+        confirmation_page(
+            &record.facts,
+            "",
+            Some(&iso8601(record.expires_at)),
+            evidence.as_ref(),
+        ),
+    ))
+}
+
+async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, AwsError> {
+    let unauthorised = |reason: &str| json_response(401, json!({"error": reason}));
+    let Some(secret) = context.slack_signing_secret().await? else {
+        return Ok(unauthorised("Slack is not configured"));
+    };
+    let body = body_bytes(request);
+    if let Err(error) = verify_slack_request(
+        &secret,
+        header(request, "x-slack-request-timestamp"),
+        header(request, "x-slack-signature"),
+        body,
+        context.now(),
+    ) {
+        tracing::warn!(%error, "refused a Slack request");
+        return Ok(unauthorised(&error.to_string()));
+    }
+    let payload: Value = form_field(&String::from_utf8_lossy(body), "payload")
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(Value::Null);
+    let value = payload
+        .pointer("/actions/0/value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(SlackAction { decision, id }) = SlackAction::parse(value) else {
+        return Ok(json_response(
+            400,
+            json!({"error": "not an ecs-canary action"}),
+        ));
+    };
+    let user = payload
+        .pointer("/user/username")
+        .or_else(|| payload.pointer("/user/name"))
+        .and_then(Value::as_str);
+    let user_id = payload
+        .pointer("/user/id")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let team = payload
+        .pointer("/team/id")
+        .or_else(|| payload.pointer("/user/team_id"))
+        .and_then(Value::as_str);
+    let approver = Approver::slack(user_id, user, team);
+    let outcome = decide_link(context, &id, decision, &approver).await?;
+    let text = format!("*{}* — {}", outcome.title, outcome.message);
+    // Slack wants an answer within 3 s: the message update gets at most
+    // RESPONSE_URL_LIMIT, and goes only to Slack's own response URLs.
+    match payload.get("response_url").and_then(Value::as_str) {
+        Some(url) if is_slack_response_url(url) => {
+            let update = slack_response_update(matches!(outcome.status, 403 | 503), &text);
+            if let Err(error) = context
+                .webhooks
+                .post_json_within(url, &update, RESPONSE_URL_LIMIT)
+                .await
+            {
+                tracing::warn!(%error, "could not update the Slack message");
+            }
+        }
+        Some(_) => tracing::warn!(
+            "ignored a response_url that is not Slack's ({SLACK_RESPONSE_URL_PREFIX}…)"
+        ),
+        None => {}
+    }
+    Ok(json_response(
+        200,
+        json!({"status": outcome.status, "text": text}),
+    ))
+}
+
+/// What a request to the approval endpoint asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    /// `POST …/slack/interactions`.
+    SlackInteraction,
+    /// `GET`/`HEAD …/approvals/{id}`: the confirmation page.
+    Show(ApprovalId),
+    /// `POST …/approvals/{id}`: a decision from the page.
+    Decide(ApprovalId),
+    /// `…/approvals/<not an id>`.
+    UnknownApproval,
+    /// A path that exists, with a method it does not take.
+    MethodNotAllowed {
+        slack: bool,
+    },
+    NotFound,
+}
+
+impl Route {
+    /// The route of a request, from its method and path alone (the function
+    /// URL may put a prefix before `/approvals` or `/slack`).
+    fn parse(method: &str, path: &str) -> Route {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        if segments.ends_with(&["slack", "interactions"]) {
+            return match method {
+                "POST" => Route::SlackInteraction,
+                _ => Route::MethodNotAllowed { slack: true },
+            };
+        }
+        let Some(position) = segments.iter().rposition(|s| *s == "approvals") else {
+            return Route::NotFound;
+        };
+        let id = segments
+            .get(position + 1)
+            .and_then(|id| ApprovalId::parse(id));
+        match (id, method) {
+            (None, _) => Route::UnknownApproval,
+            (Some(id), "GET" | "HEAD") => Route::Show(id),
+            (Some(id), "POST") => Route::Decide(id),
+            (Some(_), _) => Route::MethodNotAllowed { slack: false },
+        }
+    }
+}
+
+/// Routes one request of the approval endpoint.
+pub async fn approval_api(
+    context: Arc<Context>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let route = Route::parse(request.method().as_str(), request.uri().path());
+    let result = match route {
+        Route::SlackInteraction => slack(&context, &request).await,
+        Route::MethodNotAllowed { slack: true } => {
+            Ok(json_response(405, json!({"error": "POST only"})))
+        }
+        Route::Show(id) => show(&context, &id).await,
+        Route::Decide(id) => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
+            Some(decision) => decide_link(&context, &id, decision, &Approver::email_link())
+                .await
+                .map(|o| html(o.status, message_page(&o.title, &o.message))),
+            None => Ok(html(
+                400,
+                message_page("No decision", "Choose Approve or Reject on the page."),
+            )),
+        },
+        Route::UnknownApproval => Ok(html(
+            404,
+            message_page(
+                "Unknown approval",
+                "This link does not belong to any deployment.",
+            ),
+        )),
+        Route::MethodNotAllowed { slack: false } => Ok(html(
+            405,
+            message_page("Not allowed", "Open the link, then choose on the page."),
+        )),
+        Route::NotFound => Ok(html(404, message_page("Not found", "Nothing here."))),
+    };
+    Ok(result.unwrap_or_else(|error| {
+        tracing::error!(%error, "approval-api failed");
+        html(
+            503,
+            message_page("Try again", "The decision could not be completed just now; open the link again to see where it stands."),
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+    use ecs_canary_core::ApprovalId;
+
+    #[test]
+    fn routes_come_from_the_method_and_the_path() {
+        let id = ApprovalId::from_random([9; 16]);
+        let link = format!("/lambda-url/approval-api/approvals/{id}");
+        assert_eq!(Route::parse("GET", &link), Route::Show(id.clone()));
+        assert_eq!(
+            Route::parse("HEAD", &format!("/approvals/{id}/")),
+            Route::Show(id.clone())
+        );
+        assert_eq!(Route::parse("POST", &link), Route::Decide(id.clone()));
+        assert_eq!(
+            Route::parse("PUT", &link),
+            Route::MethodNotAllowed { slack: false }
+        );
+        assert_eq!(
+            Route::parse("GET", "/approvals/../../etc"),
+            Route::UnknownApproval
+        );
+        assert_eq!(Route::parse("GET", "/approvals/"), Route::UnknownApproval);
+        assert_eq!(
+            Route::parse("POST", "/x/slack/interactions/"),
+            Route::SlackInteraction
+        );
+        assert_eq!(
+            Route::parse("GET", "/slack/interactions"),
+            Route::MethodNotAllowed { slack: true }
+        );
+        assert_eq!(Route::parse("GET", "/"), Route::NotFound);
+        assert_eq!(Route::parse("GET", "/slack"), Route::NotFound);
+    }
+}

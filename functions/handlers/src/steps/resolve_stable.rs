@@ -1,0 +1,72 @@
+//! resolve-stable: the execution input validated, the service's lock
+//! taken, and the deployment resolved; refused, changing nothing, on drift.
+
+use std::sync::Arc;
+
+use ecs_canary_aws::LockGuard;
+use ecs_canary_core::{
+    lock_expiry, lock_key, parse_iso8601, Deployment, DeploymentRequest, HistoryEvent,
+};
+use serde_json::Value;
+
+use crate::actions::routes::resolve;
+use crate::events::{parse, ResolveEvent};
+use crate::{Context, FunctionError};
+
+/// Validates the input, takes the service's lock, and finds the stable and
+/// candidate colours, task sets, target groups, rules and the live split.
+/// Refuses — changing nothing, the lock released — on drift, a missing
+/// stable task set, or a stack the deployment could not render.
+pub async fn resolve_stable(
+    context: Arc<Context>,
+    event: Value,
+) -> Result<Deployment, FunctionError> {
+    let event: ResolveEvent = parse(event)?;
+    let request = DeploymentRequest::from_json(&event.input)?;
+    let owner = event.owner.trim();
+    if owner.is_empty() {
+        return Err(FunctionError::InvalidEvent(
+            "`owner` must name the execution".into(),
+        ));
+    }
+    let key = lock_key(&request.cluster, &request.service);
+    let now = context.now();
+    context
+        .ports
+        .locks
+        .acquire(
+            &key,
+            owner,
+            now,
+            lock_expiry(now, &request, context.settings.ready_wait_seconds),
+            &LockGuard {
+                alarms: request.alarms.clone(),
+                steps: request.steps.len(),
+            },
+        )
+        .await?;
+    let started_at = event.started_at.as_deref().and_then(parse_iso8601);
+    match resolve(&context, request, owner, None).await {
+        Ok(mut deployment) => {
+            deployment.started_at = started_at;
+            tracing::info!(
+                cluster = %deployment.request.cluster,
+                service = %deployment.request.service,
+                stable = %deployment.stable,
+                candidate = %deployment.candidate,
+                "resolved; lock taken"
+            );
+            // The execution's start time keeps a retried resolve one event.
+            let at = started_at.map_or_else(|| context.now_millis(), |s| s.saturating_mul(1000));
+            context.record(HistoryEvent::started(&deployment, at)).await;
+            Ok(deployment)
+        }
+        Err(error) => {
+            // Nothing was changed: give the lock back.
+            if let Err(release_error) = context.ports.locks.release(&key, owner).await {
+                tracing::error!(%release_error, "could not release the lock after a refused deployment");
+            }
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! rollback: everything back on stable (read back), tester rules on
+//! stable, the tag unchanged, the lock released, and why recorded; or, with
+//! `stableFirst`, only the traffic at once.
+
+use std::sync::Arc;
+
+use ecs_canary_core::{rollback_restores_split, HistoryEvent, TrafficSplit, LOCK_LOST};
+use serde_json::Value;
+
+use crate::actions::traffic::{apply_split, point_tester_rules};
+use crate::events::{error_and_cause, parse, ExecutionFailure, Outcome, RollbackEvent, RolledBack};
+use crate::{Context, FunctionError};
+
+/// Everything back to stable (read back), tester rules on stable, tag
+/// unchanged, lock released; returns why, and `failure: {error, cause}` for
+/// the state machine's Fail state. A rule a person has changed by hand is
+/// left exactly as they set it (`ruleLeftAsIs`).
+///
+/// With `stableFirst` (a rejection or an alarm, invoked directly) only the
+/// traffic moves; the state machine's rollback follows, finds it there, and
+/// does the rest.
+pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack, FunctionError> {
+    let RollbackEvent {
+        mut deployment,
+        reason,
+        stable_first,
+    } = parse(event)?;
+    let (error, cause) = error_and_cause(&reason);
+    if !stable_first {
+        // An alarm that fires now finds the deployment rolling back and
+        // leaves it to finish (rather than stopping it halfway).
+        context
+            .ports
+            .locks
+            .mark_rolling_back(&deployment.lock_key(), &deployment.owner)
+            .await?;
+    }
+    let mut rule_left_as_is = !rollback_restores_split(&error);
+    let mut lock_lost = error == LOCK_LOST;
+    if !rule_left_as_is {
+        match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
+            Ok(split) => deployment.split = split,
+            Err(FunctionError::SplitChangedByHand { live, .. }) => {
+                tracing::warn!(service = %deployment.request.service, %live, "the rule was changed by hand; rollback leaves it");
+                rule_left_as_is = true;
+            }
+            Err(FunctionError::LockLost { holder, .. }) => {
+                tracing::warn!(service = %deployment.request.service, %holder, "the lock is no longer this deployment's; rollback leaves the rule");
+                rule_left_as_is = true;
+                lock_lost = true;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if stable_first {
+        tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, rule_left_as_is, "traffic back on stable first");
+    } else {
+        // Tester rules are this deployment's to restore unless it lost the service.
+        if !lock_lost {
+            point_tester_rules(&context, &deployment, deployment.stable).await?;
+        }
+        let released = context
+            .ports
+            .locks
+            .release(&deployment.lock_key(), &deployment.owner)
+            .await?;
+        tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");
+        context
+            .record(HistoryEvent::rolled_back(
+                &deployment,
+                context.now_millis(),
+                &error,
+                &cause,
+            ))
+            .await;
+    }
+    let stable_after = deployment.stable;
+    Ok(RolledBack {
+        deployment,
+        outcome: Outcome::RolledBack,
+        stable_after,
+        rule_left_as_is,
+        reason,
+        failure: ExecutionFailure { error, cause },
+    })
+}
