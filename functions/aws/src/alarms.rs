@@ -1,3 +1,5 @@
+//! CloudWatch alarms read by name (DescribeAlarms): the guards of a rollout.
+
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 use aws_sdk_cloudwatch::Client;
 use ecs_canary_core::{AlarmReading, AlarmState};

@@ -1,3 +1,7 @@
+//! The approvals table (DynamoDB): a step's request keyed by the hash of its
+//! link, and the conditional writes that make a decision single —
+//! `PENDING → DECIDING → decided`, back to `PENDING` when it was not passed on.
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,3 +1,7 @@
+//! The SDK configuration from the standard chain (`AWS_ENDPOINT_URL` alone
+//! points it elsewhere), each call bounded below the function's timeout, and
+//! the clients built once.
+
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;

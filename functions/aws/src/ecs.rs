@@ -1,3 +1,6 @@
+//! ECS: the `StableStack` tag, task sets, task definitions, and a release
+//! registered as a new task definition revision.
+
 use aws_sdk_ecs::types::{KeyValuePair, Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
 use ecs_canary_core::{Colour, ContainerSpec, ReleaseChange, TaskSet, STABLE_STACK_TAG};

@@ -1,3 +1,6 @@
+//! Every way a call to AWS can fail, sorted into the names the state machine
+//! retries on (`Throttled`, `AwsUnreachable`) and the ones it does not.
+
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use ecs_canary_core::{ErrorKind, ErrorName};

@@ -1,3 +1,6 @@
+//! Step Functions: starting an execution, the callbacks of a waiting task,
+//! and stopping an execution.
+
 use aws_sdk_sfn::Client;
 
 use crate::error::Failure;

@@ -1,3 +1,6 @@
+//! Lambda: ecs-canary's own functions invoked directly (the rollback's
+//! shortest path back to stable).
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::Client;
 use serde_json::Value;

@@ -1,3 +1,5 @@
+//! The audit trail (DynamoDB): a service's events, newest first.
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use ecs_canary_core::HistoryEvent;

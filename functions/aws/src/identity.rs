@@ -1,3 +1,5 @@
+//! Who is calling (sts:GetCallerIdentity), for the command line.
+
 use crate::error::Failure;
 use crate::{AwsError, SdkConfig};
 

@@ -1,3 +1,6 @@
+//! The per-service deployment lock (DynamoDB): taken once, held by one
+//! execution, the split it moves recorded on condition that it still holds it.
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,3 +1,6 @@
+//! The load balancer's numbers (CloudWatch GetMetricData on
+//! `AWS/ApplicationELB`) for a deployment's two target groups.
+
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::primitives::DateTime;

@@ -1,3 +1,6 @@
+//! SNS: the approval email published to the topic, and a subscription
+//! confirmed with authentication on unsubscribe.
+
 use aws_sdk_sns::Client;
 
 use crate::error::Failure;

@@ -1,3 +1,6 @@
+//! ELBv2 listener rules: read one whole, change only its forward targets
+//! (every other part of the rule is carried as it is), read back.
+
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Rule, RuleCondition, TargetGroupTuple,
 };

@@ -1,3 +1,6 @@
+//! Secrets Manager: a secret's value (Slack's webhook and signing secret,
+//! the link key), read when first needed.
+
 use aws_sdk_secretsmanager::Client;
 
 use crate::error::Failure;

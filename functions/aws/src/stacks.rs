@@ -1,3 +1,6 @@
+//! CloudFormation: a stack's template, status, outputs and physical ids, and
+//! an update (idempotent through its client request token).
+
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, TemplateStage};

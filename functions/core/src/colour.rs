@@ -1,3 +1,5 @@
+//! The two colours, and which is stable (the `StableStack` tag; none: Blue).
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -1,3 +1,6 @@
+//! The execution input: parsed and validated field by field, each defect
+//! with its own error name, before anything changes.
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -1,3 +1,5 @@
+//! The plan: the candidate's percentages step by step, then promotion.
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

@@ -1,3 +1,6 @@
+//! A traffic split between the stable and the candidate colour, as the
+//! weighted rule's forward targets hold it.
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

@@ -1,3 +1,5 @@
+//! How a stack update stands, from CloudFormation's status.
+
 use serde::{Deserialize, Serialize};
 
 /// Where a CloudFormation stack operation stands, from its status.

@@ -1,3 +1,5 @@
+//! A task set as a deployment sees it, and when it is steady.
+
 use serde::{Deserialize, Serialize};
 
 /// The `stabilityStatus` ECS reports once a task set runs what it should.

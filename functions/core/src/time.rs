@@ -1,3 +1,5 @@
+//! Time as text: ISO 8601 written and read, without a clock.
+
 /// Seconds since the Unix epoch as an ISO 8601 UTC timestamp
 /// (`2026-11-26T07:33:38Z`), by Howard Hinnant's days-to-civil algorithm.
 pub fn iso8601(secs: u64) -> String {

@@ -1,3 +1,5 @@
+//! Where the functions find their tables, topic, links and Slack settings.
+
 /// Where the functions find their tables, topic, links and Slack settings
 /// (environment variables set by `infra/`, or by hand).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

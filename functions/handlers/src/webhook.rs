@@ -1,3 +1,6 @@
+//! HTTPS posts to Slack (incoming webhooks, response URLs), on the hyper +
+//! rustls stack the AWS SDK already builds.
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;

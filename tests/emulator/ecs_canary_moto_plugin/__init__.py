@@ -79,5 +79,6 @@ PATCHES = (
     alarm_state_change,
     metric_percentiles,
     no_value,
+    email_confirmation,
     bad_day,
 )

@@ -314,10 +314,19 @@ def test_no_value_is_dropped_from_lists():
 
 
 def test_every_patch_has_a_smoke_test():
-    """A new patch module comes with a test that names it."""
+    """A new patch module comes with a test that names it, and is applied.
+
+    The modules are read from the package's directory, not from a list kept
+    by hand (that list once missed email_confirmation).
+    """
+    import pkgutil
+
     source = open(__file__).read()
-    for patch in ecs_canary_moto_plugin.PATCHES:
-        name = patch.__name__.rsplit(".", 1)[-1]
+    applied = {patch.__name__.rsplit(".", 1)[-1] for patch in ecs_canary_moto_plugin.PATCHES}
+    modules = [m.name for m in pkgutil.iter_modules(ecs_canary_moto_plugin.__path__) if not m.name.startswith("_")]
+    assert "email_confirmation" in modules
+    for name in modules:
+        assert name in applied, f"{name} is not in PATCHES: the launcher would not apply it"
         if name == "local_lambda":  # a helper of function_url and eventbridge_lambda
             continue
         assert f'"""{name}' in source or f", {name}" in source, f"no smoke test names {name}"

@@ -1,3 +1,5 @@
+//! Tests of the template's layout and patching.
+
 use super::*;
 
 const ARTICLE: &str = include_str!("../../testdata/article-template.json");
