@@ -10,6 +10,7 @@ mod emulator;
 mod evidence;
 mod functions;
 mod lineage;
+mod parity;
 mod reconcile;
 mod rules;
 mod soak;

@@ -42,8 +42,8 @@ pub async fn run(session: &Session, input: &str, name: Option<&str>) -> Result<(
         str::to_string,
     );
     let started = context
-        .clients
-        .state_machines
+        .ports
+        .starts
         .start(&state_machine, &name, &value.to_string())
         .await?;
     let execution = match started {

@@ -14,12 +14,13 @@ use ecs_canary_core::{
 };
 
 use crate::ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, HistoryStore, LockStore, MetricStore,
-    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, ExecutionStarter, FunctionApi, HistoryStore, LockStore,
+    MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
+    TaskCallbackApi, WebhookApi, WebhookFuture,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
-    LockGuard, SdkConfig, StackState, StepRequest, UpdateOutcome,
+    LockGuard, SdkConfig, StackState, StartOutcome, StepRequest, UpdateOutcome,
 };
 
 /// A callback Step Functions received.
@@ -76,6 +77,16 @@ pub struct FakeState {
     pub history: Vec<HistoryEvent>,
     /// Task tokens whose task is no longer waiting.
     pub gone_tasks: Vec<String>,
+    /// Messages published to SNS: (topic, subject, message).
+    pub published: Vec<(String, String, String)>,
+    /// Executions started: (state machine, name, input), in order.
+    pub started: Vec<(String, String, String)>,
+    /// Names of started executions that have ended since.
+    pub ended_executions: Vec<String>,
+    /// Secrets Manager: secret id → value.
+    pub secrets: BTreeMap<String, String>,
+    /// Webhook posts that were answered 2xx: (url, body).
+    pub webhook_posts: Vec<(String, serde_json::Value)>,
     /// Armed failures: (operation, error), the first matching one is used once.
     faults: VecDeque<(&'static str, AwsError)>,
 }
@@ -605,6 +616,89 @@ impl FunctionApi for FakeAws {
                 .push((function.to_string(), payload.clone()));
             serde_json::Value::Null
         }))
+    }
+}
+
+impl NotificationApi for FakeAws {
+    /// Records the message (arm a failure with `fail_next("Publish", …)`).
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> AwsFuture<'a, String> {
+        ready(self.call("Publish").map(|mut state| {
+            state
+                .published
+                .push((topic.into(), subject.into(), message.into()));
+            format!("message-{}", state.published.len())
+        }))
+    }
+}
+
+impl ExecutionStarter for FakeAws {
+    /// As Step Functions: a name used before with the same input, while that
+    /// execution runs, answers the running one; otherwise a name used
+    /// before is `AlreadyExists` (arm a failure with `fail_next("StartExecution", …)`).
+    fn start<'a>(
+        &'a self,
+        state_machine: &'a str,
+        name: &'a str,
+        input: &'a str,
+    ) -> AwsFuture<'a, StartOutcome> {
+        ready(self.call("StartExecution").map(|mut state| {
+            let arn = format!("{state_machine}:{name}").replace(":stateMachine:", ":execution:");
+            match state.started.iter().find(|(_, n, _)| n == name) {
+                Some((_, _, first))
+                    if first == input && !state.ended_executions.iter().any(|e| e == name) =>
+                {
+                    StartOutcome::Started(arn)
+                }
+                Some(_) => StartOutcome::AlreadyExists,
+                None => {
+                    state
+                        .started
+                        .push((state_machine.into(), name.into(), input.into()));
+                    StartOutcome::Started(arn)
+                }
+            }
+        }))
+    }
+}
+
+impl SecretStore for FakeAws {
+    /// The secret's value; an unknown one is AWS's `ResourceNotFoundException`.
+    fn value<'a>(&'a self, secret_id: &'a str) -> AwsFuture<'a, String> {
+        ready(self.call("GetSecretValue").and_then(|state| {
+            state
+                .secrets
+                .get(secret_id)
+                .cloned()
+                .ok_or_else(|| AwsError::Service {
+                    operation: "secretsmanager:GetSecretValue",
+                    code: "ResourceNotFoundException".into(),
+                    message: format!(
+                        "Secrets Manager can't find the specified secret: {secret_id}"
+                    ),
+                })
+        }))
+    }
+}
+
+impl WebhookApi for FakeAws {
+    /// Records the post (arm a failure with `fail_next("PostWebhook", …)`:
+    /// the post fails with that error's text).
+    fn post_json<'a>(
+        &'a self,
+        url: &'a str,
+        body: &'a serde_json::Value,
+        _limit: std::time::Duration,
+    ) -> WebhookFuture<'a> {
+        let result = self
+            .call("PostWebhook")
+            .map(|mut state| state.webhook_posts.push((url.into(), body.clone())))
+            .map_err(|e| e.to_string());
+        Box::pin(std::future::ready(result))
     }
 }
 

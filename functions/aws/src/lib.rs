@@ -40,8 +40,9 @@ pub use locks::{DeploymentLocks, HeldLock, LockGuard};
 pub use metrics::Metrics;
 pub use notifications::Notifications;
 pub use ports::{
-    AlarmStore, ApprovalStore, AwsFuture, FunctionApi, HistoryStore, LockStore, MetricStore,
-    RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsFuture, ExecutionStarter, FunctionApi, HistoryStore, LockStore,
+    MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
+    TaskCallbackApi, WebhookApi, WebhookFuture,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

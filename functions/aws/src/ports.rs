@@ -17,7 +17,8 @@ use ecs_canary_core::{
 use crate::{
     Alarms, ApprovalRecord, Approvals, AwsError, DecideOutcome, DeploymentLocks, EcsServices,
     FunctionInvoker, HeldLock, History, ListenerRules, LiveRule, LiveTaskDefinition, LockGuard,
-    Metrics, StackState, Stacks, StepRequest, TaskCallbacks, UpdateOutcome,
+    Metrics, Notifications, Secrets, StackState, Stacks, StartOutcome, StateMachines, StepRequest,
+    TaskCallbacks, UpdateOutcome,
 };
 
 /// The future of one call to AWS.
@@ -204,6 +205,78 @@ pub trait FunctionApi: Send + Sync {
         function: &'a str,
         payload: &'a serde_json::Value,
     ) -> AwsFuture<'a, serde_json::Value>;
+}
+
+/// The approval email: a message published to an SNS topic.
+pub trait NotificationApi: Send + Sync {
+    /// Publishes `message` with `subject` to `topic`; the message's id.
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> AwsFuture<'a, String>;
+}
+
+impl NotificationApi for Notifications {
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> AwsFuture<'a, String> {
+        Box::pin(Notifications::publish(self, topic, subject, message))
+    }
+}
+
+/// Starting a deployment: an execution of the state machine.
+pub trait ExecutionStarter: Send + Sync {
+    /// Starts `state_machine` as `name` with `input`; a name used before
+    /// with another input (or by an execution that ended) is `AlreadyExists`.
+    fn start<'a>(
+        &'a self,
+        state_machine: &'a str,
+        name: &'a str,
+        input: &'a str,
+    ) -> AwsFuture<'a, StartOutcome>;
+}
+
+impl ExecutionStarter for StateMachines {
+    fn start<'a>(
+        &'a self,
+        state_machine: &'a str,
+        name: &'a str,
+        input: &'a str,
+    ) -> AwsFuture<'a, StartOutcome> {
+        Box::pin(StateMachines::start(self, state_machine, name, input))
+    }
+}
+
+/// Secrets: Slack's webhook and signing secret, the link key.
+pub trait SecretStore: Send + Sync {
+    /// The secret's string value.
+    fn value<'a>(&'a self, secret_id: &'a str) -> AwsFuture<'a, String>;
+}
+
+impl SecretStore for Secrets {
+    fn value<'a>(&'a self, secret_id: &'a str) -> AwsFuture<'a, String> {
+        Box::pin(Secrets::value(self, secret_id))
+    }
+}
+
+/// The future of one webhook post: why it failed, as people are shown it.
+pub type WebhookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// HTTPS posts of JSON (Slack's incoming webhook and response URLs).
+pub trait WebhookApi: Send + Sync {
+    /// Posts `body` to `url`, giving up after `limit` (the request and its
+    /// answer); anything but a 2xx answer is a failure.
+    fn post_json<'a>(
+        &'a self,
+        url: &'a str,
+        body: &'a serde_json::Value,
+        limit: std::time::Duration,
+    ) -> WebhookFuture<'a>;
 }
 
 impl FunctionApi for FunctionInvoker {

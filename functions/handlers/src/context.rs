@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    AlarmStore, ApprovalStore, AwsClients, AwsError, FunctionApi, HistoryStore, LockStore,
-    MetricStore, RuleStore, ServiceStore, StackStore, TaskCallbackApi,
+    AlarmStore, ApprovalStore, AwsClients, AwsError, ExecutionStarter, FunctionApi, HistoryStore,
+    LockStore, MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
+    TaskCallbackApi, WebhookApi,
 };
 use tokio::sync::OnceCell;
 
@@ -28,12 +29,16 @@ pub struct Ports {
     pub functions: Arc<dyn FunctionApi>,
     pub metrics: Arc<dyn MetricStore>,
     pub history: Arc<dyn HistoryStore>,
+    pub notifications: Arc<dyn NotificationApi>,
+    pub starts: Arc<dyn ExecutionStarter>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub webhooks: Arc<dyn WebhookApi>,
 }
 
 impl Ports {
     /// The adapters, with the tables `settings` names.
-    pub fn aws(clients: &AwsClients, settings: &Settings) -> Ports {
-        Ports {
+    pub fn aws(clients: &AwsClients, settings: &Settings) -> Result<Ports, FunctionError> {
+        Ok(Ports {
             rules: Arc::new(clients.rules.clone()),
             ecs: Arc::new(clients.ecs.clone()),
             stacks: Arc::new(clients.stacks.clone()),
@@ -44,19 +49,22 @@ impl Ports {
             functions: Arc::new(clients.functions.clone()),
             metrics: Arc::new(clients.metrics.clone()),
             history: Arc::new(clients.history(&settings.history_table)),
-        }
+            notifications: Arc::new(clients.notifications.clone()),
+            starts: Arc::new(clients.state_machines.clone()),
+            secrets: Arc::new(clients.secrets.clone()),
+            webhooks: Arc::new(Webhooks::new()?),
+        })
     }
 }
 
 /// What every handler works with, built once per process.
 #[derive(Clone)]
 pub struct Context {
-    /// The clients the ports do not cover (SNS, Step Functions starts,
-    /// Secrets Manager).
+    /// The clients, for what only the command line does (confirming a
+    /// subscription, reading the ecs-canary stack); the steps use the ports.
     pub clients: AwsClients,
     /// What the deployment steps call.
     pub ports: Ports,
-    pub webhooks: Webhooks,
     pub settings: Settings,
     clock: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
     slack_webhook_url: Arc<OnceCell<Option<String>>>,
@@ -74,7 +82,7 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     pub fn new(clients: AwsClients, settings: Settings) -> Result<Context, FunctionError> {
-        let ports = Ports::aws(&clients, &settings);
+        let ports = Ports::aws(&clients, &settings)?;
         Context::with_ports(clients, ports, settings)
     }
 
@@ -86,7 +94,6 @@ impl Context {
     ) -> Result<Context, FunctionError> {
         Ok(Context {
             ports,
-            webhooks: Webhooks::new()?,
             clients,
             settings,
             clock: None,
@@ -116,7 +123,7 @@ impl Context {
         match (direct, arn) {
             (Some(value), _) => Ok(Some(value.clone())),
             (None, Some(arn)) => {
-                Ok(Some(self.clients.secrets.value(arn).await?).filter(|v| !v.is_empty()))
+                Ok(Some(self.ports.secrets.value(arn).await?).filter(|v| !v.is_empty()))
             }
             (None, None) => Ok(None),
         }

@@ -9,6 +9,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
+use ecs_canary_aws::{WebhookApi, WebhookFuture};
 use serde_json::Value;
 
 use crate::FunctionError;
@@ -32,12 +33,7 @@ impl Webhooks {
         })
     }
 
-    pub async fn post_json(&self, url: &str, body: &Value) -> Result<(), FunctionError> {
-        self.post_json_within(url, body, Duration::from_secs(5))
-            .await
-    }
-
-    /// The same, giving up after `limit` (the whole request and answer).
+    /// Posts `body` to `url`, giving up after `limit` (the whole request and answer).
     pub async fn post_json_within(
         &self,
         url: &str,
@@ -65,5 +61,20 @@ impl Webhooks {
                 "the webhook answered HTTP {status}"
             )))
         }
+    }
+}
+
+impl WebhookApi for Webhooks {
+    fn post_json<'a>(
+        &'a self,
+        url: &'a str,
+        body: &'a Value,
+        limit: Duration,
+    ) -> WebhookFuture<'a> {
+        Box::pin(async move {
+            self.post_json_within(url, body, limit)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

@@ -14,8 +14,9 @@ use ecs_canary_core::{
 use ecs_canary_core::{Approver, Decision};
 use ecs_canary_handlers::operator;
 use ecs_canary_handlers::{
-    alarm_abort, approval_api, promote, reconcile, render_and_deploy, request_approval,
-    resolve_stable, rollback, set_weights, Context, FunctionError, Ports, Settings,
+    alarm_abort, approval_api, ecr_trigger, promote, reconcile, render_and_deploy,
+    request_approval, resolve_stable, rollback, set_weights, Context, FunctionError, Ports,
+    Settings,
 };
 use lambda_http::{Body, Request};
 use serde_json::{json, Value};
@@ -44,6 +45,10 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         functions: Arc::new(fake.clone()),
         metrics: Arc::new(fake.clone()),
         history: Arc::new(fake.clone()),
+        notifications: Arc::new(fake.clone()),
+        starts: Arc::new(fake.clone()),
+        secrets: Arc::new(fake.clone()),
+        webhooks: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
@@ -1372,4 +1377,292 @@ async fn a_reconciliation_closes_the_links_before_it_frees_the_service() {
         .expect("reconciled");
     assert_eq!((out.lock_released, out.links_closed), (true, 1));
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Expired);
+}
+
+// --- request-approval's delivery, through the ports (SNS, Slack's webhook) ---
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ecs-canary-approvals";
+const SLACK_WEBHOOK: &str = "https://hooks.slack.example/services/T1/B1/x";
+
+/// The context with both channels on: email (SNS) and Slack (a webhook).
+fn with_channels(fake: &FakeAws) -> Arc<Context> {
+    let mut settings = context(fake).settings.clone();
+    settings.topic_arn = Some(TOPIC.into());
+    settings.slack_webhook_url = Some(SLACK_WEBHOOK.into());
+    Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(|| NOW),
+    )
+}
+
+async fn request(fake: &FakeAws, stepped: &Value, token: &str) -> Result<Value, FunctionError> {
+    request_approval(
+        with_channels(fake),
+        json!({"taskToken": token, "execution": "run-1", "deployment": stepped}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_approval_goes_out_on_every_channel_with_the_same_link() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let answer = request(&fake, &stepped, "token-1").await.expect("sent");
+    assert_eq!(
+        answer,
+        json!({"channels": ["email", "slack"], "failedChannels": 0})
+    );
+    let link = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1", 0);
+    let url = format!("https://approve.example/approvals/{link}");
+    let state = fake.state();
+    let [(topic, subject, body)] = state.published.as_slice() else {
+        panic!("one email: {:?}", state.published)
+    };
+    assert_eq!(topic, TOPIC);
+    assert!(subject.contains('s'), "{subject}");
+    assert!(body.contains(&url), "the email carries the link: {body}");
+    let [(webhook, message)] = state.webhook_posts.as_slice() else {
+        panic!("one Slack message: {:?}", state.webhook_posts)
+    };
+    assert_eq!(webhook, SLACK_WEBHOOK);
+    assert!(message.to_string().contains(&link.to_string()));
+    // The token is stored, never sent.
+    assert!(!body.contains("token-1") && !message.to_string().contains("token-1"));
+}
+
+#[tokio::test]
+async fn one_channel_down_still_asks_on_the_other() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    fake.fail_next("Publish", throttled("sns:Publish"));
+    let answer = request(&fake, &stepped, "token-1")
+        .await
+        .expect("sent on Slack");
+    assert_eq!(answer, json!({"channels": ["slack"], "failedChannels": 1}));
+    assert!(fake.state().published.is_empty());
+    assert_eq!(fake.state().webhook_posts.len(), 1);
+    let requested: Vec<_> = fake
+        .state()
+        .history
+        .iter()
+        .filter(|e| e.kind == HistoryKind::ApprovalRequested)
+        .map(|e| e.detail.clone())
+        .collect();
+    assert_eq!(requested.len(), 1, "recorded once: {requested:?}");
+}
+
+#[tokio::test]
+async fn both_channels_down_fail_the_step_and_a_retry_sends_on_both() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    fake.fail_next("Publish", throttled("sns:Publish"));
+    fake.fail_next(
+        "PostWebhook",
+        AwsError::Unreachable {
+            operation: "slack",
+            message: "connection refused".into(),
+        },
+    );
+    let failed = request(&fake, &stepped, "token-1")
+        .await
+        .expect_err("nothing delivered");
+    assert_eq!(failed.error_type(), "NoChannelDelivered");
+    assert!(failed.to_string().contains("email") && failed.to_string().contains("slack"));
+    assert!(fake.state().published.is_empty() && fake.state().webhook_posts.is_empty());
+    // Step Functions retries with a new token: the same link, on both channels.
+    request(&fake, &stepped, "token-2").await.expect("sent");
+    let link = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1", 0);
+    let state = fake.state();
+    assert_eq!((state.published.len(), state.webhook_posts.len()), (1, 1));
+    let record = state
+        .approvals
+        .get(link.key().as_str())
+        .expect("the request");
+    assert_eq!(record.task_token, "token-2");
+}
+
+#[tokio::test]
+async fn a_retry_after_a_partial_delivery_sends_only_what_did_not_go_out() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    fake.fail_next("PostWebhook", throttled("slack"));
+    let first = request(&fake, &stepped, "token-1")
+        .await
+        .expect("the email went out");
+    assert_eq!(first, json!({"channels": ["email"], "failedChannels": 1}));
+    // The attempt is retried (it timed out, say) with a new token.
+    let again = request(&fake, &stepped, "token-2").await.expect("sent");
+    assert_eq!(
+        again,
+        json!({"channels": ["email", "slack"], "failedChannels": 0})
+    );
+    let link = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1", 0);
+    let state = fake.state();
+    assert_eq!(state.published.len(), 1, "the email is not sent twice");
+    assert_eq!(state.webhook_posts.len(), 1);
+    assert_eq!(
+        state
+            .approvals
+            .get(link.key().as_str())
+            .map(|r| r.task_token.as_str()),
+        Some("token-2"),
+        "the link now answers the retry's token"
+    );
+}
+
+#[tokio::test]
+async fn the_slack_webhook_is_read_from_its_secret_once() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    fake.state()
+        .secrets
+        .insert("arn:secret/slack".into(), SLACK_WEBHOOK.into());
+    let mut settings = context(&fake).settings.clone();
+    settings.slack_webhook_secret_arn = Some("arn:secret/slack".into());
+    let context = Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(&fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(|| NOW),
+    );
+    let ask_in = |execution: &'static str| {
+        request_approval(
+            Arc::clone(&context),
+            json!({"taskToken": "t", "execution": execution, "deployment": stepped}),
+        )
+    };
+    ask_in("run-1").await.expect("sent");
+    // Gone from Secrets Manager now: the value read once is kept.
+    fake.state().secrets.clear();
+    let answer = ask_in("run-2").await.expect("sent again");
+    assert_eq!(answer["channels"], json!(["slack"]));
+    let posted = fake.state().webhook_posts.clone();
+    assert_eq!(posted.len(), 2);
+    assert!(posted.iter().all(|(url, _)| url == SLACK_WEBHOOK));
+}
+
+// --- ecr-trigger, through the ExecutionStarter port ---
+
+const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ecs-canary";
+const DIGEST: &str = "sha256:4f6a1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789abcd";
+
+fn trigger_context(fake: &FakeAws) -> Arc<Context> {
+    let mut settings = context(fake).settings.clone();
+    settings.state_machine_arn = Some(STATE_MACHINE.into());
+    settings.trigger_mappings = Some(
+        json!([
+            {"repository": "web", "tagPattern": "1.*", "cluster": "prod", "service": "web",
+             "stack": "web-app", "steps": [10, 50]},
+            {"repository": "web", "tagPattern": "1.*", "cluster": "staging", "service": "web",
+             "stack": "web-staging"},
+            {"repository": "other", "cluster": "prod", "service": "other", "stack": "other-app"}
+        ])
+        .to_string(),
+    );
+    Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(|| NOW),
+    )
+}
+
+fn pushed(repository: &str, tag: &str, digest: &str) -> Value {
+    json!({
+        "source": "aws.ecr", "detail-type": "ECR Image Action",
+        "account": "123456789012", "region": "us-east-1",
+        "detail": {"result": "SUCCESS", "action-type": "PUSH", "repository-name": repository,
+                   "image-tag": tag, "image-digest": digest}
+    })
+}
+
+#[tokio::test]
+async fn a_push_starts_one_execution_per_mapped_service_pinned_to_its_digest() {
+    let fake = FakeAws::new();
+    let answer = ecr_trigger(trigger_context(&fake), pushed("web", "1.4.2", DIGEST))
+        .await
+        .expect("started");
+    assert_eq!(
+        answer["started"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+    let started = fake.state().started.clone();
+    let services: Vec<Value> = started
+        .iter()
+        .map(|(machine, _, input)| {
+            assert_eq!(machine, STATE_MACHINE);
+            serde_json::from_str(input).expect("JSON input")
+        })
+        .collect();
+    assert_eq!(services[0]["cluster"], "prod");
+    assert_eq!(services[1]["cluster"], "staging");
+    for input in &services {
+        assert_eq!(
+            input["image"],
+            format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{DIGEST}"),
+            "pinned to the digest, not the tag"
+        );
+        assert_eq!(input["imageTag"], "1.4.2");
+    }
+    assert_eq!(services[0]["steps"], json!([10, 50]));
+    // Nothing matches another tag or repository.
+    let ignored = ecr_trigger(trigger_context(&fake), pushed("web", "2.0.0", DIGEST))
+        .await
+        .expect("ignored");
+    assert_eq!(ignored["ignored"], true);
+    assert_eq!(fake.state().started.len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_push_delivered_twice_starts_one_execution_each() {
+    let fake = FakeAws::new();
+    let first = ecr_trigger(trigger_context(&fake), pushed("other", "latest", DIGEST))
+        .await
+        .expect("started");
+    // EventBridge delivers again while the execution runs: Step Functions
+    // answers the running one.
+    let again = ecr_trigger(trigger_context(&fake), pushed("other", "latest", DIGEST))
+        .await
+        .expect("the running execution");
+    assert_eq!(first["started"], again["started"]);
+    // After it ended: a duplicate, not a second deployment.
+    let name = fake.state().started[0].1.clone();
+    fake.state().ended_executions.push(name.clone());
+    let late = ecr_trigger(trigger_context(&fake), pushed("other", "latest", DIGEST))
+        .await
+        .expect("a duplicate");
+    assert_eq!(late["duplicates"], json!([name]));
+    assert_eq!(late["started"], json!([]));
+    assert_eq!(fake.state().started.len(), 1, "one execution in all");
+    // Another digest is another release.
+    ecr_trigger(
+        trigger_context(&fake),
+        pushed("other", "latest", &DIGEST.replace('4', "5")),
+    )
+    .await
+    .expect("started");
+    assert_eq!(fake.state().started.len(), 2);
+}
+
+#[tokio::test]
+async fn a_throttled_start_fails_the_trigger_so_that_it_is_retried() {
+    let fake = FakeAws::new();
+    fake.fail_next("StartExecution", throttled("states:StartExecution"));
+    let failed = ecr_trigger(trigger_context(&fake), pushed("other", "latest", DIGEST))
+        .await
+        .expect_err("throttled");
+    assert_eq!(failed.error_type(), "Throttled");
+    assert!(fake.state().started.is_empty());
 }

@@ -10,6 +10,9 @@ use crate::Context;
 pub const EMAIL: &str = "email";
 pub const SLACK: &str = "slack";
 
+/// How long a post to Slack's webhook may take.
+const WEBHOOK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Sends a notice on every configured channel, best effort; returns the
 /// channels that delivered it.
 pub async fn send_notice(context: &Context, notice: &Notice) -> Vec<&'static str> {
@@ -53,7 +56,7 @@ pub async fn deliver(
             Ok(())
         } else {
             context
-                .clients
+                .ports
                 .notifications
                 .publish(topic, subject, body)
                 .await
@@ -79,10 +82,10 @@ pub async fn deliver(
             Ok(())
         } else {
             context
+                .ports
                 .webhooks
-                .post_json(&webhook, slack_message)
+                .post_json(&webhook, slack_message, WEBHOOK_LIMIT)
                 .await
-                .map_err(|e| e.to_string())
         };
         match result {
             Ok(()) => sent.delivered.push(SLACK),

@@ -138,8 +138,9 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
         Some(url) if is_slack_response_url(url) => {
             let update = slack_response_update(matches!(outcome.status, 403 | 503), &text);
             if let Err(error) = context
+                .ports
                 .webhooks
-                .post_json_within(url, &update, RESPONSE_URL_LIMIT)
+                .post_json(url, &update, RESPONSE_URL_LIMIT)
                 .await
             {
                 tracing::warn!(%error, "could not update the Slack message");

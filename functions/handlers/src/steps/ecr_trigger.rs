@@ -30,8 +30,8 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
         let name = mapping.execution_name(&push);
         let input = mapping.execution_input(&push);
         match context
-            .clients
-            .state_machines
+            .ports
+            .starts
             .start(state_machine, &name, &input.to_string())
             .await?
         {
