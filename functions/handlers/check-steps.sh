@@ -5,34 +5,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/src"
 steps=$(ls steps | sed -n 's/\.rs$//p' | grep -vx mod)
+# A use of step $1: through the steps module, a sibling, or the crate's re-exports.
+uses_of() {
+  echo "crate::steps::($1)\\b|super::($1)\\b|crate::($1)\\b|use crate::\\{[^}]*\\b($1)\\b"
+}
 status=0
+check() { # file, the steps it must not use, why
+  if grep -nHE "$(uses_of "$2")" "$1"; then
+    echo "$1: $3" >&2
+    status=1
+  fi
+}
 for file in steps/*.rs; do
   own=$(basename "$file" .rs)
   [ "$own" = mod ] && continue
-  for other in $steps; do
-    [ "$other" = "$own" ] && continue
-    if grep -nE "(crate::steps::|super::)$other\b|crate::$other\b" "$file" >/dev/null; then
-      grep -nHE "(crate::steps::|super::)$other\b|crate::$other\b" "$file"
-      echo "steps/$own.rs imports the step $other: move what they share into actions/" >&2
-      status=1
-    fi
-  done
-  # Nor the steps' re-exports at the crate's root.
-  for other in $steps; do
-    [ "$other" = "$own" ] && continue
-    if grep -nE "use crate::\{[^}]*\b$other\b" "$file" >/dev/null; then
-      grep -nHE "use crate::\{[^}]*\b$other\b" "$file"
-      echo "steps/$own.rs imports the step $other: move what they share into actions/" >&2
-      status=1
-    fi
-  done
+  others=$(echo "$steps" | grep -vx "$own" | paste -sd'|')
+  check "$file" "$others" "imports another step: move what they share into actions/"
 done
+all=$(echo "$steps" | paste -sd'|')
 for file in actions/*.rs operator.rs context.rs events.rs error.rs settings.rs; do
-  pattern="crate::steps|crate::(${steps//$'\n'/|})\b|use crate::\{[^}]*\b(${steps//$'\n'/|})\b"
-  if grep -nE "$pattern" "$file" >/dev/null; then
-    grep -nHE "$pattern" "$file"
-    echo "$file imports a step: only lambda.rs runs steps" >&2
-    status=1
-  fi
+  check "$file" "$all" "imports a step: only lambda.rs runs steps"
+  grep -nHE "crate::steps\b" "$file" && { echo "$file: imports the steps" >&2; status=1; }
 done
 exit $status

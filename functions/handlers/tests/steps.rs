@@ -63,6 +63,21 @@ fn context(fake: &FakeAws) -> Arc<Context> {
     )
 }
 
+/// The context of `fake` with its settings changed by `change`.
+fn context_with(fake: &FakeAws, change: impl FnOnce(&mut Settings)) -> Arc<Context> {
+    let mut settings = context(fake).settings.clone();
+    change(&mut settings);
+    Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(|| NOW),
+    )
+}
+
 fn split(stable: i64, candidate: i64) -> Vec<ForwardTarget> {
     TrafficSplit::new(stable, candidate)
         .expect("a split")
@@ -1177,17 +1192,9 @@ async fn a_malformed_default_policy_refuses_every_decision() {
     let fake = FakeAws::new();
     let stepped = stepped_with(&fake, json!({})).await;
     let link = ask(&fake, stepped).await;
-    let mut settings = context(&fake).settings.clone();
-    settings.approval_policy = Some("{\"channels\": [\"fax\"]}".into());
-    let strict = Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(&fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(|| NOW),
-    );
+    let strict = context_with(&fake, |settings| {
+        settings.approval_policy = Some("{\"channels\": [\"fax\"]}".into());
+    });
     let request: Request = lambda_http::http::Request::builder()
         .method("POST")
         .uri(format!("/approvals/{link}"))
@@ -1386,18 +1393,10 @@ const SLACK_WEBHOOK: &str = "https://hooks.slack.example/services/T1/B1/x";
 
 /// The context with both channels on: email (SNS) and Slack (a webhook).
 fn with_channels(fake: &FakeAws) -> Arc<Context> {
-    let mut settings = context(fake).settings.clone();
-    settings.topic_arn = Some(TOPIC.into());
-    settings.slack_webhook_url = Some(SLACK_WEBHOOK.into());
-    Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(|| NOW),
-    )
+    context_with(fake, |settings| {
+        settings.topic_arn = Some(TOPIC.into());
+        settings.slack_webhook_url = Some(SLACK_WEBHOOK.into());
+    })
 }
 
 async fn request(fake: &FakeAws, stepped: &Value, token: &str) -> Result<Value, FunctionError> {
@@ -1522,17 +1521,9 @@ async fn the_slack_webhook_is_read_from_its_secret_once() {
     fake.state()
         .secrets
         .insert("arn:secret/slack".into(), SLACK_WEBHOOK.into());
-    let mut settings = context(&fake).settings.clone();
-    settings.slack_webhook_secret_arn = Some("arn:secret/slack".into());
-    let context = Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(&fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(|| NOW),
-    );
+    let context = context_with(&fake, |settings| {
+        settings.slack_webhook_secret_arn = Some("arn:secret/slack".into());
+    });
     let ask_in = |execution: &'static str| {
         request_approval(
             Arc::clone(&context),
@@ -1555,27 +1546,19 @@ const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:
 const DIGEST: &str = "sha256:4f6a1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789abcd";
 
 fn trigger_context(fake: &FakeAws) -> Arc<Context> {
-    let mut settings = context(fake).settings.clone();
-    settings.state_machine_arn = Some(STATE_MACHINE.into());
-    settings.trigger_mappings = Some(
-        json!([
-            {"repository": "web", "tagPattern": "1.*", "cluster": "prod", "service": "web",
-             "stack": "web-app", "steps": [10, 50]},
-            {"repository": "web", "tagPattern": "1.*", "cluster": "staging", "service": "web",
-             "stack": "web-staging"},
-            {"repository": "other", "cluster": "prod", "service": "other", "stack": "other-app"}
-        ])
-        .to_string(),
-    );
-    Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(|| NOW),
-    )
+    context_with(fake, |settings| {
+        settings.state_machine_arn = Some(STATE_MACHINE.into());
+        settings.trigger_mappings = Some(
+            json!([
+                {"repository": "web", "tagPattern": "1.*", "cluster": "prod", "service": "web",
+                 "stack": "web-app", "steps": [10, 50]},
+                {"repository": "web", "tagPattern": "1.*", "cluster": "staging", "service": "web",
+                 "stack": "web-staging"},
+                {"repository": "other", "cluster": "prod", "service": "other", "stack": "other-app"}
+            ])
+            .to_string(),
+        );
+    })
 }
 
 fn pushed(repository: &str, tag: &str, digest: &str) -> Value {
