@@ -29,7 +29,7 @@ AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
 
-.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -92,12 +92,23 @@ lint-infra: venv $(LINT_STAMP)
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
-# One cargo invocation for the tests, so that the workspace is compiled once;
-# the command line's binary first, as an operator builds it (the end-to-end
-# tests run it, and must not compile it while other tests are timed).
-test: lint lint-infra test-emulator browser-deps
-	$(CARGO) build --quiet -p ecs-canary-cli
+# Two lanes at once, then every test: the compiler (the lints, then the
+# workspace and its tests built: the command line's binary first, as an
+# operator builds it, since the end-to-end tests run it and must not compile
+# it while other tests are timed) beside what waits on the network or runs
+# Python (the virtualenvs, the browser, the template checks, the plugin's
+# smoke tests). Every build resolves the same features
+# (functions/workspace-hack), so the workspace is compiled once. cargo keeps
+# its own job count: make's jobserver is not passed to it.
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
 	$(CARGO) test --workspace
+
+test-compile: lint
+	$(CARGO) build --quiet -p ecs-canary-cli
+	$(CARGO) test --workspace --no-run --quiet
+
+test-setup: lint-infra test-emulator browser-deps
 
 # --- packaging and deploying -------------------------------------------------
 

@@ -93,29 +93,42 @@ pub fn build_functions() {
 /// How long the warm-up waits for each function's first answer.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Invokes every function once (an empty event: each answers with an error
-/// of its own, which is all a warm-up needs), so the server is ready only
-/// when every binary runs.
+/// Invokes every function once, all at once (an empty event: each answers
+/// with an error of its own, which is all a warm-up needs), so the server is
+/// ready only when every binary runs.
 fn warm_up(port: u16, log: &Path) {
-    for function in function_directories() {
-        let (method, path, body) = if function == "approval-api" {
-            ("GET", format!("/lambda-url/{function}/"), "")
-        } else {
-            (
-                "POST",
-                format!("/2015-03-31/functions/{function}/invocations"),
-                "{}",
-            )
-        };
-        // On the fixture's blocking thread: drive the client on the runtime.
-        let answered = tokio::runtime::Handle::current().block_on(try_http_request(
-            port,
-            method,
-            &path,
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-            WARM_UP_TIMEOUT,
-        ));
+    // On the fixture's blocking thread: drive the clients on the runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let calls: Vec<_> = function_directories()
+        .into_iter()
+        .map(|function| {
+            let (method, path, body) = if function == "approval-api" {
+                ("GET", format!("/lambda-url/{function}/"), "")
+            } else {
+                (
+                    "POST",
+                    format!("/2015-03-31/functions/{function}/invocations"),
+                    "{}",
+                )
+            };
+            let call = runtime.spawn(async move {
+                try_http_request(
+                    port,
+                    method,
+                    &path,
+                    &[("Content-Type", "application/json")],
+                    body.as_bytes(),
+                    WARM_UP_TIMEOUT,
+                )
+                .await
+            });
+            (function, call)
+        })
+        .collect();
+    for (function, call) in calls {
+        let answered = runtime
+            .block_on(call)
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if let Err(error) = answered {
             panic!(
                 "{function} did not answer its warm-up invocation ({error}); the function server's log:\n{}",
