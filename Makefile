@@ -92,21 +92,34 @@ lint-infra: venv $(LINT_STAMP)
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
-# Two lanes at once, then every test: the compiler (the lints, then the
-# workspace and its tests built: the command line's binary first, as an
-# operator builds it, since the end-to-end tests run it and must not compile
-# it while other tests are timed) beside what waits on the network or runs
-# Python (the virtualenvs, the browser, the template checks, the plugin's
-# smoke tests). Every build resolves the same features
-# (functions/workspace-hack), so the workspace is compiled once. cargo keeps
-# its own job count: make's jobserver is not passed to it.
+# Two lanes at once, then every test: the compiler beside what waits on the
+# network or runs Python (the virtualenvs, the browser, the template checks,
+# the plugin's smoke tests).
+#
+# The compiler lane lints as it builds: clippy is the workspace's compiler
+# (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` runs it, with warnings denied),
+# so the workspace's crates are linted while the tests, the command line and
+# the functions are built, and the dependencies compile once instead of once
+# more for a separate `cargo clippy` (`make lint` runs that). The tests run
+# with the same wrapper, so the builds they start themselves (the functions
+# for `cargo lambda watch`, the command line) find everything built. The
+# command line is built first, as an operator builds it: the end-to-end tests
+# run it and must not compile it while other tests are timed. Every build
+# resolves the same features (functions/workspace-hack). cargo keeps its own
+# job count: make's jobserver is not passed to it.
+LINTED_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
-	$(CARGO) test --workspace
+	$(LINTED_BUILD) $(CARGO) test --workspace
 
-test-compile: lint
-	$(CARGO) build --quiet -p ecs-canary-cli
-	$(CARGO) test --workspace --no-run --quiet
+test-compile:
+	$(CARGO) fmt --all -- --check
+	functions/handlers/check-steps.sh
+	functions/workspace-hack/check.sh
+	$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-cli
+	$(LINTED_BUILD) $(CARGO) test --workspace --no-run --quiet
+	@for f in $(FUNCTIONS); do $(LINTED_BUILD) $(CARGO) build --quiet --bin $$f || exit 1; done
 
 test-setup: lint-infra test-emulator browser-deps
 

@@ -167,6 +167,24 @@ pub(crate) fn start_function_server(
         .current_dir(repo_root())
         .args(["lambda", "watch", "--ignore-changes", "--quiet"])
         .args(["-A", "127.0.0.1", "-P", &port.to_string()]);
+    // Its `cargo run --bin NAME` runs the binary build_functions made
+    // (tests/support/run-built/cargo), without cargo checking the workspace again.
+    let path = std::env::var("PATH").unwrap_or_default();
+    // The real cargo (the shim's directory comes first on the server's PATH).
+    let cargo = std::env::var("CARGO").ok().unwrap_or_else(|| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("cargo"))
+            .find(|candidate| candidate.is_file())
+            .map_or_else(|| "cargo".into(), |found| found.display().to_string())
+    });
+    let shim = repo_root().join("tests/support/run-built");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    command
+        .env("PATH", format!("{}:{path}", shim.display()))
+        .env("ECS_CANARY_CARGO", cargo)
+        .env("ECS_CANARY_BUILT_FUNCTIONS", target.join("debug"));
     // The functions inherit this process's environment (`--env-var` would
     // split values such as JSON at their commas).
     for variable in &env {
