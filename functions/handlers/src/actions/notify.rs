@@ -35,6 +35,16 @@ pub struct Delivery {
     pub failures: Vec<String>,
 }
 
+impl Delivery {
+    /// What sending on `channel` did: delivered, or failed and why.
+    fn note(&mut self, channel: &'static str, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.delivered.push(channel),
+            Err(error) => self.failures.push(format!("{channel}: {error}")),
+        }
+    }
+}
+
 /// Sends the email (SNS) and the Slack message on every configured channel
 /// not in `already`, best effort: a failing channel is recorded and logged,
 /// the others still go out.
@@ -63,16 +73,13 @@ pub async fn deliver(
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
-        match result {
-            Ok(()) => sent.delivered.push(EMAIL),
-            Err(error) => sent.failures.push(format!("email: {error}")),
-        }
+        sent.note(EMAIL, result);
     }
     let webhook = match context.slack_webhook_url().await {
         Ok(webhook) => webhook,
         Err(error) => {
             sent.configured.push(SLACK);
-            sent.failures.push(format!("slack: {error}"));
+            sent.note(SLACK, Err(error.to_string()));
             None
         }
     };
@@ -87,10 +94,7 @@ pub async fn deliver(
                 .post_json(&webhook, slack_message, WEBHOOK_LIMIT)
                 .await
         };
-        match result {
-            Ok(()) => sent.delivered.push(SLACK),
-            Err(error) => sent.failures.push(format!("slack: {error}")),
-        }
+        sent.note(SLACK, result);
     }
     for failure in &sent.failures {
         tracing::error!(%failure, "an approval channel failed");
