@@ -42,14 +42,14 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodeps.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@test -x $(PYTHON) || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/emulator/requirements.txt
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -r tests/emulator/requirements-nodeps.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile -r tests/emulator/requirements.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile --no-deps -r tests/emulator/requirements-nodeps.txt
 	@touch $@
 
 # The IaC security scanner, pinned (infra/requirements-lint.txt).
 $(LINT_STAMP): infra/requirements-lint.txt | $(VENV_STAMP)
 	@test -x $(LINT_VENV)/bin/python || python3 -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/requirements-lint.txt
+	$(LINT_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-compile -r infra/requirements-lint.txt
 	@touch $@
 
 build:
@@ -109,9 +109,14 @@ test-e2e: check-emulator browser-deps
 # job count: make's jobserver is not passed to it.
 LINTED_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
+# Tests at once: an end-to-end test spends about half its time waiting (on
+# the state machine's timers, a slow stack on a bad day, a person's
+# approval), so two per core keep both cores busy.
+TEST_THREADS ?= 4
+
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
-	$(LINTED_BUILD) $(CARGO) test --workspace
+	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
 test-compile:
 	$(CARGO) fmt --all -- --check

@@ -253,7 +253,7 @@ class LambdaRouter:
                                                ("X-Amzn-ErrorType", "ServiceException")], message.encode())
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4566)
@@ -262,46 +262,152 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lambda-timeout", type=float, default=60.0)
     parser.add_argument("--function-prefix", default="",
                         help="prefix of deployed function names to strip to get the binary name (e.g. ecs-canary-)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--zygote", action="store_true",
+                        help="load once, then start one emulator per line of JSON on stdin (see zygote())")
+    return parser
 
-    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
-        parser.error("the emulator listens on loopback only")
 
-    # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT:
-    # that must be this launcher, so that the router sees the invocation.
-    os.environ["MOTO_PORT"] = str(args.port)
-    os.environ["ECS_CANARY_FUNCTION_PREFIX"] = args.function_prefix
-    if args.lambda_endpoint:
-        os.environ["ECS_CANARY_LAMBDA_ENDPOINT"] = args.lambda_endpoint
+def check_loopback(host: str) -> None:
+    if not host.startswith("127.") and host not in ("localhost", "::1"):
+        raise SystemExit("the emulator listens on loopback only")
+
+
+# The services the project and its tests call: their moto apps are built before
+# a zygote forks, so that no emulator it starts builds them again.
+PRELOADED = ("ecs", "elbv2", "cloudformation", "dynamodb", "sns", "sqs", "secretsmanager", "events",
+             "cloudwatch", "awslambda", "sts", "stepfunctions", "iam", "s3", "ecr", "logs", "moto_api")
+
+
+def load(preload: Iterable[str] = ()) -> Callable[[str | None, float], Any]:
+    """Imports moto and the plugin (most of an emulator's start) and returns
+    a factory of the emulator's WSGI app for a Lambda endpoint."""
     sys.path.insert(0, HERE)
 
     import ecs_canary_moto_plugin  # noqa: F401  (registers the CloudFormation models)
     from moto.core.config import default_user_config
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for backend in preload:
+        dispatcher.app_instances[backend] = create_backend_app(backend)
 
-    app = FaultInjector(
-        LambdaRouter(DomainDispatcherApplication(create_backend_app), args.lambda_endpoint, args.lambda_timeout),
-        Faults(),
-    )
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    def app(lambda_endpoint: str | None, lambda_timeout: float) -> Any:
+        return FaultInjector(LambdaRouter(dispatcher, lambda_endpoint, lambda_timeout), Faults())
+
+    return app
+
+
+def configure(port: int, function_prefix: str, lambda_endpoint: str | None) -> None:
+    # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT:
+    # that must be this launcher, so that the router sees the invocation.
+    os.environ["MOTO_PORT"] = str(port)
+    os.environ["ECS_CANARY_FUNCTION_PREFIX"] = function_prefix
+    if lambda_endpoint:
+        os.environ["ECS_CANARY_LAMBDA_ENDPOINT"] = lambda_endpoint
+    else:
+        os.environ.pop("ECS_CANARY_LAMBDA_ENDPOINT", None)
+
+
+def serve(app: Any, host: str, port: int, ready: Callable[[int], None]) -> None:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"ready {server.port}", flush=True)
+    ready(server.port)
     try:
         server.serve_forever()
     finally:
         server.server_close()
+
+
+def zygote(args: argparse.Namespace) -> None:
+    """Loads once, then forks one emulator per request: a test run starts
+    dozens of emulators, and each would otherwise spend seconds importing moto.
+
+    Each line on stdin is a JSON request: ``{"port": 4566, "log": PATH,
+    "lambdaEndpoint": URL or null, "functionPrefix": "ecs-canary-"}``. The
+    emulator it forks logs to PATH and answers on stdout with ``ready PORT PID``
+    once it accepts requests, or ``failed PORT PID`` (its reason in the log).
+    Every emulator shares nothing with the others: its state is its own copy.
+    It ends when the zygote does, and the zygote ends when stdin closes.
+    """
+    app = load(PRELOADED)
+    # Fork only from one thread: the children must not inherit a held lock.
+    assert threading.active_count() == 1, "the zygote started a thread"
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the emulators are reaped by the system
+    answers = os.dup(sys.stdout.fileno())
+    print("ready zygote", flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        port = int(request["port"])
+        check_loopback(str(request.get("host", args.host)))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            continue
+        try:
+            emulator(request, app, answers, args)
+        finally:
+            os._exit(1)
+
+
+def emulator(request: dict[str, Any], app: Callable[[str | None, float], Any], answers: int,
+             args: argparse.Namespace) -> None:
+    """In the zygote's child: one emulator, until SIGTERM or the zygote ends."""
+    import ctypes
+
+    port = int(request["port"])
+    pid = os.getpid()
+
+    def answer(word: str, bound: int) -> None:
+        os.write(answers, f"{word} {bound} {pid}\n".encode())
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: end with the zygote
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    try:
+        from moto.moto_api._internal import mock_random
+
+        mock_random.seed()  # ids of its own, not the zygote's sequence
+        configure(port, str(request.get("functionPrefix", "")), request.get("lambdaEndpoint"))
+        serve(app(request.get("lambdaEndpoint"), float(request.get("lambdaTimeout", args.lambda_timeout))),
+              str(request.get("host", args.host)), port, lambda bound: answer("ready", bound))
+    except SystemExit:
+        os._exit(0)
+    except BaseException:  # noqa: BLE001  (reported to the log, then to the caller)
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        answer("failed", port)
+        os._exit(1)
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    check_loopback(args.host)
+    if args.zygote:
+        zygote(args)
+        return
+    configure(args.port, args.function_prefix, args.lambda_endpoint)
+    app = load()
+    serve(app(args.lambda_endpoint, args.lambda_timeout), args.host, args.port,
+          lambda port: print(f"ready {port}", flush=True))
 
 
 if __name__ == "__main__":

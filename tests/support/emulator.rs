@@ -1,11 +1,10 @@
-//! The emulator: moto + the project's plugin behind the launcher, with
-//! `infra/` deployed and the functions served, stopped when dropped.
+//! The emulator: moto + the project's plugin behind the launcher (forked by
+//! the process's [zygote](crate::zygote)), with `infra/` deployed and the
+//! functions served, stopped when dropped.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
@@ -14,6 +13,7 @@ use ecs_canary_aws::AwsClients;
 use crate::functions::{start_function_server, FunctionServer};
 use crate::http::{http_request, HttpResponse};
 use crate::slack::FakeSlack;
+use crate::zygote::{self, Started};
 use crate::{
     free_port, repo_root, FUNCTION_PREFIX, INFRA_STACK, LOCK_TABLE, REGION, SLACK_SIGNING_SECRET,
 };
@@ -52,7 +52,8 @@ pub struct EmulatorOptions {
 /// A running emulator, stopped when dropped.
 #[derive(Debug)]
 pub struct Emulator {
-    child: Child,
+    /// The emulator's process (forked by the zygote).
+    pid: u32,
     port: u16,
     log: PathBuf,
     functions: Option<FunctionServer>,
@@ -96,30 +97,22 @@ impl Emulator {
                 None => options.lambda_endpoint.clone(),
             };
             let log = logs.join(format!("emulator-{port}.log"));
-            let log_file = std::fs::File::create(&log).expect("cannot create the emulator log");
-            let mut command = Command::new(python());
-            command
-                .arg(repo_root().join("tests/emulator/launcher.py"))
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--function-prefix", FUNCTION_PREFIX])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(log_file));
-            if let Some(endpoint) = &lambda_endpoint {
-                command.args(["--lambda-endpoint", endpoint]);
-            }
-            let mut child = command.spawn().expect("cannot start the emulator launcher");
-            let stdout = child.stdout.take().expect("launcher stdout");
-            let (ready_tx, ready_rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.starts_with("ready ") {
-                        let _ = ready_tx.send(());
-                    }
+            let request = zygote::Request {
+                port,
+                log: &log,
+                lambda_endpoint: lambda_endpoint.as_deref(),
+                function_prefix: FUNCTION_PREFIX,
+            };
+            let pid = match zygote::start_emulator(&python(), &logs, &request, READY_TIMEOUT) {
+                Ok(Started::Ready { pid }) => pid,
+                Ok(Started::Failed) => {
+                    last_error = std::fs::read_to_string(&log).unwrap_or_default();
+                    continue;
                 }
-            });
+                Err(error) => panic!("the emulator did not start: {error}"),
+            };
             let mut emulator = Emulator {
-                child,
+                pid,
                 port,
                 log,
                 functions: None,
@@ -127,11 +120,6 @@ impl Emulator {
                 slack: None,
                 infra: None,
             };
-            if ready_rx.recv_timeout(READY_TIMEOUT).is_err() {
-                last_error = std::fs::read_to_string(&emulator.log).unwrap_or_default();
-                drop(emulator);
-                continue;
-            }
             if let Some(function_port) = function_port {
                 // Deploy infra/ as to an account, then serve the binaries with
                 // the configuration the deployed functions were given.
@@ -355,8 +343,7 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.functions.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        zygote::stop_emulator(self.pid);
     }
 }
 

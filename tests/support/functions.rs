@@ -2,7 +2,7 @@
 //! runs them, served by it, and warmed up before anyone invokes them.
 
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -13,10 +13,19 @@ use crate::{repo_root, REGION};
 #[derive(Debug)]
 pub(crate) struct FunctionServer {
     child: Child,
+    /// Its working directory (empty: it is watched).
+    base: PathBuf,
 }
 
 impl Drop for FunctionServer {
     fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir(&self.base);
+    }
+}
+
+impl FunctionServer {
+    fn stop(&mut self) {
         // It runs each function as a child process: end its whole process group.
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
@@ -71,12 +80,28 @@ pub fn function_directories() -> Vec<String> {
     names
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// Where the function servers of this process keep the workspace's `cargo
+/// metadata` (tests/support/run-built/cargo): emptied once per process, as
+/// the functions are built, so a changed workspace is read again.
+fn metadata_cache() -> PathBuf {
+    target_dir()
+        .join("function-servers")
+        .join(format!("metadata-{}", std::process::id()))
+}
+
 /// Builds every function binary exactly as `cargo lambda watch` will run it
 /// (`cargo run --bin <name>`: each binary's own feature set), once per
 /// process, so that no function compiles on its first invocation.
 pub fn build_functions() {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
+        let _ = std::fs::remove_dir_all(metadata_cache());
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         for function in function_directories() {
             let mut command = Command::new(&cargo);
@@ -162,10 +187,19 @@ pub(crate) fn start_function_server(
         "RUST_LOG=info".to_string(),
     ];
     env.extend(function_env.iter().map(|(k, v)| format!("{k}={v}")));
+    // It watches its working directory for changes (all of it, whatever
+    // `--ignore-changes` says): an empty one of its own, not the workspace
+    // with its target directory.
+    let target = target_dir();
+    let base = target.join("function-servers").join(port.to_string());
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("cannot create the function server's directory");
     let mut command = Command::new(cargo_lambda);
     clean_cargo_env(&mut command)
-        .current_dir(repo_root())
+        .current_dir(&base)
         .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+        .arg("--manifest-path")
+        .arg(repo_root().join("Cargo.toml"))
         .args(["-A", "127.0.0.1", "-P", &port.to_string()]);
     // Its `cargo run --bin NAME` runs the binary build_functions made
     // (tests/support/run-built/cargo), without cargo checking the workspace again.
@@ -178,13 +212,11 @@ pub(crate) fn start_function_server(
             .map_or_else(|| "cargo".into(), |found| found.display().to_string())
     });
     let shim = repo_root().join("tests/support/run-built");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
     command
         .env("PATH", format!("{}:{path}", shim.display()))
         .env("ECS_CANARY_CARGO", cargo)
-        .env("ECS_CANARY_BUILT_FUNCTIONS", target.join("debug"));
+        .env("ECS_CANARY_BUILT_FUNCTIONS", target.join("debug"))
+        .env("ECS_CANARY_METADATA_CACHE", metadata_cache());
     // The functions inherit this process's environment (`--env-var` would
     // split values such as JSON at their commas).
     for variable in &env {
@@ -199,7 +231,7 @@ pub(crate) fn start_function_server(
         .process_group(0)
         .spawn()
         .expect("cannot start cargo lambda watch");
-    let server = FunctionServer { child };
+    let server = FunctionServer { child, base };
     for _ in 0..300 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             warm_up(port, log);

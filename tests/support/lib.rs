@@ -1,9 +1,10 @@
 //! Test support: a private local AWS emulator per test, and the example
 //! application stack on it.
 //!
-//! [`Emulator::start`] launches `tests/emulator/launcher.py` (moto + the
+//! [`Emulator::start`] starts `tests/emulator/launcher.py` (moto + the
 //! project's plugin) from the project's virtualenv on a free loopback port,
-//! waits until it answers, and stops it when dropped. Tests never depend on an
+//! waits until it answers, and stops it when dropped. The launcher loads once
+//! per test process and forks each emulator (`zygote`). Tests never depend on an
 //! emulator started by hand.
 //!
 //! Modules: [`emulator`] (the emulator and its fixture), [`functions`] (the
@@ -25,6 +26,7 @@ pub mod functions;
 pub mod http;
 pub mod slack;
 pub mod soak;
+mod zygote;
 
 pub use emulator::{create_lock_table, create_table, Emulator, EmulatorOptions, FunctionFailure};
 pub use functions::{build_functions, function_directories};
