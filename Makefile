@@ -29,7 +29,7 @@ AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
 
-.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-run test-python test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -42,8 +42,8 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodeps.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@test -x $(PYTHON) || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile -r tests/emulator/requirements.txt
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile --no-deps -r tests/emulator/requirements-nodeps.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/emulator/requirements.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -r tests/emulator/requirements-nodeps.txt
 	@touch $@
 
 # The IaC security scanner, pinned (infra/requirements-lint.txt).
@@ -92,9 +92,10 @@ lint-infra: venv $(LINT_STAMP)
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
-# Two lanes at once, then every test: the compiler beside what waits on the
-# network or runs Python (the virtualenvs, the browser, the template checks,
-# the plugin's smoke tests).
+# Two lanes at once, twice. First the compiler beside what waits on the
+# network (the virtualenvs, the browser); then every Rust test beside the
+# Python checks (the template checks, the plugin's smoke tests), which fit in
+# what the end-to-end tests leave of the CPU while they wait on the emulator.
 #
 # The compiler lane lints as it builds: clippy is the workspace's compiler
 # (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` runs it, with warnings denied),
@@ -103,10 +104,11 @@ test-e2e: check-emulator browser-deps
 # more for a separate `cargo clippy` (`make lint` runs that). The tests run
 # with the same wrapper, so the builds they start themselves (the functions
 # for `cargo lambda watch`, the command line) find everything built. The
-# command line is built first, as an operator builds it: the end-to-end tests
-# run it and must not compile it while other tests are timed. Every build
-# resolves the same features (functions/workspace-hack). cargo keeps its own
-# job count: make's jobserver is not passed to it.
+# command line is built on its own, as an operator builds it (without the
+# Lambda runtime); the functions in one build (their links two at a time).
+# Every build resolves the same features (functions/workspace-hack), so each
+# function's own `cargo build --bin NAME` in the tests finds it built. cargo
+# keeps its own job count: make's jobserver is not passed to it.
 LINTED_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
 # Tests at once: an end-to-end test spends about half its time waiting (on
@@ -116,17 +118,22 @@ TEST_THREADS ?= 4
 
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
-	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-run test-python CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
 
 test-compile:
 	$(CARGO) fmt --all -- --check
 	functions/handlers/check-steps.sh
 	functions/workspace-hack/check.sh
 	$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-cli
+	$(LINTED_BUILD) $(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 	$(LINTED_BUILD) $(CARGO) test --workspace --no-run --quiet
-	@for f in $(FUNCTIONS); do $(LINTED_BUILD) $(CARGO) build --quiet --bin $$f || exit 1; done
 
-test-setup: lint-infra test-emulator browser-deps
+test-setup: venv $(LINT_STAMP) browser-deps
+
+test-run:
+	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+
+test-python: lint-infra test-emulator
 
 # --- packaging and deploying -------------------------------------------------
 
@@ -192,10 +199,10 @@ soak: check-emulator
 FUNCTIONS_PORT ?= 9000
 
 # Each function exactly as `cargo lambda watch` runs it (`cargo run --bin
-# <name>`, with that binary's own features), so none compiles on its first
-# invocation.
+# <name>`: every build resolves the same features, functions/workspace-hack),
+# so none compiles on its first invocation.
 build-functions:
-	@for f in $(FUNCTIONS); do $(CARGO) build --quiet --bin $$f || exit 1; done
+	$(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 
 # The emulator with infra/ deployed to it and the function binaries served by
 # `cargo lambda watch`, in the background. TRIGGER_MAPPINGS='[…]' configures

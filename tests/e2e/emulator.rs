@@ -68,6 +68,42 @@ async fn starts_answers_and_stops_when_dropped() {
     );
 }
 
+/// Every emulator of a test process is forked from one loaded launcher (the
+/// zygote): what one test creates, another never sees.
+#[tokio::test]
+async fn emulators_of_one_process_share_nothing() {
+    let (first, second) = tokio::join!(Emulator::start(), Emulator::start());
+    let ecs = |config| aws_sdk_ecs::Client::new(&config);
+    let first_ecs = ecs(first.sdk_config().await);
+    let second_ecs = ecs(second.sdk_config().await);
+    first_ecs
+        .create_cluster()
+        .cluster_name("only-in-the-first")
+        .send()
+        .await
+        .expect("create a cluster");
+    let listed = second_ecs
+        .list_clusters()
+        .send()
+        .await
+        .expect("the second emulator answers");
+    assert!(
+        listed.cluster_arns().is_empty(),
+        "the second emulator sees the first one's cluster: {:?}",
+        listed.cluster_arns()
+    );
+    let (first_port, second_port) = (first.port(), second.port());
+    drop(first);
+    assert!(!Emulator::is_listening(first_port));
+    assert!(
+        Emulator::is_listening(second_port),
+        "stopping one emulator stopped another"
+    );
+    let listed = first_ecs.list_clusters().send().await;
+    assert!(listed.is_err(), "the stopped emulator still answers");
+    assert!(second_ecs.list_clusters().send().await.is_ok());
+}
+
 #[tokio::test]
 async fn lambda_invocations_go_to_the_configured_endpoint() {
     let emulator = Emulator::start_with(EmulatorOptions {

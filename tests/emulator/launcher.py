@@ -11,6 +11,9 @@
 
 It listens on loopback only and prints ``ready <port>`` once it accepts requests.
 
+With ``--zygote`` it loads moto and the plugin once, then forks one emulator
+per JSON request on stdin (see ``zygote()``): the tests start one per test.
+
 Faults on request (a bad day, per test, no restart): ``POST /_ecs-canary/faults``
 with ``{"service": "states", "operation": "SendTaskSuccess", "code":
 "ThrottlingException", "count": 3}`` makes the next ``count`` matching calls
