@@ -8,10 +8,11 @@ use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{slack_signature, Colour};
 use ecs_canary_e2e::example::{app_lock_holder as lock_holder, app_state as state};
 use ecs_canary_e2e::flow::{
-    example_flow, example_input, link_in, open, port_and_path, submit, Flow,
+    example_flow, example_flow_with, example_input, link_in, open, port_and_path, submit, Flow,
 };
 use ecs_canary_e2e::{
-    http_request_with, Emulator, APPROVALS_TABLE, HISTORY_TABLE, SLACK_SIGNING_SECRET,
+    http_request_with, Emulator, EmulatorOptions, APPROVALS_TABLE, HISTORY_TABLE,
+    SLACK_SIGNING_SECRET,
 };
 use serde_json::{json, Value};
 
@@ -528,7 +529,29 @@ async fn slack_click(
 
 #[tokio::test]
 async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves() {
-    let (emulator, clients, flow) = started().await;
+    // The stack's policy is the floor: email or Slack, one workspace.
+    let (emulator, clients, flow) = example_flow_with(EmulatorOptions {
+        approval_policy: Some(r#"{"channels": ["email", "slack"], "slackTeam": "T0001"}"#.into()),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let at_rest = state(&clients).await;
+    // An input that would widen it is refused before anything changes.
+    for (name, widened) in [
+        ("deploy-wider-cli", json!({"channels": ["cli"]})),
+        ("deploy-wider-team", json!({"slackTeam": "T9999"})),
+    ] {
+        let mut deployment = input("1.0.1", 600);
+        deployment["approvalPolicy"] = widened;
+        let execution = flow.start(name, &deployment).await;
+        let (status, error) = flow.finished(&execution, WAIT).await;
+        assert_eq!(status, ExecutionStatus::Failed);
+        assert_eq!(error.as_deref(), Some("PolicyBelowFloor"));
+        assert_eq!(state(&clients).await, at_rest, "nothing changed");
+        assert_eq!(lock_holder(&clients).await, None, "the lock is free");
+    }
+
+    // A narrower policy than the floor holds the deployment.
     let mut deployment = input("1.0.1", 600);
     deployment["approvalPolicy"] =
         json!({"channels": ["slack"], "slackUsers": ["UOPS1"], "slackTeam": "T0001"});

@@ -44,6 +44,8 @@ pub struct EmulatorOptions {
     pub functions: bool,
     /// The ECR trigger's mappings (JSON), when `functions`.
     pub trigger_mappings: Option<String>,
+    /// The stack's `DefaultApprovalPolicy` (JSON), when `functions`.
+    pub approval_policy: Option<String>,
     /// Fixed ports instead of free ones (for use by hand).
     pub port: Option<u16>,
     pub function_port: Option<u16>,
@@ -125,7 +127,8 @@ impl Emulator {
                 // the configuration the deployed functions were given.
                 let slack = FakeSlack::start();
                 let mappings = options.trigger_mappings.as_deref().unwrap_or("[]");
-                emulator.infra = Some(emulator.deploy_infra(&slack, mappings));
+                let policy = options.approval_policy.as_deref().unwrap_or("");
+                emulator.infra = Some(emulator.deploy_infra(&slack, mappings, policy));
                 emulator.functions = Some(start_function_server(
                     function_port,
                     port,
@@ -140,13 +143,19 @@ impl Emulator {
     }
 
     /// Deploys `infra/ecs-canary.yaml` (stack `ecs-canary`) as `make deploy` would.
-    fn deploy_infra(&self, slack: &FakeSlack, trigger_mappings: &str) -> serde_json::Value {
+    fn deploy_infra(
+        &self,
+        slack: &FakeSlack,
+        trigger_mappings: &str,
+        approval_policy: &str,
+    ) -> serde_json::Value {
         let output = Command::new(python())
             .arg(repo_root().join("tests/emulator/deploy_infra.py"))
             .args(["--stack", INFRA_STACK, "--function-prefix", FUNCTION_PREFIX])
             .args(["--slack-webhook-url", &slack.webhook_url()])
             .args(["--slack-signing-secret", SLACK_SIGNING_SECRET])
             .args(["--trigger-mappings", trigger_mappings])
+            .args(["--approval-policy", approval_policy])
             .envs(self.environment())
             .output()
             .expect("run deploy_infra.py");

@@ -250,7 +250,22 @@ pub fn sort_mail(
 
 /// An emulator with the example application created and the flow ready.
 pub async fn example_flow() -> (Emulator, ecs_canary_aws::AwsClients, Flow) {
-    let emulator = Emulator::start_with_functions().await;
+    example_flow_with(crate::EmulatorOptions {
+        functions: true,
+        ..crate::EmulatorOptions::default()
+    })
+    .await
+}
+
+/// [`example_flow`] on an emulator started with `options` (functions on).
+pub async fn example_flow_with(
+    options: crate::EmulatorOptions,
+) -> (Emulator, ecs_canary_aws::AwsClients, Flow) {
+    let emulator = Emulator::start_with(crate::EmulatorOptions {
+        functions: true,
+        ..options
+    })
+    .await;
     let clients = emulator.clients().await;
     crate::example::create_example_app(&clients)
         .await

@@ -125,6 +125,9 @@ error_kinds! {
     InitiatorMayNotApprove,
     /// Separation of duties: an approval that names nobody.
     AnonymousApprover,
+    /// An execution's `approvalPolicy` would let in more than the stack's
+    /// policy (more channels or people, separation of duties off).
+    PolicyBelowFloor,
     /// The ECR trigger's mappings are not valid.
     InvalidTriggerMappings,
     /// The event is not an ECR image push.

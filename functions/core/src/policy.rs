@@ -142,6 +142,20 @@ impl ErrorName for PolicyRefusal {
     }
 }
 
+/// An execution's policy that would let in more than the stack's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`approvalPolicy.{field}` {reason}: a deployment's policy may only narrow the stack's")]
+pub struct PolicyBelowFloor {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl ErrorName for PolicyBelowFloor {
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::PolicyBelowFloor
+    }
+}
+
 /// A policy field that is not what it should be.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("`approvalPolicy.{field}` {reason}")]
@@ -242,6 +256,67 @@ impl ApprovalPolicy {
             cli_principals: pick(&self.cli_principals, &defaults.cli_principals),
             separation_of_duties: self.separation_of_duties.or(defaults.separation_of_duties),
         }
+    }
+
+    /// This policy (an execution's own) held to `floor` (the stack's
+    /// default): it may only narrow it — fewer channels, fewer Slack users,
+    /// narrower principal patterns, separation of duties on but never off,
+    /// the same workspace — and says what the floor says wherever it says
+    /// nothing. Anything wider is [`PolicyBelowFloor`], naming the field.
+    pub fn within(&self, floor: &ApprovalPolicy) -> Result<ApprovalPolicy, PolicyBelowFloor> {
+        let below = |field: &'static str, reason: String| PolicyBelowFloor { field, reason };
+        let narrowed = |own: &[String], floor: &[String], covers: &dyn Fn(&str, &str) -> bool| {
+            own.iter()
+                .find(|item| !floor.is_empty() && !floor.iter().any(|f| covers(f, item)))
+                .cloned()
+        };
+        let channels = self
+            .channels
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect::<Vec<_>>();
+        let floor_channels = floor
+            .channels
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect::<Vec<_>>();
+        if let Some(extra) = narrowed(&channels, &floor_channels, &|f, c| f == c) {
+            return Err(below(
+                "channels",
+                format!("adds {extra}, which the stack's policy does not allow"),
+            ));
+        }
+        if let Some(extra) = narrowed(&self.slack_users, &floor.slack_users, &|f, u| f == u) {
+            return Err(below(
+                "slackUsers",
+                format!("adds {extra}, who is not among the stack's Slack approvers"),
+            ));
+        }
+        // A pattern is within a floor pattern when the floor pattern matches
+        // it as text: its `*` can then only stand where the floor's does.
+        if let Some(extra) = narrowed(&self.cli_principals, &floor.cli_principals, &|f, p| {
+            glob_matches(f, p)
+        }) {
+            return Err(below(
+                "cliPrincipals",
+                format!("adds {extra}, which no principal pattern of the stack's policy covers"),
+            ));
+        }
+        if let (Some(own), Some(stack)) = (&self.slack_team, &floor.slack_team) {
+            if own != stack {
+                return Err(below(
+                    "slackTeam",
+                    format!("names {own}; the stack's policy names {stack}"),
+                ));
+            }
+        }
+        if floor.separation_of_duties == Some(true) && self.separation_of_duties == Some(false) {
+            return Err(below(
+                "separationOfDuties",
+                "may not turn off what the stack's policy turns on".into(),
+            ));
+        }
+        Ok(self.over(floor))
     }
 
     /// Whether `approver` may decide (`approve`: approve rather than reject)
@@ -409,6 +484,49 @@ mod tests {
     }
 
     #[test]
+    fn a_deployment_policy_may_narrow_the_floor_but_not_widen_it() {
+        let floor = policy(json!({
+            "channels": ["slack", "cli"],
+            "slackUsers": ["U1", "U2"],
+            "slackTeam": "T1",
+            "cliPrincipals": ["arn:aws:sts::123456789012:assumed-role/Deployers/*"],
+            "separationOfDuties": true
+        }));
+        let narrower = policy(json!({
+            "channels": ["cli"],
+            "slackUsers": ["U2"],
+            "cliPrincipals": ["arn:aws:sts::123456789012:assumed-role/Deployers/b*"],
+            "separationOfDuties": true
+        }));
+        let held = narrower.within(&floor).expect("narrower is within");
+        assert_eq!(held.channels, vec![Channel::Cli]);
+        assert_eq!(held.slack_team.as_deref(), Some("T1"));
+        assert_eq!(held.separation_of_duties, Some(true));
+        for (own, field) in [
+            (json!({"channels": ["email"]}), "channels"),
+            (json!({"slackUsers": ["U9"]}), "slackUsers"),
+            (json!({"slackTeam": "T9"}), "slackTeam"),
+            (json!({"cliPrincipals": ["*"]}), "cliPrincipals"),
+            (
+                json!({"cliPrincipals": ["arn:aws:iam::123456789012:user/mallory"]}),
+                "cliPrincipals",
+            ),
+            (json!({"separationOfDuties": false}), "separationOfDuties"),
+        ] {
+            assert_eq!(
+                policy(own.clone()).within(&floor).map_err(|e| e.field),
+                Err(field),
+                "{own}"
+            );
+        }
+        // An open floor lets a deployment say anything; an empty own policy is the floor.
+        assert!(policy(json!({"separationOfDuties": false}))
+            .within(&ApprovalPolicy::default())
+            .is_ok());
+        assert_eq!(ApprovalPolicy::default().within(&floor), Ok(floor.clone()));
+    }
+
+    #[test]
     fn malformed_policies_name_the_field() {
         for (value, field) in [
             (json!({"channels": ["fax"]}), "channels"),
@@ -426,7 +544,72 @@ mod tests {
         }
     }
 
+    fn arbitrary_policy() -> impl Strategy<Value = ApprovalPolicy> {
+        let channels = proptest::sample::subsequence(Channel::ALL.to_vec(), 0..=3);
+        let users = proptest::collection::vec("U[12345]", 0..3);
+        let principals = proptest::collection::vec(
+            prop_oneof![
+                Just("*".to_string()),
+                "arn:aws:sts::1:assumed-role/(Ops|Dev)/[ab]",
+                "arn:aws:sts::1:assumed-role/(Ops|Dev)/\\*",
+            ],
+            0..3,
+        );
+        let team =
+            proptest::option::of(prop_oneof![Just("T1".to_string()), Just("T2".to_string())]);
+        let separation = proptest::option::of(any::<bool>());
+        (channels, users, principals, team, separation).prop_map(
+            |(channels, slack_users, cli_principals, slack_team, separation_of_duties)| {
+                ApprovalPolicy {
+                    channels,
+                    slack_users,
+                    slack_team,
+                    cli_principals,
+                    separation_of_duties,
+                }
+            },
+        )
+    }
+
+    fn approvers() -> Vec<Approver> {
+        let mut all = vec![Approver::email_link()];
+        for user in ["U1", "U2", "U3", "U4", "U5"] {
+            for team in ["T1", "T2"] {
+                all.push(Approver::slack(user, None, Some(team)));
+            }
+        }
+        for role in ["Ops", "Dev"] {
+            for who in ["a", "b", "c"] {
+                all.push(Approver::cli(&format!(
+                    "arn:aws:sts::1:assumed-role/{role}/{who}"
+                )));
+            }
+        }
+        all
+    }
+
     proptest! {
+        /// Whatever a deployment's policy says, once held to the floor it
+        /// lets no one decide whom the floor alone would refuse.
+        #[test]
+        fn a_policy_within_the_floor_admits_no_one_the_floor_refuses(
+            floor in arbitrary_policy(),
+            own in arbitrary_policy(),
+            approve in any::<bool>(),
+        ) {
+            if let Ok(held) = own.within(&floor) {
+                let initiator = "arn:aws:sts::1:assumed-role/Ops/a";
+                for approver in approvers() {
+                    if held.check(&approver, approve, Some(initiator)).is_ok() {
+                        prop_assert!(
+                            floor.check(&approver, approve, Some(initiator)).is_ok(),
+                            "{:?} admitted by {:?} within {:?}", approver, held, floor
+                        );
+                    }
+                }
+            }
+        }
+
         /// A Slack allowlist lets in exactly its members.
         #[test]
         fn a_slack_allowlist_admits_exactly_its_members(

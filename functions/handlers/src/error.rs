@@ -2,8 +2,8 @@
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, InputError, ResolveError,
-    SplitError, TemplateError, TrafficSplit, TriggerError,
+    AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, InputError,
+    PolicyBelowFloor, ResolveError, SplitError, TemplateError, TrafficSplit, TriggerError,
 };
 use thiserror::Error;
 
@@ -28,6 +28,8 @@ pub enum FunctionError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    PolicyBelowFloor(#[from] PolicyBelowFloor),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -59,6 +61,8 @@ pub enum FunctionError {
     Webhook(String),
     #[error("{0} is not configured")]
     NotConfigured(&'static str),
+    #[error("{0}")]
+    Misconfigured(String),
     #[error("an alarm fired but these deployments could not be stopped: {0}")]
     AbortIncomplete(String),
     #[error("stack {stack} is {status}: {reason}")]
@@ -81,6 +85,7 @@ impl ErrorName for FunctionError {
             FunctionError::Analysis(e) => e.error_kind(),
             FunctionError::Aws(e) => e.error_kind(),
             FunctionError::Trigger(e) => e.error_kind(),
+            FunctionError::PolicyBelowFloor(e) => e.error_kind(),
             FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
             FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {
@@ -92,7 +97,9 @@ impl ErrorName for FunctionError {
             FunctionError::CandidateNotReady { .. } => ErrorKind::CandidateNotReady,
             FunctionError::Webhook(_) => ErrorKind::SlackWebhookFailed,
             FunctionError::NoChannelDelivered(_) => ErrorKind::NoChannelDelivered,
-            FunctionError::NotConfigured(_) => ErrorKind::NotConfigured,
+            FunctionError::NotConfigured(_) | FunctionError::Misconfigured(_) => {
+                ErrorKind::NotConfigured
+            }
             FunctionError::AbortIncomplete(_) => ErrorKind::AbortIncomplete,
         }
     }

@@ -478,6 +478,70 @@ async fn drift_is_refused_and_the_lock_is_given_back() {
 }
 
 #[tokio::test]
+async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let floor = |settings: &mut Settings| {
+        settings.approval_policy =
+            Some(r#"{"channels": ["slack", "cli"], "separationOfDuties": true}"#.into());
+    };
+    for (own, field) in [
+        (json!({"separationOfDuties": false}), "separationOfDuties"),
+        (json!({"channels": ["email"]}), "channels"),
+    ] {
+        let input = json!({"cluster": "c", "service": "s", "stack": "st",
+            "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": own});
+        let error = resolve_stable(
+            context_with(&fake, floor),
+            json!({"input": input, "owner": "run-1"}),
+        )
+        .await
+        .expect_err("below the floor");
+        assert_eq!(error.error_type(), "PolicyBelowFloor");
+        assert!(error.to_string().contains(field), "{error}");
+        assert!(fake.state().locks.is_empty(), "no lock taken");
+        assert!(
+            fake.state().history.is_empty(),
+            "nothing recorded as started"
+        );
+    }
+    // Narrower than the floor: it starts.
+    let input = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"channels": ["cli"]}});
+    resolve_stable(
+        context_with(&fake, floor),
+        json!({"input": input, "owner": "run-1"}),
+    )
+    .await
+    .expect("a narrower policy starts");
+}
+
+#[tokio::test]
+async fn a_policy_below_the_floor_in_a_waiting_record_decides_nothing() {
+    // Written into the record by hand (or started before the floor was
+    // raised): every decision is refused, nothing moves.
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({"approvalPolicy": {"channels": ["email"]}})).await;
+    let link = ask(&fake, stepped).await;
+    let strict = context_with(&fake, |settings| {
+        settings.approval_policy = Some(r#"{"channels": ["slack"]}"#.into());
+    });
+    let request: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/approvals/{link}"))
+        .body(Body::from("decision=approve"))
+        .expect("a request");
+    let response = approval_api(strict, request).await.expect("a response");
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    assert!(
+        fake.state().callbacks.is_empty(),
+        "nothing sent to Step Functions"
+    );
+    assert!(fake.state().invocations.is_empty(), "no traffic moved");
+}
+
+#[tokio::test]
 async fn a_deploy_that_changes_nothing_on_a_rolled_back_stack_is_ready() {
     let fake = FakeAws::new();
     arrange_example(&fake, (100, 0));

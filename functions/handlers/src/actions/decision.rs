@@ -146,20 +146,22 @@ pub async fn settle_decision(
     }
 }
 
-/// The approval policy that applies to a request: the deployment's own over
-/// the functions' defaults; `Err` with the reason when the approver may not
-/// make this decision (a malformed default refuses everyone: fail closed).
+/// The approval policy that applies to a request: the deployment's own held
+/// to the stack's (the floor: it may only narrow it); `Err` with the reason
+/// when the approver may not make this decision (a malformed default, or an
+/// own policy below the floor, refuses everyone: fail closed).
 fn policy_allows(
     context: &Context,
     record: &ApprovalRecord,
     approver: &Approver,
     decision: Decision,
 ) -> Result<(), String> {
-    let defaults = context.settings.default_policy()?;
+    let floor = context.settings.default_policy()?;
     let deployment = record.deployment.as_ref();
-    let policy = deployment
-        .and_then(|d| d.request.approval_policy.as_ref())
-        .map_or_else(|| defaults.clone(), |own| own.over(&defaults));
+    let policy = match deployment.and_then(|d| d.request.approval_policy.as_ref()) {
+        Some(own) => own.within(&floor).map_err(|below| below.to_string())?,
+        None => floor,
+    };
     let initiator = deployment.and_then(|d| d.request.started_by.as_deref());
     policy
         .check(approver, decision == Decision::Approve, initiator)

@@ -1,5 +1,6 @@
-//! resolve-stable: the execution input validated, the service's lock
-//! taken, and the deployment resolved; refused, changing nothing, on drift.
+//! resolve-stable: the execution input validated (its approval policy held
+//! to the stack's), the service's lock taken, and the deployment resolved;
+//! refused, changing nothing, on drift.
 
 use std::sync::Arc;
 
@@ -28,6 +29,15 @@ pub async fn resolve_stable(
         return Err(FunctionError::InvalidEvent(
             "`owner` must name the execution".into(),
         ));
+    }
+    // A deployment's own approval policy may only narrow the stack's, before
+    // anything is taken (a malformed stack policy refuses every start).
+    if let Some(own) = &request.approval_policy {
+        let floor = context
+            .settings
+            .default_policy()
+            .map_err(FunctionError::Misconfigured)?;
+        own.within(&floor)?;
     }
     let key = lock_key(&request.cluster, &request.service);
     let now = context.now();
