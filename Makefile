@@ -29,7 +29,7 @@ AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
 
-.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-run test-python test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -92,10 +92,9 @@ lint-infra: venv $(LINT_STAMP)
 test-e2e: check-emulator browser-deps
 	$(CARGO) test -p ecs-canary-e2e
 
-# Two lanes at once, twice. First the compiler beside what waits on the
-# network (the virtualenvs, the browser); then every Rust test beside the
-# Python checks (the template checks, the plugin's smoke tests), which fit in
-# what the end-to-end tests leave of the CPU while they wait on the emulator.
+# Two lanes at once, then every test: the compiler beside what waits on the
+# network or runs Python (the virtualenvs, the browser, the template checks,
+# the plugin's smoke tests).
 #
 # The compiler lane lints as it builds: clippy is the workspace's compiler
 # (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` runs it, with warnings denied),
@@ -118,7 +117,7 @@ TEST_THREADS ?= 4
 
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-run test-python CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
+	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
 test-compile:
 	$(CARGO) fmt --all -- --check
@@ -128,12 +127,7 @@ test-compile:
 	$(LINTED_BUILD) $(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 	$(LINTED_BUILD) $(CARGO) test --workspace --no-run --quiet
 
-test-setup: venv $(LINT_STAMP) browser-deps
-
-test-run:
-	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
-
-test-python: lint-infra test-emulator
+test-setup: lint-infra test-emulator browser-deps
 
 # --- packaging and deploying -------------------------------------------------
 

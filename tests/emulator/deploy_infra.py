@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--trigger-mappings", default="[]")
     parser.add_argument("--ready-poll-seconds", default="1")
     parser.add_argument("--cluster", default="mattctest", help="the ECS cluster the deployed functions manage")
-    parser.add_argument("--ready-poll-attempts", default="30")
+    # Enough for a slow stack and task set on a bad day (seconds in the
+    # emulator); a candidate that never stabilises gives up sooner.
+    parser.add_argument("--ready-poll-attempts", default="15")
     parser.add_argument("--approval-email", default="")
     parser.add_argument("--approval-policy", default="", help="the DefaultApprovalPolicy parameter (JSON)")
     args = parser.parse_args()
