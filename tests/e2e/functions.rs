@@ -160,6 +160,31 @@ async fn the_articles_whole_cycle() {
     let deployment = set_step(&emulator, &deployment, 0).await.expect("step 0");
     assert_eq!(state(&clients).await.split_towards(Colour::Green), (90, 10));
 
+    // Whoever may invoke the rollback cannot point it elsewhere: a payload
+    // naming another rule, or the colours' target groups swapped (100 % to
+    // the candidate), is refused and nothing changes.
+    let waiting = state(&clients).await;
+    let mut other_rule = deployment.clone();
+    other_rule["weightedRule"] = deployment["testerRules"][0].clone();
+    let mut swapped = deployment.clone();
+    swapped["stableTargetGroup"] = deployment["candidateTargetGroup"].clone();
+    swapped["candidateTargetGroup"] = deployment["stableTargetGroup"].clone();
+    for crafted in [other_rule, swapped] {
+        for stable_first in [false, true] {
+            let refused = emulator
+                .invoke(
+                    "rollback",
+                    &json!({"deployment": crafted, "stableFirst": stable_first,
+                        "reason": {"Error": "SplitChangedByHand", "Cause": "crafted"}}),
+                )
+                .await
+                .expect_err("a crafted payload is refused");
+            assert_eq!(refused.error_type, "RoutesMismatch", "{}", refused.message);
+            assert_eq!(state(&clients).await, waiting, "nothing changed");
+            assert_eq!(lock_holder(&clients).await.as_deref(), Some("exec-2"));
+        }
+    }
+
     // Roll back: Green 100 % again, tag still Green, lock released, reason kept.
     let rolled_back = rollback(&emulator, &deployment, "Rejected").await;
     assert_eq!(rolled_back["outcome"], "RolledBack");

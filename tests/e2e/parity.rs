@@ -30,6 +30,7 @@ async fn lock_contract(locks: &dyn LockStore) {
     let guard = LockGuard {
         alarms: vec!["web-5xx".into()],
         steps: 2,
+        stack: Some("web-stack".into()),
     };
     locks
         .acquire(key, "run-1", 100, 200, &guard)
@@ -312,12 +313,16 @@ async fn approval_contract(approvals: &dyn ApprovalStore) {
     );
 }
 
-/// The history: newest first, the same event written twice is one event.
+/// The history: newest first, the same event written twice is one event,
+/// and an event once written is never overwritten.
 async fn history_contract(history: &dyn HistoryStore) {
     let first = HistoryEvent::unlocked("prod/web".into(), 1_000, "alice", "run-1");
     let second = HistoryEvent::aborted("prod/web".into(), "run-2", 2_000, "bob", "aborted");
     let other = HistoryEvent::unlocked("prod/api".into(), 1_500, "alice", "run-3");
-    for event in [&first, &second, &first, &other] {
+    let mut rewritten = first.clone();
+    rewritten.summary = "nothing happened here".into();
+    assert_eq!(rewritten.sort_key(), first.sort_key());
+    for event in [&first, &second, &first, &other, &rewritten] {
         history.record(event).await.expect("record");
     }
     let listed = history.list("prod/web", 10).await.expect("list");

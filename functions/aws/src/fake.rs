@@ -705,11 +705,15 @@ impl WebhookApi for FakeAws {
 impl HistoryStore for FakeAws {
     fn record<'a>(&'a self, event: &'a HistoryEvent) -> AwsFuture<'a, ()> {
         ready(self.call("PutHistoryItem").map(|mut state| {
+            // Written once, never overwritten (a conditional write).
             let key = event.sort_key();
-            state
+            let taken = state
                 .history
-                .retain(|e| e.sort_key() != key || e.service != event.service);
-            state.history.push(event.clone());
+                .iter()
+                .any(|e| e.sort_key() == key && e.service == event.service);
+            if !taken {
+                state.history.push(event.clone());
+            }
         }))
     }
     fn list<'a>(&'a self, service: &'a str, limit: usize) -> AwsFuture<'a, Vec<HistoryEvent>> {

@@ -28,10 +28,13 @@ impl History {
         }
     }
 
-    /// Stores one event (the same event twice is one item).
+    /// Stores one event (the same event twice is one item). An item is
+    /// written once and never overwritten: a write whose key is taken (a
+    /// retried event) leaves the first one as it is.
     pub async fn record(&self, event: &HistoryEvent) -> Result<(), AwsError> {
         let json = serde_json::to_string(event).unwrap_or_default();
-        self.client
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(SERVICE, AttributeValue::S(event.service.clone()))
@@ -39,10 +42,12 @@ impl History {
             .item("kind", AttributeValue::S(event.kind.as_str().into()))
             .item("execution", AttributeValue::S(event.execution.clone()))
             .item(EVENT, AttributeValue::S(json))
+            .condition_expression("attribute_not_exists(#at)")
+            .expression_attribute_names("#at", AT)
             .send()
-            .await
-            .map_err(|e| Failure::of(e).into_error("dynamodb:PutItem"))?;
-        Ok(())
+            .await;
+        // Not applied: the same event is there already.
+        Failure::applied(result, "dynamodb:PutItem").map(|_| ())
     }
 
     /// A service's events, newest first, at most `limit`.

@@ -18,15 +18,19 @@ const SPLIT: &str = "split";
 const ALARMS: &str = "alarms";
 const STEPS: &str = "steps";
 const ROLLING_BACK: &str = "rollingBack";
+const STACK: &str = "stack";
 
 /// What a deployment puts on its lock for whoever must act on its behalf
 /// while it waits: the alarms that guard it (so an alarm finds the
-/// deployments it guards) and how many steps it has (so its pending
-/// approval can be found).
+/// deployments it guards), how many steps it has (so its pending approval
+/// can be found) and the stack whose routes it moves (so a rollback reads
+/// the routes from there, never from whoever invoked it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockGuard {
     pub alarms: Vec<String>,
     pub steps: usize,
+    /// Absent on a lock taken by an earlier version.
+    pub stack: Option<String>,
 }
 
 /// A lock as it is held: by whom, and the traffic its execution last moved.
@@ -65,6 +69,7 @@ fn held_lock(item: &HashMap<String, AttributeValue>) -> Option<HeldLock> {
                 .cloned()
                 .unwrap_or_default(),
             steps: number(STEPS).unwrap_or_default() as usize,
+            stack: text(STACK),
         },
         rolling_back: item
             .get(ROLLING_BACK)
@@ -117,6 +122,9 @@ impl DeploymentLocks {
         // A string set cannot be empty: no alarms, no attribute.
         if !guard.alarms.is_empty() {
             put = put.item(ALARMS, AttributeValue::Ss(guard.alarms.clone()));
+        }
+        if let Some(stack) = &guard.stack {
+            put = put.item(STACK, AttributeValue::S(stack.clone()));
         }
         let result = put
             .condition_expression(

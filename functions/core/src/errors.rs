@@ -125,6 +125,9 @@ error_kinds! {
     InitiatorMayNotApprove,
     /// Separation of duties: an approval that names nobody.
     AnonymousApprover,
+    /// The rollback was given routes (rules, target groups) that are not
+    /// those of the deployment holding the service's lock.
+    RoutesMismatch,
     /// An execution's `approvalPolicy` would let in more than the stack's
     /// policy (more channels or people, separation of duties off).
     PolicyBelowFloor,

@@ -46,6 +46,8 @@ pub enum FunctionError {
     },
     #[error("the deployment no longer holds the lock of {key} (held by {holder}): someone released it or another deployment took it; the rule is left as it is")]
     LockLost { key: String, holder: String },
+    #[error("the routes given for {key} are not those of the deployment holding its lock (stack {stack}): nothing was changed")]
+    RoutesMismatch { key: String, stack: String },
     #[error("tester rule {rule} does not read back as forwarding to {colour}")]
     TesterRuleNotApplied { rule: String, colour: Colour },
     #[error(
@@ -93,6 +95,7 @@ impl ErrorName for FunctionError {
             }
             FunctionError::SplitChangedByHand { .. } => ErrorKind::SplitChangedByHand,
             FunctionError::LockLost { .. } => ErrorKind::LockLost,
+            FunctionError::RoutesMismatch { .. } => ErrorKind::RoutesMismatch,
             FunctionError::StackUpdateFailed { .. } => ErrorKind::StackUpdateFailed,
             FunctionError::CandidateNotReady { .. } => ErrorKind::CandidateNotReady,
             FunctionError::Webhook(_) => ErrorKind::SlackWebhookFailed,

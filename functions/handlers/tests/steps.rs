@@ -107,6 +107,8 @@ fn task_set(id: &str, colour: Colour, task_definition: &str) -> TaskSet {
 /// A deployment as resolve-stable hands it on: Blue stable, Green candidate,
 /// steps 10 and 50, the lock held by `run-1`.
 fn deployment(fake: &FakeAws) -> Value {
+    // The stack the lock names: a rollback checks the routes against it.
+    arrange_example(fake, (100, 0));
     let mut state = fake.state();
     state.rules.insert(RULE.into(), split(100, 0));
     state.rules.insert(TESTER.into(), only(GREEN));
@@ -517,6 +519,77 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
 }
 
 #[tokio::test]
+async fn every_answer_of_the_approval_endpoint_is_sent_with_security_headers() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let link = ask(&fake, stepped).await;
+    let requests = [
+        ("GET", format!("/approvals/{link}"), ""),
+        ("GET", "/approvals/unknown".to_string(), ""),
+        ("POST", format!("/approvals/{link}"), "decision=maybe"),
+        ("GET", "/slack/interactions".to_string(), ""),
+    ];
+    for (method, path, body) in requests {
+        let request: Request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path.as_str())
+            .body(Body::from(body))
+            .expect("a request");
+        let response = approval_api(context(&fake), request)
+            .await
+            .expect("a response");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("cache-control"), "no-store", "{method} {path}");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failure_behind_the_page_shows_a_reference_not_the_aws_error() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let link = ask(&fake, stepped).await;
+    fake.fail_next("GetItem", AwsError::Service {
+        operation: "dynamodb:GetItem",
+        code: "AccessDeniedException".into(),
+        message: "User: arn:aws:sts::123456789012:assumed-role/ecs-canary-approval-api/x is not authorized".into(),
+    });
+    let request: Request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/approvals/{link}"))
+        .body(Body::Empty)
+        .expect("a request");
+    let response = approval_api(context(&fake), request)
+        .await
+        .expect("a response");
+    assert_eq!(response.status().as_u16(), 503);
+    let page = match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).to_string(),
+        _ => String::new(),
+    };
+    assert!(page.contains("Reference:"), "{page}");
+    assert!(
+        !page.contains("123456789012") && !page.contains("AccessDenied"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn a_policy_below_the_floor_in_a_waiting_record_decides_nothing() {
     // Written into the record by hand (or started before the floor was
     // raised): every decision is refused, nothing moves.
@@ -642,6 +715,51 @@ async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
     let id = ask(fake, stepped).await;
     assert_eq!(weights(fake), split(90, 10));
     (d, id)
+}
+
+#[tokio::test]
+async fn a_rollback_payload_naming_other_routes_is_refused_and_changes_nothing() {
+    let fake = FakeAws::new();
+    let (d, _link) = mid_rollout(&fake).await;
+    fake.state()
+        .rules
+        .insert("arn:rule/other".into(), only(BLUE));
+    let mut other_rule = d.clone();
+    other_rule["weightedRule"] = json!("arn:rule/other");
+    let mut swapped = d.clone();
+    swapped["stableTargetGroup"] = json!(GREEN);
+    swapped["candidateTargetGroup"] = json!(BLUE);
+    let mut other_testers = d.clone();
+    other_testers["testerRules"] = json!(["arn:rule/other"]);
+    let before = fake.state().rules.clone();
+    let recorded = fake.state().history.len();
+    for crafted in [other_rule, swapped, other_testers] {
+        for stable_first in [false, true] {
+            let error = rollback(
+                context(&fake),
+                json!({"deployment": crafted, "stableFirst": stable_first,
+                    "reason": {"Error": "SplitChangedByHand", "Cause": "crafted"}}),
+            )
+            .await
+            .expect_err("crafted routes are refused");
+            assert_eq!(error.error_type(), "RoutesMismatch");
+            assert_eq!(fake.state().rules, before, "no rule changed");
+            assert!(fake.state().locks.contains_key("c/s"), "the lock is kept");
+            assert!(fake.state().rolling_back.is_empty());
+            assert_eq!(fake.state().history.len(), recorded, "nothing recorded");
+        }
+    }
+    // The deployment's own payload still rolls back.
+    let mut stepped = d.clone();
+    stepped["split"] = json!({"stable": 90, "candidate": 10});
+    stepped["step"] = json!(0);
+    rollback(
+        context(&fake),
+        json!({"deployment": stepped, "reason": {"Error": "Rejected", "Cause": "a person"}}),
+    )
+    .await
+    .expect("the real rollback");
+    assert_eq!(weights(&fake), split(100, 0));
 }
 
 #[tokio::test]
@@ -937,6 +1055,7 @@ fn guard_lock(fake: &FakeAws, alarm: &str) {
         ecs_canary_aws::LockGuard {
             alarms: vec![alarm.into()],
             steps: 2,
+            stack: Some("st".into()),
         },
     );
 }
@@ -1317,6 +1436,7 @@ async fn started_by_alice(fake: &FakeAws) -> ApprovalId {
         ecs_canary_aws::LockGuard {
             alarms: Vec::new(),
             steps: 2,
+            stack: Some("st".into()),
         },
     );
     link

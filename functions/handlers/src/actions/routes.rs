@@ -182,13 +182,77 @@ pub async fn read_routes(
     context: &Context,
     request: &DeploymentRequest,
 ) -> Result<ServiceRoutes, FunctionError> {
-    let tag = context
-        .ports
-        .ecs
-        .stable_stack_tag(&request.cluster, &request.service)
-        .await?;
-    let colours = Colours::from_tag(tag.as_deref())?;
-    let template = Template::parse(&context.ports.stacks.template(&request.stack).await?)?;
-    let ids = context.ports.stacks.physical_ids(&request.stack).await?;
-    routes_of(&request.stack, &template.layout()?, &ids, colours)
+    routes_in(context, &request.cluster, &request.service, &request.stack).await
+}
+
+async fn routes_in(
+    context: &Context,
+    cluster: &str,
+    service: &str,
+    stack: &str,
+) -> Result<ServiceRoutes, FunctionError> {
+    let (tag, template, ids) = tokio::join!(
+        context.ports.ecs.stable_stack_tag(cluster, service),
+        context.ports.stacks.template(stack),
+        context.ports.stacks.physical_ids(stack),
+    );
+    let colours = Colours::from_tag(tag?.as_deref())?;
+    let template = Template::parse(&template?)?;
+    routes_of(stack, &template.layout()?, &ids?, colours)
+}
+
+/// Holds what a caller says a deployment moves to what its lock says: when
+/// `deployment`'s execution holds its service's lock, its weighted rule,
+/// tester rules and each colour's target group must be those of the stack
+/// the lock names (read now), or it is `RoutesMismatch` and nothing may
+/// change. A rollback thus moves only the rules of the deployment that holds
+/// the service, whatever its payload says. A lock held by another execution
+/// (or by none) is left to the lock check of whatever moves traffic.
+pub async fn check_held_routes(
+    context: &Context,
+    deployment: &Deployment,
+) -> Result<(), FunctionError> {
+    let key = deployment.lock_key();
+    let Some(held) = context.ports.locks.held(&key).await? else {
+        return Ok(());
+    };
+    if held.owner != deployment.owner {
+        return Ok(());
+    }
+    // A lock taken before locks named their stack: the deployment's own.
+    let stack = held
+        .guard
+        .stack
+        .unwrap_or_else(|| deployment.request.stack.clone());
+    let request = &deployment.request;
+    let routes = routes_in(context, &request.cluster, &request.service, &stack).await?;
+    if same_routes(deployment, &routes) {
+        Ok(())
+    } else {
+        Err(FunctionError::RoutesMismatch { key, stack })
+    }
+}
+
+/// Whether `deployment` names `routes`' rules and, colour by colour, its
+/// target groups (which colour is stable may have changed since: a
+/// promotion that failed after the tag moved).
+fn same_routes(deployment: &Deployment, routes: &ServiceRoutes) -> bool {
+    let routing = &routes.routing;
+    let target_group = |colour| {
+        if colour == routing.stable {
+            &routing.stable_target_group
+        } else {
+            &routing.candidate_target_group
+        }
+    };
+    let sorted = |rules: &[String]| {
+        let mut rules = rules.to_vec();
+        rules.sort();
+        rules
+    };
+    deployment.stable != deployment.candidate
+        && deployment.weighted_rule == routes.weighted_rule
+        && *target_group(deployment.stable) == deployment.stable_target_group
+        && *target_group(deployment.candidate) == deployment.candidate_target_group
+        && sorted(&deployment.tester_rules) == sorted(&routes.tester_rules)
 }

@@ -12,7 +12,7 @@ use ecs_canary_core::{
     slack_response_update, verify_slack_request, ApprovalId, Approver, LinkState, SlackAction,
     SLACK_RESPONSE_URL_PREFIX,
 };
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use crate::actions::decision::{decide_link, DecisionOutcome};
@@ -22,21 +22,32 @@ use crate::Context;
 /// How long the Slack message update may take (Slack waits 3 s in all).
 const RESPONSE_URL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
-fn html(status: u16, page: String) -> Response<Body> {
+/// What the pages may load: nothing but their own inline styles and the
+/// chart's inline SVG; no script, no frame, forms posted only back here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Every answer: never cached (a page shows one moment of a rollout and
+/// carries a link), never sniffed, never framed, no referrer.
+fn secured(status: u16, content_type: &str) -> lambda_http::http::response::Builder {
     Response::builder()
         .status(status)
-        .header("content-type", "text/html; charset=utf-8")
+        .header("content-type", content_type)
         .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")
         .header("referrer-policy", "no-referrer")
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+}
+
+fn html(status: u16, page: String) -> Response<Body> {
+    secured(status, "text/html; charset=utf-8")
         .body(Body::from(page))
         .unwrap_or_default()
 }
 
 fn json_response(status: u16, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
+    secured(status, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap_or_default()
 }
@@ -236,10 +247,21 @@ pub async fn approval_api(
         Route::NotFound => Ok(html(404, message_page("Not found", "Nothing here."))),
     };
     Ok(result.unwrap_or_else(|error| {
-        tracing::error!(%error, "approval-api failed");
+        // The page names the request, never the AWS error (it may name
+        // roles and the account); the log has both.
+        let correlation = request
+            .lambda_context_ref()
+            .map(|lambda| lambda.request_id.clone())
+            .unwrap_or_else(|| "none".into());
+        tracing::error!(%error, %correlation, "approval-api failed");
         html(
             503,
-            message_page("Try again", "The decision could not be completed just now; open the link again to see where it stands."),
+            message_page(
+                "Try again",
+                &format!(
+                    "The decision could not be completed just now; open the link again to see where it stands. (Reference: {correlation})"
+                ),
+            ),
         )
     }))
 }

@@ -52,6 +52,7 @@ pub async fn resolve_stable(
             &LockGuard {
                 alarms: request.alarms.clone(),
                 steps: request.steps.len(),
+                stack: Some(request.stack.clone()),
             },
         )
         .await?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ecs_canary_core::{rollback_restores_split, HistoryEvent, TrafficSplit, LOCK_LOST};
 use serde_json::Value;
 
+use crate::actions::routes::check_held_routes;
 use crate::actions::traffic::{apply_split, point_tester_rules};
 use crate::events::{error_and_cause, parse, ExecutionFailure, Outcome, RollbackEvent, RolledBack};
 use crate::{Context, FunctionError};
@@ -19,12 +20,19 @@ use crate::{Context, FunctionError};
 /// With `stableFirst` (a rejection or an alarm, invoked directly) only the
 /// traffic moves; the state machine's rollback follows, finds it there, and
 /// does the rest.
+///
+/// The payload's routes are checked against the stack the lock names
+/// (`RoutesMismatch`, nothing changed): an invoker cannot point it at rules
+/// of its choosing.
 pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack, FunctionError> {
     let RollbackEvent {
         mut deployment,
         reason,
         stable_first,
     } = parse(event)?;
+    // Only the routes of the deployment that holds the service, whatever
+    // the payload says; before anything changes.
+    check_held_routes(&context, &deployment).await?;
     let (error, cause) = error_and_cause(&reason);
     if !stable_first {
         // An alarm that fires now finds the deployment rolling back and
