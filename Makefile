@@ -108,7 +108,9 @@ test-e2e: check-emulator browser-deps
 # Every build resolves the same features (functions/workspace-hack), so each
 # function's own `cargo build --bin NAME` in the tests finds it built. cargo
 # keeps its own job count: make's jobserver is not passed to it.
-LINTED_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# Without incremental compilation: from scratch (as in CI) it only writes
+# caches nobody reads; the tests' own builds keep the setting.
+LINTED_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ CARGO_INCREMENTAL=0
 
 # Tests at once: an end-to-end test spends about half its time waiting (on
 # the state machine's timers, a slow stack on a bad day, a person's

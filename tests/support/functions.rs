@@ -51,11 +51,13 @@ pub(crate) fn clean_cargo_env(command: &mut Command) -> &mut Command {
         "CARGO_TARGET_DIR",
         "CARGO_TERM_COLOR",
         "CARGO_BUILD_JOBS",
+        "CARGO_INCREMENTAL",
     ];
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().to_string();
         if (name.starts_with("CARGO_") && !keep.contains(&name.as_str()))
             || name.starts_with("RUST_TEST")
+            || name == "RUSTC_BOOTSTRAP"
         {
             command.env_remove(&name);
         }
@@ -102,16 +104,19 @@ pub fn build_functions() {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let _ = std::fs::remove_dir_all(metadata_cache());
+        // One build of them all (every build resolves the same features, so
+        // each is the binary `cargo build --bin NAME` makes): cargo checks
+        // the workspace once, not once per function (seconds each).
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(&cargo);
+        clean_cargo_env(&mut command)
+            .current_dir(repo_root())
+            .args(["build", "--quiet"]);
         for function in function_directories() {
-            let mut command = Command::new(&cargo);
-            let status = clean_cargo_env(&mut command)
-                .current_dir(repo_root())
-                .args(["build", "--quiet", "--bin", &function])
-                .status()
-                .expect("cannot run cargo build");
-            assert!(status.success(), "building {function} failed");
+            command.args(["-p", &function]);
         }
+        let status = command.status().expect("cannot run cargo build");
+        assert!(status.success(), "building the functions failed");
     });
 }
 
