@@ -236,9 +236,18 @@ pub(crate) fn start_function_server(
         .process_group(0)
         .spawn()
         .expect("cannot start cargo lambda watch");
-    let server = FunctionServer { child, base };
+    let mut server = FunctionServer { child, base };
     for _ in 0..300 {
+        // Something answers: it must be this server, not another process
+        // that took the port first (this one then exits).
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "cargo lambda watch exited ({status}) although port {port} answers; its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
             warm_up(port, log);
             return server;
         }

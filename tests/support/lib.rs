@@ -48,11 +48,26 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A port nothing listens on now.
+///
+/// Never the same port twice in one process: the tests start emulators and
+/// function servers at once, and a port one test found free must not be
+/// found free by another before the first one binds it (the second server
+/// would answer for the first one's functions).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free loopback port");
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// The DynamoDB table of deployment locks the functions use on the emulator.
