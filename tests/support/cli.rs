@@ -39,10 +39,7 @@ pub fn build_cli() {
 
 /// The binary `cargo build` made.
 fn binary() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("debug/ecs-canary")
+    crate::target_dir().join("debug/ecs-canary")
 }
 
 /// Runs `ecs-canary ARGS` against `emulator`, as the caller whose

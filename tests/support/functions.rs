@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::http::try_http_request;
-use crate::{repo_root, REGION};
+use crate::{repo_root, target_dir, REGION};
 
 /// `cargo lambda watch` serving the workspace's function binaries.
 #[derive(Debug)]
@@ -80,12 +80,6 @@ pub fn function_directories() -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 /// Where the function servers of this process keep the workspace's `cargo

@@ -47,6 +47,13 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
+/// Cargo's target directory (`CARGO_TARGET_DIR`, or the workspace's).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
 /// A port nothing listens on now.
 ///
 /// Never the same port twice in one process: the tests start emulators and

@@ -142,6 +142,13 @@ impl ErrorName for PolicyRefusal {
     }
 }
 
+/// The first of `own` that no item of a non-empty `floor` covers (an empty
+/// floor allows everything).
+fn outside<'a, T>(own: &'a [T], floor: &[T], covers: impl Fn(&T, &T) -> bool) -> Option<&'a T> {
+    own.iter()
+        .find(|item| !floor.is_empty() && !floor.iter().any(|f| covers(f, item)))
+}
+
 /// An execution's policy that would let in more than the stack's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("`approvalPolicy.{field}` {reason}: a deployment's policy may only narrow the stack's")]
@@ -265,28 +272,16 @@ impl ApprovalPolicy {
     /// nothing. Anything wider is [`PolicyBelowFloor`], naming the field.
     pub fn within(&self, floor: &ApprovalPolicy) -> Result<ApprovalPolicy, PolicyBelowFloor> {
         let below = |field: &'static str, reason: String| PolicyBelowFloor { field, reason };
-        let narrowed = |own: &[String], floor: &[String], covers: &dyn Fn(&str, &str) -> bool| {
-            own.iter()
-                .find(|item| !floor.is_empty() && !floor.iter().any(|f| covers(f, item)))
-                .cloned()
-        };
-        let channels = self
-            .channels
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect::<Vec<_>>();
-        let floor_channels = floor
-            .channels
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect::<Vec<_>>();
-        if let Some(extra) = narrowed(&channels, &floor_channels, &|f, c| f == c) {
+        if let Some(extra) = outside(&self.channels, &floor.channels, |f, c| f == c) {
             return Err(below(
                 "channels",
-                format!("adds {extra}, which the stack's policy does not allow"),
+                format!(
+                    "adds {}, which the stack's policy does not allow",
+                    extra.as_str()
+                ),
             ));
         }
-        if let Some(extra) = narrowed(&self.slack_users, &floor.slack_users, &|f, u| f == u) {
+        if let Some(extra) = outside(&self.slack_users, &floor.slack_users, |f, u| f == u) {
             return Err(below(
                 "slackUsers",
                 format!("adds {extra}, who is not among the stack's Slack approvers"),
@@ -294,7 +289,7 @@ impl ApprovalPolicy {
         }
         // A pattern is within a floor pattern when the floor pattern matches
         // it as text: its `*` can then only stand where the floor's does.
-        if let Some(extra) = narrowed(&self.cli_principals, &floor.cli_principals, &|f, p| {
+        if let Some(extra) = outside(&self.cli_principals, &floor.cli_principals, |f, p| {
             glob_matches(f, p)
         }) {
             return Err(below(

@@ -18,7 +18,7 @@ use ecs_canary_handlers::{
     request_approval, resolve_stable, rollback, set_weights, Context, FunctionError, Ports,
     Settings,
 };
-use lambda_http::{Body, Request};
+use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 const RULE: &str =
@@ -305,22 +305,37 @@ fn pending(fake: &FakeAws) -> ApprovalId {
     id
 }
 
-async fn post(fake: &FakeAws, id: &ApprovalId, decision: &str) -> (u16, String) {
-    let request: Request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!("/approvals/{id}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(format!("decision={decision}")))
-        .expect("a request");
-    let response = approval_api(context(fake), request)
-        .await
-        .expect("a response");
-    let body = match response.body() {
+/// One request to approval-api as `context` runs it (a body is a form, as a
+/// browser posts it).
+async fn call_api(context: Arc<Context>, method: &str, path: &str, body: &str) -> Response<Body> {
+    let mut request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path);
+    if !body.is_empty() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let request: Request = request.body(Body::from(body)).expect("a request");
+    approval_api(context, request).await.expect("a response")
+}
+
+/// An answer's body as text.
+fn text_of(response: &Response<Body>) -> String {
+    match response.body() {
         Body::Text(text) => text.clone(),
         Body::Binary(bytes) => String::from_utf8_lossy(bytes).to_string(),
         _ => String::new(),
-    };
-    (response.status().as_u16(), body)
+    }
+}
+
+/// Posts `decision` on a link's page, as `context` runs approval-api.
+async fn post_with(context: Arc<Context>, id: &ApprovalId, decision: &str) -> (u16, String) {
+    let path = format!("/approvals/{id}");
+    let response = call_api(context, "POST", &path, &format!("decision={decision}")).await;
+    (response.status().as_u16(), text_of(&response))
+}
+
+async fn post(fake: &FakeAws, id: &ApprovalId, decision: &str) -> (u16, String) {
+    post_with(context(fake), id, decision).await
 }
 
 fn status_of(fake: &FakeAws, id: &ApprovalId) -> ApprovalStatus {
@@ -530,14 +545,7 @@ async fn every_answer_of_the_approval_endpoint_is_sent_with_security_headers() {
         ("GET", "/slack/interactions".to_string(), ""),
     ];
     for (method, path, body) in requests {
-        let request: Request = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(path.as_str())
-            .body(Body::from(body))
-            .expect("a request");
-        let response = approval_api(context(&fake), request)
-            .await
-            .expect("a response");
+        let response = call_api(context(&fake), method, &path, body).await;
         let header = |name: &str| {
             response
                 .headers()
@@ -568,20 +576,9 @@ async fn a_failure_behind_the_page_shows_a_reference_not_the_aws_error() {
         code: "AccessDeniedException".into(),
         message: "User: arn:aws:sts::123456789012:assumed-role/ecs-canary-approval-api/x is not authorized".into(),
     });
-    let request: Request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(format!("/approvals/{link}"))
-        .body(Body::Empty)
-        .expect("a request");
-    let response = approval_api(context(&fake), request)
-        .await
-        .expect("a response");
+    let response = call_api(context(&fake), "GET", &format!("/approvals/{link}"), "").await;
     assert_eq!(response.status().as_u16(), 503);
-    let page = match response.body() {
-        Body::Text(text) => text.clone(),
-        Body::Binary(bytes) => String::from_utf8_lossy(bytes).to_string(),
-        _ => String::new(),
-    };
+    let page = text_of(&response);
     assert!(page.contains("Reference:"), "{page}");
     assert!(
         !page.contains("123456789012") && !page.contains("AccessDenied"),
@@ -599,13 +596,8 @@ async fn a_policy_below_the_floor_in_a_waiting_record_decides_nothing() {
     let strict = context_with(&fake, |settings| {
         settings.approval_policy = Some(r#"{"channels": ["slack"]}"#.into());
     });
-    let request: Request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!("/approvals/{link}"))
-        .body(Body::from("decision=approve"))
-        .expect("a request");
-    let response = approval_api(strict, request).await.expect("a response");
-    assert_eq!(response.status().as_u16(), 403);
+    let (status, _) = post_with(strict, &link, "approve").await;
+    assert_eq!(status, 403);
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
     assert!(
         fake.state().callbacks.is_empty(),
@@ -1258,12 +1250,7 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
 
 /// The page a link opens.
 async fn open_page(fake: &FakeAws, link: &ApprovalId) -> String {
-    let request: Request = lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(format!("/approvals/{link}"))
-        .body(Body::Empty)
-        .expect("a request");
-    let response = approval_api(context(fake), request).await.expect("a page");
+    let response = call_api(context(fake), "GET", &format!("/approvals/{link}"), "").await;
     match response.body() {
         Body::Text(page) => page.clone(),
         other => panic!("not a text page: {other:?}"),
@@ -1378,13 +1365,8 @@ async fn a_malformed_default_policy_refuses_every_decision() {
     let strict = context_with(&fake, |settings| {
         settings.approval_policy = Some("{\"channels\": [\"fax\"]}".into());
     });
-    let request: Request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!("/approvals/{link}"))
-        .body(Body::from("decision=approve"))
-        .expect("a request");
-    let response = approval_api(strict, request).await.expect("a response");
-    assert_eq!(response.status().as_u16(), 403);
+    let (status, _) = post_with(strict, &link, "approve").await;
+    assert_eq!(status, 403);
     assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
 }
 
