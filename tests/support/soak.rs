@@ -329,7 +329,17 @@ pub async fn run_soak(plan: SoakPlan) -> SoakReport {
         seed: plan.seed,
         ..SoakReport::default()
     };
-    let pending = pending_links(&soak.emulator.sdk_config().await).await;
+    // Every execution has ended; the reconciler closes the links of one
+    // that ended through its own states (an approval that timed out) when
+    // EventBridge delivers the end, moments after: wait for that, as for
+    // the locks above, and report what is still pending then.
+    let config = soak.emulator.sdk_config().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut pending = pending_links(&config).await;
+    while !pending.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pending = pending_links(&config).await;
+    }
     for (service, ended) in results {
         let at_rest =
             at_rest_violations(&soak.clients, &service.stack, &service.name, service.stable).await;
