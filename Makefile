@@ -39,17 +39,28 @@ help:
 # A project-local virtualenv with the pinned emulator and cargo-lambda.
 venv: $(VENV_STAMP)
 
+# pip installs uv (pinned, from PyPI), and uv installs the rest: the same
+# packages from the same registry, in seconds of CPU instead of pip's minute
+# and a half. The emulator's virtualenv is compiled to bytecode at install
+# (in parallel): every test starts Python processes, and an environment with
+# PYTHONDONTWRITEBYTECODE would otherwise compile moto at each of them.
+# checkov runs once per `make test`: its virtualenv is not compiled.
+UV_VERSION    := 0.13.9
+UV            := $(VENV)/bin/uv
+UV_INSTALL    := $(UV) pip install -q
+
 $(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodeps.txt
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@test -x $(PYTHON) || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/emulator/requirements.txt
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -r tests/emulator/requirements-nodeps.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile uv==$(UV_VERSION)
+	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) -r tests/emulator/requirements.txt
+	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) --no-deps -r tests/emulator/requirements-nodeps.txt
 	@touch $@
 
 # The IaC security scanner, pinned (infra/requirements-lint.txt).
 $(LINT_STAMP): infra/requirements-lint.txt | $(VENV_STAMP)
-	@test -x $(LINT_VENV)/bin/python || python3 -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-compile -r infra/requirements-lint.txt
+	@test -x $(LINT_VENV)/bin/python || $(UV) venv -q --python python3 $(LINT_VENV)
+	$(UV_INSTALL) --python $(LINT_VENV)/bin/python -r infra/requirements-lint.txt
 	@touch $@
 
 build:

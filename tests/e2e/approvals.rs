@@ -529,24 +529,49 @@ async fn slack_click(
 
 #[tokio::test]
 async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves() {
-    // The stack's policy is the floor: email or Slack, one workspace.
+    // The stack's policy is the floor: email or Slack, one workspace, the
+    // example's images only.
     let (emulator, clients, flow) = example_flow_with(EmulatorOptions {
-        approval_policy: Some(r#"{"channels": ["email", "slack"], "slackTeam": "T0001"}"#.into()),
+        approval_policy: Some(
+            r#"{"channels": ["email", "slack"], "slackTeam": "T0001", "allowedImages": ["octopussamples/*"]}"#
+                .into(),
+        ),
         ..EmulatorOptions::default()
     })
     .await;
     let at_rest = state(&clients).await;
-    // An input that would widen it is refused before anything changes.
-    for (name, widened) in [
-        ("deploy-wider-cli", json!({"channels": ["cli"]})),
-        ("deploy-wider-team", json!({"slackTeam": "T9999"})),
+    // An input that would widen it, or an image from elsewhere, is refused
+    // before anything changes.
+    for (name, changed, expected) in [
+        (
+            "deploy-wider-cli",
+            json!({"approvalPolicy": {"channels": ["cli"]}}),
+            "PolicyBelowFloor",
+        ),
+        (
+            "deploy-wider-team",
+            json!({"approvalPolicy": {"slackTeam": "T9999"}}),
+            "PolicyBelowFloor",
+        ),
+        (
+            "deploy-other-image",
+            json!({"image": "docker.io/mallory/helloworldwithversion:1.0.1"}),
+            "ImageNotAllowed",
+        ),
+        (
+            "deploy-wider-images",
+            json!({"image": "docker.io/mallory/app:1", "approvalPolicy": {"allowedImages": ["*"]}}),
+            "PolicyBelowFloor",
+        ),
     ] {
         let mut deployment = input("1.0.1", 600);
-        deployment["approvalPolicy"] = widened;
+        for (field, value) in changed.as_object().expect("fields") {
+            deployment[field] = value.clone();
+        }
         let execution = flow.start(name, &deployment).await;
         let (status, error) = flow.finished(&execution, WAIT).await;
-        assert_eq!(status, ExecutionStatus::Failed);
-        assert_eq!(error.as_deref(), Some("PolicyBelowFloor"));
+        assert_eq!(status, ExecutionStatus::Failed, "{name}");
+        assert_eq!(error.as_deref(), Some(expected), "{name}");
         assert_eq!(state(&clients).await, at_rest, "nothing changed");
         assert_eq!(lock_holder(&clients).await, None, "the lock is free");
     }

@@ -44,8 +44,15 @@ impl FunctionServer {
 }
 
 /// Removes what `cargo test` sets for the test binary, so that a nested cargo
-/// builds exactly what `cargo build` at the top would (and reuses it).
+/// builds exactly what `cargo build` at the top would (and reuses it). That
+/// includes `CARGO` (the path of the cargo running the tests): `cargo lambda`
+/// runs that cargo instead of the first one on its PATH, so the function
+/// server's shim (tests/support/run-built) would be passed over, and every
+/// function of every server would go through `cargo run` and its own feature
+/// resolution (a rebuild of every function at the first server of a clean
+/// run, seconds of cargo per function and server after it).
 pub(crate) fn clean_cargo_env(command: &mut Command) -> &mut Command {
+    command.env_remove("CARGO");
     let keep = [
         "CARGO_HOME",
         "CARGO_TARGET_DIR",
@@ -243,6 +250,13 @@ pub(crate) fn start_function_server(
                 );
             }
             warm_up(port, log);
+            // Every function answered: through the shim, which cached the
+            // workspace's metadata (a server that ran its own cargo would
+            // rebuild and re-check the functions at every start).
+            assert!(
+                metadata_cache().is_dir(),
+                "the function server on port {port} did not run tests/support/run-built/cargo"
+            );
             return server;
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -131,6 +131,8 @@ error_kinds! {
     /// An execution's `approvalPolicy` would let in more than the stack's
     /// policy (more channels or people, separation of duties off).
     PolicyBelowFloor,
+    /// The image's repository is not among the policy's `allowedImages`.
+    ImageNotAllowed,
     /// The ECR trigger's mappings are not valid.
     InvalidTriggerMappings,
     /// The event is not an ECR image push.

@@ -108,6 +108,39 @@ pub struct ApprovalPolicy {
     /// Whoever started the deployment may not approve it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub separation_of_duties: Option<bool>,
+    /// Image repositories (or `*` patterns, e.g.
+    /// `123456789012.dkr.ecr.*.amazonaws.com/payments/*`) a deployment may
+    /// run; none: any. Checked before anything changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_images: Vec<String>,
+}
+
+/// The repository of an image reference: without its digest (`@sha256:…`)
+/// and its tag (`:1.0.1`, the last `:` after the last `/`, so that a
+/// registry's port stays), e.g. `registry:5000/team/app` for
+/// `registry:5000/team/app:1.0.1`.
+pub fn image_repository(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    let last_part = image.rfind('/').map_or(0, |slash| slash + 1);
+    match image[last_part..].rfind(':') {
+        Some(colon) => &image[..last_part + colon],
+        None => image,
+    }
+}
+
+/// An image whose repository no pattern of `allowedImages` matches.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("image {image} is not allowed: its repository {repository} matches none of the policy's `allowedImages` ({allowed})")]
+pub struct ImageNotAllowed {
+    pub image: String,
+    pub repository: String,
+    pub allowed: String,
+}
+
+impl ErrorName for ImageNotAllowed {
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::ImageNotAllowed
+    }
 }
 
 /// Why a decision is refused. Nothing changes when one is.
@@ -171,12 +204,13 @@ pub struct PolicyError {
     pub reason: String,
 }
 
-const POLICY_FIELDS: [&str; 5] = [
+const POLICY_FIELDS: [&str; 6] = [
     "channels",
     "slackUsers",
     "slackTeam",
     "cliPrincipals",
     "separationOfDuties",
+    "allowedImages",
 ];
 
 fn texts(object: &Map<String, Value>, field: &'static str) -> Result<Vec<String>, PolicyError> {
@@ -248,6 +282,7 @@ impl ApprovalPolicy {
             slack_team,
             cli_principals: texts(object, "cliPrincipals")?,
             separation_of_duties,
+            allowed_images: texts(object, "allowedImages")?,
         })
     }
 
@@ -262,6 +297,7 @@ impl ApprovalPolicy {
             slack_team: self.slack_team.clone().or(defaults.slack_team.clone()),
             cli_principals: pick(&self.cli_principals, &defaults.cli_principals),
             separation_of_duties: self.separation_of_duties.or(defaults.separation_of_duties),
+            allowed_images: pick(&self.allowed_images, &defaults.allowed_images),
         }
     }
 
@@ -305,6 +341,14 @@ impl ApprovalPolicy {
                 ));
             }
         }
+        if let Some(extra) = outside(&self.allowed_images, &floor.allowed_images, |f, p| {
+            glob_matches(f, p)
+        }) {
+            return Err(below(
+                "allowedImages",
+                format!("adds {extra}, which no image pattern of the stack's policy covers"),
+            ));
+        }
         if floor.separation_of_duties == Some(true) && self.separation_of_duties == Some(false) {
             return Err(below(
                 "separationOfDuties",
@@ -312,6 +356,25 @@ impl ApprovalPolicy {
             ));
         }
         Ok(self.over(floor))
+    }
+
+    /// Whether a deployment may run `image`: its repository matches one of
+    /// `allowedImages` (an empty list allows any).
+    pub fn admits_image(&self, image: &str) -> Result<(), ImageNotAllowed> {
+        let repository = image_repository(image);
+        if self.allowed_images.is_empty()
+            || self
+                .allowed_images
+                .iter()
+                .any(|pattern| glob_matches(pattern, repository))
+        {
+            return Ok(());
+        }
+        Err(ImageNotAllowed {
+            image: image.to_string(),
+            repository: repository.to_string(),
+            allowed: self.allowed_images.join(", "),
+        })
     }
 
     /// Whether `approver` may decide (`approve`: approve rather than reject)
@@ -485,7 +548,8 @@ mod tests {
             "slackUsers": ["U1", "U2"],
             "slackTeam": "T1",
             "cliPrincipals": ["arn:aws:sts::123456789012:assumed-role/Deployers/*"],
-            "separationOfDuties": true
+            "separationOfDuties": true,
+            "allowedImages": ["123456789012.dkr.ecr.*.amazonaws.com/payments/*"]
         }));
         let narrower = policy(json!({
             "channels": ["cli"],
@@ -494,6 +558,14 @@ mod tests {
             "separationOfDuties": true
         }));
         let held = narrower.within(&floor).expect("narrower is within");
+        assert_eq!(
+            held.allowed_images, floor.allowed_images,
+            "the floor's images hold"
+        );
+        let one_region = policy(json!({
+            "allowedImages": ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/*"]
+        }));
+        assert!(one_region.within(&floor).is_ok());
         assert_eq!(held.channels, vec![Channel::Cli]);
         assert_eq!(held.slack_team.as_deref(), Some("T1"));
         assert_eq!(held.separation_of_duties, Some(true));
@@ -507,6 +579,7 @@ mod tests {
                 "cliPrincipals",
             ),
             (json!({"separationOfDuties": false}), "separationOfDuties"),
+            (json!({"allowedImages": ["*"]}), "allowedImages"),
         ] {
             assert_eq!(
                 policy(own.clone()).within(&floor).map_err(|e| e.field),
@@ -522,12 +595,50 @@ mod tests {
     }
 
     #[test]
+    fn an_image_is_judged_by_its_repository() {
+        for (image, repository) in [
+            ("app", "app"),
+            ("app:1.0.1", "app"),
+            ("team/app:1.0.1", "team/app"),
+            ("registry:5000/team/app", "registry:5000/team/app"),
+            ("registry:5000/team/app:2", "registry:5000/team/app"),
+            ("team/app@sha256:abc", "team/app"),
+            ("team/app:1.0.1@sha256:abc", "team/app"),
+        ] {
+            assert_eq!(image_repository(image), repository, "{image}");
+        }
+        let payments = policy(json!({
+            "allowedImages": ["123456789012.dkr.ecr.*.amazonaws.com/payments/*", "library/nginx"]
+        }));
+        for allowed in [
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1.0.1",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments/worker@sha256:00",
+            "library/nginx:1.27",
+        ] {
+            assert_eq!(payments.admits_image(allowed), Ok(()), "{allowed}");
+        }
+        for refused in [
+            "docker.io/evil/payments/api:1",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/other/api:1",
+            "library/nginx-debug:1",
+            // A tag cannot smuggle a repository past a pattern.
+            "evil/app:123456789012.dkr.ecr.x.amazonaws.com/payments/x",
+        ] {
+            let error = payments.admits_image(refused).expect_err(refused);
+            assert_eq!(error.error_kind(), ErrorKind::ImageNotAllowed);
+            assert!(error.to_string().contains("allowedImages"), "{error}");
+        }
+        assert_eq!(ApprovalPolicy::default().admits_image("anything:1"), Ok(()));
+    }
+
+    #[test]
     fn malformed_policies_name_the_field() {
         for (value, field) in [
             (json!({"channels": ["fax"]}), "channels"),
             (json!({"slackUsers": "U1"}), "slackUsers"),
             (json!({"slackTeam": 7}), "slackTeam"),
             (json!({"separationOfDuties": "yes"}), "separationOfDuties"),
+            (json!({"allowedImages": "payments/*"}), "allowedImages"),
             (json!({"approvers": []}), ""),
             (json!([]), ""),
         ] {
@@ -553,14 +664,26 @@ mod tests {
         let team =
             proptest::option::of(prop_oneof![Just("T1".to_string()), Just("T2".to_string())]);
         let separation = proptest::option::of(any::<bool>());
-        (channels, users, principals, team, separation).prop_map(
-            |(channels, slack_users, cli_principals, slack_team, separation_of_duties)| {
+        let images = proptest::collection::vec(
+            prop_oneof![Just("*".to_string()), "(ops|dev)/[ab\\*]"],
+            0..3,
+        );
+        (channels, users, principals, team, separation, images).prop_map(
+            |(
+                channels,
+                slack_users,
+                cli_principals,
+                slack_team,
+                separation_of_duties,
+                allowed_images,
+            )| {
                 ApprovalPolicy {
                     channels,
                     slack_users,
                     slack_team,
                     cli_principals,
                     separation_of_duties,
+                    allowed_images,
                 }
             },
         )
@@ -601,6 +724,21 @@ mod tests {
                             "{:?} admitted by {:?} within {:?}", approver, held, floor
                         );
                     }
+                }
+            }
+        }
+
+        /// Held to the floor, a deployment's policy admits no image the
+        /// floor refuses.
+        #[test]
+        fn a_policy_within_the_floor_admits_no_image_the_floor_refuses(
+            floor in arbitrary_policy(),
+            own in arbitrary_policy(),
+            image in "(ops|dev)/[abc](:[0-9])?",
+        ) {
+            if let Ok(held) = own.within(&floor) {
+                if held.admits_image(&image).is_ok() {
+                    prop_assert!(floor.admits_image(&image).is_ok(), "{} within {:?}", image, floor);
                 }
             }
         }

@@ -2,8 +2,9 @@
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, InputError,
-    PolicyBelowFloor, ResolveError, SplitError, TemplateError, TrafficSplit, TriggerError,
+    AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, ImageNotAllowed,
+    InputError, PolicyBelowFloor, ResolveError, SplitError, TemplateError, TrafficSplit,
+    TriggerError,
 };
 use thiserror::Error;
 
@@ -30,6 +31,8 @@ pub enum FunctionError {
     Trigger(#[from] TriggerError),
     #[error(transparent)]
     PolicyBelowFloor(#[from] PolicyBelowFloor),
+    #[error(transparent)]
+    ImageNotAllowed(#[from] ImageNotAllowed),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -88,6 +91,7 @@ impl ErrorName for FunctionError {
             FunctionError::Aws(e) => e.error_kind(),
             FunctionError::Trigger(e) => e.error_kind(),
             FunctionError::PolicyBelowFloor(e) => e.error_kind(),
+            FunctionError::ImageNotAllowed(e) => e.error_kind(),
             FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
             FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {

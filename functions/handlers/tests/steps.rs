@@ -534,6 +534,48 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
 }
 
 #[tokio::test]
+async fn an_image_the_policy_does_not_allow_is_refused_before_anything_is_taken() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let floor = |settings: &mut Settings| {
+        settings.approval_policy = Some(r#"{"allowedImages": ["registry.example/team/*"]}"#.into());
+    };
+    let start = |image: &str, own: Value| {
+        let mut input = json!({"cluster": "c", "service": "s", "stack": "st", "image": image});
+        if !own.is_null() {
+            input["approvalPolicy"] = own;
+        }
+        resolve_stable(
+            context_with(&fake, floor),
+            json!({"input": input, "owner": "run-1"}),
+        )
+    };
+    for (image, own) in [
+        ("docker.io/someone/app:1.0.1", Value::Null),
+        // A tag that looks like an allowed repository is still a tag.
+        ("evil/app:registry.example/team/app", Value::Null),
+        // A deployment's own, narrower list holds too.
+        (
+            "registry.example/team/other:1",
+            json!({"allowedImages": ["registry.example/team/app"]}),
+        ),
+    ] {
+        let error = start(image, own).await.expect_err("not allowed");
+        assert_eq!(error.error_type(), "ImageNotAllowed", "{image}");
+        assert!(error.to_string().contains(image), "{error}");
+        assert!(fake.state().locks.is_empty(), "no lock taken");
+        assert!(fake.state().history.is_empty(), "nothing recorded");
+    }
+    let error = start("x/y:1", json!({"allowedImages": ["*"]}))
+        .await
+        .expect_err("wider than the floor");
+    assert_eq!(error.error_type(), "PolicyBelowFloor");
+    start("registry.example/team/app:1.0.1", Value::Null)
+        .await
+        .expect("an allowed image starts");
+}
+
+#[tokio::test]
 async fn every_answer_of_the_approval_endpoint_is_sent_with_security_headers() {
     let fake = FakeAws::new();
     let stepped = stepped_with(&fake, json!({})).await;

@@ -1,6 +1,6 @@
 //! resolve-stable: the execution input validated (its approval policy held
-//! to the stack's), the service's lock taken, and the deployment resolved;
-//! refused, changing nothing, on drift.
+//! to the stack's, its image one the policy allows), the service's lock
+//! taken, and the deployment resolved; refused, changing nothing, on drift.
 
 use std::sync::Arc;
 
@@ -30,14 +30,19 @@ pub async fn resolve_stable(
             "`owner` must name the execution".into(),
         ));
     }
-    // A deployment's own approval policy may only narrow the stack's, before
-    // anything is taken (a malformed stack policy refuses every start).
-    if let Some(own) = &request.approval_policy {
-        let floor = context
-            .settings
-            .default_policy()
-            .map_err(FunctionError::Misconfigured)?;
-        own.within(&floor)?;
+    // A deployment's own approval policy may only narrow the stack's, and
+    // the image must be one the policy allows, before anything is taken (a
+    // malformed stack policy refuses every start).
+    let floor = context
+        .settings
+        .default_policy()
+        .map_err(FunctionError::Misconfigured)?;
+    let policy = match &request.approval_policy {
+        Some(own) => own.within(&floor)?,
+        None => floor,
+    };
+    if let Some(image) = &request.image {
+        policy.admits_image(image)?;
     }
     let key = lock_key(&request.cluster, &request.service);
     let now = context.now();
