@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// A value that must stay in the task definition.
+const SECRET_VALUE: &str = "e2e-hunter2-db-password";
+
 fn input(version: &str, timeout: u64) -> Value {
     example_input(version, json!([10, 50]), timeout)
 }
@@ -54,11 +57,24 @@ async fn approve(link: &str) {
 #[tokio::test]
 async fn approving_every_step_promotes_the_candidate() {
     let (emulator, clients, flow) = started().await;
-    let execution = flow.start("deploy-1-0-1", &input("1.0.1", 600)).await;
+    // A variable whose name looks secret: its value reaches the task
+    // definition and nothing else.
+    let mut deployment = input("1.0.1", 600);
+    deployment["environment"]["DB_PASSWORD"] = json!(SECRET_VALUE);
+    let execution = flow.start("deploy-1-0-1", &deployment).await;
 
     // Step 1: 10 % on Green, waiting for a person.
     let (link, first_email) = next_link(&flow).await;
     assert!(first_email.contains("1 of 2"), "{first_email}");
+    assert!(
+        first_email.contains("DB_PASSWORD added (value hidden)"),
+        "{first_email}"
+    );
+    let (_, page) = open(&link).await;
+    assert!(page.contains("DB_PASSWORD added (value hidden)"), "{page}");
+    for text in [&first_email, &page] {
+        assert!(!text.contains(SECRET_VALUE), "{text}");
+    }
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     approve(&link).await;
@@ -80,9 +96,63 @@ async fn approving_every_step_promotes_the_candidate() {
     assert_eq!(end.split_towards(Colour::Green), (100, 0));
     assert_eq!(lock_holder(&clients).await, None);
 
+    // The secret value is in the candidate's task definition …
+    let config = emulator.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let arns = ecs
+        .list_task_definitions()
+        .send()
+        .await
+        .expect("task definitions")
+        .task_definition_arns()
+        .to_vec();
+    let mut with_secret = Vec::new();
+    for arn in arns {
+        let described = ecs
+            .describe_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .expect("a task definition");
+        // (The SDK's Debug of a whole task definition redacts it.)
+        let has_secret = described.task_definition().is_some_and(|definition| {
+            definition
+                .container_definitions()
+                .iter()
+                .flat_map(|container| container.environment())
+                .any(|variable| variable.value() == Some(SECRET_VALUE))
+        });
+        if has_secret {
+            with_secret.push(arn);
+        }
+    }
+    assert_eq!(
+        with_secret.len(),
+        1,
+        "the candidate's task definition has it"
+    );
+    // … and in no state's output, history item or email.
+    for event in flow.history(&execution).await {
+        let outputs = [
+            event.state_exited_event_details().and_then(|d| d.output()),
+            event
+                .task_succeeded_event_details()
+                .and_then(|d| d.output()),
+            event
+                .lambda_function_succeeded_event_details()
+                .and_then(|d| d.output()),
+            event
+                .execution_succeeded_event_details()
+                .and_then(|d| d.output()),
+        ];
+        for output in outputs.into_iter().flatten() {
+            assert!(!output.contains(SECRET_VALUE), "{output}");
+        }
+    }
+    assert!(!second_email.contains(SECRET_VALUE), "{second_email}");
+
     // The link ids are stored only hashed, and appear in no log and nowhere
     // in the execution history (which keeps every payload).
-    let config = emulator.sdk_config().await;
     let keys: Vec<String> = aws_sdk_dynamodb::Client::new(&config)
         .scan()
         .table_name(APPROVALS_TABLE)
@@ -116,6 +186,7 @@ async fn approving_every_step_promotes_the_candidate() {
         .list("mattctest/myservice", 100)
         .await
         .expect("the history");
+    assert!(!format!("{trail:?}").contains(SECRET_VALUE), "{trail:#?}");
     let kinds: Vec<&str> = trail.iter().rev().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,

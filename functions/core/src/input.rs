@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::{
     AnalysisLimits, ApprovalPolicy, ErrorKind, ErrorName, PercentagePoints, PolicyError, StepPlan,
-    StepPlanError, DEFAULT_MIN_REQUESTS,
+    StepPlanError, DEFAULT_MIN_REQUESTS, HIDDEN_VALUE,
 };
 
 /// A day: how long a person has to approve a step unless the request says otherwise.
@@ -415,6 +415,31 @@ impl DeploymentRequest {
         })
     }
 
+    /// This request, whose secret values travel hidden (see
+    /// [`crate::SecretNames`]), with each hidden value taken from
+    /// `original`: the execution's input as it was given. `None` when the
+    /// input is another service's or lacks a value the request hides.
+    pub fn with_hidden_values_from(
+        &self,
+        original: &DeploymentRequest,
+    ) -> Option<DeploymentRequest> {
+        let same = (&self.cluster, &self.service, &self.stack)
+            == (&original.cluster, &original.service, &original.stack);
+        if !same {
+            return None;
+        }
+        let mut environment = self.environment.clone();
+        for (name, value) in environment.iter_mut() {
+            if value == HIDDEN_VALUE {
+                *value = original.environment.get(name)?.clone();
+            }
+        }
+        Some(DeploymentRequest {
+            environment,
+            ..self.clone()
+        })
+    }
+
     pub fn from_json_str(text: &str) -> Result<DeploymentRequest, InputError> {
         let value: Value = serde_json::from_str(text).map_err(|_| InputError::NotAnObject)?;
         DeploymentRequest::from_json(&value)
@@ -568,6 +593,26 @@ mod tests {
         );
         assert_eq!(request.container, None);
         assert!(request.environment.is_empty());
+    }
+
+    #[test]
+    fn hidden_values_come_back_only_from_the_same_services_input() {
+        let input = json!({"cluster": "c", "service": "s", "stack": "st",
+            "environment": {"APPVERSION": "2", "DB_PASSWORD": "hunter2"}});
+        let original = DeploymentRequest::from_json(&input).unwrap();
+        let mut carried = original.clone();
+        carried.environment = crate::SecretNames::default().hide(&original.environment);
+        assert_eq!(carried.environment["DB_PASSWORD"], HIDDEN_VALUE);
+        assert_eq!(
+            carried.with_hidden_values_from(&original),
+            Some(original.clone())
+        );
+        let mut elsewhere = original.clone();
+        elsewhere.service = "other".into();
+        assert_eq!(carried.with_hidden_values_from(&elsewhere), None);
+        let mut without = original.clone();
+        without.environment.remove("DB_PASSWORD");
+        assert_eq!(carried.with_hidden_values_from(&without), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod plan;
 mod policy;
 mod reconcile;
 mod release;
+mod secrets;
 mod split;
 mod stack_status;
 mod task_set;
@@ -65,6 +66,7 @@ pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,
 };
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
+pub use secrets::{hides_values, SecretNames, DEFAULT_SECRET_NAMES, HIDDEN_VALUE};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;
 pub use task_set::{TaskSet, STEADY_STATE};

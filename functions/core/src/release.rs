@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::TemplateError;
+use crate::{SecretNames, TemplateError, HIDDEN_VALUE};
 
 /// What the candidate gets: a new image and/or environment for one container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +115,28 @@ impl ReleaseChange {
         })
     }
 
+    /// The same change with every secret value hidden (see
+    /// [`SecretNames`]): what the state machine carries and people see. The
+    /// task definition gets the values from the live one and the input.
+    pub fn redacted(&self, secrets: &SecretNames) -> ReleaseChange {
+        ReleaseChange {
+            environment_after: secrets.hide_pairs(&self.environment_after),
+            variables: self
+                .variables
+                .iter()
+                .map(|v| VariableChange {
+                    name: v.name.clone(),
+                    before: v
+                        .before
+                        .as_deref()
+                        .map(|b| secrets.shown(&v.name, b).to_string()),
+                    after: secrets.shown(&v.name, &v.after).to_string(),
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The difference from stable, one line per change, for people.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -130,9 +152,13 @@ impl ReleaseChange {
             ));
         }
         for v in &self.variables {
-            lines.push(match &v.before {
-                Some(before) => format!("{}: {} {before} → {}", self.container, v.name, v.after),
-                None => format!("{}: {} added = {}", self.container, v.name, v.after),
+            lines.push(match (&v.before, v.after == HIDDEN_VALUE) {
+                (Some(_), true) => format!("{}: {} changed {HIDDEN_VALUE}", self.container, v.name),
+                (None, true) => format!("{}: {} added {HIDDEN_VALUE}", self.container, v.name),
+                (Some(before), false) => {
+                    format!("{}: {} {before} → {}", self.container, v.name, v.after)
+                }
+                (None, false) => format!("{}: {} added = {}", self.container, v.name, v.after),
             });
         }
         if lines.is_empty() {
@@ -199,6 +225,46 @@ mod tests {
             ]
         );
         assert_eq!(change.lines(), vec!["app: FEATURE_Y added = 1"]);
+    }
+
+    #[test]
+    fn secret_values_are_hidden_in_what_people_see_but_not_in_the_plan() {
+        let mut containers = stable();
+        containers[0]
+            .environment
+            .push(("DB_PASSWORD".into(), "old-hunter2".into()));
+        let change = ReleaseChange::plan(
+            &containers,
+            &release(
+                None,
+                &[
+                    ("DB_PASSWORD", "new-hunter2"),
+                    ("API_TOKEN", "tok-123"),
+                    ("MODE", "dark"),
+                ],
+            ),
+            None,
+        )
+        .unwrap();
+        assert!(change
+            .environment_after
+            .contains(&("DB_PASSWORD".into(), "new-hunter2".into())));
+        let shown = change.redacted(&SecretNames::default());
+        let text = format!("{shown:?} {}", shown.summary());
+        for secret in ["old-hunter2", "new-hunter2", "tok-123"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(
+            shown.lines(),
+            vec![
+                "app: DB_PASSWORD changed (value hidden)",
+                "app: API_TOKEN added (value hidden)",
+                "app: MODE live → dark",
+            ]
+        );
+        assert!(shown
+            .environment_after
+            .contains(&("APPVERSION".into(), "2.0.0".into())));
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct RenderEvent {
     /// `Retry` on that name does the waiting.
     #[serde(default)]
     pub require_ready: bool,
+    /// The execution's input as it was given (`$$.Execution.Input`): the
+    /// values of secret variables, which the deployment carries hidden.
+    #[serde(default)]
+    pub input: Option<Value>,
 }
 
 /// set-weights: apply step `step` (0-based) of the plan; without `step`, the

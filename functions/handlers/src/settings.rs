@@ -44,6 +44,10 @@ pub struct Settings {
     /// that approval-api and alarm-abort invoke directly to put traffic back
     /// on stable first; unset: the state machine's rollback alone does it.
     pub rollback_function: Option<String>,
+    /// `ECS_CANARY_SECRET_NAMES`: comma-separated name fragments whose
+    /// variables' values are shown and recorded as hidden (default
+    /// `SECRET,TOKEN,PASSWORD,KEY,CREDENTIAL`).
+    pub secret_names: ecs_canary_core::SecretNames,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -80,6 +84,9 @@ impl Settings {
             link_secret: var("ECS_CANARY_LINK_SECRET"),
             link_secret_arn: var("ECS_CANARY_LINK_SECRET_ARN"),
             approval_policy: var("ECS_CANARY_APPROVAL_POLICY"),
+            secret_names: var("ECS_CANARY_SECRET_NAMES")
+                .map(|names| ecs_canary_core::SecretNames::parse(&names))
+                .unwrap_or_default(),
         }
     }
 

@@ -649,6 +649,84 @@ async fn a_policy_below_the_floor_in_a_waiting_record_decides_nothing() {
 }
 
 #[tokio::test]
+async fn secret_values_reach_the_task_definition_and_nothing_else() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    fake.state()
+        .task_definitions
+        .get_mut("arn:td/app:1")
+        .expect("the stable task definition")[0]
+        .environment
+        .push(("DB_PASSWORD".into(), "old-hunter2".into()));
+    let input = json!({"cluster": "c", "service": "s", "stack": "st", "environment":
+        {"APPVERSION": "1.0.1", "DB_PASSWORD": "new-hunter2", "api_token": "tok-123"}});
+    let deployment = resolve_stable(context(&fake), json!({"input": input, "owner": "run-1"}))
+        .await
+        .expect("resolves");
+    let carried = serde_json::to_string(&deployment).expect("json");
+    for secret in ["old-hunter2", "new-hunter2", "tok-123"] {
+        assert!(!carried.contains(secret), "{carried}");
+    }
+    let summary = deployment.release.as_ref().expect("a release").summary();
+    assert!(
+        summary.contains("DB_PASSWORD changed (value hidden)"),
+        "{summary}"
+    );
+    assert!(summary.contains("APPVERSION 1.0.0 → 1.0.1"), "{summary}");
+
+    // Without the execution's input the hidden values cannot be deployed:
+    // refused, nothing registered.
+    let error = render_and_deploy(
+        context(&fake),
+        json!({"deployment": deployment, "action": "deploy"}),
+    )
+    .await
+    .expect_err("no input");
+    assert_eq!(error.error_type(), "InvalidEvent");
+    assert_eq!(fake.state().task_definitions.len(), 1, "nothing registered");
+    // Nor with another service's input.
+    let mut other = input.clone();
+    other["service"] = json!("other");
+    let error = render_and_deploy(
+        context(&fake),
+        json!({"deployment": deployment, "action": "deploy", "input": other}),
+    )
+    .await
+    .expect_err("another service's input");
+    assert_eq!(error.error_type(), "InvalidEvent");
+
+    // With it, the task definition gets the real values; the output carries none.
+    let deployed = render_and_deploy(
+        context(&fake),
+        json!({"deployment": deployment, "action": "deploy", "input": input}),
+    )
+    .await
+    .expect("deploys");
+    let output = serde_json::to_string(&deployed).expect("json");
+    assert!(
+        !output.contains("hunter2") && !output.contains("tok-123"),
+        "{output}"
+    );
+    let state = fake.state();
+    let registered = state
+        .task_definitions
+        .iter()
+        .find(|(arn, _)| arn.as_str() != "arn:td/app:1")
+        .map(|(_, containers)| containers[0].environment.clone())
+        .expect("a registered candidate");
+    for (name, value) in [
+        ("APPVERSION", "1.0.1"),
+        ("DB_PASSWORD", "new-hunter2"),
+        ("api_token", "tok-123"),
+    ] {
+        assert!(
+            registered.contains(&(name.to_string(), value.to_string())),
+            "{registered:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_deploy_that_changes_nothing_on_a_rolled_back_stack_is_ready() {
     let fake = FakeAws::new();
     arrange_example(&fake, (100, 0));

@@ -115,8 +115,15 @@ pub async fn resolve(
         (Err(error), None) => return Err(error.into()),
     };
 
+    // What travels on (every state's output, the messages, the history)
+    // carries no secret value: render-and-deploy takes them from the
+    // execution's input and the live task definition.
+    let secrets = &context.settings.secret_names;
     Ok(Deployment {
-        request,
+        request: DeploymentRequest {
+            environment: secrets.hide(&request.environment),
+            ..request
+        },
         owner: owner.to_string(),
         stable: colours.stable,
         candidate: colours.candidate,
@@ -128,7 +135,7 @@ pub async fn resolve(
         tester_rules,
         split,
         stack_changed: None,
-        release: Some(change),
+        release: Some(change.redacted(secrets)),
         step: None,
         started_at: None,
         applied_at: Vec::new(),

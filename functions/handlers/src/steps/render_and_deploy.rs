@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ecs_canary_aws::UpdateOutcome;
 use ecs_canary_core::{
-    Colour, Deployment, ReleaseChange, ResolveError, StackLayout, StackProgress, TaskSet, Template,
+    hides_values, Colour, Deployment, DeploymentRequest, ReleaseChange, ResolveError, StackLayout,
+    StackProgress, TaskSet, Template,
 };
 use serde_json::Value;
 
@@ -15,6 +16,27 @@ use crate::actions::routes::release;
 use crate::actions::traffic::point_tester_rules;
 use crate::events::{parse, CandidateReadiness, DeployAction, RenderEvent, RenderOutput};
 use crate::{Context, FunctionError};
+
+/// The request with the values of its secret variables, which the
+/// deployment carries hidden, from the execution's input.
+fn with_secret_values(
+    request: &DeploymentRequest,
+    input: Option<&Value>,
+) -> Result<DeploymentRequest, FunctionError> {
+    if !hides_values(&request.environment) {
+        return Ok(request.clone());
+    }
+    let missing = || {
+        FunctionError::InvalidEvent(
+            "the deployment carries secret values hidden: `input` must be the execution's input (`$$.Execution.Input`), for this service, with those variables"
+                .into(),
+        )
+    };
+    let original = DeploymentRequest::from_json(input.ok_or_else(missing)?)?;
+    request
+        .with_hidden_values_from(&original)
+        .ok_or_else(missing)
+}
 
 /// `deploy`: patches the stack's current template for the candidate and
 /// updates the stack (no change is fine), then reports progress.
@@ -29,6 +51,7 @@ pub async fn render_and_deploy(
         mut deployment,
         action,
         require_ready,
+        input,
     } = parse(event)?;
     // While the state machine waits for the candidate, every poll also
     // watches the guarding alarms: one in ALARM rolls back at once.
@@ -47,10 +70,11 @@ pub async fn render_and_deploy(
         let live = ecs
             .task_definition(&deployment.stable_task_set.task_definition)
             .await?;
+        let request = with_secret_values(&deployment.request, input.as_ref())?;
         let change = ReleaseChange::plan(
             &live.containers(),
-            &release(&deployment.request),
-            deployment.request.image_tag.as_deref(),
+            &release(&request),
+            request.image_tag.as_deref(),
         )?;
         let current = live_task_set(&context, &deployment, &template, deployment.candidate)
             .await?

@@ -62,6 +62,8 @@ pub struct NoticeEvent {
 /// fails is logged and the others still go out. Returns the channels used.
 async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, FunctionError> {
     let (error, cause) = error_and_cause(&event.failure);
+    // The input as given, but for the values of secret variables.
+    let input = context.settings.secret_names.hide_in_input(&event.input);
     let notice = match (event.notice, &event.deployment) {
         (NoticeKind::HandedOver, Some(deployment)) => {
             Notice::handed_over(deployment, &error, &cause)
@@ -75,7 +77,7 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
             ))
         }
         (NoticeKind::Refused, _) => Notice::refused(
-            &event.input,
+            &input,
             event.execution.as_deref().unwrap_or_default(),
             &error,
             &cause,
@@ -95,7 +97,7 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
                 ecs_canary_core::lock_key(&text("cluster"), &text("service")),
                 event.execution.as_deref().unwrap_or_default(),
                 context.now_millis(),
-                &event.input,
+                &input,
                 &error,
                 &cause,
             ))
