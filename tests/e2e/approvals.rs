@@ -653,6 +653,11 @@ async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves(
         json!({"channels": ["slack"], "slackUsers": ["UOPS1"], "slackTeam": "T0001"});
     let execution = flow.start("deploy-policy", &deployment).await;
     let (link, _) = next_link(&flow).await;
+    // Slack gets the buttons but not the link, which may not decide here.
+    let asked = emulator.slack().messages();
+    let asked = asked.last().expect("a Slack message").to_string();
+    assert!(asked.contains("\"approve\""), "{asked}");
+    assert!(!asked.contains("/approvals/"), "{asked}");
     let waiting = state(&clients).await;
     assert_eq!(waiting.split_towards(Colour::Blue), (90, 10));
 

@@ -507,8 +507,10 @@ impl ApprovalFacts {
         })
     }
 
-    /// A Slack Block Kit message with Approve and Reject buttons and the link.
-    pub fn slack_message(&self, id: &ApprovalId, link: &str) -> Value {
+    /// A Slack Block Kit message with Approve and Reject buttons, and the
+    /// link when there is one to give (none when links may not decide: a
+    /// link is all the authority an email gives).
+    pub fn slack_message(&self, id: &ApprovalId, link: Option<&str>) -> Value {
         let e = slack_escape;
         let text = format!(
             "*{}* step {}/{}: {} on the new version ({})",
@@ -518,6 +520,18 @@ impl ApprovalFacts {
             self.share(),
             e(&self.release)
         );
+        let mut buttons = vec![
+            json!({"type": "button", "style": "primary", "action_id": "approve",
+             "text": {"type": "plain_text", "text": "Approve"},
+             "value": SlackAction { decision: Decision::Approve, id: id.clone() }.encode()}),
+            json!({"type": "button", "style": "danger", "action_id": "reject",
+             "text": {"type": "plain_text", "text": "Reject"},
+             "value": SlackAction { decision: Decision::Reject, id: id.clone() }.encode()}),
+        ];
+        if let Some(link) = link {
+            buttons.push(json!({"type": "button", "action_id": "open", "url": link,
+                 "text": {"type": "plain_text", "text": "Open"}}));
+        }
         json!({
             "text": format!("Approval needed: {} step {}/{}", e(&self.service), self.step, self.steps),
             "blocks": [
@@ -535,16 +549,7 @@ impl ApprovalFacts {
                 {"type": "context", "elements": [
                     {"type": "mrkdwn", "text": format!("{} {}", self.on_approve(), self.on_reject())}
                 ]},
-                {"type": "actions", "block_id": "ecs-canary-approval", "elements": [
-                    {"type": "button", "style": "primary", "action_id": "approve",
-                     "text": {"type": "plain_text", "text": "Approve"},
-                     "value": SlackAction { decision: Decision::Approve, id: id.clone() }.encode()},
-                    {"type": "button", "style": "danger", "action_id": "reject",
-                     "text": {"type": "plain_text", "text": "Reject"},
-                     "value": SlackAction { decision: Decision::Reject, id: id.clone() }.encode()},
-                    {"type": "button", "action_id": "open", "url": link,
-                     "text": {"type": "plain_text", "text": "Open"}}
-                ]}
+                {"type": "actions", "block_id": "ecs-canary-approval", "elements": buttons}
             ]
         })
     }
@@ -778,9 +783,17 @@ mod tests {
             assert_eq!(SlackAction::parse(&action.encode()), Some(action));
         }
         let message = facts(None)
-            .slack_message(&id, "https://x/approvals/1")
+            .slack_message(&id, Some("https://x/approvals/1"))
             .to_string();
         assert!(message.contains(&format!("approve:{id}")), "{message}");
+        assert!(message.contains("https://x/approvals/1"), "{message}");
+        // Where links may not decide, the message carries none: the buttons only.
+        let without = facts(None).slack_message(&id, None).to_string();
+        assert!(
+            !without.contains("approvals/") && !without.contains("\"url\""),
+            "{without}"
+        );
+        assert!(without.contains(&format!("reject:{id}")), "{without}");
         for bad in [
             "",
             "approve",
@@ -814,8 +827,10 @@ mod tests {
     fn slack_values_cannot_become_links() {
         let mut evil = facts(Some(50));
         evil.release = "<https://evil.example|Approve> & more".into();
-        let message =
-            evil.slack_message(&ApprovalId::from_random([1; 16]), "https://x/approvals/1");
+        let message = evil.slack_message(
+            &ApprovalId::from_random([1; 16]),
+            Some("https://x/approvals/1"),
+        );
         let text = message.to_string();
         assert!(!text.contains("<https://evil.example"), "{text}");
         assert!(
@@ -895,7 +910,10 @@ mod tests {
         );
         assert!(body.contains("https://example.test/approvals/x"));
         assert!(step.email_subject().len() <= 100);
-        let slack = step.slack_message(&ApprovalId::from_random([1; 16]), "https://example.test/a");
+        let slack = step.slack_message(
+            &ApprovalId::from_random([1; 16]),
+            Some("https://example.test/a"),
+        );
         let blocks = slack["blocks"].as_array().unwrap();
         let actions = &blocks.iter().find(|b| b["type"] == "actions").unwrap()["elements"];
         assert!(slack
@@ -954,7 +972,10 @@ mod tests {
         );
         assert!(body.contains("Started:   2026-11-29T17:05:00Z, execution deploy-1"));
         let slack = second
-            .slack_message(&ApprovalId::from_random([1; 16]), "https://example.test/a")
+            .slack_message(
+                &ApprovalId::from_random([1; 16]),
+                Some("https://example.test/a"),
+            )
             .to_string();
         assert!(
             slack.contains("*Plan*\\n10 % ✓ → 50 % (now) → promote"),

@@ -576,6 +576,36 @@ async fn an_image_the_policy_does_not_allow_is_refused_before_anything_is_taken(
 }
 
 #[tokio::test]
+async fn slack_carries_the_link_only_where_a_link_may_decide() {
+    for (policy, link_in_slack) in [
+        (json!({"channels": ["email", "slack"]}), true),
+        (json!({"channels": ["slack"]}), false),
+        (Value::Null, true),
+    ] {
+        let fake = FakeAws::new();
+        let stepped = stepped_with(&fake, json!({"approvalPolicy": policy})).await;
+        let context = context_with(&fake, |settings| {
+            settings.slack_webhook_url = Some("https://hooks.slack.test/T/B/X".into());
+        });
+        request_approval(
+            context,
+            json!({"taskToken": "token-1", "execution": "run-1", "deployment": stepped}),
+        )
+        .await
+        .expect("the approval is requested");
+        let posts = fake.state().webhook_posts.clone();
+        assert_eq!(posts.len(), 1, "{policy}");
+        let message = posts[0].1.to_string();
+        assert!(message.contains("\"approve\""), "{message}");
+        assert_eq!(
+            message.contains("https://approve.example/approvals/"),
+            link_in_slack,
+            "{policy}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn every_answer_of_the_approval_endpoint_is_sent_with_security_headers() {
     let fake = FakeAws::new();
     let stepped = stepped_with(&fake, json!({})).await;

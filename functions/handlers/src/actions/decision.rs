@@ -6,8 +6,8 @@
 
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
-    iso8601, AnalysisError, ApprovalFacts, ApprovalId, ApprovalStatus, Approver, Decision,
-    Deployment, ErrorKind, ErrorName, HistoryEvent, LinkState,
+    iso8601, AnalysisError, ApprovalFacts, ApprovalId, ApprovalPolicy, ApprovalStatus, Approver,
+    Decision, Deployment, ErrorKind, ErrorName, HistoryEvent, LinkState,
 };
 use serde_json::json;
 
@@ -146,22 +146,31 @@ pub async fn settle_decision(
     }
 }
 
-/// The approval policy that applies to a request: the deployment's own held
-/// to the stack's (the floor: it may only narrow it); `Err` with the reason
-/// when the approver may not make this decision (a malformed default, or an
-/// own policy below the floor, refuses everyone: fail closed).
+/// The approval policy that applies to a deployment: its own held to the
+/// stack's (the floor: it may only narrow it); `Err` with the reason when
+/// there is none to apply (a malformed default, or an own policy below the
+/// floor: everyone is refused, it fails closed).
+pub fn deployment_policy(
+    context: &Context,
+    deployment: Option<&Deployment>,
+) -> Result<ApprovalPolicy, String> {
+    let floor = context.settings.default_policy()?;
+    match deployment.and_then(|d| d.request.approval_policy.as_ref()) {
+        Some(own) => own.within(&floor).map_err(|below| below.to_string()),
+        None => Ok(floor),
+    }
+}
+
+/// Whether `approver` may make this decision on a request under its
+/// deployment's policy; `Err` with the reason when not.
 fn policy_allows(
     context: &Context,
     record: &ApprovalRecord,
     approver: &Approver,
     decision: Decision,
 ) -> Result<(), String> {
-    let floor = context.settings.default_policy()?;
     let deployment = record.deployment.as_ref();
-    let policy = match deployment.and_then(|d| d.request.approval_policy.as_ref()) {
-        Some(own) => own.within(&floor).map_err(|below| below.to_string())?,
-        None => floor,
-    };
+    let policy = deployment_policy(context, deployment)?;
     let initiator = deployment.and_then(|d| d.request.started_by.as_deref());
     policy
         .check(approver, decision == Decision::Approve, initiator)

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
-use ecs_canary_core::{ApprovalId, ApprovalStatus, Deployment, HistoryEvent, Notice};
+use ecs_canary_core::{ApprovalId, ApprovalStatus, Channel, Deployment, HistoryEvent, Notice};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::actions::decision::deployment_policy;
 use crate::actions::evidence::request_evidence;
 use crate::actions::notify::{approval_facts, deliver, send_notice};
 use crate::events::{error_and_cause, parse};
@@ -161,11 +162,15 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         approvals.renew(&record).await?;
     }
     let link = settings.approval_link(&id);
+    // Slack carries the link only where a link may decide.
+    let links_decide = deployment_policy(&context, Some(&event.deployment)).is_ok_and(|policy| {
+        policy.channels.is_empty() || policy.channels.contains(&Channel::Email)
+    });
 
     let sent = deliver(
         &context,
         (&facts.email_subject(), &facts.email_body(&link)),
-        &facts.slack_message(&id, &link),
+        &facts.slack_message(&id, links_decide.then_some(link.as_str())),
         &claimed.delivered,
     )
     .await;
