@@ -194,6 +194,21 @@ async fn the_articles_whole_cycle() {
     assert_eq!(end.tag.as_deref(), Some("Green"));
     assert_eq!(end.green.id, after_promotion.green.id);
     assert_eq!(lock_holder(&clients).await, None);
+
+    // At rest nobody holds the service: a crafted payload (the colours'
+    // target groups swapped, a hand-changed split claimed) moves no rule.
+    let mut swapped = deployment.clone();
+    swapped["stableTargetGroup"] = deployment["candidateTargetGroup"].clone();
+    swapped["candidateTargetGroup"] = deployment["stableTargetGroup"].clone();
+    for reason in ["SplitChangedByHand", "Rejected"] {
+        let _ = emulator
+            .invoke(
+                "rollback",
+                &json!({"deployment": swapped, "reason": {"Error": reason, "Cause": "crafted"}}),
+            )
+            .await;
+        assert_eq!(state(&clients).await, end, "nothing moved ({reason})");
+    }
 }
 
 #[tokio::test]

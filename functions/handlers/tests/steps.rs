@@ -270,6 +270,41 @@ async fn a_rollback_restores_stable_and_points_testers_back() {
     assert!(fake.state().locks.is_empty());
 }
 
+#[tokio::test]
+async fn a_rollback_for_an_execution_without_the_lock_moves_no_rule() {
+    // Whoever may invoke the rollback, with a payload of their making for a
+    // service at rest (no lock) or held by another execution: nothing moves,
+    // whatever rules and target groups it names.
+    for holder in [None, Some("run-other")] {
+        let fake = FakeAws::new();
+        let mut d = deployment(&fake);
+        {
+            let mut state = fake.state();
+            state.locks.clear();
+            if let Some(holder) = holder {
+                state
+                    .locks
+                    .insert("c/s".into(), (holder.into(), NOW + 3_600));
+            }
+        }
+        // The tester rule forwards to Green; the payload says Green is stable.
+        d["stableTargetGroup"] = json!(GREEN);
+        d["candidateTargetGroup"] = json!(BLUE);
+        d["stable"] = json!("Green");
+        d["candidate"] = json!("Blue");
+        fake.state().rules.insert(TESTER.into(), only(BLUE));
+        let before = fake.state().rules.clone();
+        for reason in ["SplitChangedByHand", "Rejected"] {
+            let _ = rollback(
+                context(&fake),
+                json!({"deployment": d, "reason": {"Error": reason, "Cause": "crafted"}}),
+            )
+            .await;
+            assert_eq!(fake.state().rules, before, "{holder:?} {reason}");
+        }
+    }
+}
+
 // --- approvals ---------------------------------------------------------------
 
 fn pending(fake: &FakeAws) -> ApprovalId {

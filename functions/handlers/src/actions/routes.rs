@@ -213,18 +213,20 @@ async fn routes_in(
 /// tester rules and each colour's target group must be those of the stack
 /// the lock names (read now), or it is `RoutesMismatch` and nothing may
 /// change. A rollback thus moves only the rules of the deployment that holds
-/// the service, whatever its payload says. A lock held by another execution
-/// (or by none) is left to the lock check of whatever moves traffic.
+/// the service, whatever its payload says. `Ok(true)` when the execution
+/// holds the lock (and names its routes); `Ok(false)` when another one or
+/// none does: then nothing of the payload's may move but through a lock
+/// check of its own (the weighted rule's), and tester rules not at all.
 pub async fn check_held_routes(
     context: &Context,
     deployment: &Deployment,
-) -> Result<(), FunctionError> {
+) -> Result<bool, FunctionError> {
     let key = deployment.lock_key();
     let Some(held) = context.ports.locks.held(&key).await? else {
-        return Ok(());
+        return Ok(false);
     };
     if held.owner != deployment.owner {
-        return Ok(());
+        return Ok(false);
     }
     // A lock taken before locks named their stack: the deployment's own.
     let stack = held
@@ -234,7 +236,7 @@ pub async fn check_held_routes(
     let request = &deployment.request;
     let routes = routes_in(context, &request.cluster, &request.service, &stack).await?;
     if same_routes(deployment, &routes) {
-        Ok(())
+        Ok(true)
     } else {
         Err(FunctionError::RoutesMismatch { key, stack })
     }

@@ -31,8 +31,11 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
         stable_first,
     } = parse(event)?;
     // Only the routes of the deployment that holds the service, whatever
-    // the payload says; before anything changes.
-    check_held_routes(&context, &deployment).await?;
+    // the payload says; before anything changes. A payload whose execution
+    // does not hold the lock (an earlier attempt released it, a person did,
+    // or it never did) moves no tester rule: the weighted rule is guarded by
+    // the lock on its own (apply_split moves nothing for a non-holder).
+    let holds = check_held_routes(&context, &deployment).await?;
     let (error, cause) = error_and_cause(&reason);
     if !stable_first {
         // An alarm that fires now finds the deployment rolling back and
@@ -44,7 +47,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
             .await?;
     }
     let mut rule_left_as_is = !rollback_restores_split(&error);
-    let mut lock_lost = error == LOCK_LOST;
+    let mut lock_lost = error == LOCK_LOST || !holds;
     if !rule_left_as_is {
         match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
             Ok(split) => deployment.split = split,
