@@ -165,7 +165,7 @@ endif
 # needs no glibc newer than 2.34 (provided.al2023).
 package: venv cross-deps
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$(AARCH64_LINKER) \
-	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --lambda-dir target/lambda \
 		$(addprefix -p ,$(FUNCTIONS))
 	infra/scripts/check-glibc.sh $(ARCH) $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
@@ -189,7 +189,7 @@ deploy: package
 # Size, start-up time, first-invoke latency and peak memory of each release
 # function binary (the bootstraps make package ships), against the local emulator.
 bench: venv
-	$(VENV)/bin/cargo-lambda lambda build --release --compiler cargo \
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --lambda-dir target/lambda-bench $(addprefix -p ,$(FUNCTIONS))
 	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
 	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-flow

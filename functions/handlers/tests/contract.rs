@@ -1,13 +1,14 @@
 //! The contract between the code and the state machine: every error name
 //! the state machine matches on is one the code (or the state machine
 //! itself) produces, and the error table of `state-machine/README.md` lists
-//! exactly the names that exist.
+//! exactly the names that exist; and the deployable template keeps its
+//! guards (who may receive links, to whom roles may be passed).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ecs_canary_core::ErrorKind;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -251,4 +252,57 @@ fn every_path_the_state_machine_reads_is_in_a_typed_output() {
         selected.iter().any(|p| p == "$.Payload.failure"),
         "{selected:?}"
     );
+}
+
+/// The deployable template, as the functions read templates (YAML tags as
+/// their JSON forms).
+fn deployable_template() -> Value {
+    let text = std::fs::read_to_string(root().join("infra/ecs-canary.yaml")).expect("the template");
+    ecs_canary_core::Template::parse(&text)
+        .expect("the template parses")
+        .as_json()
+        .clone()
+}
+
+/// Every object in `value` (however deep, `Fn::If` branches included)
+/// whose `Action` is `action`.
+fn granting(value: &Value, action: &str, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("Action").and_then(Value::as_str) == Some(action) {
+                found.push(value.clone());
+            }
+            map.values()
+                .for_each(|inner| granting(inner, action, found));
+        }
+        Value::Array(items) => items.iter().for_each(|i| granting(i, action, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn only_the_stacks_subscription_receives_links_and_roles_go_only_to_their_service() {
+    let template = deployable_template();
+    // The approval topic denies every Subscribe but the stack's own email.
+    let topic_policy = &template["Resources"]["ApprovalTopicPolicy"]["Properties"];
+    assert_eq!(topic_policy["Topics"][0]["Ref"], "ApprovalTopic");
+    let deny = &topic_policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        (&deny["Effect"], &deny["Action"], &deny["Principal"]),
+        (&json!("Deny"), &json!("sns:Subscribe"), &json!("*"))
+    );
+    assert!(
+        deny["Condition"]["StringNotEquals"]["sns:Endpoint"].is_object(),
+        "{deny}"
+    );
+    // A role may be passed only to the service it is for.
+    let mut pass_role = Vec::new();
+    granting(&template["Resources"], "iam:PassRole", &mut pass_role);
+    assert!(pass_role.len() >= 3, "{pass_role:?}");
+    for statement in pass_role {
+        assert!(
+            statement["Condition"]["StringEquals"]["iam:PassedToService"].is_string(),
+            "iam:PassRole without iam:PassedToService: {statement}"
+        );
+    }
 }
