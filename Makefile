@@ -10,6 +10,7 @@
 #   make soak            30 deployments over 10 services with random fates on a bad day (a short one is in make test)
 #   make emulator        start the local AWS emulator in the background (prints its environment)
 #   make emulator-stop   stop it
+#   make python-lock     the Python .lock files (versions and hashes) again from the requirements*.txt
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -29,7 +30,7 @@ AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
 
-.PHONY: help venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help python-lock venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -39,29 +40,38 @@ help:
 # A project-local virtualenv with the pinned emulator and cargo-lambda.
 venv: $(VENV_STAMP)
 
-# pip installs uv (pinned, from PyPI), and uv installs the rest: the same
-# packages from the same registry, in seconds of CPU instead of pip's minute
-# and a half. The emulator's virtualenv is compiled to bytecode at install
-# (in parallel): every test starts Python processes, and an environment with
-# PYTHONDONTWRITEBYTECODE would otherwise compile moto at each of them.
-# checkov runs once per `make test`: its virtualenv is not compiled.
-UV_VERSION    := 0.13.9
+# pip installs uv, and uv installs the rest: the same packages from the same
+# registry, in seconds of CPU instead of pip's minute and a half. Every
+# package, dependencies included, is installed at the version and with the
+# hashes of the .lock files (`make python-lock` makes them again from the
+# .txt files, which say what is wanted). The emulator's virtualenv is
+# compiled to bytecode at install (in parallel): every test starts Python
+# processes, and an environment with PYTHONDONTWRITEBYTECODE would otherwise
+# compile moto at each of them. checkov runs once per `make test`: its
+# virtualenv is not compiled.
 UV            := $(VENV)/bin/uv
-UV_INSTALL    := $(UV) pip install -q
+UV_INSTALL    := $(UV) pip install -q --require-hashes
 
-$(VENV_STAMP): tests/emulator/requirements.txt tests/emulator/requirements-nodeps.txt
+$(VENV_STAMP): tests/emulator/requirements-uv.lock tests/emulator/requirements.lock tests/emulator/requirements-nodeps.lock
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@test -x $(PYTHON) || python3 -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile uv==$(UV_VERSION)
-	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) -r tests/emulator/requirements.txt
-	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) --no-deps -r tests/emulator/requirements-nodeps.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-compile --require-hashes -r tests/emulator/requirements-uv.lock
+	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) -r tests/emulator/requirements.lock
+	$(UV_INSTALL) --compile-bytecode --python $(PYTHON) --no-deps -r tests/emulator/requirements-nodeps.lock
 	@touch $@
 
 # The IaC security scanner, pinned (infra/requirements-lint.txt).
-$(LINT_STAMP): infra/requirements-lint.txt | $(VENV_STAMP)
+$(LINT_STAMP): infra/requirements-lint.lock | $(VENV_STAMP)
 	@test -x $(LINT_VENV)/bin/python || $(UV) venv -q --python python3 $(LINT_VENV)
-	$(UV_INSTALL) --python $(LINT_VENV)/bin/python -r infra/requirements-lint.txt
+	$(UV_INSTALL) --python $(LINT_VENV)/bin/python -r infra/requirements-lint.lock
 	@touch $@
+
+# The .lock files again, from the .txt files (after changing a pin).
+python-lock: $(VENV_STAMP)
+	@for wanted in tests/emulator/requirements-uv tests/emulator/requirements infra/requirements-lint; do \
+		$(UV) pip compile -q --python-version 3.11 --generate-hashes $$wanted.txt -o $$wanted.lock || exit 1; done
+	$(UV) pip compile -q --python-version 3.11 --generate-hashes --no-deps \
+		tests/emulator/requirements-nodeps.txt -o tests/emulator/requirements-nodeps.lock
 
 build:
 	$(CARGO) build --workspace --all-targets
