@@ -99,6 +99,7 @@ def main() -> None:
         # enforce IAM, so the stack pattern covers the tests' many stacks.
         "ManagedClusterName": args.cluster,
         "ManagedStackNamePattern": "*",
+        "ManagedLoadBalancerArns": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/*",
     }
     # What moto cannot generate in a stack: the key approval links are derived with.
     parameters["LinkSecretArn"] = secret(secrets, f"{args.stack}/link-secret", os.urandom(32).hex())

@@ -265,11 +265,16 @@ fn deployable_template() -> Value {
 }
 
 /// Every object in `value` (however deep, `Fn::If` branches included)
-/// whose `Action` is `action`.
+/// whose `Action` is or lists `action`.
 fn granting(value: &Value, action: &str, found: &mut Vec<Value>) {
     match value {
         Value::Object(map) => {
-            if map.get("Action").and_then(Value::as_str) == Some(action) {
+            let grants = match map.get("Action") {
+                Some(Value::String(one)) => one == action,
+                Some(Value::Array(many)) => many.iter().any(|a| a == action),
+                _ => false,
+            };
+            if grants {
                 found.push(value.clone());
             }
             map.values()
@@ -296,6 +301,23 @@ fn only_the_stacks_subscription_receives_links_and_roles_go_only_to_their_servic
         "{deny}"
     );
     // A role may be passed only to the service it is for.
+    // Listener rules (and listeners) only of the load balancers named.
+    for action in [
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",
+    ] {
+        let mut modify = Vec::new();
+        granting(&template["Resources"], action, &mut modify);
+        assert!(!modify.is_empty(), "{action}");
+        for statement in &modify {
+            assert!(
+                statement["Resource"]
+                    .to_string()
+                    .contains("ManagedLoadBalancerArns"),
+                "{action} beyond ManagedLoadBalancerArns: {statement}"
+            );
+        }
+    }
     let mut pass_role = Vec::new();
     granting(&template["Resources"], "iam:PassRole", &mut pass_role);
     assert!(pass_role.len() >= 3, "{pass_role:?}");
