@@ -258,4 +258,28 @@ async fn adapters_name_missing_resources() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "StackResourceNotFound", "{err}");
+
+    // A template with a named IAM role needs CAPABILITY_NAMED_IAM (the
+    // emulator, as CloudFormation, refuses it otherwise): the adapters
+    // acknowledge what GetTemplateSummary says the template needs.
+    let template = |topic: &str| {
+        serde_json::json!({"Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": topic}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": "capabilities-check",
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}}
+        }})
+        .to_string()
+    };
+    clients
+        .stacks
+        .create("capabilities-check", &template("first"), &[])
+        .await
+        .expect("created with the capabilities it needs");
+    let outcome = clients
+        .stacks
+        .update("capabilities-check", &template("second"), None, None)
+        .await
+        .expect("updated with the capabilities it needs");
+    assert_eq!(outcome, UpdateOutcome::Started);
 }

@@ -137,6 +137,20 @@ impl Stacks {
             })
     }
 
+    /// The capabilities `template` needs acknowledged (IAM resources,
+    /// named ones, transforms), as CloudFormation's GetTemplateSummary says:
+    /// a stack update acknowledges those and no more.
+    async fn capabilities_needed(&self, template: &str) -> Result<Vec<Capability>, AwsError> {
+        let summary = self
+            .client
+            .get_template_summary()
+            .template_body(template)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("cloudformation:GetTemplateSummary"))?;
+        Ok(summary.capabilities().to_vec())
+    }
+
     /// Creates a stack; returns its id.
     pub async fn create(
         &self,
@@ -144,11 +158,13 @@ impl Stacks {
         template: &str,
         parameters: &[(&str, &str)],
     ) -> Result<String, AwsError> {
+        let capabilities = self.capabilities_needed(template).await?;
         let mut request = self
             .client
             .create_stack()
             .stack_name(stack)
-            .template_body(template);
+            .template_body(template)
+            .set_capabilities(Some(capabilities));
         for (key, value) in parameters {
             request = request.parameters(
                 Parameter::builder()
@@ -165,9 +181,9 @@ impl Stacks {
     }
 
     /// Updates the stack with a new template, keeping every parameter's value;
-    /// with `role_arn`, CloudFormation acts with that service role. The
-    /// capabilities an application template may need (IAM resources, macros)
-    /// are acknowledged; `token` (the same for a retried update) lets
+    /// with `role_arn`, CloudFormation acts with that service role. Only the
+    /// capabilities the template needs (IAM resources, macros) are
+    /// acknowledged; `token` (the same for a retried update) lets
     /// CloudFormation recognise a retry of an update it already accepted.
     pub async fn update(
         &self,
@@ -177,6 +193,7 @@ impl Stacks {
         token: Option<&str>,
     ) -> Result<UpdateOutcome, AwsError> {
         let current = self.describe(stack).await?;
+        let capabilities = self.capabilities_needed(template).await?;
         let mut request = self
             .client
             .update_stack()
@@ -184,9 +201,7 @@ impl Stacks {
             .template_body(template)
             .set_role_arn(role_arn.map(str::to_string))
             .set_client_request_token(token.map(str::to_string))
-            .capabilities(Capability::CapabilityIam)
-            .capabilities(Capability::CapabilityNamedIam)
-            .capabilities(Capability::CapabilityAutoExpand);
+            .set_capabilities(Some(capabilities));
         for key in &current.parameters {
             request = request.parameters(
                 Parameter::builder()

@@ -27,6 +27,8 @@ Imported by the launcher before the server starts. It:
   default at creation (moto raised KeyError);
 * refuses UpdateStack on a stack still updating, unless it carries the
   ClientRequestToken of the update in progress (then: accepted, nothing new);
+* CreateStack and UpdateStack need the capabilities a template's IAM
+  resources and transforms call for, and GetTemplateSummary names them;
 * re-evaluates resources whose ``Ref``/``Fn::GetAtt``/``Fn::Sub`` targets changed
   during a stack update, in dependency order, as CloudFormation does.
 
@@ -45,6 +47,7 @@ from . import primary_task_set  # noqa: F401
 from . import stack_update_dependents  # noqa: F401
 from . import use_previous_value  # noqa: F401
 from . import update_in_progress  # noqa: F401
+from . import capabilities  # noqa: F401
 from . import local_lambda  # noqa: F401
 from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
@@ -70,6 +73,7 @@ PATCHES = (
     stack_update_dependents,
     use_previous_value,
     update_in_progress,
+    capabilities,
     local_lambda,
     state_machine,
     function_url,

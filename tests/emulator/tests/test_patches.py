@@ -194,6 +194,25 @@ def test_use_previous_value_works_for_a_parameter_that_took_its_default():
     assert out["Size"] == "small"
 
 
+def test_a_template_needs_its_capabilities_and_the_summary_names_them():
+    """capabilities: moto ignored capabilities and GetTemplateSummary named none."""
+    cfn = client("cloudformation")
+    plain = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "c"}}}}
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": []}}}
+    with_role = {"Resources": {**plain["Resources"], "Role": role}}
+    named = {"Resources": {**plain["Resources"], "Role": {**role, "Properties": {**role["Properties"], "RoleName": "r"}}}}
+    summary = lambda t: cfn.get_template_summary(TemplateBody=json.dumps(t)).get("Capabilities", [])  # noqa: E731
+    assert (summary(plain), summary(with_role), summary(named)) == ([], ["CAPABILITY_IAM"], ["CAPABILITY_NAMED_IAM"])
+    create("caps", plain)
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException):
+        update("caps", with_role)
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException):
+        update("caps", named, Capabilities=["CAPABILITY_IAM"])
+    update("caps", named, Capabilities=["CAPABILITY_NAMED_IAM"])
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException):
+        create("caps-2", with_role)
+
+
 def test_a_state_machine_definition_comes_from_s3_with_its_substitutions():
     """state_machine: moto ignored DefinitionS3Location and DefinitionSubstitutions."""
     s3 = client("s3")
