@@ -61,6 +61,17 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("InvalidSteps"), "{}", bad.stderr);
 
+    // The same input started from the console names nobody: under
+    // separation of duties it is refused, and nothing changes.
+    let console = flow.start("console-1-0-1", &input).await;
+    let (status, error) = flow.finished(&console, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("InitiatorUnknown"))
+    );
+    assert_eq!(app_state(&clients).await, before);
+    assert_eq!(app_lock_holder(&clients).await, None);
+
     // start: as the caller, who is recorded as the initiator.
     let started = ecs_canary(
         &emulator,
@@ -176,9 +187,21 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
     let events = ecs_canary(&emulator, None, &["--json", "history", SERVICE])
         .await
         .json();
-    let trail: Vec<(String, String)> = events
+    // The console start's refusal, and the command line's deployment.
+    let (refusals, rest): (Vec<&Value>, Vec<&Value>) = events
         .as_array()
         .expect("events")
+        .iter()
+        .partition(|e| e["kind"] == json!("refused"));
+    assert_eq!(refusals.len(), 1, "{events:#}");
+    assert!(
+        refusals[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("InitiatorUnknown")),
+        "{:#}",
+        refusals[0]
+    );
+    let trail: Vec<(String, String)> = rest
         .iter()
         .rev()
         .map(|e| {
@@ -209,7 +232,7 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
     assert_eq!(trail[3].1, DEFAULT_CALLER);
     assert_eq!(trail[4].1, bob_arn);
     assert_eq!(trail[7].1, DEFAULT_CALLER);
-    assert_eq!(events[1]["channel"], json!("cli"));
+    assert_eq!(rest[1]["channel"], json!("cli"));
     let unknown = ecs_canary(&emulator, None, &["history", "mattctest/nothing"]).await;
     assert_eq!(unknown.code, 4, "{unknown:?}");
     let no_cluster = ecs_canary(&emulator, None, &["history", "myservice"]).await;

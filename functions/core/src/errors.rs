@@ -133,6 +133,8 @@ error_kinds! {
     PolicyBelowFloor,
     /// The image's repository is not among the policy's `allowedImages`.
     ImageNotAllowed,
+    /// Separation of duties, and nobody is named as the deployment's initiator.
+    InitiatorUnknown,
     /// The ECR trigger's mappings are not valid.
     InvalidTriggerMappings,
     /// The event is not an ECR image push.

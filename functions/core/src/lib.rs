@@ -59,8 +59,8 @@ pub use input::{
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use policy::{
-    image_repository, ApprovalPolicy, Approver, Channel, ImageNotAllowed, PolicyBelowFloor,
-    PolicyError, PolicyRefusal, EMAIL_LINK,
+    image_repository, ApprovalPolicy, Approver, Channel, ImageNotAllowed, InitiatorUnknown,
+    PolicyBelowFloor, PolicyError, PolicyRefusal, EMAIL_LINK,
 };
 pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,

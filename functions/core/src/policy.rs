@@ -113,6 +113,23 @@ pub struct ApprovalPolicy {
     /// run; none: any. Checked before anything changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_images: Vec<String>,
+    /// Under separation of duties, a deployment whose initiator is unknown
+    /// (started from the console, or by a push whose pusher is not known)
+    /// is refused at the start unless this is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_unknown_initiator: Option<bool>,
+}
+
+/// Separation of duties without a known initiator: nobody could be kept from
+/// approving their own release.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("separation of duties needs to know who started a deployment, and nobody is named (`startedBy`): start it with `ecs-canary start`, or set `allowUnknownInitiator` in the stack's policy")]
+pub struct InitiatorUnknown;
+
+impl ErrorName for InitiatorUnknown {
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::InitiatorUnknown
+    }
 }
 
 /// The repository of an image reference: without its digest (`@sha256:…`)
@@ -204,14 +221,26 @@ pub struct PolicyError {
     pub reason: String,
 }
 
-const POLICY_FIELDS: [&str; 6] = [
+const POLICY_FIELDS: [&str; 7] = [
     "channels",
     "slackUsers",
     "slackTeam",
     "cliPrincipals",
     "separationOfDuties",
     "allowedImages",
+    "allowUnknownInitiator",
 ];
+
+fn flag(object: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, PolicyError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(on)) => Ok(Some(*on)),
+        Some(other) => Err(PolicyError {
+            field,
+            reason: format!("must be true or false, not {other}"),
+        }),
+    }
+}
 
 fn texts(object: &Map<String, Value>, field: &'static str) -> Result<Vec<String>, PolicyError> {
     let invalid = |reason: String| PolicyError { field, reason };
@@ -266,16 +295,7 @@ impl ApprovalPolicy {
                 })
             }
         };
-        let separation_of_duties = match object.get("separationOfDuties") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(on)) => Some(*on),
-            Some(other) => {
-                return Err(PolicyError {
-                    field: "separationOfDuties",
-                    reason: format!("must be true or false, not {other}"),
-                })
-            }
-        };
+        let separation_of_duties = flag(object, "separationOfDuties")?;
         Ok(ApprovalPolicy {
             channels,
             slack_users: texts(object, "slackUsers")?,
@@ -283,6 +303,7 @@ impl ApprovalPolicy {
             cli_principals: texts(object, "cliPrincipals")?,
             separation_of_duties,
             allowed_images: texts(object, "allowedImages")?,
+            allow_unknown_initiator: flag(object, "allowUnknownInitiator")?,
         })
     }
 
@@ -298,6 +319,9 @@ impl ApprovalPolicy {
             cli_principals: pick(&self.cli_principals, &defaults.cli_principals),
             separation_of_duties: self.separation_of_duties.or(defaults.separation_of_duties),
             allowed_images: pick(&self.allowed_images, &defaults.allowed_images),
+            allow_unknown_initiator: self
+                .allow_unknown_initiator
+                .or(defaults.allow_unknown_initiator),
         }
     }
 
@@ -349,6 +373,13 @@ impl ApprovalPolicy {
                 format!("adds {extra}, which no image pattern of the stack's policy covers"),
             ));
         }
+        if self.allow_unknown_initiator == Some(true) && floor.allow_unknown_initiator != Some(true)
+        {
+            return Err(below(
+                "allowUnknownInitiator",
+                "may not allow what the stack's policy does not".into(),
+            ));
+        }
         if floor.separation_of_duties == Some(true) && self.separation_of_duties == Some(false) {
             return Err(below(
                 "separationOfDuties",
@@ -356,6 +387,20 @@ impl ApprovalPolicy {
             ));
         }
         Ok(self.over(floor))
+    }
+
+    /// Whether a deployment started by `initiator` (when known) may start:
+    /// under separation of duties, only a known one, unless the policy
+    /// allows an unknown one.
+    pub fn admits_initiator(&self, initiator: Option<&str>) -> Result<(), InitiatorUnknown> {
+        let known = initiator.is_some_and(|who| !who.trim().is_empty());
+        if self.separation_of_duties == Some(true)
+            && !known
+            && self.allow_unknown_initiator != Some(true)
+        {
+            return Err(InitiatorUnknown);
+        }
+        Ok(())
     }
 
     /// Whether a deployment may run `image`: its repository matches one of
@@ -580,6 +625,10 @@ mod tests {
             ),
             (json!({"separationOfDuties": false}), "separationOfDuties"),
             (json!({"allowedImages": ["*"]}), "allowedImages"),
+            (
+                json!({"allowUnknownInitiator": true}),
+                "allowUnknownInitiator",
+            ),
         ] {
             assert_eq!(
                 policy(own.clone()).within(&floor).map_err(|e| e.field),
@@ -592,6 +641,27 @@ mod tests {
             .within(&ApprovalPolicy::default())
             .is_ok());
         assert_eq!(ApprovalPolicy::default().within(&floor), Ok(floor.clone()));
+    }
+
+    #[test]
+    fn separation_of_duties_needs_a_known_initiator_unless_allowed() {
+        let separated = policy(json!({"separationOfDuties": true}));
+        assert_eq!(separated.admits_initiator(None), Err(InitiatorUnknown));
+        assert_eq!(
+            separated.admits_initiator(Some("  ")),
+            Err(InitiatorUnknown)
+        );
+        assert_eq!(separated.admits_initiator(Some(ALICE)), Ok(()));
+        assert_eq!(InitiatorUnknown.error_kind(), ErrorKind::InitiatorUnknown);
+        let lenient = policy(json!({"separationOfDuties": true, "allowUnknownInitiator": true}));
+        assert_eq!(lenient.admits_initiator(None), Ok(()));
+        assert_eq!(ApprovalPolicy::default().admits_initiator(None), Ok(()));
+        // A deployment may turn it off under a floor that allows it, not on.
+        let own = policy(json!({"allowUnknownInitiator": false}));
+        assert_eq!(
+            own.within(&lenient).map(|p| p.admits_initiator(None)),
+            Ok(Err(InitiatorUnknown))
+        );
     }
 
     #[test]
@@ -639,6 +709,10 @@ mod tests {
             (json!({"slackTeam": 7}), "slackTeam"),
             (json!({"separationOfDuties": "yes"}), "separationOfDuties"),
             (json!({"allowedImages": "payments/*"}), "allowedImages"),
+            (
+                json!({"allowUnknownInitiator": "yes"}),
+                "allowUnknownInitiator",
+            ),
             (json!({"approvers": []}), ""),
             (json!([]), ""),
         ] {
@@ -684,6 +758,7 @@ mod tests {
                     cli_principals,
                     separation_of_duties,
                     allowed_images,
+                    allow_unknown_initiator: None,
                 }
             },
         )

@@ -557,9 +557,21 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
             "nothing recorded as started"
         );
     }
-    // Narrower than the floor: it starts.
+    // Separation of duties with nobody named as the initiator (a console
+    // start): refused, nothing taken.
     let input = json!({"cluster": "c", "service": "s", "stack": "st",
         "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"channels": ["cli"]}});
+    let error = resolve_stable(
+        context_with(&fake, floor),
+        json!({"input": input, "owner": "run-1"}),
+    )
+    .await
+    .expect_err("nobody named");
+    assert_eq!(error.error_type(), "InitiatorUnknown");
+    assert!(fake.state().locks.is_empty(), "no lock taken");
+    // Narrower than the floor, and started by someone: it starts.
+    let mut input = input;
+    input["startedBy"] = json!("arn:aws:iam::123456789012:user/alice");
     resolve_stable(
         context_with(&fake, floor),
         json!({"input": input, "owner": "run-1"}),

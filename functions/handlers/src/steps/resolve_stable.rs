@@ -44,6 +44,7 @@ pub async fn resolve_stable(
     if let Some(image) = &request.image {
         policy.admits_image(image)?;
     }
+    policy.admits_initiator(request.started_by.as_deref())?;
     let key = lock_key(&request.cluster, &request.service);
     let now = context.now();
     context
