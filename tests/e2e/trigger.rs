@@ -25,7 +25,8 @@ fn mappings() -> String {
         "cluster": "staging",
         "service": SERVICE,
         "stack": "staging-app",
-        "steps": [50]
+        "steps": [50],
+        "approvalPolicy": {"channels": ["slack"]}
     }])
     .to_string()
 }
@@ -166,4 +167,47 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
             .count(),
         2
     );
+
+    // A mapping's policy holds a start by hand of its service too: a wider
+    // one is refused at once; none of its own gets past the policy (and on,
+    // to the cluster staging does not have here).
+    for (name, policy, expected) in [
+        (
+            "by-hand-wider",
+            json!({"channels": ["email"]}),
+            "PolicyBelowFloor",
+        ),
+        ("by-hand", serde_json::Value::Null, "ClusterNotFound"),
+    ] {
+        let mut input = json!({"cluster": "staging", "service": SERVICE,
+            "stack": "staging-app", "image": "helloworld:1.0.2"});
+        if !policy.is_null() {
+            input["approvalPolicy"] = policy;
+        }
+        let arn = sfn
+            .start_execution()
+            .state_machine_arn(&state_machine)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .expect("start")
+            .execution_arn()
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let error = loop {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .expect("describe");
+            if described.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+                break described.error().unwrap_or_default().to_string();
+            }
+            assert!(Instant::now() < deadline, "{name} still running");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(error, expected, "{name}");
+    }
 }

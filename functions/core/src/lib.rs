@@ -75,4 +75,6 @@ pub use template::{
     TESTER_ROLE,
 };
 pub use time::{iso8601, parse_iso8601};
-pub use trigger::{glob_matches, parse_mappings, ImagePush, TriggerError, TriggerMapping};
+pub use trigger::{
+    glob_matches, parse_mappings, service_floor, ImagePush, TriggerError, TriggerMapping,
+};

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use sha2::{Digest, Sha256};
 
-use crate::{ApprovalPolicy, ErrorKind, ErrorName, StepPlan};
+use crate::{ApprovalPolicy, ErrorKind, ErrorName, PolicyBelowFloor, StepPlan};
 
 /// One line of the trigger's configuration: pushes to `repository` (whose tag
 /// matches `tagPattern`, a glob with `*` and `?`; default any tag) deploy to
@@ -63,6 +63,23 @@ impl ErrorName for TriggerError {
 }
 
 /// Parses the mappings (a JSON list).
+/// The floor of any deployment of `cluster`/`service`: the stack's policy,
+/// narrowed by the policy of every trigger mapping that deploys that service
+/// (a push deploys under it, so a start by hand may not deploy under less).
+/// A mapping whose policy would widen the stack's is [`PolicyBelowFloor`].
+pub fn service_floor(
+    stack: &ApprovalPolicy,
+    mappings: &[TriggerMapping],
+    cluster: &str,
+    service: &str,
+) -> Result<ApprovalPolicy, PolicyBelowFloor> {
+    mappings
+        .iter()
+        .filter(|m| m.cluster == cluster && m.service == service)
+        .filter_map(|m| m.approval_policy.as_ref())
+        .try_fold(stack.clone(), |floor, policy| policy.within(&floor))
+}
+
 pub fn parse_mappings(text: &str) -> Result<Vec<TriggerMapping>, TriggerError> {
     serde_json::from_str(text).map_err(|e| TriggerError::InvalidMappings(e.to_string()))
 }
@@ -203,6 +220,36 @@ impl TriggerMapping {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_mapped_services_floor_is_its_mappings_policy_within_the_stacks() {
+        let mappings = parse_mappings(
+            r#"[{"repository": "app", "cluster": "c", "service": "s", "stack": "st",
+                 "approvalPolicy": {"channels": ["slack"], "separationOfDuties": true}},
+                {"repository": "other", "cluster": "c", "service": "t", "stack": "st2",
+                 "approvalPolicy": {"channels": ["email"]}}]"#,
+        )
+        .unwrap();
+        let stack =
+            ApprovalPolicy::from_json(&json!({"channels": ["email", "slack", "cli"]})).unwrap();
+        let floor = service_floor(&stack, &mappings, "c", "s").unwrap();
+        assert_eq!(floor.channels, vec![crate::Channel::Slack]);
+        assert_eq!(floor.separation_of_duties, Some(true));
+        // A start by hand may narrow it, not widen it.
+        let email = ApprovalPolicy::from_json(&json!({"channels": ["email"]})).unwrap();
+        assert_eq!(email.within(&floor).map_err(|e| e.field), Err("channels"));
+        // Unmapped services keep the stack's policy.
+        assert_eq!(
+            service_floor(&stack, &mappings, "c", "u"),
+            Ok(stack.clone())
+        );
+        // A mapping wider than the stack is no floor.
+        let narrow_stack = ApprovalPolicy::from_json(&json!({"channels": ["email"]})).unwrap();
+        assert_eq!(
+            service_floor(&narrow_stack, &mappings, "c", "s").map_err(|e| e.field),
+            Err("channels")
+        );
+    }
 
     fn push_event(repository: &str, tag: &str, digest: &str) -> Value {
         json!({

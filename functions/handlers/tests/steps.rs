@@ -581,6 +581,43 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
 }
 
 #[tokio::test]
+async fn a_trigger_mappings_policy_holds_a_start_by_hand_too() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let mapped = |settings: &mut Settings| {
+        settings.trigger_mappings = Some(
+            r#"[{"repository": "app", "cluster": "c", "service": "s", "stack": "st",
+                 "approvalPolicy": {"channels": ["slack"]}}]"#
+                .into(),
+        );
+    };
+    let input = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"channels": ["email"]}});
+    let error = resolve_stable(
+        context_with(&fake, mapped),
+        json!({"input": input, "owner": "run-1"}),
+    )
+    .await
+    .expect_err("wider than the mapping");
+    assert_eq!(error.error_type(), "PolicyBelowFloor");
+    assert!(fake.state().locks.is_empty(), "no lock taken");
+    // Without a policy of its own it deploys under the mapping's.
+    let input = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}});
+    let deployment = resolve_stable(
+        context_with(&fake, mapped),
+        json!({"input": input, "owner": "run-1"}),
+    )
+    .await
+    .expect("starts");
+    let held = deployment
+        .request
+        .approval_policy
+        .expect("the mapping's policy");
+    assert_eq!(held.channels, vec![ecs_canary_core::Channel::Slack]);
+}
+
+#[tokio::test]
 async fn an_image_the_policy_does_not_allow_is_refused_before_anything_is_taken() {
     let fake = FakeAws::new();
     arrange_example(&fake, (100, 0));

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::{
-    lock_expiry, lock_key, parse_iso8601, Deployment, DeploymentRequest, HistoryEvent,
+    lock_expiry, lock_key, parse_iso8601, parse_mappings, service_floor, Deployment,
+    DeploymentRequest, HistoryEvent,
 };
 use serde_json::Value;
 
@@ -23,24 +24,36 @@ pub async fn resolve_stable(
     event: Value,
 ) -> Result<Deployment, FunctionError> {
     let event: ResolveEvent = parse(event)?;
-    let request = DeploymentRequest::from_json(&event.input)?;
+    let mut request = DeploymentRequest::from_json(&event.input)?;
     let owner = event.owner.trim();
     if owner.is_empty() {
         return Err(FunctionError::InvalidEvent(
             "`owner` must name the execution".into(),
         ));
     }
-    // A deployment's own approval policy may only narrow the stack's, and
-    // the image must be one the policy allows, before anything is taken (a
+    // A deployment's own approval policy may only narrow the stack's (and
+    // the policy of a trigger mapping that deploys the service), and the
+    // image must be one the policy allows, before anything is taken (a
     // malformed stack policy refuses every start).
-    let floor = context
+    let stack_floor = context
         .settings
         .default_policy()
         .map_err(FunctionError::Misconfigured)?;
+    let mappings = match &context.settings.trigger_mappings {
+        Some(text) => parse_mappings(text)?,
+        None => Vec::new(),
+    };
+    let floor = service_floor(&stack_floor, &mappings, &request.cluster, &request.service)?;
     let policy = match &request.approval_policy {
         Some(own) => own.within(&floor)?,
-        None => floor,
+        None => floor.clone(),
     };
+    // Where a mapping narrowed the floor, the deployment carries the policy
+    // that holds it, so that every decision is held to it (and, again, to
+    // the stack's).
+    if floor != stack_floor {
+        request.approval_policy = Some(policy.clone());
+    }
     if let Some(image) = &request.image {
         policy.admits_image(image)?;
     }
