@@ -218,8 +218,10 @@ FUNCTIONS_PORT ?= 9000
 # Each function exactly as `cargo lambda watch` runs it (`cargo run --bin
 # <name>`: every build resolves the same features, functions/workspace-hack),
 # so none compiles on its first invocation.
+# With the same compiler settings as make test, so that after it nothing is
+# built again (the demo and the emulator's own builds run with them too).
 build-functions:
-	$(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
+	$(LINTED_BUILD) $(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 
 # The emulator with infra/ deployed to it and the function binaries served by
 # `cargo lambda watch`, in the background. TRIGGER_MAPPINGS='[…]' configures
@@ -228,8 +230,8 @@ emulator: venv build-functions
 	@mkdir -p $(EMULATOR_DIR)
 	@if [ -f $(EMULATOR_DIR)/pid ] && kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null; then \
 		echo "the emulator is already running (pid $$(cat $(EMULATOR_DIR)/pid)); make emulator-stop first" >&2; exit 1; fi
-	@$(CARGO) build --quiet -p ecs-canary-e2e --bin local-aws
-	@EMULATOR_PORT=$(EMULATOR_PORT) FUNCTIONS_PORT=$(FUNCTIONS_PORT) nohup target/debug/local-aws \
+	@$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-e2e --bin local-aws
+	@$(LINTED_BUILD) EMULATOR_PORT=$(EMULATOR_PORT) FUNCTIONS_PORT=$(FUNCTIONS_PORT) nohup target/debug/local-aws \
 		> $(EMULATOR_DIR)/emulator.out 2> $(EMULATOR_DIR)/emulator.log < /dev/null & echo $$! > $(EMULATOR_DIR)/pid
 	@for _ in $$(seq 1 600); do \
 		grep -q '^ready' $(EMULATOR_DIR)/emulator.out 2>/dev/null && break; \
@@ -254,8 +256,8 @@ emulator-stop:
 # The whole flow on the local emulator; DEMO_INTERACTIVE=1 waits for you to
 # approve or reject each step in a browser.
 demo: venv build-functions
-	$(CARGO) build --quiet -p ecs-canary-cli
-	$(CARGO) run --quiet -p ecs-canary-e2e --bin demo
+	$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-cli
+	$(LINTED_BUILD) $(CARGO) run --quiet -p ecs-canary-e2e --bin demo
 
 clean: emulator-stop
 	$(CARGO) clean
