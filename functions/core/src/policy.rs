@@ -389,6 +389,11 @@ impl ApprovalPolicy {
         Ok(self.over(floor))
     }
 
+    /// Whether decisions may come through `channel` (no channels named: any).
+    pub fn allows_channel(&self, channel: Channel) -> bool {
+        self.channels.is_empty() || self.channels.contains(&channel)
+    }
+
     /// Whether a deployment started by `initiator` (when known) may start:
     /// under separation of duties, only a known one, unless the policy
     /// allows an unknown one.
@@ -432,7 +437,7 @@ impl ApprovalPolicy {
         approve: bool,
         initiator: Option<&str>,
     ) -> Result<(), PolicyRefusal> {
-        if !self.channels.is_empty() && !self.channels.contains(&approver.channel) {
+        if !self.allows_channel(approver.channel) {
             return Err(PolicyRefusal::ChannelNotAllowed {
                 channel: approver.channel.as_str(),
                 allowed: self

@@ -163,9 +163,8 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     }
     let link = settings.approval_link(&id);
     // Slack carries the link only where a link may decide.
-    let links_decide = deployment_policy(&context, Some(&event.deployment)).is_ok_and(|policy| {
-        policy.channels.is_empty() || policy.channels.contains(&Channel::Email)
-    });
+    let links_decide = deployment_policy(&context, Some(&event.deployment))
+        .is_ok_and(|policy| policy.allows_channel(Channel::Email));
 
     let sent = deliver(
         &context,
