@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
+use ecs_canary_e2e::flow::Flow;
 use ecs_canary_e2e::{Emulator, EmulatorOptions};
 use serde_json::json;
 
@@ -168,6 +169,7 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
         2
     );
 
+    let flow = Flow::create(&emulator).await;
     // A mapping's policy holds a start by hand of its service too: a wider
     // one is refused at once; none of its own gets past the policy (and on,
     // to the cluster staging does not have here).
@@ -184,30 +186,8 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
         if !policy.is_null() {
             input["approvalPolicy"] = policy;
         }
-        let arn = sfn
-            .start_execution()
-            .state_machine_arn(&state_machine)
-            .name(name)
-            .input(input.to_string())
-            .send()
-            .await
-            .expect("start")
-            .execution_arn()
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let error = loop {
-            let described = sfn
-                .describe_execution()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .expect("describe");
-            if described.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
-                break described.error().unwrap_or_default().to_string();
-            }
-            assert!(Instant::now() < deadline, "{name} still running");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(error, expected, "{name}");
+        let execution = flow.start(name, &input).await;
+        let (_, error) = flow.finished(&execution, Duration::from_secs(60)).await;
+        assert_eq!(error.as_deref(), Some(expected), "{name}");
     }
 }

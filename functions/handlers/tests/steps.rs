@@ -63,6 +63,20 @@ fn context(fake: &FakeAws) -> Arc<Context> {
     )
 }
 
+/// resolve-stable as the state machine invokes it for execution `run-1`,
+/// with the settings changed by `change`.
+async fn resolve_under(
+    fake: &FakeAws,
+    change: impl FnOnce(&mut Settings),
+    input: Value,
+) -> Result<ecs_canary_core::Deployment, FunctionError> {
+    resolve_stable(
+        context_with(fake, change),
+        json!({"input": input, "owner": "run-1"}),
+    )
+    .await
+}
+
 /// The context of `fake` with its settings changed by `change`.
 fn context_with(fake: &FakeAws, change: impl FnOnce(&mut Settings)) -> Arc<Context> {
     let mut settings = context(fake).settings.clone();
@@ -543,12 +557,9 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
     ] {
         let input = json!({"cluster": "c", "service": "s", "stack": "st",
             "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": own});
-        let error = resolve_stable(
-            context_with(&fake, floor),
-            json!({"input": input, "owner": "run-1"}),
-        )
-        .await
-        .expect_err("below the floor");
+        let error = resolve_under(&fake, floor, input)
+            .await
+            .expect_err("below the floor");
         assert_eq!(error.error_type(), "PolicyBelowFloor");
         assert!(error.to_string().contains(field), "{error}");
         assert!(fake.state().locks.is_empty(), "no lock taken");
@@ -561,23 +572,17 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
     // start): refused, nothing taken.
     let input = json!({"cluster": "c", "service": "s", "stack": "st",
         "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"channels": ["cli"]}});
-    let error = resolve_stable(
-        context_with(&fake, floor),
-        json!({"input": input, "owner": "run-1"}),
-    )
-    .await
-    .expect_err("nobody named");
+    let error = resolve_under(&fake, floor, input.clone())
+        .await
+        .expect_err("nobody named");
     assert_eq!(error.error_type(), "InitiatorUnknown");
     assert!(fake.state().locks.is_empty(), "no lock taken");
     // Narrower than the floor, and started by someone: it starts.
     let mut input = input;
     input["startedBy"] = json!("arn:aws:iam::123456789012:user/alice");
-    resolve_stable(
-        context_with(&fake, floor),
-        json!({"input": input, "owner": "run-1"}),
-    )
-    .await
-    .expect("a narrower policy starts");
+    resolve_under(&fake, floor, input)
+        .await
+        .expect("a narrower policy starts");
 }
 
 #[tokio::test]
@@ -593,23 +598,15 @@ async fn a_trigger_mappings_policy_holds_a_start_by_hand_too() {
     };
     let input = json!({"cluster": "c", "service": "s", "stack": "st",
         "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"channels": ["email"]}});
-    let error = resolve_stable(
-        context_with(&fake, mapped),
-        json!({"input": input, "owner": "run-1"}),
-    )
-    .await
-    .expect_err("wider than the mapping");
+    let error = resolve_under(&fake, mapped, input)
+        .await
+        .expect_err("wider than the mapping");
     assert_eq!(error.error_type(), "PolicyBelowFloor");
     assert!(fake.state().locks.is_empty(), "no lock taken");
     // Without a policy of its own it deploys under the mapping's.
     let input = json!({"cluster": "c", "service": "s", "stack": "st",
         "environment": {"APPVERSION": "1.0.1"}});
-    let deployment = resolve_stable(
-        context_with(&fake, mapped),
-        json!({"input": input, "owner": "run-1"}),
-    )
-    .await
-    .expect("starts");
+    let deployment = resolve_under(&fake, mapped, input).await.expect("starts");
     let held = deployment
         .request
         .approval_policy
@@ -629,10 +626,7 @@ async fn an_image_the_policy_does_not_allow_is_refused_before_anything_is_taken(
         if !own.is_null() {
             input["approvalPolicy"] = own;
         }
-        resolve_stable(
-            context_with(&fake, floor),
-            json!({"input": input, "owner": "run-1"}),
-        )
+        resolve_under(&fake, floor, input)
     };
     for (image, own) in [
         ("docker.io/someone/app:1.0.1", Value::Null),
