@@ -1,16 +1,18 @@
 //! `ecs-canary`: the operator's command line.
 //!
-//! It talks to AWS (or to the local emulator) through the usual environment
-//! — `AWS_ENDPOINT_URL`, `AWS_PROFILE`, `AWS_REGION` — and finds its tables,
-//! state machine and rollback function in the outputs of the ecs-canary
-//! stack (`--stack`, default `ecs-canary`). Decisions are made as the
-//! caller's IAM identity, under the same approval policy as the links.
+//! Every command is a call to the stack's operator endpoint (`OperatorUrl`,
+//! a Lambda function URL with AWS_IAM auth, or `--url`), signed with the
+//! usual AWS environment's credentials (`AWS_PROFILE`, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL` for the local emulator): the endpoint acts as the
+//! caller's IAM identity, under the approval policy, and records it.
+//! Only `confirm-subscription` calls AWS (SNS) directly.
 //!
 //! Exit codes: 0 done; 1 AWS or another failure; 2 usage or invalid input;
 //! 3 refused by the approval policy; 4 nothing to act on (no deployment,
 //! not waiting, already decided); 5 not confirmed (`unlock` without `--yes`).
 
 mod commands;
+mod endpoint;
 mod exit;
 mod render;
 
@@ -37,6 +39,9 @@ struct Cli {
         default_value = "ecs-canary"
     )]
     stack: String,
+    /// The operator endpoint (default: the stack's `OperatorUrl` output).
+    #[arg(long, global = true, env = "ECS_CANARY_URL")]
+    url: Option<String>,
     /// The cluster of a SERVICE given without one (`cluster/service` needs none).
     #[arg(long, global = true, env = "ECS_CANARY_CLUSTER")]
     cluster: Option<String>,
@@ -113,6 +118,14 @@ struct InputArg {
     input: String,
 }
 
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -126,7 +139,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Exit> {
-    let session = Session::open(cli.stack, cli.cluster, cli.json).await?;
+    let session = Session::open(cli.stack, cli.cluster, cli.json, cli.url).await;
     let session = &session;
     match &cli.command {
         Command::Status {

@@ -2,9 +2,8 @@
 
 use std::io::{BufRead, Write};
 
-use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{execution_name, iso8601, Colour, HistoryEvent};
-use ecs_canary_handlers::operator::{DryRun, ServiceStatus};
+use ecs_canary_handlers::operator::{DryRun, LockView, ServiceStatus};
 
 /// A spinner frame for `--watch`.
 pub fn spinner(frame: usize) -> char {
@@ -158,7 +157,7 @@ pub fn dry_run(dry: &DryRun) -> String {
 }
 
 /// What holds a lock.
-pub fn lock(held: &HeldLock, now: u64) -> String {
+pub fn lock(held: &LockView, now: u64) -> String {
     let mut out = format!(
         "{} is held by {}\n  expires   {} ({})\n",
         held.key,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::AwsClients;
 use ecs_canary_core::{slack_signature, Colour};
+use ecs_canary_e2e::cli::{ecs_canary, someone_else, user_arn, OPERATOR};
 use ecs_canary_e2e::example::{app_lock_holder as lock_holder, app_state as state};
 use ecs_canary_e2e::flow::{
     example_flow, example_flow_with, example_input, link_in, open, port_and_path, submit, Flow,
@@ -601,11 +602,16 @@ async fn slack_click(
 #[tokio::test]
 async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves() {
     // The stack's policy is the floor: email or Slack, one workspace, the
-    // example's images only.
+    // example's images only, separation of duties; only `operator` may
+    // start, and Slack's UOPS1 is the same person.
+    let operator = user_arn(OPERATOR);
     let (emulator, clients, flow) = example_flow_with(EmulatorOptions {
         approval_policy: Some(
-            r#"{"channels": ["email", "slack"], "slackTeam": "T0001", "allowedImages": ["octopussamples/*"]}"#
-                .into(),
+            json!({"channels": ["email", "slack"], "slackTeam": "T0001",
+                "allowedImages": ["octopussamples/*"], "separationOfDuties": true,
+                "operators": [operator],
+                "people": [{"name": "Ops One", "iam": [operator], "slack": ["UOPS1"]}]})
+            .to_string(),
         ),
         ..EmulatorOptions::default()
     })
@@ -634,6 +640,9 @@ async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves(
             json!({"image": "docker.io/mallory/app:1", "approvalPolicy": {"allowedImages": ["*"]}}),
             "PolicyBelowFloor",
         ),
+        // Started from the console, it names nobody who could be kept from
+        // approving it.
+        ("deploy-from-console", json!({}), "InitiatorUnknown"),
     ] {
         let mut deployment = input("1.0.1", 600);
         for (field, value) in changed.as_object().expect("fields") {
@@ -647,11 +656,45 @@ async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves(
         assert_eq!(lock_holder(&clients).await, None, "the lock is free");
     }
 
-    // A narrower policy than the floor holds the deployment.
+    // A narrower policy than the floor holds the deployment. Someone the
+    // policy does not name as an operator may not start it (exit 3), nor
+    // may an input name its own initiator (exit 2); the operator may.
     let mut deployment = input("1.0.1", 600);
     deployment["approvalPolicy"] =
-        json!({"channels": ["slack"], "slackUsers": ["UOPS1"], "slackTeam": "T0001"});
-    let execution = flow.start("deploy-policy", &deployment).await;
+        json!({"channels": ["slack"], "slackUsers": ["UOPS1", "UOPS2"], "slackTeam": "T0001"});
+    let text = deployment.to_string();
+    let mallory = someone_else(&emulator, "mallory").await;
+    let start = ["start", "--input", text.as_str(), "--name", "deploy-policy"];
+    let refused = ecs_canary(&emulator, Some(&mallory), &start).await;
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(
+        refused.stderr.contains("NotAnOperator"),
+        "{}",
+        refused.stderr
+    );
+    let mut forged = deployment.clone();
+    forged["startedBy"] = json!("arn:aws:iam::123456789012:user/someone-else");
+    let forged = ecs_canary(&emulator, None, &["start", "--input", &forged.to_string()]).await;
+    assert_eq!(forged.code, 2, "{forged:?}");
+    assert_eq!(state(&clients).await, at_rest, "nothing changed");
+    let started = ecs_canary(
+        &emulator,
+        None,
+        &[
+            "--json",
+            "start",
+            "--input",
+            &text,
+            "--name",
+            "deploy-policy",
+        ],
+    )
+    .await;
+    assert_eq!(started.code, 0, "{started:?}");
+    let execution = started.json()["execution"]
+        .as_str()
+        .expect("execution")
+        .to_string();
     let (link, _) = next_link(&flow).await;
     // Slack gets the buttons but not the link, which may not decide here.
     let asked = emulator.slack().messages();
@@ -683,8 +726,13 @@ async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves(
     assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
     assert_eq!(open(&link).await.0, 200, "the link still waits");
 
-    // The listed user decides.
-    let allowed = slack_click(&emulator, &link, "approve", "UOPS1", "T0001").await;
+    // UOPS1 is the operator who started it: on Slack too, they may not
+    // approve their own release (separation of duties across channels).
+    let own = slack_click(&emulator, &link, "approve", "UOPS1", "T0001").await;
+    assert_eq!(own["status"], json!(403), "{own}");
+    assert_eq!(state(&clients).await, waiting);
+    // Another listed user decides; the initiator may still reject.
+    let allowed = slack_click(&emulator, &link, "approve", "UOPS2", "T0001").await;
     assert_eq!(allowed["status"], json!(200), "{allowed}");
     let (link, _) = next_link(&flow).await;
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (50, 50));
@@ -719,12 +767,17 @@ async fn the_approval_policy_refuses_whoever_it_does_not_name_and_nothing_moves(
             ("email link".to_string(), "email".to_string()),
             ("Slack user @uguest (UGUEST)".into(), "slack".into()),
             ("Slack user @uops1 (UOPS1)".into(), "slack".into()),
+            ("Slack user @uops1 (UOPS1)".into(), "slack".into()),
         ]
     );
     assert_eq!(
         who("decided"),
-        vec![("Slack user @uops1 (UOPS1)".to_string(), "slack".to_string()); 2]
+        [
+            ("Slack user @uops2 (UOPS2)".to_string(), "slack".to_string()),
+            ("Slack user @uops1 (UOPS1)".to_string(), "slack".to_string()),
+        ]
     );
+    assert_eq!(who("requested"), [(operator.clone(), "cli".to_string())]);
     let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"rolledBack"), "{trail:#?}");
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::Colour;
-use ecs_canary_e2e::cli::{build_cli, ecs_canary, someone_else};
+use ecs_canary_e2e::cli::{build_cli, ecs_canary, iam_user, someone_else, user_arn, OPERATOR};
 use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest, until_app_unlocked};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open};
 use ecs_canary_e2e::{repo_root, LOCK_TABLE};
@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(90);
 const SERVICE: &str = "mattctest/myservice";
-/// Who the emulator says the default caller is.
-const DEFAULT_CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+/// Who the command line acts as unless a test names someone else.
+fn default_caller() -> String {
+    user_arn(OPERATOR)
+}
 
 fn input_file(name: &str, input: &Value) -> String {
     let dir = repo_root().join("target/tmp");
@@ -84,10 +86,10 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
         .as_str()
         .expect("execution")
         .to_string();
-    assert_eq!(started.json()["startedBy"], json!(DEFAULT_CALLER));
+    assert_eq!(started.json()["startedBy"], json!(default_caller()));
     let (_, email) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
     assert!(
-        email.contains(DEFAULT_CALLER),
+        email.contains(&default_caller()),
         "the email says who started it: {email}"
     );
 
@@ -216,6 +218,7 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
     assert_eq!(
         kinds,
         [
+            "requested",
             "started",
             "splitApplied",
             "approvalRequested",
@@ -228,10 +231,11 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
         ],
         "{events:#}"
     );
-    assert_eq!(trail[0].1, DEFAULT_CALLER);
-    assert_eq!(trail[3].1, DEFAULT_CALLER);
-    assert_eq!(trail[4].1, bob_arn);
-    assert_eq!(trail[7].1, DEFAULT_CALLER);
+    assert_eq!(trail[0].1, default_caller());
+    assert_eq!(trail[1].1, default_caller());
+    assert_eq!(trail[4].1, default_caller());
+    assert_eq!(trail[5].1, bob_arn);
+    assert_eq!(trail[8].1, default_caller());
     assert_eq!(rest[1]["channel"], json!("cli"));
     let unknown = ecs_canary(&emulator, None, &["history", "mattctest/nothing"]).await;
     assert_eq!(unknown.code, 4, "{unknown:?}");
@@ -330,7 +334,27 @@ async fn abort_and_unlock_from_the_command_line() {
     .await
     .json();
     assert_eq!(history[0]["kind"], json!("unlocked"));
-    assert_eq!(history[0]["by"], json!(DEFAULT_CALLER));
+    assert_eq!(history[0]["by"], json!(default_caller()));
+
+    // Signed with a key the emulator's IAM does not know, or the wrong
+    // secret: the endpoint refuses before anything runs (exit 3).
+    let (key, _, _) = iam_user(&emulator, OPERATOR).await;
+    for credentials in [
+        (key, "not-the-secret".to_string(), String::new()),
+        (
+            "AKIAUNKNOWNUNKNOWN00".to_string(),
+            "x".to_string(),
+            String::new(),
+        ),
+    ] {
+        let refused = ecs_canary(&emulator, Some(&credentials), &["status", SERVICE]).await;
+        assert_eq!(refused.code, 3, "{refused:?}");
+        assert!(
+            refused.stderr.contains("refused your credentials"),
+            "{}",
+            refused.stderr
+        );
+    }
     assert!(history
         .as_array()
         .expect("events")

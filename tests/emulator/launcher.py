@@ -34,6 +34,15 @@ with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
 
 ``GET /_ecs-canary/sns-confirmations``: the email subscription confirmations
 SNS would have mailed (topic, endpoint, the confirmation link).
+
+Function URLs with ``AuthType: AWS_IAM`` are served here, at
+``/lambda-url-iam/<function>/…``, as AWS serves them: the request's SigV4
+signature is verified against the emulator's own IAM users, roles (STS
+sessions) and access keys, and the caller must be allowed
+``lambda:InvokeFunctionUrl`` by its IAM policies; otherwise 403
+``{"Message": "Forbidden"}`` and the function never runs. A verified request
+becomes the function URL event (payload 2.0) with the caller in
+``requestContext.authorizer.iam``, and the function's answer the response.
 """
 
 from __future__ import annotations
@@ -69,6 +78,9 @@ def function_name(path_component: str) -> str:
     return name[len(prefix):] if prefix and name.startswith(prefix) else name
 
 
+IAM_URL_PATH = re.compile(r"^/lambda-url-iam/(?P<function>[^/]+)(?P<path>/.*)?$")
+# How far a signature's time may be from the emulator's (as AWS allows).
+SIGNATURE_SKEW_SECONDS = 15 * 60
 FAULTS_PATH = "/_ecs-canary/faults"
 BAD_DAY_PATH = "/_ecs-canary/bad-day"
 # The email subscription confirmations SNS would have mailed (GET).
@@ -207,6 +219,134 @@ class FaultInjector:
         return respond(*error_response(fault, json_protocol=json_protocol))
 
 
+def signed_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as the client sent them (``X-Amz-Date``, …)."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers["-".join(part.capitalize() for part in key[5:].split("_"))] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        headers["Content-Length"] = environ["CONTENT_LENGTH"]
+    return headers
+
+
+def iam_caller(method: str, path: str, headers: dict[str, str], body: bytes,
+               function_arn: str) -> dict[str, str] | None:
+    """Who signed the request, when the signature is valid for one of the
+    emulator's IAM identities and its policies allow lambda:InvokeFunctionUrl;
+    otherwise None."""
+    import datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.access_control import IAMRequest
+
+    if not headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ") or "X-Amz-Date" not in headers:
+        return None
+    try:
+        signed_at = datetime.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    if abs((datetime.datetime.now(datetime.timezone.utc) - signed_at).total_seconds()) > SIGNATURE_SKEW_SECONDS:
+        return None
+    try:
+        request = IAMRequest(account_id=DEFAULT_ACCOUNT_ID, method=method, path=path, data={}, body=body,
+                             headers=headers, action="InvokeFunctionUrl")
+        request.check_signature()
+        request.check_action_permitted(function_arn)
+    except Exception:  # noqa: BLE001  (unknown key, wrong signature, no permission: all 403)
+        return None
+    key = request._access_key
+    return {
+        "accessKey": key._access_key_id,
+        "accountId": DEFAULT_ACCOUNT_ID,
+        "callerId": key.arn.rsplit("/", 1)[-1],
+        "userArn": key.arn,
+        "userId": key.arn.rsplit("/", 1)[-1],
+    }
+
+
+class IamFunctionUrls:
+    """WSGI middleware: function URLs with AWS_IAM auth (see the module's
+    documentation); everything else to the app."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], lambda_endpoint: str | None, timeout: float):
+        self.app = app
+        self.lambda_endpoint = lambda_endpoint.rstrip("/") if lambda_endpoint else None
+        self.timeout = timeout
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        match = IAM_URL_PATH.match(environ.get("PATH_INFO", ""))
+        if not match or not self.lambda_endpoint:
+            return self.app(environ, start_response)
+
+        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
+
+        function = function_name(match.group("function"))
+        method = environ.get("REQUEST_METHOD", "GET")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        query = environ.get("QUERY_STRING", "")
+        raw_path = urllib.parse.quote(environ.get("PATH_INFO", ""), safe="/~")
+        headers = signed_headers(environ)
+        prefix = os.environ.get("ECS_CANARY_FUNCTION_PREFIX", "")
+        arn = f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{prefix}{function}"
+        caller = iam_caller(method, raw_path + (f"?{query}" if query else ""), headers, body, arn)
+        if caller is None:
+            return respond("403 Forbidden", [("Content-Type", "application/json"),
+                                             ("x-amzn-ErrorType", "AccessDeniedException")],
+                           b'{"Message":"Forbidden. For troubleshooting Function URL authorization issues, '
+                           b'see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}')
+        path = match.group("path") or "/"
+        now = time.time()
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "queryStringParameters": {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()} or None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": function,
+                "authorizer": {"iam": caller},
+                "domainName": f"{function}.lambda-url.local",
+                "domainPrefix": function,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                         "userAgent": environ.get("HTTP_USER_AGENT", "")},
+                "requestId": f"{int(now * 1000)}-{random.randrange(1 << 30)}",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
+            },
+            "body": body.decode("utf-8", "replace"),
+            "isBase64Encoded": False,
+        }
+        url = f"{self.lambda_endpoint}/2015-03-31/functions/{urllib.parse.quote(function)}/invocations"
+        invoke = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
+        invoke.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(invoke, timeout=self.timeout) as response:
+                answer = json.loads(response.read() or b"{}")
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError):
+            return respond("502 Bad Gateway", [("Content-Type", "application/json")],
+                           b'{"Message":"Internal Server Error"}')
+        if not isinstance(answer, dict) or "statusCode" not in answer:
+            # A function that answers a bare value: AWS sends it as JSON.
+            return respond("200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode())
+        out = answer.get("body") or ""
+        payload = __import__("base64").b64decode(out) if answer.get("isBase64Encoded") else out.encode()
+        status = int(answer.get("statusCode", 200))
+        reply = [(k, str(v)) for k, v in (answer.get("headers") or {}).items() if k.lower() != "content-length"]
+        return respond(f"{status} {'OK' if status < 400 else 'Error'}", reply, payload)
+
+
 class LambdaRouter:
     """WSGI middleware: Lambda invocations to an endpoint, the rest to moto."""
 
@@ -296,7 +436,8 @@ def load(preload: Iterable[str] = ()) -> Callable[[str | None, float], Any]:
         dispatcher.app_instances[backend] = create_backend_app(backend)
 
     def app(lambda_endpoint: str | None, lambda_timeout: float) -> Any:
-        return FaultInjector(LambdaRouter(dispatcher, lambda_endpoint, lambda_timeout), Faults())
+        routed = FaultInjector(LambdaRouter(dispatcher, lambda_endpoint, lambda_timeout), Faults())
+        return IamFunctionUrls(routed, lambda_endpoint, lambda_timeout)
 
     return app
 

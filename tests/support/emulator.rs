@@ -195,6 +195,11 @@ impl Emulator {
         self.port
     }
 
+    /// The emulator's process: with the port, which emulator this is.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// The value for `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -1,7 +1,7 @@
 //! `ecs-canary abort SERVICE`: traffic to stable first, then the execution
 //! is stopped and the service reconciled.
 
-use ecs_canary_handlers::operator;
+use ecs_canary_handlers::operator::Aborted;
 use serde_json::json;
 
 use super::{print_json, Session};
@@ -9,8 +9,7 @@ use crate::exit::Exit;
 
 pub async fn run(session: &Session, service: &str) -> Result<(), Exit> {
     let key = session.service_key(service)?;
-    let identity = session.identity().await?;
-    let aborted = operator::abort(&session.context, &key, &identity).await?;
+    let aborted: Aborted = session.call("abort", json!({ "service": key })).await?;
     if session.json {
         print_json(&json!(aborted));
     } else {

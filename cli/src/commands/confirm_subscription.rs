@@ -10,8 +10,7 @@ use crate::exit::Exit;
 pub async fn run(session: &Session, link: &str, topic: Option<&str>) -> Result<(), Exit> {
     let (topic, token) = confirmation(session, link, topic).await?;
     let (arn, authenticated) = session
-        .context
-        .clients
+        .clients()
         .notifications
         .confirm_authenticated(&topic, &token)
         .await?;
@@ -50,14 +49,8 @@ async fn confirmation(
     let topic = match topic.map(str::to_string).or_else(|| field("TopicArn")) {
         Some(topic) => topic,
         None => session
-            .context
-            .clients
-            .stacks
-            .describe(&session.stack)
+            .stack_output("ApprovalTopicArn")
             .await?
-            .outputs
-            .get("ApprovalTopicArn")
-            .cloned()
             .ok_or_else(|| Exit::new(2, "name the topic with --topic"))?,
     };
     Ok((topic, token))

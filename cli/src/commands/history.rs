@@ -1,6 +1,6 @@
 //! `ecs-canary history SERVICE`: the service's audit trail, newest first.
 
-use ecs_canary_handlers::operator::{self, OperatorError};
+use ecs_canary_core::HistoryEvent;
 use serde_json::json;
 
 use super::{print_json, Session};
@@ -9,10 +9,9 @@ use crate::render;
 
 pub async fn run(session: &Session, service: &str, limit: usize) -> Result<(), Exit> {
     let key = session.service_key(service)?;
-    let events = operator::history(&session.context, &key, limit).await?;
-    if events.is_empty() {
-        return Err(OperatorError::UnknownService { service: key }.into());
-    }
+    let events: Vec<HistoryEvent> = session
+        .call("history", json!({ "service": key, "limit": limit }))
+        .await?;
     if session.json {
         print_json(&json!(events));
     } else {

@@ -14,57 +14,98 @@ pub mod unlock;
 
 use std::io::Read;
 
-use ecs_canary_aws::{caller_identity, load_sdk_config, AwsClients, SdkConfig};
-use ecs_canary_core::{lock_key, Approver, Decision, DeploymentRequest, ErrorName};
-use ecs_canary_handlers::{operator, Context, Settings};
+use ecs_canary_aws::{load_sdk_config, AwsClients, SdkConfig};
+use ecs_canary_core::{lock_key, Decision, DeploymentRequest, ErrorName};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::endpoint::Endpoint;
 use crate::exit::Exit;
 
-/// What every command works with: the global options, the functions'
-/// context configured from the ecs-canary stack, and the SDK configuration.
+/// What every command works with: the global options, the operator
+/// endpoint, and the SDK configuration (the caller's credentials).
 pub struct Session {
-    /// The ecs-canary stack whose tables and state machine are used.
+    /// The ecs-canary stack (where the operator URL is found).
     pub stack: String,
     /// The cluster of a SERVICE given without one.
     pub cluster: Option<String>,
     /// JSON for scripts instead of tables for people.
     pub json: bool,
-    pub context: Context,
     pub config: SdkConfig,
+    /// `--url`, when given (otherwise the stack's `OperatorUrl`).
+    url: Option<String>,
+    endpoint: tokio::sync::OnceCell<Endpoint>,
 }
 
 impl Session {
-    /// The context the functions use, configured from the stack's outputs.
-    pub async fn open(stack: String, cluster: Option<String>, json: bool) -> Result<Session, Exit> {
-        let config = load_sdk_config().await;
-        let clients = AwsClients::new(&config);
-        let described = clients.stacks.describe(&stack).await.map_err(|e| {
-            Exit::new(
-                1,
-                format!(
-                    "cannot read the ecs-canary stack `{stack}` ({e}); name it with --stack or ECS_CANARY_STACK"
-                ),
-            )
-        })?;
-        let output = |key: &str| described.outputs.get(key).cloned();
-        let table = |key: &str, default: &str| output(key).unwrap_or_else(|| default.to_string());
-        let settings = Settings {
-            lock_table: table("LockTableName", "ecs-canary-locks"),
-            approvals_table: table("ApprovalsTableName", "ecs-canary-approvals"),
-            history_table: table("HistoryTableName", "ecs-canary-history"),
-            state_machine_arn: output("StateMachineArn"),
-            rollback_function: output("RollbackFunctionArn"),
-            approval_policy: output("DefaultApprovalPolicy"),
-            ..Settings::default()
-        };
-        let context = Context::new(clients, settings)?;
-        Ok(Session {
+    pub async fn open(
+        stack: String,
+        cluster: Option<String>,
+        json: bool,
+        url: Option<String>,
+    ) -> Session {
+        Session {
             stack,
             cluster,
             json,
-            context,
-            config,
+            config: load_sdk_config().await,
+            url,
+            endpoint: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The AWS clients, for what goes to AWS directly (confirming the
+    /// email subscription, reading the stack's outputs).
+    pub fn clients(&self) -> AwsClients {
+        AwsClients::new(&self.config)
+    }
+
+    /// The stack output `key`.
+    pub async fn stack_output(&self, key: &str) -> Result<Option<String>, Exit> {
+        let described = self.clients().stacks.describe(&self.stack).await.map_err(|e| {
+            Exit::new(
+                1,
+                format!(
+                    "cannot read the ecs-canary stack `{}` ({e}); name it with --stack or ECS_CANARY_STACK, or give the operator URL with --url (ECS_CANARY_URL)",
+                    self.stack
+                ),
+            )
+        })?;
+        Ok(described.outputs.get(key).cloned())
+    }
+
+    /// The operator endpoint: `--url`, or the stack's `OperatorUrl`.
+    async fn endpoint(&self) -> Result<&Endpoint, Exit> {
+        self.endpoint
+            .get_or_try_init(|| async {
+                let url = match &self.url {
+                    Some(url) => url.clone(),
+                    None => self.stack_output("OperatorUrl").await?.ok_or_else(|| {
+                        Exit::new(
+                            1,
+                            format!("the stack `{}` has no OperatorUrl output", self.stack),
+                        )
+                    })?,
+                };
+                Endpoint::new(&url, &self.config)
+            })
+            .await
+    }
+
+    /// `verb` on the operator endpoint, as the caller: the answer's body,
+    /// or the command's failure.
+    pub async fn call<T: DeserializeOwned>(&self, verb: &str, body: Value) -> Result<T, Exit> {
+        let body = self
+            .endpoint()
+            .await?
+            .call(verb, &body)
+            .await?
+            .into_result()?;
+        serde_json::from_value(body).map_err(|e| {
+            Exit::new(
+                1,
+                format!("the operator endpoint's answer to {verb} is not what this command line reads ({e}): is the stack of another version?"),
+            )
         })
     }
 
@@ -80,11 +121,6 @@ impl Session {
                 format!("name the cluster: `CLUSTER/{service}`, or --cluster (ECS_CANARY_CLUSTER)"),
             )),
         }
-    }
-
-    /// The caller's IAM identity (who decides, aborts, starts, unlocks).
-    pub async fn identity(&self) -> Result<String, Exit> {
-        Ok(caller_identity(&self.config).await?)
     }
 }
 
@@ -104,31 +140,31 @@ pub fn read_input(input: &str) -> Result<(Value, DeploymentRequest), Exit> {
     };
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| Exit::new(2, format!("the input is not JSON: {e}")))?;
-    let request = DeploymentRequest::from_json(&value)
+    let request = DeploymentRequest::from_execution_input(&value)
         .map_err(|e| Exit::new(2, format!("the input is refused ({}): {e}", e.error_type())))?;
     Ok((value, request))
 }
 
-/// Decides the step SERVICE waits on as the caller (approve and reject).
+/// Decides the step SERVICE waits on as the caller (approve and reject):
+/// the endpoint applies the approval policy and answers as a link would.
 pub async fn decide(session: &Session, service: &str, decision: Decision) -> Result<(), Exit> {
     let key = session.service_key(service)?;
-    let identity = session.identity().await?;
-    let outcome =
-        operator::decide_waiting(&session.context, &key, decision, &Approver::cli(&identity))
-            .await?;
+    let answer = session
+        .endpoint()
+        .await?
+        .call(decision.as_str(), &json!({ "service": key }))
+        .await?;
+    // A refusal by the policy or a closed step still says what happened.
+    let Some(title) = answer.body.get("title").and_then(Value::as_str) else {
+        return Err(answer.failure());
+    };
     if session.json {
-        print_json(&json!({
-            "service": key,
-            "decision": decision.as_str(),
-            "by": identity,
-            "status": outcome.status,
-            "title": outcome.title,
-            "message": outcome.message,
-        }));
+        print_json(&answer.body);
     } else {
-        println!("{}: {}", outcome.title, outcome.message);
+        let message = answer.body["message"].as_str().unwrap_or_default();
+        println!("{title}: {message}");
     }
-    match outcome.status {
+    match answer.status {
         200 => Ok(()),
         403 => Err(Exit::new(3, "refused by the approval policy")),
         404 | 409 | 410 => Err(Exit::new(4, "nothing was decided")),

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use ecs_canary_handlers::operator;
+use ecs_canary_handlers::operator::ServiceStatus;
 use serde_json::json;
 
 use super::{print_json, Session};
@@ -17,29 +17,22 @@ pub async fn run(
     watch: bool,
     interval: u64,
 ) -> Result<(), Exit> {
-    let context = &session.context;
-    let keys = if services.is_empty() {
-        operator::managed_services(context).await?
-    } else {
-        services
-            .iter()
-            .map(|s| session.service_key(s))
-            .collect::<Result<_, _>>()?
-    };
+    let keys = services
+        .iter()
+        .map(|s| session.service_key(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let redraw = watch && std::io::stdout().is_terminal() && !session.json;
     let mut frame = 0usize;
     loop {
-        let mut statuses = Vec::with_capacity(keys.len());
-        for key in &keys {
-            statuses.push(operator::service_status(context, key).await?);
-        }
+        let statuses: Vec<ServiceStatus> =
+            session.call("status", json!({ "services": keys })).await?;
         if session.json {
             print_json(&json!(statuses));
         } else {
             if redraw {
                 print!("\x1b[2J\x1b[H");
             }
-            print!("{}", render::status_table(&statuses, context.now()));
+            print!("{}", render::status_table(&statuses, crate::now()));
             if watch {
                 println!("{} watching (Ctrl-C to stop)", render::spinner(frame));
             }

@@ -3,21 +3,18 @@
 
 use std::io::IsTerminal;
 
-use ecs_canary_handlers::operator::{self, OperatorError};
-use serde_json::json;
+use ecs_canary_handlers::operator::LockView;
+use serde_json::{json, Value};
 
 use super::{print_json, Session};
 use crate::exit::Exit;
 use crate::render;
 
 pub async fn run(session: &Session, service: &str, yes: bool) -> Result<(), Exit> {
-    let context = &session.context;
     let key = session.service_key(service)?;
-    let Some(held) = operator::lock_holder(context, &key).await? else {
-        return Err(OperatorError::NoDeployment { service: key }.into());
-    };
+    let held: LockView = session.call("lock", json!({ "service": key })).await?;
     if !session.json {
-        print!("{}", render::lock(&held, context.now()));
+        print!("{}", render::lock(&held, crate::now()));
     }
     let confirmed = yes || (std::io::stdin().is_terminal() && render::confirm("release it?"));
     if !confirmed {
@@ -26,8 +23,11 @@ pub async fn run(session: &Session, service: &str, yes: bool) -> Result<(), Exit
             "not released: run again with --yes to release it",
         ));
     }
-    let identity = session.identity().await?;
-    let released = operator::unlock(context, &key, &held.owner, &identity).await?;
+    let answer: Value = session
+        .call("unlock", json!({ "service": key, "holder": held.owner }))
+        .await?;
+    let released = answer["released"].as_bool().unwrap_or(false);
+    let identity = answer["by"].as_str().unwrap_or_default();
     if session.json {
         print_json(&json!({"service": key, "holder": held.owner, "released": released}));
     } else if released {

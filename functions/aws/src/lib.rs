@@ -16,8 +16,6 @@ mod executions;
 pub mod fake;
 mod functions;
 mod history;
-#[cfg(feature = "identity")]
-mod identity;
 mod locks;
 mod metrics;
 mod notifications;
@@ -34,8 +32,6 @@ pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use functions::FunctionInvoker;
 pub use history::History;
-#[cfg(feature = "identity")]
-pub use identity::caller_identity;
 pub use locks::{DeploymentLocks, HeldLock, LockGuard};
 pub use metrics::Metrics;
 pub use notifications::Notifications;

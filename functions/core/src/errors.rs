@@ -135,6 +135,9 @@ error_kinds! {
     ImageNotAllowed,
     /// Separation of duties, and nobody is named as the deployment's initiator.
     InitiatorUnknown,
+    /// The approval policy does not name the caller among the operators
+    /// who may start, abort or unlock.
+    NotAnOperator,
     /// The ECR trigger's mappings are not valid.
     InvalidTriggerMappings,
     /// The event is not an ECR image push.

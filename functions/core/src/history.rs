@@ -14,6 +14,9 @@ use crate::{iso8601, Deployment, TrafficSplit};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HistoryKind {
+    /// Someone asked the operator endpoint to start the execution (who,
+    /// as their IAM identity); recorded before Step Functions starts it.
+    Requested,
     /// The execution took the service's lock (with its input).
     Started,
     /// The deployment was refused before anything changed.
@@ -37,7 +40,8 @@ pub enum HistoryKind {
 }
 
 impl HistoryKind {
-    pub const ALL: [HistoryKind; 11] = [
+    pub const ALL: [HistoryKind; 12] = [
+        HistoryKind::Requested,
         HistoryKind::Started,
         HistoryKind::Refused,
         HistoryKind::SplitApplied,
@@ -54,6 +58,7 @@ impl HistoryKind {
     /// As stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
+            HistoryKind::Requested => "requested",
             HistoryKind::Started => "started",
             HistoryKind::Refused => "refused",
             HistoryKind::SplitApplied => "splitApplied",
@@ -340,6 +345,22 @@ impl HistoryEvent {
         }
     }
 
+    /// `by` asked the operator endpoint to start `execution`: the only
+    /// source of a deployment's `startedBy` (see [`initiator_of`]).
+    pub fn requested(service: String, execution: &str, at_millis: u64, by: &str) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Requested,
+            execution: execution.to_string(),
+            step: None,
+            by: Some(by.to_string()),
+            channel: Some("cli".into()),
+            summary: format!("{} requested by {by}", execution_name(execution)),
+            detail: Value::Null,
+        }
+    }
+
     pub fn unlocked(service: String, at_millis: u64, by: &str, holder: &str) -> Self {
         HistoryEvent {
             service,
@@ -355,9 +376,37 @@ impl HistoryEvent {
     }
 }
 
+/// Who asked for `execution` to be started, as the operator endpoint
+/// recorded it (none: started another way, e.g. from the console).
+pub fn initiator_of(events: &[HistoryEvent], execution: &str) -> Option<String> {
+    events
+        .iter()
+        .find(|e| e.kind == HistoryKind::Requested && e.execution == execution)
+        .and_then(|e| e.by.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_initiator_is_whoever_requested_that_execution() {
+        let execution = "arn:aws:states:us-east-1:1:execution:sm:one";
+        let events = vec![
+            HistoryEvent::requested(
+                "c/s".into(),
+                "arn:aws:states:us-east-1:1:execution:sm:two",
+                2,
+                "bob",
+            ),
+            HistoryEvent::requested("c/s".into(), execution, 1, "alice"),
+        ];
+        assert_eq!(initiator_of(&events, execution).as_deref(), Some("alice"));
+        assert_eq!(
+            initiator_of(&events, "arn:aws:states:us-east-1:1:execution:sm:three"),
+            None
+        );
+    }
 
     #[test]
     fn kinds_round_trip_through_their_names() {

@@ -89,9 +89,10 @@ pub struct DeploymentRequest {
     /// Who may decide its steps (over the defaults the functions are given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
-    /// Who started it (the command line puts the caller's IAM identity):
-    /// shown to approvers, recorded, and under separation of duties not
-    /// allowed to approve.
+    /// Who started it: set by resolve-stable from what the operator
+    /// endpoint recorded (the caller's IAM identity), never taken from an
+    /// execution input; shown to approvers, recorded, and under separation
+    /// of duties not allowed to approve.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
 }
@@ -406,7 +407,20 @@ impl DeploymentRequest {
         }
     }
 
-    /// Parses and validates an execution input given as JSON text.
+    /// Validates an execution input as a caller gives it: as
+    /// [`DeploymentRequest::from_json`], and without `startedBy`, which
+    /// only ecs-canary sets (a caller could name someone else).
+    pub fn from_execution_input(input: &Value) -> Result<DeploymentRequest, InputError> {
+        if input.get("startedBy").is_some() {
+            return Err(InputError::InvalidField {
+                field: "startedBy",
+                reason: "is set by ecs-canary from the caller's identity (`ecs-canary start`), never by the input".into(),
+            });
+        }
+        DeploymentRequest::from_json(input)
+    }
+
+    /// The image and the tag it was pushed as, for people.
     pub fn image_text(&self) -> Option<String> {
         let image = self.image.as_ref()?;
         Some(match &self.image_tag {
@@ -498,6 +512,23 @@ mod tests {
             assert_eq!(error.error_type(), "InvalidField", "{field} {bad}");
             assert!(error.to_string().contains(field), "{error}");
         }
+    }
+
+    #[test]
+    fn an_execution_input_may_not_name_its_initiator() {
+        let base = json!({"cluster": "c", "service": "s", "stack": "st", "image": "i:1"});
+        assert!(DeploymentRequest::from_execution_input(&base).is_ok());
+        let mut forged = base.clone();
+        forged["startedBy"] = json!("arn:aws:iam::123456789012:user/someone-else");
+        let error = DeploymentRequest::from_execution_input(&forged).unwrap_err();
+        assert_eq!(error.error_type(), "InvalidField");
+        assert!(error.to_string().contains("startedBy"), "{error}");
+        // A deployment's own serialized request still carries it.
+        let request = DeploymentRequest::from_json(&forged).unwrap();
+        assert_eq!(
+            request.started_by.as_deref(),
+            Some("arn:aws:iam::123456789012:user/someone-else")
+        );
     }
 
     #[test]

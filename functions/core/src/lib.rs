@@ -51,7 +51,7 @@ pub use evidence::{
     ALB_NAMESPACE, DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC,
     TARGET_5XX_METRIC,
 };
-pub use history::{execution_name, HistoryEvent, HistoryKind};
+pub use history::{execution_name, initiator_of, HistoryEvent, HistoryKind};
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
@@ -60,7 +60,7 @@ pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use policy::{
     image_repository, ApprovalPolicy, Approver, Channel, ImageNotAllowed, InitiatorUnknown,
-    PolicyBelowFloor, PolicyError, PolicyRefusal, EMAIL_LINK,
+    NotAnOperator, Person, PolicyBelowFloor, PolicyError, PolicyRefusal, EMAIL_LINK,
 };
 pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,

@@ -118,6 +118,50 @@ pub struct ApprovalPolicy {
     /// is refused at the start unless this is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_unknown_initiator: Option<bool>,
+    /// IAM principal ARNs (or `*` patterns) allowed to start, abort and
+    /// unlock through the operator endpoint (none: whoever may call it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operators: Vec<String>,
+    /// One person's identities across channels, so that separation of
+    /// duties holds whichever channel they start and approve from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Person>,
+}
+
+/// One person: their IAM principals (ARNs or `*` patterns) and Slack user ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Person {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<String>,
+}
+
+impl Person {
+    /// Whether `principal` (an IAM ARN or a Slack user id) is this person.
+    pub fn is(&self, principal: &str) -> bool {
+        self.slack.iter().any(|id| id == principal)
+            || self
+                .iam
+                .iter()
+                .any(|pattern| glob_matches(pattern, principal))
+    }
+}
+
+/// Someone the policy does not let start, abort or unlock.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{identity} is not among the operators of {service} (`approvalPolicy.operators`)")]
+pub struct NotAnOperator {
+    pub identity: String,
+    pub service: String,
+}
+
+impl ErrorName for NotAnOperator {
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::NotAnOperator
+    }
 }
 
 /// Separation of duties without a known initiator: nobody could be kept from
@@ -221,7 +265,7 @@ pub struct PolicyError {
     pub reason: String,
 }
 
-const POLICY_FIELDS: [&str; 7] = [
+const POLICY_FIELDS: [&str; 9] = [
     "channels",
     "slackUsers",
     "slackTeam",
@@ -229,7 +273,56 @@ const POLICY_FIELDS: [&str; 7] = [
     "separationOfDuties",
     "allowedImages",
     "allowUnknownInitiator",
+    "operators",
+    "people",
 ];
+
+fn people(object: &Map<String, Value>) -> Result<Vec<Person>, PolicyError> {
+    let invalid = |reason: String| PolicyError {
+        field: "people",
+        reason,
+    };
+    let Some(value) = object.get("people").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| invalid(format!("must be an array of people, not {value}")))?;
+    items
+        .iter()
+        .map(|item| {
+            let entry = item
+                .as_object()
+                .ok_or_else(|| invalid(format!("must hold objects, not {item}")))?;
+            if let Some(unknown) = entry
+                .keys()
+                .find(|k| !["name", "iam", "slack"].contains(&k.as_str()))
+            {
+                return Err(invalid(format!(
+                    "has a person with field `{unknown}` (expected name, iam, slack)"
+                )));
+            }
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| invalid(format!("has a person without a `name`: {item}")))?;
+            let list = |field: &'static str| {
+                texts(entry, field).map_err(|e| invalid(format!("{name}: `{field}` {}", e.reason)))
+            };
+            let person = Person {
+                name: name.to_string(),
+                iam: list("iam")?,
+                slack: list("slack")?,
+            };
+            if person.iam.is_empty() && person.slack.is_empty() {
+                return Err(invalid(format!("{name} has no `iam` or `slack` identity")));
+            }
+            Ok(person)
+        })
+        .collect()
+}
 
 fn flag(object: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, PolicyError> {
     match object.get(field) {
@@ -304,6 +397,8 @@ impl ApprovalPolicy {
             separation_of_duties,
             allowed_images: texts(object, "allowedImages")?,
             allow_unknown_initiator: flag(object, "allowUnknownInitiator")?,
+            operators: texts(object, "operators")?,
+            people: people(object)?,
         })
     }
 
@@ -322,6 +417,15 @@ impl ApprovalPolicy {
             allow_unknown_initiator: self
                 .allow_unknown_initiator
                 .or(defaults.allow_unknown_initiator),
+            operators: pick(&self.operators, &defaults.operators),
+            // Both lists: a person named anywhere is one person everywhere
+            // (more people can only keep more initiators from approving).
+            people: defaults
+                .people
+                .iter()
+                .chain(self.people.iter().filter(|p| !defaults.people.contains(p)))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -373,6 +477,12 @@ impl ApprovalPolicy {
                 format!("adds {extra}, which no image pattern of the stack's policy covers"),
             ));
         }
+        if let Some(extra) = outside(&self.operators, &floor.operators, |f, p| glob_matches(f, p)) {
+            return Err(below(
+                "operators",
+                format!("adds {extra}, which no operator pattern of the stack's policy covers"),
+            ));
+        }
         if self.allow_unknown_initiator == Some(true) && floor.allow_unknown_initiator != Some(true)
         {
             return Err(below(
@@ -406,6 +516,30 @@ impl ApprovalPolicy {
             return Err(InitiatorUnknown);
         }
         Ok(())
+    }
+
+    /// Whether `identity` (an IAM principal ARN) may start, abort or unlock
+    /// deployments of `service` (no operators named: anyone who may call
+    /// the operator endpoint).
+    pub fn admits_operator(&self, identity: &str, service: &str) -> Result<(), NotAnOperator> {
+        if self.operators.is_empty()
+            || self
+                .operators
+                .iter()
+                .any(|pattern| glob_matches(pattern, identity))
+        {
+            return Ok(());
+        }
+        Err(NotAnOperator {
+            identity: identity.to_string(),
+            service: service.to_string(),
+        })
+    }
+
+    /// Whether two principals (IAM ARNs, Slack user ids) are one person:
+    /// the same principal, or both identities of one of `people`.
+    pub fn same_person(&self, one: &str, other: &str) -> bool {
+        one == other || self.people.iter().any(|p| p.is(one) && p.is(other))
     }
 
     /// Whether a deployment may run `image`: its repository matches one of
@@ -485,7 +619,9 @@ impl ApprovalPolicy {
             if approver.principal.is_none() {
                 return Err(PolicyRefusal::AnonymousApprover);
             }
-            if initiator.is_some_and(|who| who == principal || who == approver.identity) {
+            if initiator
+                .is_some_and(|who| self.same_person(who, principal) || who == approver.identity)
+            {
                 return Err(PolicyRefusal::InitiatorMayNotApprove {
                     identity: approver.identity.clone(),
                 });
@@ -670,6 +806,82 @@ mod tests {
     }
 
     #[test]
+    fn one_person_across_channels_may_not_approve_their_own_release() {
+        let strict = policy(json!({
+            "separationOfDuties": true,
+            "people": [{"name": "Alice", "iam": [ALICE, "arn:aws:iam::123456789012:user/alice"], "slack": ["UALICE"]}]
+        }));
+        // Alice started it from the command line; Slack knows her as UALICE.
+        let from_slack = Approver::slack("UALICE", Some("alice"), None);
+        assert!(matches!(
+            strict.check(&from_slack, true, Some(ALICE)),
+            Err(PolicyRefusal::InitiatorMayNotApprove { .. })
+        ));
+        assert!(matches!(
+            strict.check(
+                &Approver::cli("arn:aws:iam::123456789012:user/alice"),
+                true,
+                Some(ALICE)
+            ),
+            Err(PolicyRefusal::InitiatorMayNotApprove { .. })
+        ));
+        // She may still reject; someone else may approve.
+        assert_eq!(strict.check(&from_slack, false, Some(ALICE)), Ok(()));
+        assert_eq!(
+            strict.check(&Approver::slack("UBOB", None, None), true, Some(ALICE)),
+            Ok(())
+        );
+        assert_eq!(strict.check(&Approver::cli(BOB), true, Some(ALICE)), Ok(()));
+        // Without the people section, the two are strangers to the policy.
+        let plain = policy(json!({"separationOfDuties": true}));
+        assert_eq!(plain.check(&from_slack, true, Some(ALICE)), Ok(()));
+    }
+
+    #[test]
+    fn operators_are_iam_patterns_and_may_only_narrow() {
+        let floor =
+            policy(json!({"operators": ["arn:aws:sts::123456789012:assumed-role/Deployers/*"]}));
+        assert_eq!(floor.admits_operator(ALICE, "c/s"), Ok(()));
+        let refused = floor
+            .admits_operator("arn:aws:iam::123456789012:user/mallory", "c/s")
+            .unwrap_err();
+        assert_eq!(refused.error_type(), "NotAnOperator");
+        assert!(refused.to_string().contains("mallory"), "{refused}");
+        assert_eq!(
+            ApprovalPolicy::default().admits_operator("anyone", "c/s"),
+            Ok(())
+        );
+        let narrower = policy(json!({"operators": [ALICE]}));
+        assert_eq!(
+            narrower.within(&floor).map(|p| p.operators),
+            Ok(vec![ALICE.to_string()])
+        );
+        let wider = policy(json!({"operators": ["*"]}));
+        assert_eq!(wider.within(&floor).unwrap_err().field, "operators");
+        // People named by the stack stay named whatever the input says.
+        let stack =
+            policy(json!({"people": [{"name": "Alice", "iam": [ALICE], "slack": ["UALICE"]}]}));
+        let own = policy(json!({"people": [{"name": "Bob", "slack": ["UBOB"], "iam": [BOB]}]}));
+        let names: Vec<String> = own
+            .within(&stack)
+            .unwrap()
+            .people
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["Alice", "Bob"]);
+        for bad in [
+            json!({"people": [{"iam": [ALICE]}]}),
+            json!({"people": [{"name": "A"}]}),
+            json!({"people": [{"name": "A", "email": "a@x"}]}),
+            json!({"people": "alice"}),
+            json!({"operators": "alice"}),
+        ] {
+            assert!(ApprovalPolicy::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn an_image_is_judged_by_its_repository() {
         for (image, repository) in [
             ("app", "app"),
@@ -760,10 +972,12 @@ mod tests {
                     channels,
                     slack_users,
                     slack_team,
-                    cli_principals,
                     separation_of_duties,
                     allowed_images,
                     allow_unknown_initiator: None,
+                    operators: cli_principals.clone(),
+                    cli_principals,
+                    people: Vec::new(),
                 }
             },
         )
@@ -803,6 +1017,10 @@ mod tests {
                             floor.check(&approver, approve, Some(initiator)).is_ok(),
                             "{:?} admitted by {:?} within {:?}", approver, held, floor
                         );
+                    }
+                    let principal = approver.principal.clone().unwrap_or_default();
+                    if held.admits_operator(&principal, "c/s").is_ok() {
+                        prop_assert!(floor.admits_operator(&principal, "c/s").is_ok());
                     }
                 }
             }

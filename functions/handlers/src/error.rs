@@ -3,8 +3,8 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, ImageNotAllowed,
-    InitiatorUnknown, InputError, PolicyBelowFloor, ResolveError, SplitError, TemplateError,
-    TrafficSplit, TriggerError,
+    InitiatorUnknown, InputError, NotAnOperator, PolicyBelowFloor, ResolveError, SplitError,
+    TemplateError, TrafficSplit, TriggerError,
 };
 use thiserror::Error;
 
@@ -35,6 +35,8 @@ pub enum FunctionError {
     ImageNotAllowed(#[from] ImageNotAllowed),
     #[error(transparent)]
     InitiatorUnknown(#[from] InitiatorUnknown),
+    #[error(transparent)]
+    NotAnOperator(#[from] NotAnOperator),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -95,6 +97,7 @@ impl ErrorName for FunctionError {
             FunctionError::PolicyBelowFloor(e) => e.error_kind(),
             FunctionError::ImageNotAllowed(e) => e.error_kind(),
             FunctionError::InitiatorUnknown(e) => e.error_kind(),
+            FunctionError::NotAnOperator(e) => e.error_kind(),
             FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
             FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {

@@ -8,6 +8,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::steps::approval_api::approval_api;
+use crate::steps::operator_api::operator_api;
 use crate::{Context, FunctionError};
 
 /// JSON log lines, filtered by `RUST_LOG` (default `info`).
@@ -54,13 +55,25 @@ where
 
 /// Runs approval-api as a Lambda function behind a function URL.
 pub async fn run_http() -> Result<(), lambda_http::Error> {
+    serve_http(approval_api).await
+}
+
+/// Runs operator-api as a Lambda function behind an AWS_IAM function URL.
+pub async fn run_operator_http() -> Result<(), lambda_http::Error> {
+    serve_http(operator_api).await
+}
+
+async fn serve_http<H, F>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Arc<Context>, lambda_http::Request) -> F + Copy + Send + 'static,
+    F: Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>>
+        + Send
+        + 'static,
+{
     init_logging();
     let context = Arc::new(Context::from_env().await?);
     lambda_http::run(lambda_http::service_fn(
-        move |request: lambda_http::Request| {
-            let context = Arc::clone(&context);
-            async move { approval_api(context, request).await }
-        },
+        move |request: lambda_http::Request| handler(Arc::clone(&context), request),
     ))
     .await
 }

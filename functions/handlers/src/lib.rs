@@ -60,13 +60,14 @@ pub use events::{
     RenderOutput, ResolveEvent, RollbackEvent, RolledBack, StepEvent, StepOutput,
 };
 #[cfg(feature = "lambda")]
-pub use lambda::{init_logging, run, run_http};
+pub use lambda::{init_logging, run, run_http, run_operator_http};
 pub use settings::Settings;
 #[cfg(feature = "lambda")]
 pub use steps::{
     alarm_abort::{alarm_abort, Aborted, AlarmAborts},
     approval_api::approval_api,
     ecr_trigger::ecr_trigger,
+    operator_api::operator_api,
     promote::promote,
     reconcile::{reconcile, ExecutionEnd, Reconciled},
     render_and_deploy::render_and_deploy,

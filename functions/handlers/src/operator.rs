@@ -1,16 +1,20 @@
-//! What the operator's command line does, on the same ports as the
-//! functions: a service's status, a decision as the caller's IAM identity,
-//! an abort, a lock released by hand, a dry run. The command line only
-//! parses arguments and prints.
+//! What an operator may do, on the same ports as the functions: a
+//! service's status, a start, a decision as the caller's IAM identity, an
+//! abort, a lock released by hand, a dry run, the history. The operator
+//! endpoint (`operator-api`) runs them with the function's role, the
+//! caller's identity taken from the request's signature; the command line
+//! only calls that endpoint and prints.
 
-use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock};
+use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock, StartOutcome};
 use ecs_canary_core::{
     lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment, DeploymentRequest,
     ErrorKind, HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use thiserror::Error;
 
+use crate::actions::authority::{check_operator, request_policy};
 use crate::actions::decision::{decide_request, DecisionOutcome};
 use crate::actions::routes::{read_routes, resolve};
 use crate::actions::traffic::stable_first;
@@ -27,6 +31,8 @@ pub enum OperatorError {
         "{service} has never been deployed by ecs-canary: no history, so its stack is unknown"
     )]
     UnknownService { service: String },
+    #[error("an execution named {name} exists already")]
+    AlreadyStarted { name: String },
     #[error(transparent)]
     Function(#[from] FunctionError),
 }
@@ -38,7 +44,7 @@ impl From<AwsError> for OperatorError {
 }
 
 /// The deployment in progress on a service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutStatus {
     pub execution: String,
@@ -55,14 +61,14 @@ pub struct RolloutStatus {
     pub alarms: Vec<AlarmStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlarmStatus {
     pub name: String,
     pub state: String,
 }
 
 /// One managed service as an operator sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
     /// `cluster/service`.
@@ -223,7 +229,7 @@ pub async fn decide_waiting(
 }
 
 /// What an abort did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Aborted {
     pub execution: String,
@@ -242,6 +248,7 @@ pub const ABORTED: &str = ErrorKind::Aborted.as_str();
 /// back at rest (tester rules, the lock) and tells the channels — and its
 /// links are closed.
 pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, OperatorError> {
+    check_operator(context, key, by)?;
     let held = deployment_lock(context, key).await?;
     let execution = held.owner.clone();
     let cause = format!("aborted by {by} from the command line");
@@ -285,9 +292,39 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
     })
 }
 
+/// A service's lock as an operator sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockView {
+    pub key: String,
+    pub owner: String,
+    pub expires_at: u64,
+    pub rolling_back: bool,
+    pub alarms: Vec<String>,
+    pub steps: usize,
+    pub stack: Option<String>,
+    /// The traffic its execution last moved.
+    pub split: Option<ecs_canary_core::SplitRecord>,
+}
+
+impl From<HeldLock> for LockView {
+    fn from(held: HeldLock) -> LockView {
+        LockView {
+            key: held.key,
+            split: held.split,
+            owner: held.owner,
+            expires_at: held.expires_at,
+            rolling_back: held.rolling_back,
+            alarms: held.guard.alarms,
+            steps: held.guard.steps,
+            stack: held.guard.stack,
+        }
+    }
+}
+
 /// What holds a service's lock, if anything.
-pub async fn lock_holder(context: &Context, key: &str) -> Result<Option<HeldLock>, AwsError> {
-    context.ports.locks.held(key).await
+pub async fn lock_holder(context: &Context, key: &str) -> Result<Option<LockView>, AwsError> {
+    Ok(context.ports.locks.held(key).await?.map(LockView::from))
 }
 
 /// Releases a service's lock held by `holder` (as shown to the operator: a
@@ -298,6 +335,7 @@ pub async fn unlock(
     holder: &str,
     by: &str,
 ) -> Result<bool, OperatorError> {
+    check_operator(context, key, by)?;
     let released = context.ports.locks.release(key, holder).await?;
     if released {
         context
@@ -313,7 +351,7 @@ pub async fn unlock(
 }
 
 /// A dry run of a deployment: what it would change, nothing changed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub service: String,
@@ -378,4 +416,91 @@ pub async fn history(
     limit: usize,
 ) -> Result<Vec<HistoryEvent>, AwsError> {
     context.ports.history.list(key, limit).await
+}
+
+/// A deployment started through the operator endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub execution: String,
+    pub service: String,
+    pub started_by: String,
+    pub steps: Vec<u8>,
+}
+
+/// Step Functions takes at most 80 characters of `[A-Za-z0-9-_]`: the
+/// service's name (at most 60 of them) and the time.
+pub fn execution_name(request: &DeploymentRequest, now_millis: u64) -> String {
+    let service: String = request
+        .service
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(60)
+        .collect();
+    format!("{service}-{now_millis}")
+}
+
+/// The ARN Step Functions gives execution `name` of `state_machine`.
+fn execution_arn(state_machine: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// Starts a deployment with `input` as `by` (the caller's IAM identity):
+/// the input validated (it may not name its initiator), held to its
+/// service's policy (`by` among its operators, the image allowed), then
+/// `by` recorded as who asked for this execution — which is where
+/// resolve-stable learns who started it — and only then started.
+pub async fn start(
+    context: &Context,
+    input: &Value,
+    name: Option<&str>,
+    by: &str,
+) -> Result<Started, OperatorError> {
+    let request = DeploymentRequest::from_execution_input(input).map_err(FunctionError::from)?;
+    let key = lock_key(&request.cluster, &request.service);
+    check_operator(context, &key, by)?;
+    let (policy, _) = request_policy(context, &request)?;
+    if let Some(image) = &request.image {
+        policy.admits_image(image).map_err(FunctionError::from)?;
+    }
+    let state_machine = context
+        .settings
+        .state_machine_arn
+        .clone()
+        .ok_or(FunctionError::NotConfigured("ECS_CANARY_STATE_MACHINE_ARN"))?;
+    let name = name.map_or_else(
+        || execution_name(&request, context.now_millis()),
+        str::to_string,
+    );
+    let execution = execution_arn(&state_machine, &name);
+    context
+        .ports
+        .history
+        .record(&HistoryEvent::requested(
+            key.clone(),
+            &execution,
+            context.now_millis(),
+            by,
+        ))
+        .await?;
+    match context
+        .ports
+        .starts
+        .start(&state_machine, &name, &input.to_string())
+        .await?
+    {
+        StartOutcome::Started(arn) => Ok(Started {
+            execution: arn,
+            service: key,
+            started_by: by.to_string(),
+            steps: request.steps.percentages().to_vec(),
+        }),
+        StartOutcome::AlreadyExists => Err(OperatorError::AlreadyStarted { name }),
+    }
 }

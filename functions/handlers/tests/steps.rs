@@ -577,12 +577,154 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
         .expect_err("nobody named");
     assert_eq!(error.error_type(), "InitiatorUnknown");
     assert!(fake.state().locks.is_empty(), "no lock taken");
-    // Narrower than the floor, and started by someone: it starts.
-    let mut input = input;
-    input["startedBy"] = json!("arn:aws:iam::123456789012:user/alice");
-    resolve_under(&fake, floor, input)
+    // An input may not name its initiator (anyone could name anyone).
+    let mut forged = input.clone();
+    forged["startedBy"] = json!("arn:aws:iam::123456789012:user/alice");
+    let error = resolve_under(&fake, floor, forged)
+        .await
+        .expect_err("startedBy is not the input's");
+    assert_eq!(error.error_type(), "InvalidField");
+    assert!(error.to_string().contains("startedBy"), "{error}");
+    assert!(fake.state().locks.is_empty(), "no lock taken");
+    // Narrower than the floor, and requested through the operator endpoint
+    // by someone: it starts, and that someone is its initiator.
+    fake.state()
+        .history
+        .push(ecs_canary_core::HistoryEvent::requested(
+            "c/s".into(),
+            "run-1",
+            NOW * 1000,
+            "arn:aws:iam::123456789012:user/alice",
+        ));
+    let deployment = resolve_under(&fake, floor, input)
         .await
         .expect("a narrower policy starts");
+    assert_eq!(
+        deployment.request.started_by.as_deref(),
+        Some("arn:aws:iam::123456789012:user/alice")
+    );
+}
+
+#[tokio::test]
+async fn the_operator_endpoint_starts_as_its_caller_and_only_operators_act() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let ctx = context_with(&fake, |settings| {
+        settings.state_machine_arn = Some(STATE_MACHINE.into());
+        settings.approval_policy = Some(format!(r#"{{"operators": ["{ALICE}"]}}"#));
+    });
+    let input = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}});
+    // Someone the policy does not name: refused, nothing started or recorded.
+    let refused = operator::start(&ctx, &input, Some("by-bob"), BOB)
+        .await
+        .expect_err("bob is no operator");
+    assert!(
+        refused.to_string().contains("not among the operators"),
+        "{refused}"
+    );
+    let mut forged = input.clone();
+    forged["startedBy"] = json!(BOB);
+    let invalid = operator::start(&ctx, &forged, Some("forged"), ALICE)
+        .await
+        .expect_err("startedBy is not the input's");
+    assert!(invalid.to_string().contains("startedBy"), "{invalid}");
+    assert!(fake.state().started.is_empty());
+    assert!(fake.state().history.is_empty());
+    // An operator: recorded as who asked, then started.
+    let started = operator::start(&ctx, &input, Some("by-alice"), ALICE)
+        .await
+        .expect("alice may start");
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:ecs-canary:by-alice";
+    assert_eq!(started.execution, execution);
+    assert_eq!(started.started_by, ALICE);
+    assert_eq!(fake.state().started.len(), 1);
+    let events = fake.state().history.clone();
+    assert_eq!(
+        ecs_canary_core::initiator_of(&events, execution).as_deref(),
+        Some(ALICE)
+    );
+    // resolve-stable finds that initiator for that execution only.
+    let deployment = resolve_stable(
+        Arc::clone(&ctx),
+        json!({"input": input, "owner": execution}),
+    )
+    .await
+    .expect("resolves");
+    assert_eq!(deployment.request.started_by.as_deref(), Some(ALICE));
+    // Abort and unlock: operators only; nothing changes for anyone else.
+    let abort = operator::abort(&ctx, "c/s", BOB)
+        .await
+        .expect_err("bob may not abort");
+    assert!(
+        abort.to_string().contains("NotAnOperator")
+            || abort.to_string().contains("not among the operators"),
+        "{abort}"
+    );
+    let unlock = operator::unlock(&ctx, "c/s", execution, BOB)
+        .await
+        .expect_err("bob may not unlock");
+    assert!(
+        unlock.to_string().contains("not among the operators"),
+        "{unlock}"
+    );
+    assert!(
+        fake.state().locks.contains_key("c/s"),
+        "the lock is still held"
+    );
+    assert!(operator::unlock(&ctx, "c/s", execution, ALICE)
+        .await
+        .expect("alice may"));
+    assert!(!fake.state().locks.contains_key("c/s"));
+}
+
+#[tokio::test]
+async fn the_operator_endpoint_acts_only_for_a_signed_caller() {
+    let fake = FakeAws::new();
+    let ctx = context(&fake);
+    let post = |body: &str, caller: Option<&str>| {
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/history", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"accountId": "anonymous", "apiId": "x", "domainName": "x.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "x", "requestId": "r-1", "routeKey": "$default", "stage": "$default",
+                "time": "06/Dec/2026:12:00:00 +0000", "timeEpoch": 0,
+                "http": {"method": "POST", "path": "/history", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
+            "body": body, "isBase64Encoded": false
+        });
+        if let Some(arn) = caller {
+            event["requestContext"]["authorizer"] =
+                json!({"iam": {"userArn": arn, "accountId": "123456789012"}});
+        }
+        let request =
+            lambda_http::request::from_str(&event.to_string()).expect("a function URL event");
+        ecs_canary_handlers::operator_api(Arc::clone(&ctx), request)
+    };
+    let status = |response: Response<Body>| {
+        let body = match response.body() {
+            Body::Text(text) => text.clone(),
+            _ => String::new(),
+        };
+        (response.status().as_u16(), body)
+    };
+    // No signed caller (the URL is not AWS_IAM): nothing is read.
+    let (code, body) = status(post(r#"{"service": "c/s"}"#, None).await.expect("answers"));
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("NoCallerIdentity"), "{body}");
+    // A caller: the route runs (an unknown service: 404, named).
+    let (code, body) = status(
+        post(r#"{"service": "c/s"}"#, Some(ALICE))
+            .await
+            .expect("answers"),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("UnknownService"), "{body}");
+    let (code, body) = status(
+        post(r#"{"service": "s"}"#, Some(ALICE))
+            .await
+            .expect("answers"),
+    );
+    assert_eq!(code, 400, "{body}");
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 """moto 5.2.5's CloudFormation has no AWS::Lambda::Url. Added: its FunctionUrl is
-the function's URL on the local Lambda endpoint (/lambda-url/<function>/).
+the function's URL on the local Lambda endpoint (/lambda-url/<function>/), or,
+with ``AuthType: AWS_IAM``, on the emulator itself (/lambda-url-iam/<function>/),
+where the launcher verifies each request's SigV4 signature first.
 """
 
 from __future__ import annotations
@@ -50,10 +52,16 @@ class CfnFunctionUrl(CloudFormationModel):
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> "CfnFunctionUrl":
-        arn = cloudformation_json["Properties"]["TargetFunctionArn"]
+        properties = cloudformation_json["Properties"]
+        arn = properties["TargetFunctionArn"]
         endpoint = os.environ.get("ECS_CANARY_LAMBDA_ENDPOINT", "").rstrip("/")
         name = local_function_name(arn)
-        url = f"{endpoint}/lambda-url/{name}/" if endpoint else f"https://{name}.lambda-url.{region_name}.on.aws/"
+        if not endpoint:
+            url = f"https://{name}.lambda-url.{region_name}.on.aws/"
+        elif properties.get("AuthType") == "AWS_IAM":
+            url = f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '4566')}/lambda-url-iam/{name}/"
+        else:
+            url = f"{endpoint}/lambda-url/{name}/"
         return cls(arn, url)
 
     @classmethod

@@ -616,3 +616,87 @@ def test_an_email_subscription_waits_for_its_confirmation_and_records_authentica
     assert confirmed["SubscriptionArn"] == arn
     attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     assert (attributes["PendingConfirmation"], attributes["ConfirmationWasAuthenticated"]) == ("false", "true")
+
+
+def test_an_aws_iam_function_url_is_on_the_emulator(monkeypatch):
+    """function_url: with AuthType AWS_IAM, the URL is the launcher's, which verifies signatures."""
+    monkeypatch.setenv("ECS_CANARY_LAMBDA_ENDPOINT", "http://127.0.0.1:9000")
+    monkeypatch.setenv("ECS_CANARY_FUNCTION_PREFIX", "ecs-canary-")
+    monkeypatch.setenv("MOTO_PORT", "4599")
+    out = create("iamurl", {
+        "Resources": {"Url": {"Type": "AWS::Lambda::Url", "Properties": {
+            "TargetFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecs-canary-operator-api",
+            "AuthType": "AWS_IAM"}}},
+        "Outputs": {"Url": {"Value": {"Fn::GetAtt": ["Url", "FunctionUrl"]}}},
+    })
+    assert out["Url"] == "http://127.0.0.1:4599/lambda-url-iam/operator-api/"
+
+
+def test_the_launcher_serves_aws_iam_function_urls_to_signed_callers_only(monkeypatch):
+    """launcher: a SigV4-signed request from an allowed IAM identity reaches the
+    function with the caller in requestContext.authorizer.iam; any other gets 403."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from werkzeug.test import Client
+
+    import launcher
+
+    received: list[dict] = []
+
+    class Function(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"statusCode": 201, "headers": {"content-type": "application/json"},
+                               "body": json.dumps({"you": received[-1]["requestContext"]["authorizer"]["iam"]["userArn"]})})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Function)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("ECS_CANARY_FUNCTION_PREFIX", "")
+
+    def untouched(environ, start_response):  # noqa: ANN001,ANN202
+        start_response("418 Teapot", [])
+        return [b""]
+
+    app = Client(launcher.IamFunctionUrls(untouched, endpoint, 5.0))
+    iam = client("iam")
+    allowed = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": "*"}]})
+    keys = {}
+    for user, policy in (("alice", allowed), ("nobody", None)):
+        iam.create_user(UserName=user)
+        if policy:
+            iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=policy)
+        made = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = (made["AccessKeyId"], made["SecretAccessKey"])
+
+    def call(credentials: tuple[str, str] | None, body: bytes = b'{"service": "c/s"}'):  # noqa: ANN202
+        url = "http://127.0.0.1:4566/lambda-url-iam/operator-api/status"
+        request = AWSRequest(method="POST", url=url, data=body,
+                             headers={"Content-Type": "application/json", "Host": "127.0.0.1:4566"})
+        if credentials:
+            SigV4Auth(Credentials(*credentials), "lambda", REGION).add_auth(request)
+        return app.post("/lambda-url-iam/operator-api/status", data=body, headers=dict(request.headers.items()))
+
+    try:
+        ok = call(keys["alice"])
+        assert ok.status_code == 201, ok.get_data()
+        assert json.loads(ok.get_data()) == {"you": "arn:aws:iam::123456789012:user/alice"}
+        assert received[-1]["rawPath"] == "/status"
+        assert json.loads(received[-1]["body"]) == {"service": "c/s"}
+        for refused in (None, (keys["alice"][0], "wrong-secret"), ("AKIAUNKNOWN000000000", "x"), keys["nobody"]):
+            answer = call(refused)
+            assert answer.status_code == 403, (refused, answer.get_data())
+        assert len(received) == 1, "a refused request never reaches the function"
+        # Elsewhere, the app answers.
+        assert app.get("/other").status_code == 418
+    finally:
+        server.shutdown()

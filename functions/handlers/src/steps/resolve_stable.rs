@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::{
-    lock_expiry, lock_key, parse_iso8601, parse_mappings, service_floor, Deployment,
-    DeploymentRequest, HistoryEvent,
+    initiator_of, lock_expiry, lock_key, parse_iso8601, Deployment, DeploymentRequest,
+    HistoryEvent, HistoryKind,
 };
 use serde_json::Value;
 
+use crate::actions::authority::request_policy;
 use crate::actions::routes::resolve;
 use crate::events::{parse, ResolveEvent};
 use crate::{Context, FunctionError};
@@ -24,7 +25,7 @@ pub async fn resolve_stable(
     event: Value,
 ) -> Result<Deployment, FunctionError> {
     let event: ResolveEvent = parse(event)?;
-    let mut request = DeploymentRequest::from_json(&event.input)?;
+    let mut request = DeploymentRequest::from_execution_input(&event.input)?;
     let owner = event.owner.trim();
     if owner.is_empty() {
         return Err(FunctionError::InvalidEvent(
@@ -34,31 +35,26 @@ pub async fn resolve_stable(
     // A deployment's own approval policy may only narrow the stack's (and
     // the policy of a trigger mapping that deploys the service), and the
     // image must be one the policy allows, before anything is taken (a
-    // malformed stack policy refuses every start).
-    let stack_floor = context
-        .settings
-        .default_policy()
-        .map_err(FunctionError::Misconfigured)?;
-    let mappings = match &context.settings.trigger_mappings {
-        Some(text) => parse_mappings(text)?,
-        None => Vec::new(),
-    };
-    let floor = service_floor(&stack_floor, &mappings, &request.cluster, &request.service)?;
-    let policy = match &request.approval_policy {
-        Some(own) => own.within(&floor)?,
-        None => floor.clone(),
-    };
-    // Where a mapping narrowed the floor, the deployment carries the policy
-    // that holds it, so that every decision is held to it (and, again, to
-    // the stack's).
-    if floor != stack_floor {
+    // malformed stack policy refuses every start). Where a mapping narrowed
+    // the floor, the deployment carries the policy that holds it, so that
+    // every decision is held to it (and, again, to the stack's).
+    let (policy, narrowed) = request_policy(&context, &request)?;
+    if narrowed {
         request.approval_policy = Some(policy.clone());
     }
     if let Some(image) = &request.image {
         policy.admits_image(image)?;
     }
-    policy.admits_initiator(request.started_by.as_deref())?;
+    // Who started it is what the operator endpoint recorded for this
+    // execution, never what the input says (the input may not say it).
     let key = lock_key(&request.cluster, &request.service);
+    let recent = context.ports.history.list(&key, 50).await?;
+    request.started_by = initiator_of(&recent, owner);
+    let requested_at = recent
+        .iter()
+        .find(|e| e.kind == HistoryKind::Requested && e.execution == owner)
+        .map(|e| e.at_millis);
+    policy.admits_initiator(request.started_by.as_deref())?;
     let now = context.now();
     context
         .ports
@@ -86,8 +82,10 @@ pub async fn resolve_stable(
                 candidate = %deployment.candidate,
                 "resolved; lock taken"
             );
-            // The execution's start time keeps a retried resolve one event.
+            // The execution's start time keeps a retried resolve one event
+            // (after the request that started it, in the same second).
             let at = started_at.map_or_else(|| context.now_millis(), |s| s.saturating_mul(1000));
+            let at = requested_at.map_or(at, |asked| at.max(asked + 1));
             context.record(HistoryEvent::started(&deployment, at)).await;
             Ok(deployment)
         }

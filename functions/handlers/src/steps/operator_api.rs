@@ -1,0 +1,269 @@
+//! operator-api: the operator endpoint, a Lambda function URL with
+//! `AuthType: AWS_IAM`. AWS verifies the request's SigV4 signature before
+//! the function runs and passes the signer on in the request context
+//! (`requestContext.authorizer.iam.userArn`): that is who acts, never
+//! anything in the body. Every route is `POST /<verb>` with a JSON body;
+//! the answer is JSON (`{"error", "message"}` when refused):
+//!
+//! * `/status` `{"services": [..]}` (none: every managed service)
+//! * `/start` `{"input": {..}, "name": ".."}`
+//! * `/approve`, `/reject` `{"service": "cluster/service"}`
+//! * `/abort` `{"service"}`, `/lock` `{"service"}`, `/unlock` `{"service", "holder"}`
+//! * `/diff` `{"input": {..}}`, `/history` `{"service", "limit"}`
+
+use std::sync::Arc;
+
+use ecs_canary_core::{Approver, Decision, DeploymentRequest, ErrorKind, ErrorName};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+
+use crate::operator::{self, OperatorError};
+use crate::{Context, FunctionError};
+
+/// The IAM principal that signed the request, as the function URL passes it.
+pub fn caller(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .iam
+            .as_ref()?
+            .user_arn
+            .clone()
+            .filter(|arn| arn.starts_with("arn:")),
+        _ => None,
+    }
+}
+
+fn answer(status: u16, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn refusal(status: u16, error: &str, message: &str) -> Response<Body> {
+    answer(status, &json!({"error": error, "message": message}))
+}
+
+/// Input errors the caller can fix: 400.
+fn is_input(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::InvalidInput
+            | ErrorKind::MissingField
+            | ErrorKind::InvalidField
+            | ErrorKind::UnknownField
+            | ErrorKind::NothingToDeploy
+            | ErrorKind::InvalidEnvironment
+            | ErrorKind::InvalidSteps
+            | ErrorKind::InvalidApprovalTimeout
+            | ErrorKind::InvalidEvent
+            | ErrorKind::PolicyBelowFloor
+            | ErrorKind::ImageNotAllowed
+    )
+}
+
+/// The answer to an operator error: its status and stable name. An AWS
+/// error is named, its text only logged (it may name roles and accounts).
+fn failed(error: &OperatorError, correlation: &str) -> Response<Body> {
+    let (status, name) = match error {
+        OperatorError::NoDeployment { .. } => (404, "NoDeployment"),
+        OperatorError::UnknownService { .. } => (404, "UnknownService"),
+        OperatorError::NotWaiting { .. } => (409, "NotWaiting"),
+        OperatorError::AlreadyStarted { .. } => (409, "ExecutionAlreadyExists"),
+        OperatorError::Function(e) => {
+            let kind = e.error_kind();
+            if kind == ErrorKind::NotAnOperator {
+                (403, kind.as_str())
+            } else if is_input(kind) {
+                (400, kind.as_str())
+            } else if let FunctionError::Aws(_) = e {
+                tracing::error!(%error, %correlation, "operator-api failed");
+                return refusal(
+                    502,
+                    kind.as_str(),
+                    &format!("AWS refused or failed a call ({kind}); correlation id {correlation}"),
+                );
+            } else {
+                (500, kind.as_str())
+            }
+        }
+    };
+    refusal(status, name, &error.to_string())
+}
+
+fn text<'a>(body: &'a Value, field: &'static str) -> Result<&'a str, OperatorError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| FunctionError::InvalidEvent(format!("`{field}` is required")).into())
+}
+
+fn service(body: &Value) -> Result<String, OperatorError> {
+    let key = text(body, "service")?;
+    if !key.contains('/') {
+        return Err(FunctionError::InvalidEvent(format!(
+            "`service` must be `cluster/service`, not {key}"
+        ))
+        .into());
+    }
+    Ok(key.to_string())
+}
+
+fn input(body: &Value) -> Result<&Value, OperatorError> {
+    body.get("input").filter(|v| v.is_object()).ok_or_else(|| {
+        FunctionError::InvalidEvent("`input` must be the execution input".into()).into()
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// One route, as `by`.
+async fn route(
+    context: &Context,
+    verb: &str,
+    body: &Value,
+    by: &str,
+) -> Result<Response<Body>, OperatorError> {
+    let ok = |value: Value| Ok(answer(200, &value));
+    match verb {
+        "status" => {
+            let named: Vec<String> = body
+                .get("services")
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let keys = if named.is_empty() {
+                operator::managed_services(context).await?
+            } else {
+                named
+            };
+            let mut statuses = Vec::with_capacity(keys.len());
+            for key in &keys {
+                statuses.push(operator::service_status(context, key).await?);
+            }
+            ok(to_json(&statuses))
+        }
+        "start" => {
+            let name = body.get("name").and_then(Value::as_str);
+            ok(to_json(
+                &operator::start(context, input(body)?, name, by).await?,
+            ))
+        }
+        "approve" | "reject" => {
+            let decision = if verb == "approve" {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            };
+            let key = service(body)?;
+            let outcome =
+                operator::decide_waiting(context, &key, decision, &Approver::cli(by)).await?;
+            Ok(answer(
+                outcome.status,
+                &json!({
+                    "service": key,
+                    "decision": decision.as_str(),
+                    "by": by,
+                    "status": outcome.status,
+                    "title": outcome.title,
+                    "message": outcome.message,
+                }),
+            ))
+        }
+        "abort" => ok(to_json(
+            &operator::abort(context, &service(body)?, by).await?,
+        )),
+        "lock" => {
+            let key = service(body)?;
+            match operator::lock_holder(context, &key).await? {
+                Some(lock) => ok(to_json(&lock)),
+                None => Err(OperatorError::NoDeployment { service: key }),
+            }
+        }
+        "unlock" => {
+            let key = service(body)?;
+            let holder = text(body, "holder")?;
+            let released = operator::unlock(context, &key, holder, by).await?;
+            ok(json!({"service": key, "holder": holder, "released": released, "by": by}))
+        }
+        "diff" => {
+            let request = DeploymentRequest::from_execution_input(input(body)?)
+                .map_err(FunctionError::from)?;
+            ok(to_json(&operator::dry_run(context, request).await?))
+        }
+        "history" => {
+            let key = service(body)?;
+            let limit = body
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(50)
+                .clamp(1, 500);
+            let events = operator::history(context, &key, limit as usize).await?;
+            if events.is_empty() {
+                return Err(OperatorError::UnknownService { service: key });
+            }
+            ok(to_json(&events))
+        }
+        _ => Ok(refusal(404, "NotFound", &format!("no route /{verb}"))),
+    }
+}
+
+/// The operator endpoint's handler.
+pub async fn operator_api(
+    context: Arc<Context>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let Some(by) = caller(&request) else {
+        // Only a function URL with AWS_IAM auth names its caller.
+        return Ok(refusal(
+            403,
+            "NoCallerIdentity",
+            "the request names no IAM caller: call the operator URL with a SigV4-signed request",
+        ));
+    };
+    if request.method().as_str() != "POST" {
+        return Ok(refusal(405, "MethodNotAllowed", "POST only"));
+    }
+    let verb = request
+        .uri()
+        .path()
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let body: Value = match request.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => json!({}),
+    };
+    if !body.is_object() {
+        return Ok(refusal(
+            400,
+            "InvalidEvent",
+            "the body must be a JSON object",
+        ));
+    }
+    let correlation = request
+        .lambda_context_ref()
+        .map(|lambda| lambda.request_id.clone())
+        .unwrap_or_else(|| "none".into());
+    tracing::info!(%verb, caller = %by, "operator request");
+    Ok(match route(&context, &verb, &body, &by).await {
+        Ok(response) => response,
+        Err(error) => failed(&error, &correlation),
+    })
+}
