@@ -9,7 +9,7 @@ use ecs_canary_core::Colour;
 use ecs_canary_e2e::cli::{build_cli, ecs_canary, iam_user, someone_else, user_arn, OPERATOR};
 use ecs_canary_e2e::example::{app_lock_holder, app_state, assert_at_rest, until_app_unlocked};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open};
-use ecs_canary_e2e::{repo_root, LOCK_TABLE};
+use ecs_canary_e2e::{repo_root, APPROVALS_TABLE, LOCK_TABLE};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -92,6 +92,33 @@ async fn diff_start_status_approve_reject_and_history_from_the_command_line() {
         email.contains(&default_caller()),
         "the email says who started it: {email}"
     );
+
+    // Whoever can read the approvals table finds no token that decides:
+    // each is sealed with the stack's KMS key, which only the functions use.
+    let config = emulator.sdk_config().await;
+    let items = aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(APPROVALS_TABLE)
+        .send()
+        .await
+        .expect("read the approvals table");
+    let tokens: Vec<String> = items
+        .items()
+        .iter()
+        .filter_map(|item| item.get("taskToken")?.as_s().ok().cloned())
+        .collect();
+    assert_eq!(tokens.len(), 1, "one step waits: {tokens:?}");
+    for token in &tokens {
+        assert!(token.starts_with("kms:"), "sealed: {token}");
+        let used = aws_sdk_sfn::Client::new(&config)
+            .send_task_success()
+            .task_token(token)
+            .output("{}")
+            .send()
+            .await;
+        assert!(used.is_err(), "a sealed token decides nothing");
+    }
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
 
     // status: for people and for scripts.
     let status = ecs_canary(&emulator, None, &["status", SERVICE]).await;

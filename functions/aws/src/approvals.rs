@@ -11,6 +11,7 @@ use ecs_canary_core::{
 };
 
 use crate::error::Failure;
+use crate::tokens::TokenSeal;
 use crate::AwsError;
 
 const ID: &str = "approvalId";
@@ -71,6 +72,8 @@ pub enum DecideOutcome {
 pub struct Approvals {
     client: Client,
     table: String,
+    /// Seals task tokens before they are stored (none: stored as they are).
+    seal: Option<TokenSeal>,
 }
 
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
@@ -102,7 +105,30 @@ impl Approvals {
         Approvals {
             client,
             table: table.into(),
+            seal: None,
         }
+    }
+
+    /// These approvals, their task tokens stored sealed by `seal`.
+    pub fn sealed_by(mut self, seal: TokenSeal) -> Approvals {
+        self.seal = Some(seal);
+        self
+    }
+
+    /// `found` with its task token opened (it is read only where a
+    /// decision is passed on: the token is opened there and nowhere else).
+    async fn opened(&self, mut found: ApprovalRecord) -> Result<ApprovalRecord, AwsError> {
+        if let Some(seal) = &self.seal {
+            found.task_token = seal.open(&found.task_token, found.key.as_str()).await?;
+        } else if crate::tokens::is_sealed(&found.task_token) {
+            return Err(AwsError::Service {
+                operation: "kms:Decrypt",
+                code: "NotConfigured".into(),
+                message: "the task token is sealed and no key is configured (ECS_CANARY_TOKEN_KEY)"
+                    .into(),
+            });
+        }
+        Ok(found)
     }
 
     /// Stores a new pending approval.
@@ -119,13 +145,17 @@ impl Approvals {
 
     async fn write(&self, record: &ApprovalRecord, only_new: bool) -> Result<(), AwsError> {
         let facts = serde_json::to_string(&record.facts).unwrap_or_default();
+        let token = match &self.seal {
+            Some(seal) => seal.seal(&record.task_token, record.key.as_str()).await?,
+            None => record.task_token.clone(),
+        };
         let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .item(ID, AttributeValue::S(record.key.to_string()))
             .item(TTL, AttributeValue::N(ttl(record.expires_at)))
-            .item("taskToken", AttributeValue::S(record.task_token.clone()))
+            .item("taskToken", AttributeValue::S(token))
             .item("execution", AttributeValue::S(record.execution.clone()))
             .item("facts", AttributeValue::S(facts))
             .item(
@@ -289,10 +319,19 @@ impl Approvals {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(output
-                .attributes()
-                .and_then(record)
-                .map_or(DecideOutcome::Unknown, DecideOutcome::Decided)),
+            Ok(output) => match output.attributes().and_then(record) {
+                None => Ok(DecideOutcome::Unknown),
+                Some(found) => match self.opened(found).await {
+                    Ok(found) => Ok(DecideOutcome::Decided(found)),
+                    Err(error) => {
+                        // Not decided after all: it waits again.
+                        if let Err(settle) = self.settle(key, ApprovalStatus::Pending).await {
+                            tracing::error!(%settle, "could not put an undecided approval back to pending");
+                        }
+                        Err(error)
+                    }
+                },
+            },
             Err(e) => {
                 let failure = Failure::of(e);
                 if !failure.is_condition_failed() {
@@ -398,7 +437,7 @@ impl Approvals {
             };
             if let Some(found) = self.get(&id).await? {
                 if found.status == ApprovalStatus::Pending {
-                    return Ok(Some(found));
+                    return Ok(Some(self.opened(found).await?));
                 }
             }
         }

@@ -97,6 +97,7 @@ pub struct AwsClients {
     pub metrics: Metrics,
     pub functions: FunctionInvoker,
     dynamodb: aws_sdk_dynamodb::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl AwsClients {
@@ -113,12 +114,19 @@ impl AwsClients {
             metrics: Metrics::new(aws_sdk_cloudwatch::Client::new(config)),
             functions: FunctionInvoker::new(aws_sdk_lambda::Client::new(config)),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
         }
     }
 
     /// The approval requests kept in `table`.
     pub fn approvals(&self, table: &str) -> Approvals {
         Approvals::new(self.dynamodb.clone(), table)
+    }
+
+    /// The approvals in `table`, task tokens sealed with KMS key `key`.
+    pub fn sealed_approvals(&self, table: &str, key: &str) -> Approvals {
+        self.approvals(table)
+            .sealed_by(crate::TokenSeal::new(self.kms.clone(), key))
     }
 
     /// The audit trail kept in `table`.

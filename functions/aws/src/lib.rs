@@ -23,6 +23,7 @@ mod ports;
 mod rules;
 mod secrets;
 mod stacks;
+mod tokens;
 
 pub use alarms::Alarms;
 pub use approvals::{ApprovalRecord, Approvals, DecideOutcome, StepRequest};
@@ -43,6 +44,7 @@ pub use ports::{
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;
 pub use stacks::{StackState, Stacks, UpdateOutcome};
+pub use tokens::TokenSeal;
 
 /// The SDK configuration type, re-exported for callers that build clients.
 pub use aws_config::SdkConfig;

@@ -43,7 +43,10 @@ impl Ports {
             ecs: Arc::new(clients.ecs.clone()),
             stacks: Arc::new(clients.stacks.clone()),
             locks: Arc::new(clients.locks(&settings.lock_table)),
-            approvals: Arc::new(clients.approvals(&settings.approvals_table)),
+            approvals: Arc::new(match &settings.token_key {
+                Some(key) => clients.sealed_approvals(&settings.approvals_table, key),
+                None => clients.approvals(&settings.approvals_table),
+            }),
             callbacks: Arc::new(clients.callbacks.clone()),
             alarms: Arc::new(clients.alarms.clone()),
             functions: Arc::new(clients.functions.clone()),

@@ -48,6 +48,9 @@ pub struct Settings {
     /// variables' values are shown and recorded as hidden (default
     /// `SECRET,TOKEN,PASSWORD,KEY,CREDENTIAL`).
     pub secret_names: ecs_canary_core::SecretNames,
+    /// `ECS_CANARY_TOKEN_KEY`: the KMS key (id, ARN or alias) task tokens
+    /// are sealed with before they are stored; unset: stored as they are.
+    pub token_key: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -87,6 +90,7 @@ impl Settings {
             secret_names: var("ECS_CANARY_SECRET_NAMES")
                 .map(|names| ecs_canary_core::SecretNames::parse(&names))
                 .unwrap_or_default(),
+            token_key: var("ECS_CANARY_TOKEN_KEY"),
         }
     }
 
