@@ -81,9 +81,13 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
                             .waiting_since
                             .map(|t| format!(", waiting since {} ({})", iso8601(t), ago(t, now)))
                             .unwrap_or_default();
+                        let gate = if step == 0 {
+                            format!("the start (nothing runs yet; {} steps)", rollout.steps)
+                        } else {
+                            format!("{step} of {}", rollout.steps)
+                        };
                         out.push_str(&format!(
-                            "  step      {step} of {} — waiting for a decision{since}\n",
-                            rollout.steps
+                            "  step      {gate} — waiting for a decision{since}\n"
                         ));
                         if let Some(until) = rollout.waiting_until {
                             out.push_str(&format!(

@@ -283,6 +283,56 @@ async fn rejecting_the_second_step_rolls_back() {
 }
 
 #[tokio::test]
+async fn a_gate_before_the_start_runs_nothing_until_approved() {
+    let (_emulator, clients, flow) = started().await;
+    let at_rest = state(&clients).await;
+    let mut gated = input("1.0.1", 600);
+    gated["approvalPolicy"] = json!({"approveBeforeStart": true});
+
+    // Rejected at the start: nothing ever ran.
+    let rejected = flow.start("gated-reject", &gated).await;
+    let (link, body) = next_link(&flow).await;
+    assert!(
+        body.contains(
+            "Step:      the start (nothing runs yet; 2 steps): start (now) → 10 % → 50 % → promote"
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        state(&clients).await,
+        at_rest,
+        "nothing runs before the gate"
+    );
+    let (status, page) = submit(&link, "reject").await;
+    assert_eq!(status, 200, "{page}");
+    let (status, error) = flow.finished(&rejected, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+    assert_eq!(state(&clients).await, at_rest);
+    assert_eq!(lock_holder(&clients).await, None);
+
+    // Approved at the start: the candidate is deployed, the first step applied.
+    let approved = flow.start("gated-approve", &gated).await;
+    let (link, _) = next_link(&flow).await;
+    assert_eq!(state(&clients).await, at_rest);
+    approve(&link).await;
+    let (link, body) = next_link(&flow).await;
+    assert!(body.contains("Step:      step 1 of 2"), "{body}");
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (90, 10));
+    let (status, page) = submit(&link, "reject").await;
+    assert_eq!(status, 200, "{page}");
+    let (status, error) = flow.finished(&approved, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+    assert_eq!(state(&clients).await.split_towards(Colour::Blue), (100, 0));
+    assert_eq!(lock_holder(&clients).await, None);
+}
+
+#[tokio::test]
 async fn an_unanswered_approval_times_out_and_rolls_back() {
     let (_emulator, clients, flow) = started().await;
     let execution = flow.start("deploy-1-0-1", &input("1.0.1", 2)).await;

@@ -383,11 +383,11 @@ impl Approvals {
 }
 
 impl Approvals {
-    /// Closes every link of `execution` still pending (steps `0..steps`):
+    /// Closes every link of `execution` still pending (steps `0..steps`, and the gate before the start, `steps`):
     /// they say "expired" from now on. Returns how many were closed.
     pub async fn expire_pending(&self, execution: &str, steps: usize) -> Result<usize, AwsError> {
         let mut closed = 0;
-        for step in 0..steps {
+        for step in 0..=steps {
             let Some(item) = self.item(&step_key(execution, step)).await? else {
                 continue;
             };
@@ -422,13 +422,13 @@ impl Approvals {
 
 impl Approvals {
     /// The execution's approval that is waiting for a decision right now
-    /// (steps `0..steps`, the latest first), if any.
+    /// (steps `0..steps` and the gate before the start, `steps`; the latest first), if any.
     pub async fn pending(
         &self,
         execution: &str,
         steps: usize,
     ) -> Result<Option<ApprovalRecord>, AwsError> {
-        for step in (0..steps).rev() {
+        for step in (0..=steps).rev() {
             let Some(item) = self.item(&step_key(execution, step)).await? else {
                 continue;
             };

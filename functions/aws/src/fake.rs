@@ -504,7 +504,7 @@ impl ApprovalStore for FakeAws {
 
     fn expire_pending<'a>(&'a self, execution: &'a str, steps: usize) -> AwsFuture<'a, usize> {
         ready(self.call("UpdateItem").map(|mut state| {
-            let links: Vec<String> = (0..steps)
+            let links: Vec<String> = (0..=steps)
                 .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
                 .map(|claimed| claimed.key.to_string())
                 .collect();
@@ -527,7 +527,7 @@ impl ApprovalStore for FakeAws {
         steps: usize,
     ) -> AwsFuture<'a, Option<ApprovalRecord>> {
         ready(self.call("GetItem").map(|state| {
-            (0..steps)
+            (0..=steps)
                 .rev()
                 .filter_map(|step| state.steps.get(&format!("{execution}#{step}")))
                 .filter_map(|claimed| state.approvals.get(claimed.key.as_str()))

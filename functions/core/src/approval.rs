@@ -402,6 +402,20 @@ impl TrackState {
 }
 
 impl ApprovalFacts {
+    /// The gate before anything runs (policy `approveBeforeStart`): step 0.
+    pub fn is_before_start(&self) -> bool {
+        self.step == 0
+    }
+
+    /// Which gate this is, for people: "step 2 of 3", or the start.
+    pub fn step_label(&self) -> String {
+        if self.is_before_start() {
+            format!("the start (nothing runs yet; {} steps)", self.steps)
+        } else {
+            format!("step {} of {}", self.step, self.steps)
+        }
+    }
+
     /// The plan as a track: every step ("10 %"), then "promote", each done,
     /// current (the step waiting for this decision) or next.
     pub fn track(&self) -> Vec<(String, TrackState)> {
@@ -419,6 +433,9 @@ impl ApprovalFacts {
             })
             .collect();
         track.push(("promote".into(), TrackState::Next));
+        if self.is_before_start() {
+            track.insert(0, ("start".into(), TrackState::Current));
+        }
         track
     }
 
@@ -441,6 +458,13 @@ impl ApprovalFacts {
 
     /// What approving does, in words.
     pub fn on_approve(&self) -> String {
+        if self.is_before_start() {
+            return format!(
+                "Approve: the new version ({}) is deployed and, once it runs, gets {} % of traffic.",
+                self.candidate,
+                self.next_percent.unwrap_or_default()
+            );
+        }
         match self.next_percent {
             Some(next) => format!("Approve: {next} % of traffic goes to the new version ({}).", self.candidate),
             None => format!(
@@ -459,13 +483,21 @@ impl ApprovalFacts {
     }
 
     pub fn email_subject(&self) -> String {
-        let subject = format!(
-            "Approve step {}/{} of {}? ({} on the new version)",
-            self.step,
-            self.steps,
-            self.service,
-            self.share()
-        );
+        let subject = if self.is_before_start() {
+            // The same shape as every step's (mail rules sort on it).
+            format!(
+                "Approve step 0/{} of {}? (the start: nothing runs yet)",
+                self.steps, self.service
+            )
+        } else {
+            format!(
+                "Approve step {}/{} of {}? ({} on the new version)",
+                self.step,
+                self.steps,
+                self.service,
+                self.share()
+            )
+        };
         // SNS subjects: at most 100 characters.
         subject.chars().take(100).collect()
     }
@@ -475,7 +507,7 @@ impl ApprovalFacts {
             "A canary deployment is waiting for your decision.\n\n\
              Service:   {service} (cluster {cluster})\n\
              Release:   {release}\n\
-             Step:      {step} of {steps}: {track}\n\
+             Step:      {step}: {track}\n\
              Traffic:   {stable_weight} stable ({stable}) / {candidate_weight} new ({candidate}) — {share} on the new version\n\
              Evidence:  {evidence}\n\
              Started:   {started}\n\n\
@@ -484,8 +516,7 @@ impl ApprovalFacts {
             service = self.service,
             cluster = self.cluster,
             release = self.release,
-            step = self.step,
-            steps = self.steps,
+            step = self.step_label(),
             stable_weight = self.split.stable_weight(),
             candidate_weight = self.split.candidate_weight(),
             stable = self.stable,
@@ -513,10 +544,9 @@ impl ApprovalFacts {
     pub fn slack_message(&self, id: &ApprovalId, link: Option<&str>) -> Value {
         let e = slack_escape;
         let text = format!(
-            "*{}* step {}/{}: {} on the new version ({})",
+            "*{}* {}: {} on the new version ({})",
             e(&self.service),
-            self.step,
-            self.steps,
+            e(&self.step_label()),
             self.share(),
             e(&self.release)
         );
@@ -533,7 +563,7 @@ impl ApprovalFacts {
                  "text": {"type": "plain_text", "text": "Open"}}));
         }
         json!({
-            "text": format!("Approval needed: {} step {}/{}", e(&self.service), self.step, self.steps),
+            "text": format!("Approval needed: {} {}", e(&self.service), e(&self.step_label())),
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                 {"type": "section", "fields": [
@@ -671,7 +701,7 @@ pub fn confirmation_page(
          <dl>\
          <dt>Service</dt><dd id=\"service\">{service} (cluster {cluster})</dd>\
          <dt>Release</dt><dd id=\"release\">{release}</dd>\
-         <dt>Step</dt><dd id=\"step\">{step} of {steps}</dd>\
+         <dt>Step</dt><dd id=\"step\">{step}</dd>\
          <dt>Traffic now</dt><dd id=\"split\">{sw} stable ({stable}) / {cw} new ({candidate})</dd>\
          <dt>Started</dt><dd id=\"started\">{started}</dd>{validity}\
          </dl>\
@@ -685,8 +715,7 @@ pub fn confirmation_page(
         service = e(&facts.service),
         cluster = e(&facts.cluster),
         release = e(&facts.release),
-        step = facts.step,
-        steps = facts.steps,
+        step = e(&facts.step_label()),
         sw = facts.split.stable_weight(),
         stable = facts.stable,
         cw = facts.split.candidate_weight(),
@@ -699,10 +728,7 @@ pub fn confirmation_page(
         evidence = evidence.map(evidence_html).unwrap_or_default(),
     );
     page(
-        &format!(
-            "Approve step {} of {} for {}?",
-            facts.step, facts.steps, facts.service
-        ),
+        &format!("Approve {} for {}?", facts.step_label(), facts.service),
         &body,
     )
 }
@@ -967,10 +993,32 @@ mod tests {
         // The email and Slack carry the same facts.
         let body = second.email_body("https://example.test/a");
         assert!(
-            body.contains("Step:      2 of 2: 10 % ✓ → 50 % (now) → promote"),
+            body.contains("Step:      step 2 of 2: 10 % ✓ → 50 % (now) → promote"),
             "{body}"
         );
         assert!(body.contains("Started:   2026-11-29T17:05:00Z, execution deploy-1"));
+        // The gate before the start: nothing runs yet, approving moves to the first step.
+        let start = ApprovalFacts {
+            step: 0,
+            next_percent: Some(10),
+            split: TrafficSplit::all_stable(),
+            ..second.clone()
+        };
+        assert_eq!(start.track_text(), "start (now) → 10 % → 50 % → promote");
+        assert_eq!(
+            start.email_subject(),
+            "Approve step 0/2 of myservice? (the start: nothing runs yet)"
+        );
+        assert!(
+            start
+                .on_approve()
+                .contains("is deployed and, once it runs, gets 10 %"),
+            "{}",
+            start.on_approve()
+        );
+        assert!(start
+            .email_body("https://example.test/a")
+            .contains("Step:      the start (nothing runs yet; 2 steps)"));
         let slack = second
             .slack_message(
                 &ApprovalId::from_random([1; 16]),

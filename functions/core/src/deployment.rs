@@ -50,6 +50,11 @@ pub struct Deployment {
     /// When each step was first applied (epoch seconds, by step index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_at: Vec<u64>,
+    /// A person approves the plan and the release before anything runs
+    /// (policy `approveBeforeStart`). Always present: the state machine's
+    /// choice reads it.
+    #[serde(default)]
+    pub gate_before_start: bool,
 }
 
 impl Deployment {
@@ -452,6 +457,7 @@ mod tests {
             step: None,
             started_at: None,
             applied_at: Vec::new(),
+            gate_before_start: false,
         }
     }
 

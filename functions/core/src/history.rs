@@ -219,15 +219,14 @@ impl HistoryEvent {
     }
 
     pub fn approval_requested(deployment: &Deployment, at_millis: u64, channels: &[&str]) -> Self {
-        let step = deployment.step.unwrap_or(0);
+        let step = gate_number(deployment);
         let mut event = HistoryEvent::of(
             deployment,
             HistoryKind::ApprovalRequested,
             at_millis,
             format!(
-                "approval of step {} of {} requested ({})",
-                step + 1,
-                deployment.request.steps.percentages().len(),
+                "approval of {} requested ({})",
+                gate_label(deployment),
                 if channels.is_empty() {
                     "no channel".to_string()
                 } else {
@@ -235,7 +234,7 @@ impl HistoryEvent {
                 }
             ),
         );
-        event.step = Some(step + 1);
+        event.step = Some(step);
         event.detail = json!({"channels": channels});
         event
     }
@@ -249,12 +248,12 @@ impl HistoryEvent {
         channel: &str,
         evidence: Option<&str>,
     ) -> Self {
-        let step = deployment.step.unwrap_or(0) + 1;
+        let step = gate_number(deployment);
         let mut event = HistoryEvent::of(
             deployment,
             HistoryKind::Decided,
             at_millis,
-            format!("step {step} {decision} by {by} ({channel})"),
+            format!("{} {decision} by {by} ({channel})", gate_label(deployment)),
         );
         event.step = Some(step);
         event.by = Some(by.to_string());
@@ -271,12 +270,15 @@ impl HistoryEvent {
         channel: &str,
         why: &str,
     ) -> Self {
-        let step = deployment.step.unwrap_or(0) + 1;
+        let step = gate_number(deployment);
         let mut event = HistoryEvent::of(
             deployment,
             HistoryKind::DecisionRefused,
             at_millis,
-            format!("{by} ({channel}) may not decide step {step}: {why}"),
+            format!(
+                "{by} ({channel}) may not decide {}: {why}",
+                gate_label(deployment)
+            ),
         );
         event.step = Some(step);
         event.by = Some(by.to_string());
@@ -373,6 +375,24 @@ impl HistoryEvent {
             summary: format!("lock of {} released by {by}", execution_name(holder)),
             detail: Value::Null,
         }
+    }
+}
+
+/// The gate a deployment waits at, 1-based; 0 before the start (no step
+/// applied yet: policy `approveBeforeStart`).
+fn gate_number(deployment: &Deployment) -> usize {
+    deployment.step.map_or(0, |step| step + 1)
+}
+
+/// "step 2 of 3", or "the start".
+fn gate_label(deployment: &Deployment) -> String {
+    match deployment.step {
+        Some(step) => format!(
+            "step {} of {}",
+            step + 1,
+            deployment.request.steps.percentages().len()
+        ),
+        None => "the start".into(),
     }
 }
 

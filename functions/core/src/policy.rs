@@ -126,6 +126,10 @@ pub struct ApprovalPolicy {
     /// duties holds whichever channel they start and approve from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub people: Vec<Person>,
+    /// A person approves the plan and the release before anything runs:
+    /// no task definition, stack update or candidate task set until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_before_start: Option<bool>,
 }
 
 /// One person: their IAM principals (ARNs or `*` patterns) and Slack user ids.
@@ -265,7 +269,7 @@ pub struct PolicyError {
     pub reason: String,
 }
 
-const POLICY_FIELDS: [&str; 9] = [
+const POLICY_FIELDS: [&str; 10] = [
     "channels",
     "slackUsers",
     "slackTeam",
@@ -275,6 +279,7 @@ const POLICY_FIELDS: [&str; 9] = [
     "allowUnknownInitiator",
     "operators",
     "people",
+    "approveBeforeStart",
 ];
 
 fn people(object: &Map<String, Value>) -> Result<Vec<Person>, PolicyError> {
@@ -399,6 +404,7 @@ impl ApprovalPolicy {
             allow_unknown_initiator: flag(object, "allowUnknownInitiator")?,
             operators: texts(object, "operators")?,
             people: people(object)?,
+            approve_before_start: flag(object, "approveBeforeStart")?,
         })
     }
 
@@ -426,6 +432,7 @@ impl ApprovalPolicy {
                 .chain(self.people.iter().filter(|p| !defaults.people.contains(p)))
                 .cloned()
                 .collect(),
+            approve_before_start: self.approve_before_start.or(defaults.approve_before_start),
         }
     }
 
@@ -488,6 +495,12 @@ impl ApprovalPolicy {
             return Err(below(
                 "allowUnknownInitiator",
                 "may not allow what the stack's policy does not".into(),
+            ));
+        }
+        if floor.approve_before_start == Some(true) && self.approve_before_start == Some(false) {
+            return Err(below(
+                "approveBeforeStart",
+                "may not turn off what the stack's policy turns on".into(),
             ));
         }
         if floor.separation_of_duties == Some(true) && self.separation_of_duties == Some(false) {
@@ -858,6 +871,25 @@ mod tests {
         );
         let wider = policy(json!({"operators": ["*"]}));
         assert_eq!(wider.within(&floor).unwrap_err().field, "operators");
+        // A gate before the start may be asked for, never waived.
+        let gated = policy(json!({"approveBeforeStart": true}));
+        let waived = policy(json!({"approveBeforeStart": false}));
+        assert_eq!(
+            waived.within(&gated).unwrap_err().field,
+            "approveBeforeStart"
+        );
+        assert_eq!(
+            ApprovalPolicy::default()
+                .within(&gated)
+                .map(|p| p.approve_before_start),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            gated
+                .within(&ApprovalPolicy::default())
+                .map(|p| p.approve_before_start),
+            Ok(Some(true))
+        );
         // People named by the stack stay named whatever the input says.
         let stack =
             policy(json!({"people": [{"name": "Alice", "iam": [ALICE], "slack": ["UALICE"]}]}));
@@ -978,6 +1010,7 @@ mod tests {
                     operators: cli_principals.clone(),
                     cli_principals,
                     people: Vec::new(),
+                    approve_before_start: None,
                 }
             },
         )

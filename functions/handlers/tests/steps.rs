@@ -679,6 +679,69 @@ async fn the_operator_endpoint_starts_as_its_caller_and_only_operators_act() {
 }
 
 #[tokio::test]
+async fn approve_before_start_asks_at_a_gate_of_its_own_before_any_step() {
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let gated = |settings: &mut Settings| {
+        settings.approval_policy = Some(r#"{"approveBeforeStart": true}"#.into());
+    };
+    // An input may not waive the gate the stack asks for.
+    let waived = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}, "approvalPolicy": {"approveBeforeStart": false}});
+    let error = resolve_under(&fake, gated, waived)
+        .await
+        .expect_err("below the floor");
+    assert_eq!(error.error_type(), "PolicyBelowFloor");
+    let input = json!({"cluster": "c", "service": "s", "stack": "st",
+        "environment": {"APPVERSION": "1.0.1"}, "steps": [10, 50]});
+    let deployment = resolve_under(&fake, gated, input).await.expect("resolves");
+    assert!(deployment.gate_before_start);
+    assert_eq!(deployment.step, None, "nothing applied yet");
+    let value = serde_json::to_value(&deployment).expect("serialises");
+    assert_eq!(
+        value["gateBeforeStart"],
+        json!(true),
+        "the state machine's choice reads it"
+    );
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "token-start", "execution": "run-1", "deployment": value}),
+    )
+    .await
+    .expect("the gate asks");
+    // Its link is the gate's own (index: after every step's), gate 0 to people.
+    let link = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1", 2);
+    let record = fake
+        .state()
+        .approvals
+        .get(link.key().as_str())
+        .cloned()
+        .expect("the gate's request");
+    assert_eq!(record.facts.step, 0);
+    assert_eq!(record.facts.next_percent, Some(10));
+    let subject = record.facts.email_subject();
+    assert!(subject.contains("step 0/2 of s? (the start"), "{subject}");
+    // The operator finds it waiting and approves it: Step Functions moves on.
+    fake.state().guards.insert(
+        "c/s".into(),
+        ecs_canary_aws::LockGuard {
+            alarms: Vec::new(),
+            steps: 2,
+            stack: Some("st".into()),
+        },
+    );
+    let ctx = context(&fake);
+    let outcome = operator::decide_waiting(&ctx, "c/s", Decision::Approve, &Approver::cli(BOB))
+        .await
+        .expect("decided");
+    assert_eq!(outcome.status, 200, "{}", outcome.message);
+    assert!(matches!(
+        fake.state().callbacks.last(),
+        Some(Callback::Succeeded { task_token, .. }) if task_token == "token-start"
+    ));
+}
+
+#[tokio::test]
 async fn the_operator_endpoint_acts_only_for_a_signed_caller() {
     let fake = FakeAws::new();
     let ctx = context(&fake);

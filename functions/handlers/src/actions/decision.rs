@@ -25,6 +25,15 @@ pub struct DecisionOutcome {
     pub message: String,
 }
 
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 impl DecisionOutcome {
     fn new(status: u16, title: &str, message: String) -> DecisionOutcome {
         DecisionOutcome {
@@ -52,23 +61,22 @@ impl DecisionOutcome {
             LinkState::BeingDecided => (
                 "A decision is being recorded",
                 format!(
-                    "{by} chose for step {} of {} of {} at {at}; it is being passed on to the deployment right now. Open the link again in a moment to see the outcome.",
-                    facts.step, facts.steps, facts.service
+                    "{by} chose for {} of {} at {at}; it is being passed on to the deployment right now. Open the link again in a moment to see the outcome.",
+                    facts.step_label(), facts.service
                 ),
             ),
             LinkState::Expired => (
                 "This approval has expired",
                 format!(
-                    "Step {} of {} for {} is no longer waiting for a decision: the deployment ended (its approval timed out, it was stopped, or a guarding alarm fired) and its traffic went back to the stable colour. The approval channels say how.",
-                    facts.step, facts.steps, facts.service
+                    "{} for {} is no longer waiting for a decision: the deployment ended (its approval timed out, it was stopped, or a guarding alarm fired) and its traffic went back to the stable colour. The approval channels say how.",
+                    capitalized(&facts.step_label()), facts.service
                 ),
             ),
             LinkState::Decided | LinkState::Open => (
                 "Already decided",
                 format!(
-                    "Step {} of {} for {} was {} by {by} at {at}. Nothing was changed.",
-                    facts.step,
-                    facts.steps,
+                    "{} for {} was {} by {by} at {at}. Nothing was changed.",
+                    capitalized(&facts.step_label()),
                     facts.service,
                     record.status.as_str().to_lowercase(),
                 ),
@@ -94,18 +102,17 @@ impl DecisionOutcome {
                 410,
                 "This approval has expired",
                 format!(
-                    "Step {} of {} for {} is no longer waiting for a decision.",
-                    facts.step, facts.steps, facts.service
+                    "{} for {} is no longer waiting for a decision.",
+                    capitalized(&facts.step_label()), facts.service
                 ),
             ),
             (Err(other), _) => DecisionOutcome::new(
                 503,
                 "Your decision was not recorded",
                 format!(
-                    "It could not be passed on to the deployment just now ({}). Nothing has changed: step {} of {} for {} is still waiting. Open the link again and choose once more.",
+                    "It could not be passed on to the deployment just now ({}). Nothing has changed: {} for {} is still waiting. Open the link again and choose once more.",
                     other.error_type(),
-                    facts.step,
-                    facts.steps,
+                    facts.step_label(),
                     facts.service
                 ),
             ),
@@ -280,8 +287,9 @@ async fn refuse(
         403,
         "Not allowed",
         format!(
-            "{why}. Nothing was changed: step {} of {} for {} still waits for a decision.",
-            facts.step, facts.steps, facts.service
+            "{why}. Nothing was changed: {} for {} still waits for a decision.",
+            facts.step_label(),
+            facts.service
         ),
     )
 }

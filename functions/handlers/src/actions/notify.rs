@@ -141,7 +141,6 @@ pub fn started_by(deployment: &Deployment) -> String {
 
 /// The facts of the step a deployment has just applied.
 pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
-    let step = deployment.step.unwrap_or(0);
     let steps = deployment.request.steps.percentages();
     ApprovalFacts {
         cluster: deployment.request.cluster.clone(),
@@ -149,10 +148,15 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         release: release_text(deployment),
         stable: deployment.stable,
         candidate: deployment.candidate,
-        step: step + 1,
+        // Before the start (no step applied: `approveBeforeStart`), gate 0,
+        // whose approval moves to the first step.
+        step: deployment.step.map_or(0, |step| step + 1),
         steps: steps.len(),
         split: deployment.split,
-        next_percent: deployment.percent_after(step),
+        next_percent: match deployment.step {
+            Some(step) => deployment.percent_after(step),
+            None => steps.first().copied(),
+        },
         evidence: None,
         plan: steps.to_vec(),
         started: Some(started_by(deployment)),

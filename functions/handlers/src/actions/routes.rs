@@ -139,6 +139,7 @@ pub async fn resolve(
         step: None,
         started_at: None,
         applied_at: Vec::new(),
+        gate_before_start: false,
     })
 }
 

@@ -130,7 +130,12 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     }
     let mut facts = approval_facts(&event.deployment);
     facts.evidence = request_evidence(&context, &event.deployment).await;
-    let step = event.deployment.step.unwrap_or(0);
+    // The gate before the start (no step applied yet) has an index of its
+    // own, after every step's.
+    let step = event
+        .deployment
+        .step
+        .unwrap_or(event.deployment.request.steps.len());
     let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
     // The link is derived, never stored: the table knows it by its hash.
     let secret = context

@@ -75,6 +75,7 @@ pub async fn resolve_stable(
     match resolve(&context, request, owner, None).await {
         Ok(mut deployment) => {
             deployment.started_at = started_at;
+            deployment.gate_before_start = policy.approve_before_start == Some(true);
             tracing::info!(
                 cluster = %deployment.request.cluster,
                 service = %deployment.request.service,
