@@ -32,7 +32,7 @@ fn mappings() -> String {
     .to_string()
 }
 
-async fn push(events: &aws_sdk_eventbridge::Client, repository: &str, tag: &str, digest: &str) {
+async fn push(emulator: &Emulator, repository: &str, tag: &str, digest: &str) {
     let detail = json!({
         "result": "SUCCESS",
         "repository-name": repository,
@@ -40,18 +40,9 @@ async fn push(events: &aws_sdk_eventbridge::Client, repository: &str, tag: &str,
         "action-type": "PUSH",
         "image-tag": tag
     });
-    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .source("aws.ecr")
-        .detail_type("ECR Image Action")
-        .detail(detail.to_string())
-        .build();
-    let sent = events
-        .put_events()
-        .entries(entry)
-        .send()
-        .await
-        .expect("put events");
-    assert_eq!(sent.failed_entry_count(), 0);
+    emulator
+        .put_event("aws.ecr", "ECR Image Action", &detail)
+        .await;
 }
 
 async fn executions(sfn: &aws_sdk_sfn::Client, state_machine: &str) -> Vec<(String, String)> {
@@ -113,16 +104,15 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
     create_example_app(&emulator.clients().await)
         .await
         .expect("create the example stacks");
-    let events = aws_sdk_eventbridge::Client::new(&config);
     let sfn = aws_sdk_sfn::Client::new(&config);
     let state_machine = emulator.infra_output("StateMachineArn");
 
     // The same push delivered twice: one execution per mapped service (the
     // same service name in two clusters is two services), named from
     // cluster, service and digest.
-    push(&events, "helloworld", "1.0.1", DIGEST).await;
+    push(&emulator, "helloworld", "1.0.1", DIGEST).await;
     handled(&emulator, 2).await;
-    push(&events, "helloworld", "1.0.1", DIGEST).await;
+    push(&emulator, "helloworld", "1.0.1", DIGEST).await;
     handled(&emulator, 4).await;
     let started = executions(&sfn, &state_machine).await;
     assert_eq!(started.len(), 2, "{started:?}");
@@ -156,9 +146,9 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
     );
 
     // A repository, or a tag, that no mapping names: nothing starts.
-    push(&events, "someone-elses-app", "1.0.1", DIGEST).await;
+    push(&emulator, "someone-elses-app", "1.0.1", DIGEST).await;
     handled(&emulator, 5).await;
-    push(&events, "helloworld", "2.0.0", "sha256:ffff").await;
+    push(&emulator, "helloworld", "2.0.0", "sha256:ffff").await;
     handled(&emulator, 6).await;
     assert_eq!(executions(&sfn, &state_machine).await.len(), 2);
     assert_eq!(

@@ -75,18 +75,13 @@ async fn iam(emulator: &Emulator, params: &[(&str, &str)]) -> (u16, String) {
     for (name, value) in params {
         form.push_str(&format!("&{name}={}", form_encode(value)));
     }
-    let scope = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
-    let (status, _, body) = crate::http::http_request_with(
-        emulator.port(),
-        "POST",
-        "/",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Authorization", scope),
-        ],
-        form.as_bytes(),
-    )
-    .await;
+    let (status, body) = emulator
+        .aws_call(
+            "iam",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            form.as_bytes(),
+        )
+        .await;
     (status, String::from_utf8_lossy(&body).to_string())
 }
 

@@ -50,22 +50,14 @@ fn split_text(state: &LiveState) -> String {
     format!("{stable} {s} / {} {c}", stable.other())
 }
 
-async fn push(events: &aws_sdk_eventbridge::Client, tag: &str, digest: &str) {
+async fn push(emulator: &Emulator, tag: &str, digest: &str) {
     let detail = json!({
         "result": "SUCCESS", "repository-name": REPOSITORY, "image-digest": digest,
         "action-type": "PUSH", "image-tag": tag
     });
-    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .source("aws.ecr")
-        .detail_type("ECR Image Action")
-        .detail(detail.to_string())
-        .build();
-    events
-        .put_events()
-        .entries(entry)
-        .send()
-        .await
-        .expect("put the ECR event");
+    emulator
+        .put_event("aws.ecr", "ECR Image Action", &detail)
+        .await;
 }
 
 async fn execution_named(flow: &Flow, prefix: &str) -> String {
@@ -253,7 +245,6 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
         split_text(&state)
     );
     let flow = Flow::create(&emulator).await;
-    let events = aws_sdk_eventbridge::Client::new(&emulator.sdk_config().await);
 
     // What a release would change, before anything does.
     let dry_run = json!({
@@ -279,7 +270,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
         ),
     ] {
         let _ = writeln!(out, "\nECR push: {REPOSITORY}:{tag} …");
-        push(&events, tag, digest).await;
+        push(&emulator, tag, digest).await;
         // The name the trigger gives this push's execution (the core decides it).
         let push_seen = ecs_canary_core::ImagePush {
             account: crate::ACCOUNT.into(),
@@ -287,6 +278,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
             repository: REPOSITORY.into(),
             tag: Some(tag.into()),
             digest: digest.into(),
+            pusher: None,
         };
         let mapping = &ecs_canary_core::parse_mappings(&mappings.to_string())
             .expect("the demo's mappings")[0];

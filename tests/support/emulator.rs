@@ -299,6 +299,50 @@ impl Emulator {
         http_request(self.port, method, path, body).await
     }
 
+    /// A call to the emulator's AWS API for `service` (its signing name),
+    /// unsigned: the emulator routes by the signature's scope and checks
+    /// signatures only on AWS_IAM function URLs. For set-up and for events
+    /// AWS itself would emit, without a client crate per service.
+    pub async fn aws_call(
+        &self,
+        service: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let scope = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let mut all = vec![("Authorization", scope.as_str())];
+        all.extend_from_slice(headers);
+        let (status, _, answer) =
+            crate::http::http_request_with(self.port, "POST", "/", &all, body).await;
+        (status, answer)
+    }
+
+    /// Puts one event on the default event bus (EventBridge's PutEvents), as
+    /// an AWS service puts its own.
+    pub async fn put_event(&self, source: &str, detail_type: &str, detail: &serde_json::Value) {
+        let body = serde_json::json!({"Entries": [{
+            "Source": source, "DetailType": detail_type, "Detail": detail.to_string()
+        }]});
+        let (status, answer) = self
+            .aws_call(
+                "events",
+                &[
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("X-Amz-Target", "AWSEvents.PutEvents"),
+                ],
+                body.to_string().as_bytes(),
+            )
+            .await;
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        assert_eq!(
+            (status, answer["FailedEntryCount"].as_u64()),
+            (200, Some(0)),
+            "PutEvents: {answer}"
+        );
+    }
+
     /// Arms a fault of the launcher's `/_ecs-canary/faults` (see the README:
     /// `service`, `operation`, `code`, `count`, `rate`, `status`,
     /// `delaySeconds`, `afterApply`).

@@ -416,6 +416,15 @@ impl ApprovalFacts {
         }
     }
 
+    /// The same, short (Slack): "step 2/3", or the start.
+    pub fn step_short(&self) -> String {
+        if self.is_before_start() {
+            "the start (nothing runs yet)".into()
+        } else {
+            format!("step {}/{}", self.step, self.steps)
+        }
+    }
+
     /// The plan as a track: every step ("10 %"), then "promote", each done,
     /// current (the step waiting for this decision) or next.
     pub fn track(&self) -> Vec<(String, TrackState)> {
@@ -546,7 +555,7 @@ impl ApprovalFacts {
         let text = format!(
             "*{}* {}: {} on the new version ({})",
             e(&self.service),
-            e(&self.step_label()),
+            e(&self.step_short()),
             self.share(),
             e(&self.release)
         );
@@ -563,7 +572,7 @@ impl ApprovalFacts {
                  "text": {"type": "plain_text", "text": "Open"}}));
         }
         json!({
-            "text": format!("Approval needed: {} {}", e(&self.service), e(&self.step_label())),
+            "text": format!("Approval needed: {} {}", e(&self.service), e(&self.step_short())),
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                 {"type": "section", "fields": [

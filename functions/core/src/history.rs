@@ -111,6 +111,15 @@ pub fn execution_name(execution: &str) -> &str {
     execution.rsplit(':').next().unwrap_or(execution)
 }
 
+/// The ARN Step Functions gives execution `name` of `state_machine` (known
+/// before it starts, so that who asked for it can be recorded first).
+pub fn execution_arn(state_machine: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
 impl HistoryEvent {
     fn of(deployment: &Deployment, kind: HistoryKind, at_millis: u64, summary: String) -> Self {
         HistoryEvent {
@@ -347,9 +356,16 @@ impl HistoryEvent {
         }
     }
 
-    /// `by` asked the operator endpoint to start `execution`: the only
-    /// source of a deployment's `startedBy` (see [`initiator_of`]).
-    pub fn requested(service: String, execution: &str, at_millis: u64, by: &str) -> Self {
+    /// `by` asked for `execution` — through the operator endpoint (`cli`),
+    /// or by an image push CloudTrail recorded (`ecr`): the only source of a
+    /// deployment's `startedBy` (see [`initiator_of`]).
+    pub fn requested(
+        service: String,
+        execution: &str,
+        at_millis: u64,
+        by: &str,
+        channel: &str,
+    ) -> Self {
         HistoryEvent {
             service,
             at_millis,
@@ -357,7 +373,7 @@ impl HistoryEvent {
             execution: execution.to_string(),
             step: None,
             by: Some(by.to_string()),
-            channel: Some("cli".into()),
+            channel: Some(channel.to_string()),
             summary: format!("{} requested by {by}", execution_name(execution)),
             detail: Value::Null,
         }
@@ -418,8 +434,9 @@ mod tests {
                 "arn:aws:states:us-east-1:1:execution:sm:two",
                 2,
                 "bob",
+                "cli",
             ),
-            HistoryEvent::requested("c/s".into(), execution, 1, "alice"),
+            HistoryEvent::requested("c/s".into(), execution, 1, "alice", "cli"),
         ];
         assert_eq!(initiator_of(&events, execution).as_deref(), Some("alice"));
         assert_eq!(

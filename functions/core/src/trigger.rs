@@ -43,6 +43,9 @@ pub struct ImagePush {
     pub repository: String,
     pub tag: Option<String>,
     pub digest: String,
+    /// Who pushed it (the IAM ARN CloudTrail records), when the event says:
+    /// CloudTrail's PutImage does, ECR's own "ECR Image Action" does not.
+    pub pusher: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -84,6 +87,9 @@ pub fn parse_mappings(text: &str) -> Result<Vec<TriggerMapping>, TriggerError> {
     serde_json::from_str(text).map_err(|e| TriggerError::InvalidMappings(e.to_string()))
 }
 
+/// EventBridge's detail-type of a CloudTrail-recorded API call.
+pub const CLOUDTRAIL_CALL: &str = "AWS API Call via CloudTrail";
+
 impl ImagePush {
     /// A successful PUSH from an EventBridge event; `Ok(None)` for any other
     /// ECR image action (a delete, a failed push).
@@ -95,6 +101,9 @@ impl ImagePush {
             .get("detail")
             .ok_or_else(|| TriggerError::NotAnImagePush("no detail".into()))?;
         let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+        if text(event, "detail-type").as_deref() == Some(CLOUDTRAIL_CALL) {
+            return ImagePush::from_cloudtrail(event, detail);
+        }
         if text(detail, "action-type").as_deref() != Some("PUSH")
             || text(detail, "result").as_deref() != Some("SUCCESS")
         {
@@ -108,6 +117,44 @@ impl ImagePush {
                 .ok_or_else(|| missing("repository-name"))?,
             tag: text(detail, "image-tag").filter(|t| !t.is_empty()),
             digest: text(detail, "image-digest").ok_or_else(|| missing("image-digest"))?,
+            pusher: None,
+        }))
+    }
+
+    /// CloudTrail's record of a successful `PutImage` (EventBridge "AWS API
+    /// Call via CloudTrail"): the same push, and who made it. Any other call,
+    /// or a failed one, is not a push (`None`).
+    fn from_cloudtrail(event: &Value, detail: &Value) -> Result<Option<ImagePush>, TriggerError> {
+        let at = |path: &[&str]| {
+            path.iter()
+                .try_fold(detail, |value, key| value.get(*key))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        if at(&["eventName"]).as_deref() != Some("PutImage") || detail.get("errorCode").is_some() {
+            return Ok(None);
+        }
+        let missing = |what: &str| TriggerError::NotAnImagePush(format!("no {what}"));
+        let image = ["responseElements", "image"];
+        let field = |key: &str| at(&[image[0], image[1], key]);
+        let id = |key: &str| at(&[image[0], image[1], "imageId", key]);
+        let top = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_string);
+        Ok(Some(ImagePush {
+            account: field("registryId")
+                .or_else(|| at(&["recipientAccountId"]))
+                .or_else(|| top("account"))
+                .ok_or_else(|| missing("account"))?,
+            region: at(&["awsRegion"])
+                .or_else(|| top("region"))
+                .ok_or_else(|| missing("awsRegion"))?,
+            repository: field("repositoryName")
+                .or_else(|| at(&["requestParameters", "repositoryName"]))
+                .ok_or_else(|| missing("repositoryName"))?,
+            tag: id("imageTag")
+                .or_else(|| at(&["requestParameters", "imageTag"]))
+                .filter(|t| !t.is_empty()),
+            digest: id("imageDigest").ok_or_else(|| missing("imageDigest"))?,
+            pusher: at(&["userIdentity", "arn"]).filter(|arn| arn.starts_with("arn:")),
         }))
     }
 
@@ -285,6 +332,57 @@ mod tests {
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678";
 
+    /// CloudTrail's record of a PutImage, as EventBridge delivers it.
+    pub(crate) fn cloudtrail_put_image(pusher: &str, tag: &str, digest: &str) -> Value {
+        json!({
+            "version": "0",
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.ecr",
+            "account": "123456789012",
+            "region": "us-east-1",
+            "detail": {
+                "eventSource": "ecr.amazonaws.com",
+                "eventName": "PutImage",
+                "awsRegion": "us-east-1",
+                "recipientAccountId": "123456789012",
+                "userIdentity": {"type": "AssumedRole", "arn": pusher},
+                "requestParameters": {"repositoryName": "helloworld", "imageTag": tag, "registryId": "123456789012"},
+                "responseElements": {"image": {"registryId": "123456789012", "repositoryName": "helloworld",
+                    "imageId": {"imageDigest": digest, "imageTag": tag}}}
+            }
+        })
+    }
+
+    #[test]
+    fn a_push_cloudtrail_recorded_names_its_pusher_and_ecrs_own_event_does_not() {
+        let ci = "arn:aws:sts::123456789012:assumed-role/CI/build-42";
+        let push = ImagePush::from_event(&cloudtrail_put_image(ci, "1.0.2", DIGEST))
+            .unwrap()
+            .expect("a push");
+        assert_eq!(push.pusher.as_deref(), Some(ci));
+        assert_eq!(push.repository, "helloworld");
+        assert_eq!(push.tag.as_deref(), Some("1.0.2"));
+        assert_eq!(
+            push.image(),
+            format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/helloworld@{DIGEST}")
+        );
+        // The same push as ECR reports it: the same image, nobody named.
+        let plain = ImagePush::from_event(&push_event("helloworld", "1.0.2", DIGEST))
+            .unwrap()
+            .expect("a push");
+        assert_eq!((plain.image(), plain.pusher), (push.image(), None));
+        // A failed or other call is no push.
+        let mut failed = cloudtrail_put_image(ci, "1.0.2", DIGEST);
+        failed["detail"]["errorCode"] = json!("ImageAlreadyExistsException");
+        assert_eq!(ImagePush::from_event(&failed), Ok(None));
+        let mut other = cloudtrail_put_image(ci, "1.0.2", DIGEST);
+        other["detail"]["eventName"] = json!("BatchGetImage");
+        assert_eq!(ImagePush::from_event(&other), Ok(None));
+        let mut broken = cloudtrail_put_image(ci, "1.0.2", DIGEST);
+        broken["detail"]["responseElements"] = json!({});
+        assert!(ImagePush::from_event(&broken).is_err());
+    }
+
     #[test]
     fn a_push_becomes_an_execution_input() {
         let push = ImagePush::from_event(&push_event("helloworld", "1.0.1", DIGEST))
@@ -377,7 +475,7 @@ mod tests {
         fn execution_names_fit_step_functions(service in ".{0,120}", digest in "[0-9a-f]{64}") {
             let mut m = mapping(None);
             m.service = service;
-            let push = ImagePush { account: "1".into(), region: "r".into(), repository: "helloworld".into(), tag: None, digest: format!("sha256:{digest}") };
+            let push = ImagePush { account: "1".into(), region: "r".into(), repository: "helloworld".into(), tag: None, digest: format!("sha256:{digest}"), pusher: None };
             let name = m.execution_name(&push);
             prop_assert!(name.len() <= 80);
             prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));

@@ -7,8 +7,8 @@
 
 use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock, StartOutcome};
 use ecs_canary_core::{
-    lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment, DeploymentRequest,
-    ErrorKind, HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
+    execution_arn, lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment,
+    DeploymentRequest, ErrorKind, HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -443,14 +443,6 @@ pub fn execution_name(request: &DeploymentRequest, now_millis: u64) -> String {
     format!("{service}-{now_millis}")
 }
 
-/// The ARN Step Functions gives execution `name` of `state_machine`.
-fn execution_arn(state_machine: &str, name: &str) -> String {
-    format!(
-        "{}:{name}",
-        state_machine.replacen(":stateMachine:", ":execution:", 1)
-    )
-}
-
 /// Starts a deployment with `input` as `by` (the caller's IAM identity):
 /// the input validated (it may not name its initiator), held to its
 /// service's policy (`by` among its operators, the image allowed), then
@@ -487,6 +479,7 @@ pub async fn start(
             &execution,
             context.now_millis(),
             by,
+            "cli",
         ))
         .await?;
     match context

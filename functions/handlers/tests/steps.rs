@@ -595,6 +595,7 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
             "run-1",
             NOW * 1000,
             "arn:aws:iam::123456789012:user/alice",
+            "cli",
         ));
     let deployment = resolve_under(&fake, floor, input)
         .await
@@ -2167,6 +2168,41 @@ fn pushed(repository: &str, tag: &str, digest: &str) -> Value {
         "detail": {"result": "SUCCESS", "action-type": "PUSH", "repository-name": repository,
                    "image-tag": tag, "image-digest": digest}
     })
+}
+
+#[tokio::test]
+async fn a_push_cloudtrail_recorded_is_started_in_its_pushers_name() {
+    let fake = FakeAws::new();
+    let ci = "arn:aws:sts::123456789012:assumed-role/CI/build-42";
+    let event = json!({
+        "source": "aws.ecr", "detail-type": "AWS API Call via CloudTrail",
+        "account": "123456789012", "region": "us-east-1",
+        "detail": {"eventSource": "ecr.amazonaws.com", "eventName": "PutImage",
+            "awsRegion": "us-east-1", "userIdentity": {"type": "AssumedRole", "arn": ci},
+            "requestParameters": {"repositoryName": "other", "imageTag": "2.0.0"},
+            "responseElements": {"image": {"registryId": "123456789012", "repositoryName": "other",
+                "imageId": {"imageDigest": DIGEST, "imageTag": "2.0.0"}}}}
+    });
+    let answer = ecr_trigger(trigger_context(&fake), event)
+        .await
+        .expect("started");
+    let started = answer["started"].as_array().cloned().unwrap_or_default();
+    assert_eq!(started.len(), 1, "{answer}");
+    let execution = started[0].as_str().unwrap_or_default();
+    // Recorded first, as who asked for that execution: resolve-stable's
+    // initiator, whom separation of duties keeps from approving it.
+    let history = fake.state().history.clone();
+    assert_eq!(
+        ecs_canary_core::initiator_of(&history, execution).as_deref(),
+        Some(ci)
+    );
+    assert_eq!(history[0].channel.as_deref(), Some("ecr"));
+    // ECR's own event names nobody: nothing recorded.
+    let before = fake.state().history.len();
+    ecr_trigger(trigger_context(&fake), pushed("web", "1.4.2", DIGEST))
+        .await
+        .expect("started");
+    assert_eq!(fake.state().history.len(), before);
 }
 
 #[tokio::test]

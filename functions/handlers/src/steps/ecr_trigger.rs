@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::StartOutcome;
-use ecs_canary_core::{parse_mappings, ImagePush};
+use ecs_canary_core::{execution_arn, lock_key, parse_mappings, HistoryEvent, ImagePush};
 use serde_json::{json, Value};
 
 use crate::{Context, FunctionError};
 
-/// ecr-trigger: an EventBridge "ECR Image Action" event → one execution per
+/// ecr-trigger: an EventBridge "ECR Image Action" event (or CloudTrail's
+/// record of the PutImage, which names the pusher) → one execution per
 /// mapped service. The execution name derives from the image digest, so the
 /// same event delivered twice starts one execution: Step Functions answers a
 /// repeated name and input with the running execution, and a finished one
@@ -29,6 +30,22 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
     for mapping in mappings.iter().filter(|m| m.matches(&push)) {
         let name = mapping.execution_name(&push);
         let input = mapping.execution_input(&push);
+        // A push CloudTrail recorded names its pusher: recorded as who asked
+        // for the execution before it starts (its initiator, whom separation
+        // of duties keeps from approving it).
+        if let Some(pusher) = &push.pusher {
+            context
+                .ports
+                .history
+                .record(&HistoryEvent::requested(
+                    lock_key(&mapping.cluster, &mapping.service),
+                    &execution_arn(state_machine, &name),
+                    context.now_millis(),
+                    pusher,
+                    "ecr",
+                ))
+                .await?;
+        }
         match context
             .ports
             .starts
