@@ -203,8 +203,8 @@ deploy: package
 bench: venv
 	$(VENV)/bin/cargo-lambda lambda build --release --locked --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --lambda-dir target/lambda-bench $(addprefix -p ,$(FUNCTIONS))
-	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-e2e --bin bench-functions
-	$(CARGO) run --quiet -p ecs-canary-e2e --bin bench-flow
+	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-tools --bin bench-functions
+	$(CARGO) run --quiet -p ecs-canary-tools --bin bench-flow
 
 # The long soak: 30 deployments over 10 services at once, random fates, a bad
 # day (ECS_CANARY_SOAK_DEPLOYMENTS, _SERVICES, _SEED to change it). A short
@@ -232,7 +232,7 @@ emulator: venv build-functions
 	@mkdir -p $(EMULATOR_DIR)
 	@if [ -f $(EMULATOR_DIR)/pid ] && kill -0 "$$(cat $(EMULATOR_DIR)/pid)" 2>/dev/null; then \
 		echo "the emulator is already running (pid $$(cat $(EMULATOR_DIR)/pid)); make emulator-stop first" >&2; exit 1; fi
-	@$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-e2e --bin local-aws
+	@$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-tools --bin local-aws
 	@$(LINTED_BUILD) EMULATOR_PORT=$(EMULATOR_PORT) FUNCTIONS_PORT=$(FUNCTIONS_PORT) nohup target/debug/local-aws \
 		> $(EMULATOR_DIR)/emulator.out 2> $(EMULATOR_DIR)/emulator.log < /dev/null & echo $$! > $(EMULATOR_DIR)/pid
 	@for _ in $$(seq 1 600); do \
@@ -259,7 +259,7 @@ emulator-stop:
 # approve or reject each step in a browser.
 demo: venv build-functions
 	$(LINTED_BUILD) $(CARGO) build --quiet -p ecs-canary-cli
-	$(LINTED_BUILD) $(CARGO) run --quiet -p ecs-canary-e2e --bin demo
+	$(LINTED_BUILD) $(CARGO) run --quiet -p ecs-canary-tools --bin demo
 
 clean: emulator-stop
 	$(CARGO) clean

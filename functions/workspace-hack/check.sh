@@ -13,7 +13,7 @@ features() {
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 features --workspace -e features,normal,build,dev > "$tmp/workspace"
 status=0
-for build in $(ls functions/*/src/main.rs | cut -d/ -f2) ecs-canary-cli ecs-canary-e2e; do
+for build in $(ls functions/*/src/main.rs | cut -d/ -f2) ecs-canary-cli ecs-canary-e2e ecs-canary-tools; do
   features -p "$build" -e features,normal,build > "$tmp/one"
   differs=$(join "$tmp/workspace" "$tmp/one" -o 0,1.2,2.2 | awk '$2 != $3' | grep -v "^$build@" || true)
   if [ -n "$differs" ]; then
