@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use ecs_canary_e2e::cli::{ecs_canary, someone_else, user_arn, OPERATOR};
 use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
 use ecs_canary_e2e::flow::Flow;
 use ecs_canary_e2e::{Emulator, EmulatorOptions};
@@ -180,4 +181,66 @@ async fn an_ecr_push_starts_one_execution_per_mapped_service() {
         let (_, error) = flow.finished(&execution, Duration::from_secs(60)).await;
         assert_eq!(error.as_deref(), Some(expected), "{name}");
     }
+}
+
+#[tokio::test]
+async fn a_push_cloudtrail_recorded_is_deployed_in_its_pushers_name() {
+    // The pusher is the operator: under separation of duties they may not
+    // approve their own image, from any channel.
+    let pusher = user_arn(OPERATOR);
+    let emulator = Emulator::start_with(EmulatorOptions {
+        functions: true,
+        trigger_mappings: Some(mappings()),
+        approval_policy: Some(json!({"separationOfDuties": true}).to_string()),
+        push_events: Some("CloudTrail".into()),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    create_example_app(&emulator.clients().await)
+        .await
+        .expect("create the example stacks");
+    let flow = Flow::create(&emulator).await;
+    // ECR's own event no longer starts anything: CloudTrail's record does.
+    push(&emulator, "helloworld", "1.0.1", DIGEST).await;
+    emulator
+        .put_event(
+            "aws.ecr",
+            "AWS API Call via CloudTrail",
+            &json!({
+                "eventSource": "ecr.amazonaws.com", "eventName": "PutImage",
+                "awsRegion": "us-east-1", "recipientAccountId": "123456789012",
+                "userIdentity": {"type": "IAMUser", "arn": pusher},
+                "requestParameters": {"repositoryName": "helloworld", "imageTag": "1.0.1"},
+                "responseElements": {"image": {"registryId": "123456789012",
+                    "repositoryName": "helloworld",
+                    "imageId": {"imageDigest": DIGEST, "imageTag": "1.0.1"}}}
+            }),
+        )
+        .await;
+    let (_, email) = flow
+        .next_approval_email(Duration::from_secs(90))
+        .await
+        .expect("the pushed image asks for step 1");
+    assert!(
+        email.contains(&pusher),
+        "the email names the pusher: {email}"
+    );
+    let key = format!("{CLUSTER}/{SERVICE}");
+    let own = ecs_canary(&emulator, None, &["approve", &key]).await;
+    assert_eq!(own.code, 3, "{own:?}");
+    assert!(own.stdout.contains("may not approve it"), "{}", own.stdout);
+    let bob = someone_else(&emulator, "bob").await;
+    let approved = ecs_canary(&emulator, Some(&bob), &["approve", &key]).await;
+    assert_eq!(approved.code, 0, "{approved:?}");
+    let history = ecs_canary(&emulator, None, &["--json", "history", &key]).await;
+    let events = history.json();
+    let requested: Vec<&serde_json::Value> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == json!("requested"))
+        .collect();
+    assert_eq!(requested.len(), 1, "{events:#}");
+    assert_eq!(requested[0]["by"], json!(pusher));
+    assert_eq!(requested[0]["channel"], json!("ecr"));
 }

@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--ready-poll-attempts", default="15")
     parser.add_argument("--approval-email", default="")
     parser.add_argument("--approval-policy", default="", help="the DefaultApprovalPolicy parameter (JSON)")
+    parser.add_argument("--push-events", default="ImageAction", help="the PushEvents parameter (ImageAction or CloudTrail)")
     args = parser.parse_args()
 
     s3 = client("s3")
@@ -94,6 +95,7 @@ def main() -> None:
         "ReadyPollSeconds": args.ready_poll_seconds,
         "ReadyPollAttempts": args.ready_poll_attempts,
         "TriggerMappings": args.trigger_mappings,
+        "PushEvents": args.push_events,
         "ApprovalEmail": args.approval_email,
         # Every test stack is in the example's cluster; the emulator does not
         # enforce IAM, so the stack pattern covers the tests' many stacks.

@@ -46,6 +46,8 @@ pub struct EmulatorOptions {
     pub trigger_mappings: Option<String>,
     /// The stack's `DefaultApprovalPolicy` (JSON), when `functions`.
     pub approval_policy: Option<String>,
+    /// The stack's `PushEvents` (`ImageAction` by default, or `CloudTrail`).
+    pub push_events: Option<String>,
     /// Fixed ports instead of free ones (for use by hand).
     pub port: Option<u16>,
     pub function_port: Option<u16>,
@@ -128,7 +130,8 @@ impl Emulator {
                 let slack = FakeSlack::start();
                 let mappings = options.trigger_mappings.as_deref().unwrap_or("[]");
                 let policy = options.approval_policy.as_deref().unwrap_or("");
-                emulator.infra = Some(emulator.deploy_infra(&slack, mappings, policy));
+                let pushes = options.push_events.as_deref().unwrap_or("ImageAction");
+                emulator.infra = Some(emulator.deploy_infra(&slack, mappings, policy, pushes));
                 emulator.functions = Some(start_function_server(
                     function_port,
                     port,
@@ -148,6 +151,7 @@ impl Emulator {
         slack: &FakeSlack,
         trigger_mappings: &str,
         approval_policy: &str,
+        push_events: &str,
     ) -> serde_json::Value {
         let output = Command::new(python())
             .arg(repo_root().join("tests/emulator/deploy_infra.py"))
@@ -156,6 +160,7 @@ impl Emulator {
             .args(["--slack-signing-secret", SLACK_SIGNING_SECRET])
             .args(["--trigger-mappings", trigger_mappings])
             .args(["--approval-policy", approval_policy])
+            .args(["--push-events", push_events])
             .envs(self.environment())
             .output()
             .expect("run deploy_infra.py");
