@@ -365,6 +365,7 @@ impl HistoryEvent {
         at_millis: u64,
         by: &str,
         channel: &str,
+        input: &Value,
     ) -> Self {
         HistoryEvent {
             service,
@@ -375,7 +376,7 @@ impl HistoryEvent {
             by: Some(by.to_string()),
             channel: Some(channel.to_string()),
             summary: format!("{} requested by {by}", execution_name(execution)),
-            detail: Value::Null,
+            detail: json!({"input": input_digest(input)}),
         }
     }
 
@@ -412,13 +413,62 @@ fn gate_label(deployment: &Deployment) -> String {
     }
 }
 
-/// Who asked for `execution` to be started, as the operator endpoint
-/// recorded it (none: started another way, e.g. from the console).
-pub fn initiator_of(events: &[HistoryEvent], execution: &str) -> Option<String> {
+/// Who asked for `execution` to be started with `input`, as the operator
+/// endpoint (or the ECR trigger) recorded it; none when nobody did (a
+/// console start), or when the execution runs another input than the one
+/// asked for (someone started an execution of that name themselves).
+pub fn initiator_of(events: &[HistoryEvent], execution: &str, input: &Value) -> Option<String> {
+    let digest = input_digest(input);
     events
         .iter()
-        .find(|e| e.kind == HistoryKind::Requested && e.execution == execution)
+        .find(|e| {
+            e.kind == HistoryKind::Requested
+                && e.execution == execution
+                && e.detail.get("input").and_then(Value::as_str) == Some(digest.as_str())
+        })
         .and_then(|e| e.by.clone())
+}
+
+/// The SHA-256 (hex) of an execution input in a canonical form — object
+/// keys sorted at every level — so that the input asked for and the input
+/// Step Functions passes on compare equal whatever order it keeps keys in.
+pub fn input_digest(input: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (index, key) in keys.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[key], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(input, &mut text);
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -426,8 +476,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_initiator_is_whoever_requested_that_execution() {
+    fn the_initiator_is_whoever_requested_that_execution_with_that_input() {
         let execution = "arn:aws:states:us-east-1:1:execution:sm:one";
+        let input = json!({"cluster": "c", "service": "s", "steps": [10, 50]});
         let events = vec![
             HistoryEvent::requested(
                 "c/s".into(),
@@ -435,12 +486,29 @@ mod tests {
                 2,
                 "bob",
                 "cli",
+                &input,
             ),
-            HistoryEvent::requested("c/s".into(), execution, 1, "alice", "cli"),
+            HistoryEvent::requested("c/s".into(), execution, 1, "alice", "cli", &input),
         ];
-        assert_eq!(initiator_of(&events, execution).as_deref(), Some("alice"));
         assert_eq!(
-            initiator_of(&events, "arn:aws:states:us-east-1:1:execution:sm:three"),
+            initiator_of(&events, execution, &input).as_deref(),
+            Some("alice")
+        );
+        // The same input with its keys in another order is the same input.
+        let reordered = json!({"steps": [10, 50], "service": "s", "cluster": "c"});
+        assert_eq!(
+            initiator_of(&events, execution, &reordered).as_deref(),
+            Some("alice")
+        );
+        // Another input under that name (someone started it themselves): nobody.
+        let other = json!({"cluster": "c", "service": "s", "steps": [50]});
+        assert_eq!(initiator_of(&events, execution, &other), None);
+        assert_eq!(
+            initiator_of(
+                &events,
+                "arn:aws:states:us-east-1:1:execution:sm:three",
+                &input
+            ),
             None
         );
     }

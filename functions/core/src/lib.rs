@@ -51,7 +51,9 @@ pub use evidence::{
     ALB_NAMESPACE, DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC,
     TARGET_5XX_METRIC,
 };
-pub use history::{execution_arn, execution_name, initiator_of, HistoryEvent, HistoryKind};
+pub use history::{
+    execution_arn, execution_name, initiator_of, input_digest, HistoryEvent, HistoryKind,
+};
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,

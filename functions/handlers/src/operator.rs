@@ -480,6 +480,7 @@ pub async fn start(
             context.now_millis(),
             by,
             "cli",
+            input,
         ))
         .await?;
     match context

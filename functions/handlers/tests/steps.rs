@@ -596,6 +596,7 @@ async fn an_input_policy_below_the_stacks_is_refused_before_anything_is_taken() 
             NOW * 1000,
             "arn:aws:iam::123456789012:user/alice",
             "cli",
+            &input,
         ));
     let deployment = resolve_under(&fake, floor, input)
         .await
@@ -642,7 +643,7 @@ async fn the_operator_endpoint_starts_as_its_caller_and_only_operators_act() {
     assert_eq!(fake.state().started.len(), 1);
     let events = fake.state().history.clone();
     assert_eq!(
-        ecs_canary_core::initiator_of(&events, execution).as_deref(),
+        ecs_canary_core::initiator_of(&events, execution, &input).as_deref(),
         Some(ALICE)
     );
     // resolve-stable finds that initiator for that execution only.
@@ -2192,8 +2193,9 @@ async fn a_push_cloudtrail_recorded_is_started_in_its_pushers_name() {
     // Recorded first, as who asked for that execution: resolve-stable's
     // initiator, whom separation of duties keeps from approving it.
     let history = fake.state().history.clone();
+    let input: Value = serde_json::from_str(&fake.state().started[0].2).expect("its input");
     assert_eq!(
-        ecs_canary_core::initiator_of(&history, execution).as_deref(),
+        ecs_canary_core::initiator_of(&history, execution, &input).as_deref(),
         Some(ci)
     );
     assert_eq!(history[0].channel.as_deref(), Some("ecr"));

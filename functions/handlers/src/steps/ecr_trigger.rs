@@ -43,6 +43,7 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
                     context.now_millis(),
                     pusher,
                     "ecr",
+                    &input,
                 ))
                 .await?;
         }

@@ -49,7 +49,7 @@ pub async fn resolve_stable(
     // execution, never what the input says (the input may not say it).
     let key = lock_key(&request.cluster, &request.service);
     let recent = context.ports.history.list(&key, 50).await?;
-    request.started_by = initiator_of(&recent, owner);
+    request.started_by = initiator_of(&recent, owner, &event.input);
     let requested_at = recent
         .iter()
         .find(|e| e.kind == HistoryKind::Requested && e.execution == owner)
