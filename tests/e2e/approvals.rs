@@ -12,7 +12,7 @@ use ecs_canary_e2e::flow::{
     example_flow, example_flow_with, example_input, link_in, open, port_and_path, submit, Flow,
 };
 use ecs_canary_e2e::{
-    http_request_with, Emulator, EmulatorOptions, APPROVALS_TABLE, HISTORY_TABLE,
+    form_encode, http_request_with, Emulator, EmulatorOptions, APPROVALS_TABLE, HISTORY_TABLE,
     SLACK_SIGNING_SECRET,
 };
 use serde_json::{json, Value};
@@ -473,17 +473,6 @@ async fn two_executions_for_one_service_one_proceeds() {
         (ExecutionStatus::Failed, Some("Rejected"))
     );
     assert_eq!(state(&clients).await.split_towards(Colour::Blue), (100, 0));
-}
-
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]

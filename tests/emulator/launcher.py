@@ -129,6 +129,13 @@ class Faults:
             self.armed = []
 
 
+def wsgi_answer(start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]],
+                body: bytes) -> Iterable[bytes]:
+    """A whole WSGI answer: status, headers with the body's length, body."""
+    start_response(status, headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
 def error_response(fault: dict[str, Any], json_protocol: bool) -> tuple[str, list[tuple[str, str]], bytes]:
     status = f"{fault['status']} Error"
     if json_protocol:
@@ -155,10 +162,6 @@ class FaultInjector:
         self.faults = faults
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
-            start_response(status, headers + [("Content-Length", str(len(body)))])
-            return [body]
-
         method = environ.get("REQUEST_METHOD", "")
         if environ.get("PATH_INFO", "") == BAD_DAY_PATH:
             from ecs_canary_moto_plugin import bad_day
@@ -168,18 +171,19 @@ class FaultInjector:
                 try:
                     current = bad_day.configure(json.loads(environ["wsgi.input"].read(length) or b"{}"))
                 except ValueError as error:
-                    return respond("400 Bad Request", [("Content-Type", "application/json")],
-                                   json.dumps({"error": str(error)}).encode())
+                    return wsgi_answer(start_response, "400 Bad Request", [("Content-Type", "application/json")],
+                                       json.dumps({"error": str(error)}).encode())
             elif method == "DELETE":
                 current = bad_day.reset()
             else:
                 current = bad_day.settings()
-            return respond("200 OK", [("Content-Type", "application/json")], json.dumps(current).encode())
+            return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
+                               json.dumps(current).encode())
         if environ.get("PATH_INFO", "") == CONFIRMATIONS_PATH:
             from ecs_canary_moto_plugin import email_confirmation
 
-            return respond("200 OK", [("Content-Type", "application/json")],
-                           json.dumps(email_confirmation.confirmations()).encode())
+            return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
+                               json.dumps(email_confirmation.confirmations()).encode())
         if environ.get("PATH_INFO", "") == FAULTS_PATH:
             if method == "POST":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -188,8 +192,8 @@ class FaultInjector:
                     self.faults.arm(fault)
             elif method == "DELETE":
                 self.faults.clear()
-            return respond("200 OK", [("Content-Type", "application/json")],
-                           json.dumps(self.faults.listed()).encode())
+            return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
+                               json.dumps(self.faults.listed()).encode())
         scope = SIGNING_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if scope is None or not self.faults.listed():
             return self.app(environ, start_response)
@@ -216,7 +220,7 @@ class FaultInjector:
                 pass
         # JSON protocols (X-Amz-Target) and Lambda's REST-JSON answer in JSON.
         json_protocol = bool(target) or scope.group("service") == "lambda"
-        return respond(*error_response(fault, json_protocol=json_protocol))
+        return wsgi_answer(start_response, *error_response(fault, json_protocol=json_protocol))
 
 
 def signed_headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -282,10 +286,6 @@ class IamFunctionUrls:
         if not match or not self.lambda_endpoint:
             return self.app(environ, start_response)
 
-        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
-            start_response(status, headers + [("Content-Length", str(len(body)))])
-            return [body]
-
         function = function_name(match.group("function"))
         method = environ.get("REQUEST_METHOD", "GET")
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -297,10 +297,10 @@ class IamFunctionUrls:
         arn = f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{prefix}{function}"
         caller = iam_caller(method, raw_path + (f"?{query}" if query else ""), headers, body, arn)
         if caller is None:
-            return respond("403 Forbidden", [("Content-Type", "application/json"),
-                                             ("x-amzn-ErrorType", "AccessDeniedException")],
-                           b'{"Message":"Forbidden. For troubleshooting Function URL authorization issues, '
-                           b'see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}')
+            return wsgi_answer(start_response, "403 Forbidden",
+                               [("Content-Type", "application/json"), ("x-amzn-ErrorType", "AccessDeniedException")],
+                               b'{"Message":"Forbidden. For troubleshooting Function URL authorization issues, '
+                               b'see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}')
         path = match.group("path") or "/"
         now = time.time()
         event = {
@@ -335,16 +335,17 @@ class IamFunctionUrls:
             with urllib.request.urlopen(invoke, timeout=self.timeout) as response:
                 answer = json.loads(response.read() or b"{}")
         except (urllib.error.URLError, TimeoutError, OSError, ValueError):
-            return respond("502 Bad Gateway", [("Content-Type", "application/json")],
-                           b'{"Message":"Internal Server Error"}')
+            return wsgi_answer(start_response, "502 Bad Gateway", [("Content-Type", "application/json")],
+                               b'{"Message":"Internal Server Error"}')
         if not isinstance(answer, dict) or "statusCode" not in answer:
             # A function that answers a bare value: AWS sends it as JSON.
-            return respond("200 OK", [("Content-Type", "application/json")], json.dumps(answer).encode())
+            return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
+                               json.dumps(answer).encode())
         out = answer.get("body") or ""
         payload = __import__("base64").b64decode(out) if answer.get("isBase64Encoded") else out.encode()
         status = int(answer.get("statusCode", 200))
         reply = [(k, str(v)) for k, v in (answer.get("headers") or {}).items() if k.lower() != "content-length"]
-        return respond(f"{status} {'OK' if status < 400 else 'Error'}", reply, payload)
+        return wsgi_answer(start_response, f"{status} {'OK' if status < 400 else 'Error'}", reply, payload)
 
 
 class LambdaRouter:
@@ -362,10 +363,6 @@ class LambdaRouter:
         return self.moto_app(environ, start_response)
 
     def invoke(self, function: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        def respond(status: str, headers: list[tuple[str, str]], body: bytes) -> Iterable[bytes]:
-            start_response(status, headers + [("Content-Length", str(len(body)))])
-            return [body]
-
         length = int(environ.get("CONTENT_LENGTH") or 0)
         payload = environ["wsgi.input"].read(length) if length else b""
         url = f"{self.lambda_endpoint}/2015-03-31/functions/{urllib.parse.quote(function)}/invocations"
@@ -378,22 +375,25 @@ class LambdaRouter:
                 function_error = response.headers.get("X-Amz-Function-Error")
                 if function_error:
                     headers.append(("X-Amz-Function-Error", function_error))
-                return respond("200 OK", headers, body)
+                return wsgi_answer(start_response, "200 OK", headers, body)
         except urllib.error.HTTPError as error:
             body = error.read()
             if error.code == 404:
-                return respond("404 Not Found", [("Content-Type", "application/json"),
-                                                 ("X-Amzn-ErrorType", "ResourceNotFoundException")],
-                               b'{"Type":"User","message":"Function not found: ' + function.encode() + b'"}')
+                return wsgi_answer(start_response, "404 Not Found",
+                                   [("Content-Type", "application/json"),
+                                    ("X-Amzn-ErrorType", "ResourceNotFoundException")],
+                                   b'{"Type":"User","message":"Function not found: ' + function.encode() + b'"}')
             if error.code >= 500:
                 # The function failed: AWS answers 200 and names the error in a header.
                 headers.append(("X-Amz-Function-Error", "Unhandled"))
-                return respond("200 OK", headers, body)
-            return respond(f"{error.code} {error.reason}", [("Content-Type", "application/json")], body)
+                return wsgi_answer(start_response, "200 OK", headers, body)
+            return wsgi_answer(start_response, f"{error.code} {error.reason}",
+                               [("Content-Type", "application/json")], body)
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             message = json.dumps({"Type": "Service", "message": f"Lambda endpoint unreachable: {error}"})
-            return respond("502 Bad Gateway", [("Content-Type", "application/json"),
-                                               ("X-Amzn-ErrorType", "ServiceException")], message.encode())
+            return wsgi_answer(start_response, "502 Bad Gateway",
+                               [("Content-Type", "application/json"), ("X-Amzn-ErrorType", "ServiceException")],
+                               message.encode())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -57,23 +57,12 @@ pub fn user_arn(name: &str) -> String {
 /// What an operator's IAM identity is allowed: calling function URLs.
 const OPERATOR_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"*"}]}"#;
 
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// One IAM API call (query protocol) on the emulator, as the set-up's own
 /// caller (the emulator checks signatures only on AWS_IAM function URLs).
 async fn iam(emulator: &Emulator, params: &[(&str, &str)]) -> (u16, String) {
     let mut form = String::from("Version=2010-05-08");
     for (name, value) in params {
-        form.push_str(&format!("&{name}={}", form_encode(value)));
+        form.push_str(&format!("&{name}={}", crate::http::form_encode(value)));
     }
     let (status, body) = emulator
         .aws_call(

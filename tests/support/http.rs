@@ -37,6 +37,19 @@ pub fn read_http_request(reader: &mut BufReader<TcpStream>) -> Option<(String, V
     Some((request_line, body))
 }
 
+/// `text` as a value of an `application/x-www-form-urlencoded` body
+/// (every byte but the unreserved ones percent-encoded).
+pub fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// An HTTP answer: status, headers (lower-case names), body.
 pub type HttpResponse = (u16, Vec<(String, String)>, Vec<u8>);
 

@@ -31,7 +31,7 @@ mod zygote;
 pub use emulator::{create_lock_table, create_table, Emulator, EmulatorOptions, FunctionFailure};
 pub use functions::{build_functions, function_directories};
 pub use http::{
-    http_request, http_request_with, read_http_request, try_http_request, HttpResponse,
+    form_encode, http_request, http_request_with, read_http_request, try_http_request, HttpResponse,
 };
 pub use slack::FakeSlack;
 

@@ -358,7 +358,7 @@ impl HistoryEvent {
 
     /// `by` asked for `execution` — through the operator endpoint (`cli`),
     /// or by an image push CloudTrail recorded (`ecr`): the only source of a
-    /// deployment's `startedBy` (see [`initiator_of`]).
+    /// deployment's `startedBy` (see [`request_of`]).
     pub fn requested(
         service: String,
         execution: &str,
@@ -413,20 +413,21 @@ fn gate_label(deployment: &Deployment) -> String {
     }
 }
 
-/// Who asked for `execution` to be started with `input`, as the operator
-/// endpoint (or the ECR trigger) recorded it; none when nobody did (a
-/// console start), or when the execution runs another input than the one
-/// asked for (someone started an execution of that name themselves).
-pub fn initiator_of(events: &[HistoryEvent], execution: &str, input: &Value) -> Option<String> {
+/// The record of who asked for `execution` to be started with `input`, as
+/// the operator endpoint (or the ECR trigger) wrote it; none when nobody
+/// did (a console start), or when the execution runs another input than the
+/// one asked for (someone started an execution of that name themselves).
+pub fn request_of<'a>(
+    events: &'a [HistoryEvent],
+    execution: &str,
+    input: &Value,
+) -> Option<&'a HistoryEvent> {
     let digest = input_digest(input);
-    events
-        .iter()
-        .find(|e| {
-            e.kind == HistoryKind::Requested
-                && e.execution == execution
-                && e.detail.get("input").and_then(Value::as_str) == Some(digest.as_str())
-        })
-        .and_then(|e| e.by.clone())
+    events.iter().find(|e| {
+        e.kind == HistoryKind::Requested
+            && e.execution == execution
+            && e.detail.get("input").and_then(Value::as_str) == Some(digest.as_str())
+    })
 }
 
 /// The SHA-256 (hex) of an execution input in a canonical form — object
@@ -491,20 +492,20 @@ mod tests {
             HistoryEvent::requested("c/s".into(), execution, 1, "alice", "cli", &input),
         ];
         assert_eq!(
-            initiator_of(&events, execution, &input).as_deref(),
+            request_of(&events, execution, &input).and_then(|e| e.by.as_deref()),
             Some("alice")
         );
         // The same input with its keys in another order is the same input.
         let reordered = json!({"steps": [10, 50], "service": "s", "cluster": "c"});
         assert_eq!(
-            initiator_of(&events, execution, &reordered).as_deref(),
+            request_of(&events, execution, &reordered).and_then(|e| e.by.as_deref()),
             Some("alice")
         );
         // Another input under that name (someone started it themselves): nobody.
         let other = json!({"cluster": "c", "service": "s", "steps": [50]});
-        assert_eq!(initiator_of(&events, execution, &other), None);
+        assert_eq!(request_of(&events, execution, &other), None);
         assert_eq!(
-            initiator_of(
+            request_of(
                 &events,
                 "arn:aws:states:us-east-1:1:execution:sm:three",
                 &input

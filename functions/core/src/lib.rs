@@ -52,7 +52,7 @@ pub use evidence::{
     TARGET_5XX_METRIC,
 };
 pub use history::{
-    execution_arn, execution_name, initiator_of, input_digest, HistoryEvent, HistoryKind,
+    execution_arn, execution_name, input_digest, request_of, HistoryEvent, HistoryKind,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,

@@ -240,6 +240,12 @@ impl ErrorName for PolicyRefusal {
     }
 }
 
+/// Whether a list of `*` patterns admits `text`: an empty list admits
+/// everything (the policy says nothing), otherwise one pattern must match.
+fn admitted(patterns: &[String], text: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|pattern| glob_matches(pattern, text))
+}
+
 /// The first of `own` that no item of a non-empty `floor` covers (an empty
 /// floor allows everything).
 fn outside<'a, T>(own: &'a [T], floor: &[T], covers: impl Fn(&T, &T) -> bool) -> Option<&'a T> {
@@ -535,12 +541,7 @@ impl ApprovalPolicy {
     /// deployments of `service` (no operators named: anyone who may call
     /// the operator endpoint).
     pub fn admits_operator(&self, identity: &str, service: &str) -> Result<(), NotAnOperator> {
-        if self.operators.is_empty()
-            || self
-                .operators
-                .iter()
-                .any(|pattern| glob_matches(pattern, identity))
-        {
+        if admitted(&self.operators, identity) {
             return Ok(());
         }
         Err(NotAnOperator {
@@ -559,12 +560,7 @@ impl ApprovalPolicy {
     /// `allowedImages` (an empty list allows any).
     pub fn admits_image(&self, image: &str) -> Result<(), ImageNotAllowed> {
         let repository = image_repository(image);
-        if self.allowed_images.is_empty()
-            || self
-                .allowed_images
-                .iter()
-                .any(|pattern| glob_matches(pattern, repository))
-        {
+        if admitted(&self.allowed_images, repository) {
             return Ok(());
         }
         Err(ImageNotAllowed {
@@ -615,12 +611,7 @@ impl ApprovalPolicy {
                 }
             }
             Channel::Cli => {
-                if !self.cli_principals.is_empty()
-                    && !self
-                        .cli_principals
-                        .iter()
-                        .any(|pattern| glob_matches(pattern, principal))
-                {
+                if !admitted(&self.cli_principals, principal) {
                     return Err(PolicyRefusal::NotAnApprover {
                         identity: approver.identity.clone(),
                     });

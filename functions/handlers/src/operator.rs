@@ -430,7 +430,7 @@ pub struct Started {
 
 /// Step Functions takes at most 80 characters of `[A-Za-z0-9-_]`: the
 /// service's name (at most 60 of them) and the time.
-pub fn execution_name(request: &DeploymentRequest, now_millis: u64) -> String {
+fn new_execution_name(request: &DeploymentRequest, now_millis: u64) -> String {
     let service: String = request
         .service
         .rsplit('/')
@@ -467,7 +467,7 @@ pub async fn start(
         .clone()
         .ok_or(FunctionError::NotConfigured("ECS_CANARY_STATE_MACHINE_ARN"))?;
     let name = name.map_or_else(
-        || execution_name(&request, context.now_millis()),
+        || new_execution_name(&request, context.now_millis()),
         str::to_string,
     );
     let execution = execution_arn(&state_machine, &name);

@@ -643,7 +643,7 @@ async fn the_operator_endpoint_starts_as_its_caller_and_only_operators_act() {
     assert_eq!(fake.state().started.len(), 1);
     let events = fake.state().history.clone();
     assert_eq!(
-        ecs_canary_core::initiator_of(&events, execution, &input).as_deref(),
+        ecs_canary_core::request_of(&events, execution, &input).and_then(|e| e.by.as_deref()),
         Some(ALICE)
     );
     // resolve-stable finds that initiator for that execution only.
@@ -2195,7 +2195,7 @@ async fn a_push_cloudtrail_recorded_is_started_in_its_pushers_name() {
     let history = fake.state().history.clone();
     let input: Value = serde_json::from_str(&fake.state().started[0].2).expect("its input");
     assert_eq!(
-        ecs_canary_core::initiator_of(&history, execution, &input).as_deref(),
+        ecs_canary_core::request_of(&history, execution, &input).and_then(|e| e.by.as_deref()),
         Some(ci)
     );
     assert_eq!(history[0].channel.as_deref(), Some("ecr"));

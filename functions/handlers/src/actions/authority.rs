@@ -6,14 +6,15 @@ use ecs_canary_core::{parse_mappings, service_floor, ApprovalPolicy, DeploymentR
 
 use crate::{Context, FunctionError};
 
-/// The policy every deployment of `cluster/service` is held to: the stack's
-/// default narrowed by the trigger mappings that deploy the service (a
-/// malformed one refuses everything: it fails closed).
-pub fn service_policy(
+/// The stack's default policy, and the policy every deployment of
+/// `cluster/service` is held to: that default narrowed by the trigger
+/// mappings that deploy the service (a malformed one refuses everything: it
+/// fails closed).
+fn floors(
     context: &Context,
     cluster: &str,
     service: &str,
-) -> Result<ApprovalPolicy, FunctionError> {
+) -> Result<(ApprovalPolicy, ApprovalPolicy), FunctionError> {
     let stack_floor = context
         .settings
         .default_policy()
@@ -22,7 +23,17 @@ pub fn service_policy(
         Some(text) => parse_mappings(text)?,
         None => Vec::new(),
     };
-    Ok(service_floor(&stack_floor, &mappings, cluster, service)?)
+    let floor = service_floor(&stack_floor, &mappings, cluster, service)?;
+    Ok((stack_floor, floor))
+}
+
+/// The policy every deployment of `cluster/service` is held to.
+pub fn service_policy(
+    context: &Context,
+    cluster: &str,
+    service: &str,
+) -> Result<ApprovalPolicy, FunctionError> {
+    Ok(floors(context, cluster, service)?.1)
 }
 
 /// The policy that holds `request`: its own held to its service's floor
@@ -33,11 +44,7 @@ pub fn request_policy(
     context: &Context,
     request: &DeploymentRequest,
 ) -> Result<(ApprovalPolicy, bool), FunctionError> {
-    let floor = service_policy(context, &request.cluster, &request.service)?;
-    let stack_floor = context
-        .settings
-        .default_policy()
-        .map_err(FunctionError::Misconfigured)?;
+    let (stack_floor, floor) = floors(context, &request.cluster, &request.service)?;
     let policy = match &request.approval_policy {
         Some(own) => own.within(&floor)?,
         None => floor.clone(),

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use ecs_canary_aws::LockGuard;
 use ecs_canary_core::{
-    initiator_of, lock_expiry, lock_key, parse_iso8601, Deployment, DeploymentRequest,
-    HistoryEvent, HistoryKind,
+    lock_expiry, lock_key, parse_iso8601, request_of, Deployment, DeploymentRequest, HistoryEvent,
 };
 use serde_json::Value;
 
@@ -49,11 +48,9 @@ pub async fn resolve_stable(
     // execution, never what the input says (the input may not say it).
     let key = lock_key(&request.cluster, &request.service);
     let recent = context.ports.history.list(&key, 50).await?;
-    request.started_by = initiator_of(&recent, owner, &event.input);
-    let requested_at = recent
-        .iter()
-        .find(|e| e.kind == HistoryKind::Requested && e.execution == owner)
-        .map(|e| e.at_millis);
+    let requested = request_of(&recent, owner, &event.input);
+    request.started_by = requested.and_then(|e| e.by.clone());
+    let requested_at = requested.map(|e| e.at_millis);
     policy.admits_initiator(request.started_by.as_deref())?;
     let now = context.now();
     context
