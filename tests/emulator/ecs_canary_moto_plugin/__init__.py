@@ -29,6 +29,9 @@ Imported by the launcher before the server starts. It:
   ClientRequestToken of the update in progress (then: accepted, nothing new);
 * CreateStack and UpdateStack need the capabilities a template's IAM
   resources and transforms call for, and GetTemplateSummary names them;
+* ECS's own linear and canary rollouts: service deployments and revisions,
+  pause hooks (``ECS Hook State Change``), ContinueServiceDeployment,
+  StopServiceDeployment and ``ECS Deployment State Change`` events;
 * re-evaluates resources whose ``Ref``/``Fn::GetAtt``/``Fn::Sub`` targets changed
   during a stack update, in dependency order, as CloudFormation does.
 
@@ -59,6 +62,7 @@ from . import metric_percentiles  # noqa: F401
 from . import no_value  # noqa: F401
 from . import email_confirmation  # noqa: F401
 from . import bad_day  # noqa: F401
+from . import native_deployments  # noqa: F401
 
 # The model map is cached: rebuild it so that the new resource types are found.
 parsing.get_model_list.cache_clear()
@@ -85,4 +89,5 @@ PATCHES = (
     no_value,
     email_confirmation,
     bad_day,
+    native_deployments,
 )

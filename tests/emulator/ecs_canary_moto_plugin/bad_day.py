@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "taskSetStabilizeSeconds": 0.0,
     "neverStabilize": False,
     "ruleReadLagSeconds": 0.0,
+    "nativeStepSeconds": 0.0,
 }
 _lock = threading.Lock()
 _settings: dict[str, Any] = dict(DEFAULTS)

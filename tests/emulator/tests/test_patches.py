@@ -700,3 +700,126 @@ def test_the_launcher_serves_aws_iam_function_urls_to_signed_callers_only(monkey
         assert app.get("/other").status_code == 418
     finally:
         server.shutdown()
+
+
+def native_service(hook_minutes: int = 60, action: str = "ROLLBACK") -> dict:
+    """A load balancer with a production rule on two target groups, and a
+    service with ECS's own linear rollout (25 % steps) and a pause hook before
+    each step."""
+    elbv2, ecs_client = client("elbv2"), client("ecs")
+    subnet_id, group = SUBNET[0]
+    ec2 = client("ec2")
+    vpc = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["VpcId"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    balancer = elbv2.create_load_balancer(Name="lb", Subnets=[subnet_id, other])["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = [elbv2.create_target_group(Name=n, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+              for n in ("prod", "alt")]
+    listener = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80,
+                                     DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    rule = elbv2.create_rule(ListenerArn=listener, Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+                             Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                                 {"TargetGroupArn": groups[0], "Weight": 100}, {"TargetGroupArn": groups[1], "Weight": 0}]}}])["Rules"][0]["RuleArn"]
+    ecs_client.create_cluster(clusterName="c")
+    definitions = [ecs_client.register_task_definition(family="app", containerDefinitions=[
+        {"name": "web", "image": f"repo/web:{v}", "memory": 512}])["taskDefinition"]["taskDefinitionArn"] for v in ("1", "2")]
+    ecs_client.create_service(
+        cluster="c", serviceName="n", taskDefinition=definitions[0], desiredCount=2,
+        deploymentController={"type": "ECS"},
+        loadBalancers=[{"targetGroupArn": groups[0], "containerName": "web", "containerPort": 80,
+                        "advancedConfiguration": {"alternateTargetGroupArn": groups[1], "productionListenerRule": rule,
+                                                  "roleArn": "arn:aws:iam::123456789012:role/ecs"}}],
+        deploymentConfiguration={"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 0},
+                                 "bakeTimeInMinutes": 0,
+                                 "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+                                                     "timeoutConfiguration": {"timeoutInMinutes": hook_minutes, "action": action}}]},
+    )
+    return {"rule": rule, "groups": groups, "definitions": definitions}
+
+
+def awaiting_hook(ecs_client, arn: str) -> dict:  # noqa: ANN001
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        described = ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+        hooks = [h for h in described.get("lifecycleHookDetails", []) if h["status"] == "AWAITING_ACTION"]
+        if hooks:
+            return {"deployment": described, "hook": hooks[0]}
+        time.sleep(0.05)
+    raise AssertionError("no hook awaits action")
+
+
+def production_weights(native: dict) -> list[int]:
+    rule = client("elbv2").describe_rules(RuleArns=[native["rule"]])["Rules"][0]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+    return [weights[group] for group in native["groups"]]
+
+
+def test_native_linear_rollout_pauses_before_each_step_and_continues_or_rolls_back(lambda_endpoint, monkeypatch):
+    """native_deployments: moto dropped ECS's own strategies and had no service deployments, pause hooks or ContinueServiceDeployment."""
+    monkeypatch.setenv("ECS_CANARY_NATIVE_MINUTE_SECONDS", "0.05")
+    native = native_service()
+    ecs_client, events = client("ecs"), client("events")
+    events.put_rule(Name="hooks", EventPattern=json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Hook State Change"]}))
+    events.put_targets(Rule="hooks", Targets=[{"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:gate"}])
+    described = ecs_client.describe_services(cluster="c", services=["n"])["services"][0]
+    assert described["deploymentConfiguration"]["strategy"] == "LINEAR"
+
+    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
+    [brief] = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"]
+    first = awaiting_hook(ecs_client, brief["serviceDeploymentArn"])
+    assert production_weights(native) == [100, 0], "nothing moves before the first pause is continued"
+    wait_for(lambda_endpoint, 1)
+    path, event = lambda_endpoint[0]
+    assert event["detail-type"] == "ECS Hook State Change"
+    assert event["detail"]["eventName"] == "HOOK_AWAITING_ACTION"
+    assert event["detail"]["hookId"] == first["hook"]["hookId"]
+
+    ecs_client.continue_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"],
+                                           hookId=first["hook"]["hookId"], action="CONTINUE")
+    second = awaiting_hook(ecs_client, brief["serviceDeploymentArn"])
+    assert second["hook"]["hookId"] != first["hook"]["hookId"]
+    assert production_weights(native) == [75, 25]
+    with pytest.raises(ecs_client.exceptions.ClientError):
+        ecs_client.continue_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"],
+                                               hookId=first["hook"]["hookId"], action="CONTINUE")
+    revisions = ecs_client.describe_service_revisions(serviceRevisionArns=[
+        second["deployment"]["targetServiceRevision"]["arn"]])["serviceRevisions"]
+    assert revisions[0]["containerImages"][0]["image"] == "repo/web:2"
+
+    ecs_client.continue_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"],
+                                           hookId=second["hook"]["hookId"], action="ROLLBACK")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        status = ecs_client.describe_service_deployments(
+            serviceDeploymentArns=[brief["serviceDeploymentArn"]])["serviceDeployments"][0]["status"]
+        if status == "ROLLBACK_SUCCESSFUL":
+            break
+        time.sleep(0.05)
+    assert status == "ROLLBACK_SUCCESSFUL"
+    assert production_weights(native) == [100, 0]
+
+
+def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(monkeypatch):
+    """native_deployments: a pause hook's own timeout action, and StopServiceDeployment."""
+    monkeypatch.setenv("ECS_CANARY_NATIVE_MINUTE_SECONDS", "0.05")
+    native = native_service(hook_minutes=20, action="CONTINUE")
+    ecs_client = client("ecs")
+    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
+    arn = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"][0]["serviceDeploymentArn"]
+    first = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
+    # The hook's 20 minutes are 1 s here: then it CONTINUEs by itself, and
+    # the next step's hook waits.
+    deadline = time.time() + 10
+    while awaiting_hook(ecs_client, arn)["hook"]["hookId"] == first and time.time() < deadline:
+        time.sleep(0.05)
+    assert production_weights(native) == [75, 25]
+    with pytest.raises(ecs_client.exceptions.ClientError):
+        ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][0])
+    ecs_client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"] == "ROLLBACK_SUCCESSFUL":
+            break
+        time.sleep(0.05)
+    assert production_weights(native) == [100, 0]
+    with pytest.raises(ecs_client.exceptions.ClientError):
+        ecs_client.continue_service_deployment(serviceDeploymentArn=arn + "x", hookId="h", action="CONTINUE")
