@@ -118,8 +118,8 @@ fn facts(step: usize) -> ApprovalFacts {
         cluster: "prod".into(),
         service: "web".into(),
         release: "image repo/web:1 -> repo/web:2".into(),
-        stable: Colour::Blue,
-        candidate: Colour::Green,
+        stable: Colour::Blue.to_string(),
+        candidate: Colour::Green.to_string(),
         step,
         steps: 2,
         split: TrafficSplit::new(90, 10).expect("a split"),
@@ -141,6 +141,7 @@ fn record(key: ApprovalKey, execution: &str, step: usize, expires_at: u64) -> Ap
         decided_by: None,
         decided_at: None,
         deployment: None,
+        native: None,
     }
 }
 

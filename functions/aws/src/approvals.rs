@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use ecs_canary_core::{
-    ApprovalFacts, ApprovalKey, ApprovalStatus, Decision, Deployment, DECIDING_TAKEOVER_SECONDS,
+    ApprovalFacts, ApprovalKey, ApprovalStatus, Decision, Deployment, Gate, NativePause,
+    DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::error::Failure;
@@ -43,6 +44,20 @@ pub struct ApprovalRecord {
     /// The deployment as the step left it, so that whoever ends the step
     /// early (a rejection, an alarm) can put traffic back on stable at once.
     pub deployment: Option<Deployment>,
+    /// The pause of ECS's own deployment the request gates (instead of a
+    /// deployment of ecs-canary's).
+    pub native: Option<NativePause>,
+}
+
+impl ApprovalRecord {
+    /// What the request is about, for the audit trail.
+    pub fn gate(&self) -> Option<Gate> {
+        match (&self.deployment, &self.native) {
+            (Some(deployment), _) => Some(Gate::of(deployment)),
+            (None, Some(pause)) => Some(Gate::of_pause(pause)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The approval request of one step of one execution, as a retried
@@ -97,6 +112,7 @@ fn record(item: &HashMap<String, AttributeValue>) -> Option<ApprovalRecord> {
         decided_by: text(item, "decidedBy"),
         decided_at: text(item, "decidedAt"),
         deployment: text(item, "deployment").and_then(|json| serde_json::from_str(&json).ok()),
+        native: text(item, "native").and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -172,6 +188,13 @@ impl Approvals {
             .and_then(|d| serde_json::to_string(d).ok())
         {
             request = request.item("deployment", AttributeValue::S(json));
+        }
+        if let Some(json) = record
+            .native
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok())
+        {
+            request = request.item("native", AttributeValue::S(json));
         }
         if only_new {
             request = request

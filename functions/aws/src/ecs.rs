@@ -160,7 +160,7 @@ impl LiveTaskDefinition {
 /// ECS services and their task sets.
 #[derive(Debug, Clone)]
 pub struct EcsServices {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl EcsServices {

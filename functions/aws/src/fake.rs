@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ecs_canary_core::{
     AlarmReading, AlarmState, ApprovalKey, ApprovalStatus, Colour, ContainerSpec, Decision,
-    ForwardTarget, HistoryEvent, ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery,
-    TrafficStats, WindowEvidence, DECIDING_TAKEOVER_SECONDS,
+    ForwardTarget, HistoryEvent, HookAction, ReleaseChange, ServiceDeploymentReading, SplitRecord,
+    TaskSet, Timeline, TrafficQuery, TrafficStats, WindowEvidence, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::ports::{
     AlarmStore, ApprovalStore, AwsFuture, ExecutionStarter, FunctionApi, HistoryStore, LockStore,
-    MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
-    TaskCallbackApi, WebhookApi, WebhookFuture,
+    MetricStore, NativeDeploymentApi, NotificationApi, RuleStore, SecretStore, ServiceStore,
+    StackStore, TaskCallbackApi, WebhookApi, WebhookFuture,
 };
 use crate::{
     ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
@@ -87,6 +87,12 @@ pub struct FakeState {
     pub secrets: BTreeMap<String, String>,
     /// Webhook posts that were answered 2xx: (url, body).
     pub webhook_posts: Vec<(String, serde_json::Value)>,
+    /// Resource tags by ARN (ECS's own deployments read a service's).
+    pub resource_tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// ECS service deployments by ARN.
+    pub service_deployments: BTreeMap<String, ServiceDeploymentReading>,
+    /// ContinueServiceDeployment calls that took: (deployment, hook, action).
+    pub hook_answers: Vec<(String, String, HookAction)>,
     /// Armed failures: (operation, error), the first matching one is used once.
     faults: VecDeque<(&'static str, AwsError)>,
 }
@@ -663,6 +669,60 @@ impl ExecutionStarter for FakeAws {
                 }
             }
         }))
+    }
+}
+
+impl NativeDeploymentApi for FakeAws {
+    fn tags<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, BTreeMap<String, String>> {
+        ready(
+            self.call("ListTagsForResource")
+                .map(|state| state.resource_tags.get(arn).cloned().unwrap_or_default()),
+        )
+    }
+    fn service_deployment<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> AwsFuture<'a, Option<ServiceDeploymentReading>> {
+        ready(
+            self.call("DescribeServiceDeployments")
+                .map(|state| state.service_deployments.get(arn).cloned()),
+        )
+    }
+    /// As ECS: only a hook awaiting action takes an answer (it then no
+    /// longer awaits it).
+    fn answer_hook<'a>(
+        &'a self,
+        service_deployment: &'a str,
+        hook_id: &'a str,
+        action: HookAction,
+    ) -> AwsFuture<'a, ()> {
+        ready(
+            self.call("ContinueServiceDeployment")
+                .and_then(|mut state| {
+                    let hook = state
+                        .service_deployments
+                        .get_mut(service_deployment)
+                        .filter(|d| d.status == "IN_PROGRESS")
+                        .and_then(|d| {
+                            d.hooks
+                                .iter_mut()
+                                .find(|h| h.hook_id == hook_id && h.status == "AWAITING_ACTION")
+                        })
+                        .ok_or_else(|| {
+                            AwsError::TaskNotWaiting(format!("{service_deployment} hook {hook_id}"))
+                        })?;
+                    hook.status = match action {
+                        HookAction::Continue => "SUCCEEDED".into(),
+                        HookAction::Rollback => "FAILED".into(),
+                    };
+                    state.hook_answers.push((
+                        service_deployment.to_string(),
+                        hook_id.to_string(),
+                        action,
+                    ));
+                    Ok(())
+                }),
+        )
     }
 }
 

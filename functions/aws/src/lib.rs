@@ -18,6 +18,7 @@ mod functions;
 mod history;
 mod locks;
 mod metrics;
+mod native;
 mod notifications;
 mod ports;
 mod rules;
@@ -38,8 +39,8 @@ pub use metrics::Metrics;
 pub use notifications::Notifications;
 pub use ports::{
     AlarmStore, ApprovalStore, AwsFuture, ExecutionStarter, FunctionApi, HistoryStore, LockStore,
-    MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
-    TaskCallbackApi, WebhookApi, WebhookFuture,
+    MetricStore, NativeDeploymentApi, NotificationApi, RuleStore, SecretStore, ServiceStore,
+    StackStore, TaskCallbackApi, WebhookApi, WebhookFuture,
 };
 pub use rules::{ListenerRules, LiveRule};
 pub use secrets::Secrets;

@@ -11,7 +11,8 @@ use std::pin::Pin;
 
 use ecs_canary_core::{
     AlarmReading, ApprovalKey, ApprovalStatus, Colour, Decision, ForwardTarget, HistoryEvent,
-    ReleaseChange, SplitRecord, TaskSet, Timeline, TrafficQuery, WindowEvidence,
+    HookAction, ReleaseChange, ServiceDeploymentReading, SplitRecord, TaskSet, Timeline,
+    TrafficQuery, WindowEvidence,
 };
 
 use crate::{
@@ -105,6 +106,49 @@ pub trait LockStore: Send + Sync {
     /// Who holds the lock, if anyone.
     fn holder<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<String>> {
         Box::pin(async move { Ok(self.held(key).await?.map(|lock| lock.owner)) })
+    }
+}
+
+/// ECS's own deployments: what a paused one shows, and the answer to it.
+pub trait NativeDeploymentApi: Send + Sync {
+    /// A resource's tags (a service's, by its ARN).
+    fn tags<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, BTreeMap<String, String>>;
+    /// A service deployment with its revisions' images; `None` if unknown.
+    fn service_deployment<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> AwsFuture<'a, Option<ServiceDeploymentReading>>;
+    /// ContinueServiceDeployment; `TaskNotWaiting` when the hook no longer waits.
+    fn answer_hook<'a>(
+        &'a self,
+        service_deployment: &'a str,
+        hook_id: &'a str,
+        action: HookAction,
+    ) -> AwsFuture<'a, ()>;
+}
+
+impl NativeDeploymentApi for EcsServices {
+    fn tags<'a>(&'a self, arn: &'a str) -> AwsFuture<'a, BTreeMap<String, String>> {
+        Box::pin(EcsServices::tags(self, arn))
+    }
+    fn service_deployment<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> AwsFuture<'a, Option<ServiceDeploymentReading>> {
+        Box::pin(EcsServices::service_deployment(self, arn))
+    }
+    fn answer_hook<'a>(
+        &'a self,
+        service_deployment: &'a str,
+        hook_id: &'a str,
+        action: HookAction,
+    ) -> AwsFuture<'a, ()> {
+        Box::pin(EcsServices::answer_hook(
+            self,
+            service_deployment,
+            hook_id,
+            action,
+        ))
     }
 }
 

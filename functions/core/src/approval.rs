@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::{evidence_html, Colour, ErrorKind, ErrorName, PageEvidence, TrafficSplit};
+use crate::{evidence_html, ErrorKind, ErrorName, PageEvidence, TrafficSplit};
 
 /// Where Slack's response URLs live; nothing else is ever posted to.
 pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
@@ -362,8 +362,10 @@ pub struct ApprovalFacts {
     pub service: String,
     /// What is being deployed: the image, or the environment change.
     pub release: String,
-    pub stable: Colour,
-    pub candidate: Colour,
+    /// What the stable and the new version are called: their colours, or
+    /// (ECS's own deployments) their revisions.
+    pub stable: String,
+    pub candidate: String,
     /// 1-based step number and the number of steps.
     pub step: usize,
     pub steps: usize,
@@ -760,8 +762,8 @@ mod tests {
             cluster: "mattctest".into(),
             service: "myservice".into(),
             release: "APPVERSION=1.0.1".into(),
-            stable: Colour::Blue,
-            candidate: Colour::Green,
+            stable: "Blue".into(),
+            candidate: "Green".into(),
             step: 1,
             steps: 2,
             split: TrafficSplit::candidate_percent(10).unwrap(),

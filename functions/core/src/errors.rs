@@ -164,6 +164,14 @@ error_kinds! {
     AwsUnreachable,
     /// Any other AWS error.
     AwsServiceError,
+    /// An ECS pause hook of a service not enrolled (`ecs-canary:gate`).
+    NotEnrolled,
+    /// A hook ECS does not show as awaiting action.
+    UnknownHook,
+    /// A service deployment that is not IN_PROGRESS.
+    DeploymentNotInProgress,
+    /// A service deployment whose strategy has no steps ecs-canary can read.
+    StrategyUnreadable,
 }
 
 impl ErrorKind {

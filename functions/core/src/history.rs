@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{iso8601, Deployment, TrafficSplit};
+use crate::{iso8601, Deployment, NativePause, TrafficSplit};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,10 +37,12 @@ pub enum HistoryKind {
     Reconciled,
     /// An operator released a lock by hand.
     Unlocked,
+    /// A pause of ECS's own deployment: gated, answered, or left alone.
+    Paused,
 }
 
 impl HistoryKind {
-    pub const ALL: [HistoryKind; 12] = [
+    pub const ALL: [HistoryKind; 13] = [
         HistoryKind::Requested,
         HistoryKind::Started,
         HistoryKind::Refused,
@@ -53,6 +55,7 @@ impl HistoryKind {
         HistoryKind::Aborted,
         HistoryKind::Reconciled,
         HistoryKind::Unlocked,
+        HistoryKind::Paused,
     ];
 
     /// As stored and shown.
@@ -70,6 +73,7 @@ impl HistoryKind {
             HistoryKind::Aborted => "aborted",
             HistoryKind::Reconciled => "reconciled",
             HistoryKind::Unlocked => "unlocked",
+            HistoryKind::Paused => "paused",
         }
     }
 
@@ -120,7 +124,54 @@ pub fn execution_arn(state_machine: &str, name: &str) -> String {
     )
 }
 
+/// What a decision is about, for the audit trail: a gate of one of
+/// ecs-canary's own rollouts, or a pause of one of ECS's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// The service's lock key (`cluster/service`).
+    pub service: String,
+    pub execution: String,
+    /// 1-based (0: the start).
+    pub number: usize,
+    /// "step 2 of 3", "the start".
+    pub label: String,
+}
+
+impl Gate {
+    pub fn of(deployment: &Deployment) -> Gate {
+        Gate {
+            service: deployment.lock_key(),
+            execution: deployment.owner.clone(),
+            number: gate_number(deployment),
+            label: gate_label(deployment),
+        }
+    }
+
+    pub fn of_pause(pause: &NativePause) -> Gate {
+        Gate {
+            service: pause.lock_key(),
+            execution: pause.execution.clone(),
+            number: pause.step,
+            label: format!("{} (ECS {} deployment)", pause.label(), pause.strategy),
+        }
+    }
+}
+
 impl HistoryEvent {
+    fn at_gate(gate: &Gate, kind: HistoryKind, at_millis: u64, summary: String) -> Self {
+        HistoryEvent {
+            service: gate.service.clone(),
+            at_millis,
+            kind,
+            execution: gate.execution.clone(),
+            step: Some(gate.number),
+            by: None,
+            channel: None,
+            summary,
+            detail: Value::Null,
+        }
+    }
+
     fn of(deployment: &Deployment, kind: HistoryKind, at_millis: u64, summary: String) -> Self {
         HistoryEvent {
             service: deployment.lock_key(),
@@ -227,15 +278,14 @@ impl HistoryEvent {
         event
     }
 
-    pub fn approval_requested(deployment: &Deployment, at_millis: u64, channels: &[&str]) -> Self {
-        let step = gate_number(deployment);
-        let mut event = HistoryEvent::of(
-            deployment,
+    pub fn approval_requested(gate: &Gate, at_millis: u64, channels: &[&str]) -> Self {
+        let mut event = HistoryEvent::at_gate(
+            gate,
             HistoryKind::ApprovalRequested,
             at_millis,
             format!(
                 "approval of {} requested ({})",
-                gate_label(deployment),
+                gate.label,
                 if channels.is_empty() {
                     "no channel".to_string()
                 } else {
@@ -243,28 +293,25 @@ impl HistoryEvent {
                 }
             ),
         );
-        event.step = Some(step);
         event.detail = json!({"channels": channels});
         event
     }
 
     /// A step decided: by whom, through what, and the evidence as it was.
     pub fn decided(
-        deployment: &Deployment,
+        gate: &Gate,
         at_millis: u64,
         decision: &str,
         by: &str,
         channel: &str,
         evidence: Option<&str>,
     ) -> Self {
-        let step = gate_number(deployment);
-        let mut event = HistoryEvent::of(
-            deployment,
+        let mut event = HistoryEvent::at_gate(
+            gate,
             HistoryKind::Decided,
             at_millis,
-            format!("{} {decision} by {by} ({channel})", gate_label(deployment)),
+            format!("{} {decision} by {by} ({channel})", gate.label),
         );
-        event.step = Some(step);
         event.by = Some(by.to_string());
         event.channel = Some(channel.to_string());
         event.detail = json!({"decision": decision, "evidence": evidence});
@@ -273,26 +320,44 @@ impl HistoryEvent {
 
     /// A decision the approval policy refused.
     pub fn decision_refused(
-        deployment: &Deployment,
+        gate: &Gate,
         at_millis: u64,
         by: &str,
         channel: &str,
         why: &str,
     ) -> Self {
-        let step = gate_number(deployment);
-        let mut event = HistoryEvent::of(
-            deployment,
+        let mut event = HistoryEvent::at_gate(
+            gate,
             HistoryKind::DecisionRefused,
             at_millis,
-            format!(
-                "{by} ({channel}) may not decide {}: {why}",
-                gate_label(deployment)
-            ),
+            format!("{by} ({channel}) may not decide {}: {why}", gate.label),
         );
-        event.step = Some(step);
         event.by = Some(by.to_string());
         event.channel = Some(channel.to_string());
         event
+    }
+
+    /// What ecs-canary did with a pause of ECS's own deployment: gated it,
+    /// answered it (`CONTINUE`, `ROLLBACK`) or left it alone, and why.
+    pub fn pause(
+        service: String,
+        execution: &str,
+        at_millis: u64,
+        step: Option<usize>,
+        what: &str,
+        detail: Value,
+    ) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Paused,
+            execution: execution.to_string(),
+            step,
+            by: None,
+            channel: None,
+            summary: what.to_string(),
+            detail,
+        }
     }
 
     pub fn promoted(deployment: &Deployment, at_millis: u64) -> Self {

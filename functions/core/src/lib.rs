@@ -17,6 +17,7 @@ mod errors;
 mod evidence;
 mod history;
 mod input;
+mod native;
 mod notice;
 mod plan;
 mod policy;
@@ -52,11 +53,15 @@ pub use evidence::{
     TARGET_5XX_METRIC,
 };
 pub use history::{
-    execution_arn, execution_name, input_digest, request_of, HistoryEvent, HistoryKind,
+    execution_arn, execution_name, input_digest, request_of, Gate, HistoryEvent, HistoryKind,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
+};
+pub use native::{
+    enrolled, native_plan, HookAction, HookReading, NativePause, NativeRefusal, RevisionReading,
+    ServiceDeploymentReading, GATE_TAG, HOOK_MARGIN_SECONDS, MIN_ASK_SECONDS,
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};

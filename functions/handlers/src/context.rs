@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
     AlarmStore, ApprovalStore, AwsClients, AwsError, ExecutionStarter, FunctionApi, HistoryStore,
-    LockStore, MetricStore, NotificationApi, RuleStore, SecretStore, ServiceStore, StackStore,
-    TaskCallbackApi, WebhookApi,
+    LockStore, MetricStore, NativeDeploymentApi, NotificationApi, RuleStore, SecretStore,
+    ServiceStore, StackStore, TaskCallbackApi, WebhookApi,
 };
 use tokio::sync::OnceCell;
 
@@ -33,6 +33,8 @@ pub struct Ports {
     pub starts: Arc<dyn ExecutionStarter>,
     pub secrets: Arc<dyn SecretStore>,
     pub webhooks: Arc<dyn WebhookApi>,
+    /// ECS's own deployments (pause hooks).
+    pub native: Arc<dyn NativeDeploymentApi>,
 }
 
 impl Ports {
@@ -56,6 +58,7 @@ impl Ports {
             starts: Arc::new(clients.state_machines.clone()),
             secrets: Arc::new(clients.secrets.clone()),
             webhooks: Arc::new(Webhooks::new()?),
+            native: Arc::new(clients.ecs.clone()),
         })
     }
 }

@@ -3,8 +3,8 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, ImageNotAllowed,
-    InitiatorUnknown, InputError, NotAnOperator, PolicyBelowFloor, ResolveError, SplitError,
-    TemplateError, TrafficSplit, TriggerError,
+    InitiatorUnknown, InputError, NativeRefusal, NotAnOperator, PolicyBelowFloor, ResolveError,
+    SplitError, TemplateError, TrafficSplit, TriggerError,
 };
 use thiserror::Error;
 
@@ -37,6 +37,8 @@ pub enum FunctionError {
     InitiatorUnknown(#[from] InitiatorUnknown),
     #[error(transparent)]
     NotAnOperator(#[from] NotAnOperator),
+    #[error(transparent)]
+    NativeRefusal(#[from] NativeRefusal),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -98,6 +100,7 @@ impl ErrorName for FunctionError {
             FunctionError::ImageNotAllowed(e) => e.error_kind(),
             FunctionError::InitiatorUnknown(e) => e.error_kind(),
             FunctionError::NotAnOperator(e) => e.error_kind(),
+            FunctionError::NativeRefusal(e) => e.error_kind(),
             FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
             FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub stack_role_arn: Option<String>,
     /// `ECS_CANARY_STATE_MACHINE_ARN`: what the ECR trigger starts.
     pub state_machine_arn: Option<String>,
+    /// The state machine that gates the pauses of ECS's own deployments.
+    pub gate_state_machine_arn: Option<String>,
     /// `ECS_CANARY_TRIGGER_MAPPINGS`: the ECR trigger's mappings (a JSON list).
     pub trigger_mappings: Option<String>,
     /// The longest wait for a candidate to become ready:
@@ -80,6 +82,7 @@ impl Settings {
             slack_signing_secret_arn: var("ECS_CANARY_SLACK_SIGNING_SECRET_ARN"),
             stack_role_arn: var("ECS_CANARY_STACK_ROLE_ARN"),
             state_machine_arn: var("ECS_CANARY_STATE_MACHINE_ARN"),
+            gate_state_machine_arn: var("ECS_CANARY_GATE_STATE_MACHINE_ARN"),
             trigger_mappings: var("ECS_CANARY_TRIGGER_MAPPINGS"),
             ready_wait_seconds: number("ECS_CANARY_READY_POLL_SECONDS", 15)
                 .saturating_mul(number("ECS_CANARY_READY_POLL_ATTEMPTS", 80)),

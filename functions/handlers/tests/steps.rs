@@ -49,6 +49,7 @@ fn context(fake: &FakeAws) -> Arc<Context> {
         starts: Arc::new(fake.clone()),
         secrets: Arc::new(fake.clone()),
         webhooks: Arc::new(fake.clone()),
+        native: Arc::new(fake.clone()),
     };
     let settings = Settings {
         approval_url: "https://approve.example".into(),
@@ -327,8 +328,8 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         cluster: "c".into(),
         service: "s".into(),
         release: "app: APPVERSION 1.0.0 → 1.0.1".into(),
-        stable: Colour::Blue,
-        candidate: Colour::Green,
+        stable: Colour::Blue.to_string(),
+        candidate: Colour::Green.to_string(),
         step: 1,
         steps: 2,
         split: TrafficSplit::new(90, 10).expect("split"),
@@ -349,6 +350,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
             decided_by: None,
             decided_at: None,
             deployment: None,
+            native: None,
         },
     );
     id

@@ -139,10 +139,10 @@ pub async fn settle_decision(
     if let Err(error) = context.ports.approvals.settle(&record.key, settled).await {
         tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
     }
-    if let (Ok(()), Some(deployment)) = (callback, &record.deployment) {
+    if let (Ok(()), Some(gate)) = (callback, record.gate()) {
         context
             .record(HistoryEvent::decided(
-                deployment,
+                &gate,
                 context.now_millis(),
                 &decided.as_str().to_lowercase(),
                 by,
@@ -272,10 +272,10 @@ async fn refuse(
     let facts = &found.facts;
     let channel = approver.channel.as_str();
     tracing::warn!(service = %facts.service, step = facts.step, channel, %why, "a decision was refused by the approval policy");
-    if let Some(deployment) = &found.deployment {
+    if let Some(gate) = found.gate() {
         context
             .record(HistoryEvent::decision_refused(
-                deployment,
+                &gate,
                 context.now_millis(),
                 &approver.identity,
                 channel,

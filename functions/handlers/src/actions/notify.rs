@@ -146,8 +146,8 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         cluster: deployment.request.cluster.clone(),
         service: deployment.request.service.clone(),
         release: release_text(deployment),
-        stable: deployment.stable,
-        candidate: deployment.candidate,
+        stable: deployment.stable.to_string(),
+        candidate: deployment.candidate.to_string(),
         // Before the start (no step applied: `approveBeforeStart`), gate 0,
         // whose approval moves to the first step.
         step: deployment.step.map_or(0, |step| step + 1),

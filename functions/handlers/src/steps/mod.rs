@@ -5,6 +5,7 @@
 pub mod alarm_abort;
 pub mod approval_api;
 pub mod ecr_trigger;
+pub mod ecs_hook;
 pub mod operator_api;
 pub mod promote;
 pub mod reconcile;

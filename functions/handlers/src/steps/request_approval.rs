@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use ecs_canary_aws::ApprovalRecord;
-use ecs_canary_core::{ApprovalId, ApprovalStatus, Channel, Deployment, HistoryEvent, Notice};
+use ecs_canary_core::{
+    ApprovalFacts, ApprovalId, ApprovalStatus, Channel, Deployment, Gate, HistoryEvent,
+    NativePause, Notice,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -109,6 +112,29 @@ async fn announce(context: &Context, event: NoticeEvent) -> Result<Value, Functi
     Ok(json!({"notice": event.notice, "channels": channels}))
 }
 
+/// request-approval's event for a pause of ECS's own deployment (the gate
+/// state machine).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseApprovalEvent {
+    pub task_token: String,
+    pub execution: String,
+    pub pause: NativePause,
+}
+
+/// One approval to ask for: who decides it, about what, until when.
+struct Ask {
+    task_token: String,
+    execution: String,
+    /// The approvals' index within the execution.
+    step: usize,
+    facts: ApprovalFacts,
+    approval_timeout: u64,
+    deployment: Option<Deployment>,
+    native: Option<NativePause>,
+    gate: Gate,
+}
+
 /// Stores the task token against the hash of the step's link (derived, never
 /// stored), then sends the email (SNS)
 /// and the Slack message, each with the link; returns at once. The token
@@ -123,11 +149,33 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     if event.get("notice").is_some() {
         return announce(&context, parse(event)?).await;
     }
-    let event: ApprovalEvent = parse(event)?;
-    let settings = &context.settings;
-    if settings.approval_url.is_empty() {
-        return Err(FunctionError::NotConfigured("ECS_CANARY_APPROVAL_URL"));
+    if event.get("pause").is_some() {
+        let event: PauseApprovalEvent = parse(event)?;
+        let mut pause = event.pause;
+        pause.execution = event.execution.clone();
+        let mut facts = pause.facts(Some(
+            "an ECS service deployment (UpdateService; ECS does not say by whom)".into(),
+        ));
+        facts.evidence = Some(
+            "not read for ECS's own deployments yet: see the service's target groups in CloudWatch"
+                .into(),
+        );
+        return ask(
+            &context,
+            Ask {
+                task_token: event.task_token,
+                execution: event.execution,
+                step: pause.step,
+                facts,
+                approval_timeout: pause.approval_timeout_seconds,
+                gate: Gate::of_pause(&pause),
+                deployment: None,
+                native: Some(pause),
+            },
+        )
+        .await;
     }
+    let event: ApprovalEvent = parse(event)?;
     let mut facts = approval_facts(&event.deployment);
     facts.evidence = request_evidence(&context, &event.deployment).await;
     // The gate before the start (no step applied yet) has an index of its
@@ -136,28 +184,63 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         .deployment
         .step
         .unwrap_or(event.deployment.request.steps.len());
-    let expires_at = context.now() + event.deployment.request.approval_timeout_seconds;
+    ask(
+        &context,
+        Ask {
+            task_token: event.task_token,
+            execution: event.execution,
+            step,
+            facts,
+            approval_timeout: event.deployment.request.approval_timeout_seconds,
+            gate: Gate::of(&event.deployment),
+            deployment: Some(event.deployment),
+            native: None,
+        },
+    )
+    .await
+}
+
+async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
+    let settings = &context.settings;
+    if settings.approval_url.is_empty() {
+        return Err(FunctionError::NotConfigured("ECS_CANARY_APPROVAL_URL"));
+    }
+    let Ask {
+        task_token,
+        execution,
+        step,
+        facts,
+        approval_timeout,
+        deployment,
+        native,
+        gate,
+    } = ask;
+    let expires_at = context.now() + approval_timeout;
     // The link is derived, never stored: the table knows it by its hash.
     let secret = context
         .link_secret()
         .await?
         .ok_or(FunctionError::NotConfigured("ECS_CANARY_LINK_SECRET_ARN"))?;
-    let id = ApprovalId::derive(secret.as_bytes(), &event.execution, step);
+    let id = ApprovalId::derive(secret.as_bytes(), &execution, step);
     let claimed = context
         .ports
         .approvals
-        .claim_step(&event.execution, step, &id.key(), expires_at)
+        .claim_step(&execution, step, &id.key(), expires_at)
         .await?;
+    // Slack carries the link only where a link may decide.
+    let links_decide = deployment_policy(context, deployment.as_ref())
+        .is_ok_and(|policy| policy.allows_channel(Channel::Email));
     let record = ApprovalRecord {
         key: id.key(),
-        task_token: event.task_token,
-        execution: event.execution.clone(),
+        task_token,
+        execution: execution.clone(),
         facts: facts.clone(),
         expires_at,
         status: ApprovalStatus::Pending,
         decided_by: None,
         decided_at: None,
-        deployment: Some(event.deployment.clone()),
+        deployment,
+        native,
     };
     let approvals = &context.ports.approvals;
     if claimed.first {
@@ -167,12 +250,9 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         approvals.renew(&record).await?;
     }
     let link = settings.approval_link(&id);
-    // Slack carries the link only where a link may decide.
-    let links_decide = deployment_policy(&context, Some(&event.deployment))
-        .is_ok_and(|policy| policy.allows_channel(Channel::Email));
 
     let sent = deliver(
-        &context,
+        context,
         (&facts.email_subject(), &facts.email_body(&link)),
         &facts.slack_message(&id, links_decide.then_some(link.as_str())),
         &claimed.delivered,
@@ -184,7 +264,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         if let Err(error) = context
             .ports
             .approvals
-            .mark_delivered(&event.execution, step, channel)
+            .mark_delivered(&execution, step, channel)
             .await
         {
             tracing::warn!(%error, channel, "could not record a delivered channel");
@@ -204,7 +284,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
     );
     context
         .record(HistoryEvent::approval_requested(
-            &event.deployment,
+            &gate,
             context.now_millis(),
             &delivered,
         ))

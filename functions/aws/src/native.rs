@@ -1,0 +1,171 @@
+//! ECS's own deployments: a service's tags, a service deployment as
+//! DescribeServiceDeployments (and DescribeServiceRevisions, for the
+//! images) shows it, and the answer to a paused one.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{
+    DeploymentLifecycleHookAction, ServiceDeployment, ServiceRevisionSummary,
+};
+use ecs_canary_core::{HookAction, HookReading, RevisionReading, ServiceDeploymentReading};
+
+use crate::error::Failure;
+use crate::{AwsError, EcsServices};
+
+fn revision(summary: &ServiceRevisionSummary) -> Option<RevisionReading> {
+    Some(RevisionReading {
+        arn: summary.arn()?.to_string(),
+        production_weight: summary.requested_production_traffic_weight(),
+        images: Vec::new(),
+    })
+}
+
+fn reading(deployment: &ServiceDeployment) -> ServiceDeploymentReading {
+    let configuration = deployment.deployment_configuration();
+    ServiceDeploymentReading {
+        arn: deployment
+            .service_deployment_arn()
+            .unwrap_or_default()
+            .to_string(),
+        service_arn: deployment.service_arn().unwrap_or_default().to_string(),
+        cluster_arn: deployment.cluster_arn().unwrap_or_default().to_string(),
+        status: deployment
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        strategy: configuration
+            .and_then(|c| c.strategy())
+            .map(|s| s.as_str().to_string()),
+        linear_step_percent: configuration
+            .and_then(|c| c.linear_configuration())
+            .and_then(|l| l.step_percent()),
+        canary_percent: configuration
+            .and_then(|c| c.canary_configuration())
+            .and_then(|c| c.canary_percent()),
+        target: deployment.target_service_revision().and_then(revision),
+        sources: deployment
+            .source_service_revisions()
+            .iter()
+            .filter_map(revision)
+            .collect(),
+        hooks: deployment
+            .lifecycle_hook_details()
+            .iter()
+            .map(|hook| HookReading {
+                hook_id: hook.hook_id().unwrap_or_default().to_string(),
+                target_type: hook
+                    .target_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                status: hook
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                expires_at: hook
+                    .expires_at()
+                    .and_then(|at| u64::try_from(at.secs()).ok()),
+                timeout_action: hook.timeout_action().map(|a| a.as_str().to_string()),
+            })
+            .collect(),
+    }
+}
+
+impl EcsServices {
+    /// A resource's tags (a service's, by its ARN).
+    pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let output = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("ecs:ListTagsForResource"))?;
+        Ok(output
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
+    /// A service deployment with its revisions' images; `None` if ECS does
+    /// not know it.
+    pub async fn service_deployment(
+        &self,
+        arn: &str,
+    ) -> Result<Option<ServiceDeploymentReading>, AwsError> {
+        let output = self
+            .client
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("ecs:DescribeServiceDeployments"))?;
+        let Some(mut found) = output.service_deployments().first().map(reading) else {
+            return Ok(None);
+        };
+        let arns: Vec<String> = found
+            .target
+            .iter()
+            .chain(found.sources.iter())
+            .map(|r| r.arn.clone())
+            .collect();
+        if arns.is_empty() {
+            return Ok(Some(found));
+        }
+        let revisions = self
+            .client
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(arns))
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("ecs:DescribeServiceRevisions"))?;
+        for described in revisions.service_revisions() {
+            let images: Vec<String> = described
+                .container_images()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c.container_name().unwrap_or("?"),
+                        c.image().unwrap_or("?")
+                    )
+                })
+                .collect();
+            let arn = described.service_revision_arn().unwrap_or_default();
+            for revision in found.target.iter_mut().chain(found.sources.iter_mut()) {
+                if revision.arn == arn {
+                    revision.images = images.clone();
+                }
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// Answers a paused deployment's hook; a hook no longer awaiting action
+    /// is `TaskNotWaiting`.
+    pub async fn answer_hook(
+        &self,
+        service_deployment: &str,
+        hook_id: &str,
+        action: HookAction,
+    ) -> Result<(), AwsError> {
+        self.client
+            .continue_service_deployment()
+            .service_deployment_arn(service_deployment)
+            .hook_id(hook_id)
+            .action(DeploymentLifecycleHookAction::from(action.as_str()))
+            .send()
+            .await
+            .map_err(|e| {
+                let failure = Failure::of(e);
+                if failure.has_code("InvalidParameterException")
+                    || failure.has_code("ServiceDeploymentNotFoundException")
+                {
+                    AwsError::TaskNotWaiting(format!("{service_deployment} hook {hook_id}"))
+                } else {
+                    failure.into_error("ecs:ContinueServiceDeployment")
+                }
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,495 @@
+//! Gates on ECS's own rollouts: a service with `deploymentController: ECS`,
+//! a linear or canary strategy and a pause hook before each production
+//! traffic shift stops at every step until someone calls
+//! `ContinueServiceDeployment`. ecs-canary asks a person at each of those
+//! pauses, as it does between the steps of its own rollouts, and answers ECS
+//! for them: an approval continues, anything else rolls back.
+//!
+//! Here: what a pause is (read from DescribeServiceDeployments), whether
+//! ecs-canary may gate it (named refusals otherwise), which step it is, how
+//! long a person may take, and the words people see.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{lock_key, ApprovalFacts, ErrorKind, ErrorName, TrafficSplit};
+
+/// The service tag that enrols a service with ECS's own deployments (value `true`).
+pub const GATE_TAG: &str = "ecs-canary:gate";
+
+/// The longest ecs-canary keeps a pause for itself before the hook's own
+/// `expiresAt`: it decides first, never ECS's timeout action.
+pub const HOOK_MARGIN_SECONDS: u64 = 60;
+
+/// The shortest time worth asking a person for.
+pub const MIN_ASK_SECONDS: u64 = 5;
+
+/// Whether a service's tags enrol it.
+pub fn enrolled(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(GATE_TAG)
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
+
+/// A lifecycle hook as DescribeServiceDeployments shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookReading {
+    pub hook_id: String,
+    pub target_type: String,
+    pub status: String,
+    /// Seconds since the epoch.
+    pub expires_at: Option<u64>,
+    pub timeout_action: Option<String>,
+}
+
+/// A service revision of a deployment, with its production traffic weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionReading {
+    pub arn: String,
+    pub production_weight: Option<f64>,
+    /// `container: image`, read from DescribeServiceRevisions.
+    #[serde(default)]
+    pub images: Vec<String>,
+}
+
+/// One service deployment as DescribeServiceDeployments shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDeploymentReading {
+    pub arn: String,
+    pub service_arn: String,
+    pub cluster_arn: String,
+    pub status: String,
+    pub strategy: Option<String>,
+    pub linear_step_percent: Option<f64>,
+    pub canary_percent: Option<f64>,
+    pub target: Option<RevisionReading>,
+    pub sources: Vec<RevisionReading>,
+    pub hooks: Vec<HookReading>,
+}
+
+/// Why ecs-canary does not gate a pause: nothing is sent, nothing continued
+/// or rolled back; the outcome is logged and recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NativeRefusal {
+    #[error("the service {service} is not enrolled (tag it {GATE_TAG}=true)")]
+    NotEnrolled { service: String },
+    #[error("ECS knows no hook {hook} awaiting action in {deployment}")]
+    UnknownHook { hook: String, deployment: String },
+    #[error("the service deployment {deployment} is {status}, not IN_PROGRESS")]
+    NotInProgress { deployment: String, status: String },
+    #[error("the strategy of {deployment} cannot be read: {why}")]
+    StrategyUnreadable { deployment: String, why: String },
+}
+
+impl ErrorName for NativeRefusal {
+    fn error_kind(&self) -> ErrorKind {
+        match self {
+            NativeRefusal::NotEnrolled { .. } => ErrorKind::NotEnrolled,
+            NativeRefusal::UnknownHook { .. } => ErrorKind::UnknownHook,
+            NativeRefusal::NotInProgress { .. } => ErrorKind::DeploymentNotInProgress,
+            NativeRefusal::StrategyUnreadable { .. } => ErrorKind::StrategyUnreadable,
+        }
+    }
+}
+
+/// What ecs-canary answers ECS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HookAction {
+    Continue,
+    Rollback,
+}
+
+impl HookAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookAction::Continue => "CONTINUE",
+            HookAction::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+/// The production percentages a strategy moves the new revision through
+/// before it gets everything: `0` (the first pause, before any traffic),
+/// then every step short of 100 — LINEAR 25: `[0, 25, 50, 75]`; CANARY 10:
+/// `[0, 10]`. One pause comes before each shift, so each entry is a pause.
+pub fn native_plan(
+    strategy: &str,
+    linear_step: Option<f64>,
+    canary: Option<f64>,
+) -> Result<Vec<u8>, String> {
+    let valid = |p: f64| p.is_finite() && (1.0..100.0).contains(&p);
+    match strategy {
+        "LINEAR" => {
+            let step = linear_step.ok_or("LINEAR without linearConfiguration.stepPercent")?;
+            if !valid(step) {
+                return Err(format!("stepPercent {step} is not in 1–99"));
+            }
+            let mut plan = vec![0u8];
+            let mut weight = step;
+            while weight.round() < 100.0 {
+                plan.push(weight.round() as u8);
+                weight += step;
+            }
+            Ok(plan)
+        }
+        "CANARY" => {
+            let percent = canary.ok_or("CANARY without canaryConfiguration.canaryPercent")?;
+            if !valid(percent) {
+                return Err(format!("canaryPercent {percent} is not in 1–99"));
+            }
+            Ok(vec![0, percent.round() as u8])
+        }
+        other => Err(format!(
+            "strategy {other} has no steps to gate (LINEAR or CANARY)"
+        )),
+    }
+}
+
+/// A pause ecs-canary gates: what people are asked about, and how to answer ECS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NativePause {
+    pub cluster: String,
+    pub service: String,
+    pub service_deployment: String,
+    pub hook_id: String,
+    /// `LINEAR` or `CANARY`.
+    pub strategy: String,
+    /// See [`native_plan`].
+    pub plan: Vec<u8>,
+    /// 1-based: this pause comes before the shift from `plan[step - 1]`.
+    pub step: usize,
+    /// The source and target revisions (ARNs).
+    pub source_revision: Option<String>,
+    pub target_revision: String,
+    /// Images before → after, for people.
+    pub release: String,
+    /// When the hook times out (seconds since the epoch).
+    pub hook_expires_at: Option<u64>,
+    /// How long a person may take: the approval timeout, cut short to end
+    /// before the hook's own timeout.
+    pub approval_timeout_seconds: u64,
+    /// The gate's Step Functions execution (set once it runs).
+    #[serde(default)]
+    pub execution: String,
+}
+
+fn short_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+impl NativePause {
+    /// The pause `hook` (or, without one, the one hook awaiting action) of
+    /// `deployment`, gated with `approval_timeout` at `now`.
+    pub fn read(
+        deployment: &ServiceDeploymentReading,
+        hook: Option<&str>,
+        approval_timeout: u64,
+        now: u64,
+    ) -> Result<NativePause, NativeRefusal> {
+        if deployment.status != "IN_PROGRESS" {
+            return Err(NativeRefusal::NotInProgress {
+                deployment: deployment.arn.clone(),
+                status: deployment.status.clone(),
+            });
+        }
+        let awaiting = deployment.hooks.iter().find(|h| {
+            h.status == "AWAITING_ACTION"
+                && h.target_type == "PAUSE"
+                && hook.is_none_or(|wanted| wanted == h.hook_id)
+        });
+        let Some(awaiting) = awaiting else {
+            return Err(NativeRefusal::UnknownHook {
+                hook: hook.unwrap_or("(any)").to_string(),
+                deployment: deployment.arn.clone(),
+            });
+        };
+        let unreadable = |why: String| NativeRefusal::StrategyUnreadable {
+            deployment: deployment.arn.clone(),
+            why,
+        };
+        let plan = native_plan(
+            deployment.strategy.as_deref().unwrap_or("ROLLING"),
+            deployment.linear_step_percent,
+            deployment.canary_percent,
+        )
+        .map_err(unreadable)?;
+        let target = deployment
+            .target
+            .as_ref()
+            .ok_or_else(|| unreadable("no target revision".into()))?;
+        let weight = target.production_weight.unwrap_or(0.0);
+        let step = plan
+            .iter()
+            .position(|p| (f64::from(*p) - weight).abs() < 0.5)
+            .ok_or_else(|| {
+                unreadable(format!(
+                    "the new revision has {weight} % of production traffic, which is no step of {plan:?}"
+                ))
+            })?
+            + 1;
+        let source = deployment.sources.first();
+        let images = |revision: Option<&RevisionReading>| {
+            revision
+                .map(|r| r.images.join(", "))
+                .filter(|text| !text.is_empty())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let left = awaiting
+            .expires_at
+            .map(|at| at.saturating_sub(now))
+            .unwrap_or(u64::MAX);
+        let margin = (left / 10).clamp(MIN_ASK_SECONDS, HOOK_MARGIN_SECONDS);
+        Ok(NativePause {
+            cluster: short_name(&deployment.cluster_arn).to_string(),
+            service: short_name(&deployment.service_arn).to_string(),
+            service_deployment: deployment.arn.clone(),
+            hook_id: awaiting.hook_id.clone(),
+            strategy: deployment.strategy.clone().unwrap_or_default(),
+            plan,
+            step,
+            source_revision: source.map(|s| s.arn.clone()),
+            target_revision: target.arn.clone(),
+            release: format!("{} → {}", images(source), images(Some(target))),
+            hook_expires_at: awaiting.expires_at,
+            approval_timeout_seconds: approval_timeout.min(left.saturating_sub(margin)),
+            execution: String::new(),
+        })
+    }
+
+    /// Whether there is time to ask anyone before the hook's own timeout;
+    /// if not, ecs-canary rolls back at once (it never leaves the choice to
+    /// ECS's timeout action).
+    pub fn time_to_ask(&self) -> bool {
+        self.approval_timeout_seconds >= MIN_ASK_SECONDS
+    }
+
+    /// The service's lock key (`cluster/service`): where its history lives.
+    pub fn lock_key(&self) -> String {
+        lock_key(&self.cluster, &self.service)
+    }
+
+    /// The new revision's production share now.
+    pub fn current_percent(&self) -> u8 {
+        self.plan.get(self.step - 1).copied().unwrap_or_default()
+    }
+
+    /// The share an approval moves to; `None`: all of it (ECS finishes).
+    pub fn next_percent(&self) -> Option<u8> {
+        self.plan.get(self.step).copied()
+    }
+
+    /// "step 2 of 4".
+    pub fn label(&self) -> String {
+        format!("step {} of {}", self.step, self.plan.len())
+    }
+
+    /// What people are shown (the same words as for ecs-canary's own rollouts).
+    pub fn facts(&self, started: Option<String>) -> ApprovalFacts {
+        let current = i64::from(self.current_percent());
+        ApprovalFacts {
+            cluster: self.cluster.clone(),
+            service: self.service.clone(),
+            release: format!("{} (ECS {} deployment)", self.release, self.strategy),
+            stable: "current revision".into(),
+            candidate: "new revision".into(),
+            step: self.step,
+            steps: self.plan.len(),
+            split: TrafficSplit::new(100 - current, current).unwrap_or(TrafficSplit::all_stable()),
+            next_percent: self.next_percent(),
+            evidence: None,
+            plan: self.plan.clone(),
+            started,
+        }
+    }
+
+    /// The name of the gate's execution: one per pause (a repeated hook
+    /// event finds it again), within Step Functions' 80 characters of
+    /// `[A-Za-z0-9_-]`.
+    pub fn execution_name(hook_id: &str) -> String {
+        let cleaned: String = hook_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let start = cleaned.len().saturating_sub(70);
+        format!("gate-{}", &cleaned[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reading(weight: f64, status: &str) -> ServiceDeploymentReading {
+        ServiceDeploymentReading {
+            arn: "arn:aws:ecs:us-east-1:1:service-deployment/c/web/abc".into(),
+            service_arn: "arn:aws:ecs:us-east-1:1:service/c/web".into(),
+            cluster_arn: "arn:aws:ecs:us-east-1:1:cluster/c".into(),
+            status: status.into(),
+            strategy: Some("LINEAR".into()),
+            linear_step_percent: Some(25.0),
+            canary_percent: None,
+            target: Some(RevisionReading {
+                arn: "rev/new".into(),
+                production_weight: Some(weight),
+                images: vec!["web: repo/web:2".into()],
+            }),
+            sources: vec![RevisionReading {
+                arn: "rev/old".into(),
+                production_weight: Some(100.0 - weight),
+                images: vec!["web: repo/web:1".into()],
+            }],
+            hooks: vec![HookReading {
+                hook_id: "ecs-pause-1".into(),
+                target_type: "PAUSE".into(),
+                status: "AWAITING_ACTION".into(),
+                expires_at: Some(10_000),
+                timeout_action: Some("ROLLBACK".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_linear_pause_is_the_step_its_production_weight_says() {
+        let pause = NativePause::read(
+            &reading(25.0, "IN_PROGRESS"),
+            Some("ecs-pause-1"),
+            600,
+            1_000,
+        )
+        .expect("a pause");
+        assert_eq!(pause.plan, vec![0, 25, 50, 75]);
+        assert_eq!(
+            (pause.step, pause.current_percent(), pause.next_percent()),
+            (2, 25, Some(50))
+        );
+        assert_eq!(pause.release, "web: repo/web:1 → web: repo/web:2");
+        assert_eq!(
+            (pause.cluster.as_str(), pause.service.as_str()),
+            ("c", "web")
+        );
+        let facts = pause.facts(None);
+        assert_eq!(facts.step_label(), "step 2 of 4");
+        assert!(
+            facts.on_approve().contains("50 %"),
+            "{}",
+            facts.on_approve()
+        );
+        assert!(facts.on_reject().contains("current revision"));
+        let last =
+            NativePause::read(&reading(75.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
+        assert_eq!(
+            last.next_percent(),
+            None,
+            "the last approval lets ECS finish"
+        );
+        assert!(last.facts(None).on_approve().contains("100 %"));
+    }
+
+    #[test]
+    fn the_approval_ends_before_the_hooks_own_timeout() {
+        // 9 000 s left: the margin is the most (60 s); the timeout is the shorter.
+        let pause =
+            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 86_400, 1_000).expect("a pause");
+        assert_eq!(pause.approval_timeout_seconds, 9_000 - 60);
+        let pause =
+            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
+        assert_eq!(pause.approval_timeout_seconds, 600);
+        // 30 s left: a tenth of it, at least 5 s, is kept.
+        let pause =
+            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 9_970).expect("a pause");
+        assert_eq!(pause.approval_timeout_seconds, 25);
+        assert!(pause.time_to_ask());
+        let late =
+            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 9_998).expect("a pause");
+        assert!(!late.time_to_ask(), "{late:?}");
+    }
+
+    #[test]
+    fn what_cannot_be_gated_is_refused_by_name() {
+        let not_running = NativePause::read(&reading(0.0, "SUCCESSFUL"), None, 600, 0).unwrap_err();
+        assert_eq!(not_running.error_type(), "DeploymentNotInProgress");
+        let unknown =
+            NativePause::read(&reading(0.0, "IN_PROGRESS"), Some("other"), 600, 0).unwrap_err();
+        assert_eq!(unknown.error_type(), "UnknownHook");
+        let mut rolling = reading(0.0, "IN_PROGRESS");
+        rolling.strategy = Some("ROLLING".into());
+        assert_eq!(
+            NativePause::read(&rolling, None, 600, 0)
+                .unwrap_err()
+                .error_type(),
+            "StrategyUnreadable"
+        );
+        let odd = NativePause::read(&reading(33.0, "IN_PROGRESS"), None, 600, 0).unwrap_err();
+        assert_eq!(odd.error_type(), "StrategyUnreadable");
+        let mut answered = reading(0.0, "IN_PROGRESS");
+        answered.hooks[0].status = "SUCCEEDED".into();
+        assert_eq!(
+            NativePause::read(&answered, None, 600, 0)
+                .unwrap_err()
+                .error_type(),
+            "UnknownHook"
+        );
+    }
+
+    #[test]
+    fn only_the_tag_set_to_true_enrols() {
+        let tags = |v: &str| BTreeMap::from([(GATE_TAG.to_string(), v.to_string())]);
+        assert!(enrolled(&tags("true")) && enrolled(&tags("TRUE")));
+        assert!(!enrolled(&tags("false")) && !enrolled(&tags("")) && !enrolled(&BTreeMap::new()));
+    }
+
+    #[test]
+    fn canary_plans_and_execution_names() {
+        assert_eq!(native_plan("CANARY", None, Some(10.0)), Ok(vec![0, 10]));
+        assert!(native_plan("CANARY", None, None).is_err());
+        assert!(native_plan("BLUE_GREEN", None, None).is_err());
+        assert!(native_plan("LINEAR", Some(0.0), None).is_err());
+        let name = NativePause::execution_name(&format!("ecs-pause-{}", "x/".repeat(60)));
+        assert!(name.len() <= 80 && name.starts_with("gate-"), "{name}");
+        assert!(name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    proptest! {
+        /// Every plan starts at 0, rises strictly, stays below 100, and
+        /// every pause of it is read back as its own step.
+        #[test]
+        fn every_pause_of_a_linear_plan_is_its_own_step(step in 1.0f64..99.0) {
+            let plan = native_plan("LINEAR", Some(step), None).expect("a plan");
+            prop_assert_eq!(plan[0], 0);
+            prop_assert!(plan.windows(2).all(|w| w[0] < w[1]) && *plan.last().unwrap() < 100);
+            for (index, percent) in plan.iter().enumerate() {
+                let mut at = reading(f64::from(*percent), "IN_PROGRESS");
+                at.linear_step_percent = Some(step);
+                let pause = NativePause::read(&at, None, 600, 0).expect("a pause");
+                prop_assert_eq!(pause.step, index + 1);
+                prop_assert_eq!(pause.current_percent(), *percent);
+            }
+        }
+
+        /// Whatever the approval timeout and the time left, a person's time
+        /// ends before the hook's.
+        #[test]
+        fn the_gate_decides_before_the_hook_times_out(timeout in 1u64..1_000_000, left in 0u64..1_000_000) {
+            let mut at = reading(0.0, "IN_PROGRESS");
+            at.hooks[0].expires_at = Some(1_000 + left);
+            let pause = NativePause::read(&at, None, timeout, 1_000).expect("a pause");
+            prop_assert!(pause.approval_timeout_seconds <= timeout);
+            prop_assert!(pause.approval_timeout_seconds < left.max(1));
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! ecs-hook: the pauses of ECS's own deployments. A paused deployment of an
+//! enrolled service (`HOOK_AWAITING_ACTION`) starts one gate execution per
+//! pause; the gate reads the pause again, asks people (request-approval),
+//! and answers ECS here: an approval continues, anything else rolls back.
+
+use std::sync::Arc;
+
+use ecs_canary_aws::{AwsError, StartOutcome};
+use ecs_canary_core::{
+    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HookAction, NativePause,
+    NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::events::{error_and_cause, parse};
+use crate::{Context, FunctionError};
+
+/// Which pause: the service deployment and its hook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PauseRef {
+    service_deployment_arn: String,
+    hook_id: String,
+    #[serde(default)]
+    service_arn: String,
+}
+
+/// The gate's first state: the pause read again, as it stands now.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadEvent {
+    read: PauseRef,
+    execution: String,
+}
+
+/// The gate's last state: ECS answered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerEvent {
+    answer: HookAction,
+    pause: NativePause,
+    /// Why a rollback (a Step Functions error object), if one.
+    #[serde(default)]
+    failure: Value,
+}
+
+pub async fn ecs_hook(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    if event.get("read").is_some() {
+        return read(&context, parse(event)?).await;
+    }
+    if event.get("answer").is_some() {
+        return answer(&context, parse(event)?).await;
+    }
+    match event.get("detail-type").and_then(Value::as_str) {
+        Some("ECS Hook State Change") => on_hook(&context, &event).await,
+        other => {
+            tracing::info!(detail_type = ?other, "not a pause of an ECS deployment; ignored");
+            Ok(json!({"ignored": true}))
+        }
+    }
+}
+
+/// The service's `cluster/service` key from its ARN
+/// (`…:service/cluster/name`).
+fn service_key(service_arn: &str) -> String {
+    let mut parts = service_arn.rsplit('/');
+    let service = parts.next().unwrap_or_default();
+    let cluster = parts.next().unwrap_or_default();
+    lock_key(cluster, service)
+}
+
+/// A pause the gate may not take: logged and recorded, nothing else.
+async fn left_alone(
+    context: &Context,
+    service_arn: &str,
+    execution: &str,
+    refusal: NativeRefusal,
+) -> Result<Value, FunctionError> {
+    tracing::warn!(reason = refusal.error_type(), %refusal, service = %service_arn, "pause left alone");
+    context
+        .record(HistoryEvent::pause(
+            service_key(service_arn),
+            execution,
+            context.now_millis(),
+            None,
+            &format!("pause left alone: {}: {refusal}", refusal.error_type()),
+            json!({"outcome": refusal.error_type()}),
+        ))
+        .await;
+    Ok(json!({"ignored": refusal.error_type()}))
+}
+
+/// The pause as it stands, or why the gate may not take it.
+async fn pause_now(
+    context: &Context,
+    pause: &PauseRef,
+) -> Result<Result<NativePause, NativeRefusal>, FunctionError> {
+    let Some(found) = context
+        .ports
+        .native
+        .service_deployment(&pause.service_deployment_arn)
+        .await?
+    else {
+        return Ok(Err(NativeRefusal::UnknownHook {
+            hook: pause.hook_id.clone(),
+            deployment: pause.service_deployment_arn.clone(),
+        }));
+    };
+    let tags = context.ports.native.tags(&found.service_arn).await?;
+    if !enrolled(&tags) {
+        return Ok(Err(NativeRefusal::NotEnrolled {
+            service: found.service_arn.clone(),
+        }));
+    }
+    Ok(NativePause::read(
+        &found,
+        Some(&pause.hook_id),
+        DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        context.now(),
+    ))
+}
+
+/// `HOOK_AWAITING_ACTION`: one gate execution per pause, named after the
+/// hook, so the same event twice finds the same execution.
+async fn on_hook(context: &Context, event: &Value) -> Result<Value, FunctionError> {
+    let detail = event.get("detail").cloned().unwrap_or_default();
+    if detail.get("eventName").and_then(Value::as_str) != Some("HOOK_AWAITING_ACTION") {
+        tracing::info!("not a hook awaiting action; ignored");
+        return Ok(json!({"ignored": true}));
+    }
+    let mut pause: PauseRef = parse(detail)?;
+    if pause.service_arn.is_empty() {
+        pause.service_arn = event
+            .pointer("/resources/0")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+    }
+    let state_machine =
+        context
+            .settings
+            .gate_state_machine_arn
+            .as_deref()
+            .ok_or(FunctionError::NotConfigured(
+                "ECS_CANARY_GATE_STATE_MACHINE_ARN",
+            ))?;
+    let name = NativePause::execution_name(&pause.hook_id);
+    if let Err(refusal) = pause_now(context, &pause).await? {
+        return left_alone(
+            context,
+            &pause.service_arn,
+            &execution_arn(state_machine, &name),
+            refusal,
+        )
+        .await;
+    }
+    let input = json!({"serviceDeploymentArn": pause.service_deployment_arn, "hookId": pause.hook_id, "serviceArn": pause.service_arn});
+    match context
+        .ports
+        .starts
+        .start(state_machine, &name, &input.to_string())
+        .await?
+    {
+        StartOutcome::Started(arn) => {
+            tracing::info!(execution = %arn, hook = %pause.hook_id, "gate for this pause (a repeated event finds the same execution)");
+            Ok(json!({"started": arn}))
+        }
+        StartOutcome::AlreadyExists => {
+            tracing::info!(hook = %pause.hook_id, "this pause already had its gate; nothing started");
+            Ok(json!({"duplicate": name}))
+        }
+    }
+}
+
+/// The gate's first state: the pause read again (it may have ended since
+/// the event), with how long people may take.
+async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionError> {
+    let mut pause = pause_now(context, &event.read).await??;
+    pause.execution = event.execution.clone();
+    let ask = pause.time_to_ask();
+    context
+        .record(HistoryEvent::pause(
+            pause.lock_key(),
+            &event.execution,
+            context.now_millis(),
+            Some(pause.step),
+            &format!(
+                "ECS {} deployment paused before {} ({} % → {}): {}",
+                pause.strategy,
+                pause.label(),
+                pause.current_percent(),
+                pause
+                    .next_percent()
+                    .map_or("100 %".to_string(), |p| format!("{p} %")),
+                if ask {
+                    "waiting for a decision"
+                } else {
+                    "too close to the hook's own timeout to ask anyone: rolled back"
+                }
+            ),
+            json!({"serviceDeployment": pause.service_deployment, "hookId": pause.hook_id, "release": pause.release}),
+        ))
+        .await;
+    Ok(json!({"pause": pause, "ask": ask}))
+}
+
+/// The gate's answer to ECS. A hook that no longer waits (the deployment
+/// ended, someone answered it elsewhere) is recorded, nothing else.
+async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, FunctionError> {
+    let pause = &event.pause;
+    let (error, cause) = error_and_cause(&event.failure);
+    let outcome = match context
+        .ports
+        .native
+        .answer_hook(&pause.service_deployment, &pause.hook_id, event.answer)
+        .await
+    {
+        Ok(()) => "answered",
+        Err(AwsError::TaskNotWaiting(_)) => "no longer waiting",
+        Err(other) => return Err(other.into()),
+    };
+    let why = if error.is_empty() {
+        String::new()
+    } else {
+        format!(" ({error}: {cause})")
+    };
+    let summary = match (outcome, event.answer) {
+        ("answered", HookAction::Continue) => format!("{} approved: ECS continues", pause.label()),
+        ("answered", HookAction::Rollback) => {
+            format!("{} not approved: ECS rolls back{why}", pause.label())
+        }
+        _ => format!(
+            "{} was no longer waiting when ecs-canary answered {}{why}: nothing changed",
+            pause.label(),
+            event.answer.as_str()
+        ),
+    };
+    tracing::info!(service = %pause.service, action = event.answer.as_str(), outcome, "pause answered");
+    context
+        .record(HistoryEvent::pause(
+            pause.lock_key(),
+            &pause.execution,
+            context.now_millis(),
+            Some(pause.step),
+            &summary,
+            json!({"action": event.answer, "outcome": outcome, "error": error}),
+        ))
+        .await;
+    Ok(json!({"action": event.answer, "outcome": outcome}))
+}
