@@ -191,7 +191,7 @@ package: venv cross-deps
 	infra/scripts/check-glibc.sh $(ARCH) $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
 	@mkdir -p $(PACKAGE_DIR)
 	@for f in $(FUNCTIONS); do cp target/lambda/$$f/bootstrap.zip $(PACKAGE_DIR)/$$f.zip; done
-	cp state-machine/ecs-canary.asl.json $(PACKAGE_DIR)/
+	cp state-machine/ecs-canary.asl.json state-machine/ecs-canary-gate.asl.json $(PACKAGE_DIR)/
 	@ls -l $(PACKAGE_DIR)
 
 # Deploys to a real account with the AWS CLI (credentials from the usual chain;

@@ -14,6 +14,7 @@ mod emulator;
 mod evidence;
 mod functions;
 mod lineage;
+mod native;
 mod parity;
 mod reconcile;
 mod rules;

@@ -84,8 +84,9 @@ def main() -> None:
     s3.create_bucket(Bucket=args.bucket)
     for name in FUNCTIONS:
         s3.put_object(Bucket=args.bucket, Key=f"{args.prefix}/{name}.zip", Body=placeholder_zip(name))
-    with open(os.path.join(ROOT, "state-machine", "ecs-canary.asl.json"), "rb") as definition:
-        s3.put_object(Bucket=args.bucket, Key=f"{args.prefix}/ecs-canary.asl.json", Body=definition.read())
+    for machine in ("ecs-canary.asl.json", "ecs-canary-gate.asl.json"):
+        with open(os.path.join(ROOT, "state-machine", machine), "rb") as definition:
+            s3.put_object(Bucket=args.bucket, Key=f"{args.prefix}/{machine}", Body=definition.read())
 
     secrets = client("secretsmanager")
     parameters = {

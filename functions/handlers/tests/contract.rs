@@ -28,7 +28,16 @@ fn code_names() -> BTreeSet<String> {
 }
 
 fn state_machine() -> Value {
-    let text = std::fs::read_to_string(root().join("state-machine/ecs-canary.asl.json"))
+    definition("ecs-canary.asl.json")
+}
+
+/// Both state machines: ecs-canary's rollouts, and the gate of ECS's own.
+fn state_machines() -> [Value; 2] {
+    [state_machine(), definition("ecs-canary-gate.asl.json")]
+}
+
+fn definition(file: &str) -> Value {
+    let text = std::fs::read_to_string(root().join("state-machine").join(file))
         .expect("the state machine");
     // Numeric substitutions stand unquoted in the definition.
     let text = text
@@ -53,33 +62,34 @@ fn walk<'a>(value: &'a Value, visit: &mut impl FnMut(&'a str, &'a Value)) {
 /// (names matched by `ErrorEquals`, names the state machine produces itself
 /// in `Pass` results).
 fn state_machine_names() -> (BTreeSet<String>, BTreeSet<String>) {
-    let definition = state_machine();
     let (mut matched, mut produced) = (BTreeSet::new(), BTreeSet::new());
-    walk(&definition, &mut |key, value| match key {
-        "ErrorEquals" => matched.extend(
-            value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                // The service's own names: Step Functions, Lambda, the Lambda sandbox.
-                .filter(|n| {
-                    !["States.", "Lambda.", "Sandbox."]
-                        .iter()
-                        .any(|p| n.starts_with(p))
-                })
-                .map(str::to_string),
-        ),
-        "Result" => produced.extend(
-            value
-                .get("Error")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        ),
-        // A Fail state's own error name.
-        "Error" => produced.extend(value.as_str().map(str::to_string)),
-        _ => {}
-    });
+    for definition in &state_machines() {
+        walk(definition, &mut |key, value| match key {
+            "ErrorEquals" => matched.extend(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    // The service's own names: Step Functions, Lambda, the Lambda sandbox.
+                    .filter(|n| {
+                        !["States.", "Lambda.", "Sandbox."]
+                            .iter()
+                            .any(|p| n.starts_with(p))
+                    })
+                    .map(str::to_string),
+            ),
+            "Result" => produced.extend(
+                value
+                    .get("Error")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ),
+            // A Fail state's own error name.
+            "Error" => produced.extend(value.as_str().map(str::to_string)),
+            _ => {}
+        });
+    }
     (matched, produced)
 }
 

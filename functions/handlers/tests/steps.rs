@@ -2288,3 +2288,206 @@ async fn a_throttled_start_fails_the_trigger_so_that_it_is_retried() {
     assert_eq!(failed.error_type(), "Throttled");
     assert!(fake.state().started.is_empty());
 }
+
+// --- gates on ECS's own deployments ---------------------------------------------
+
+const NATIVE_SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/native";
+const NATIVE_DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/native/d1";
+const GATES: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ecs-canary-gate";
+
+/// A LINEAR 25 % deployment paused before its second step (25 % now).
+fn paused(fake: &FakeAws, enrolled: bool) {
+    use ecs_canary_core::{HookReading, RevisionReading, ServiceDeploymentReading, GATE_TAG};
+    let mut state = fake.state();
+    if enrolled {
+        state.resource_tags.insert(
+            NATIVE_SERVICE.into(),
+            [(GATE_TAG.to_string(), "true".to_string())].into(),
+        );
+    }
+    state.service_deployments.insert(
+        NATIVE_DEPLOYMENT.into(),
+        ServiceDeploymentReading {
+            arn: NATIVE_DEPLOYMENT.into(),
+            service_arn: NATIVE_SERVICE.into(),
+            cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/c".into(),
+            status: "IN_PROGRESS".into(),
+            strategy: Some("LINEAR".into()),
+            linear_step_percent: Some(25.0),
+            canary_percent: None,
+            target: Some(RevisionReading {
+                arn: "rev/new".into(),
+                production_weight: Some(25.0),
+                images: vec!["web: repo/web:2".into()],
+            }),
+            sources: vec![],
+            hooks: vec![HookReading {
+                hook_id: "ecs-pause-1".into(),
+                target_type: "PAUSE".into(),
+                status: "AWAITING_ACTION".into(),
+                expires_at: Some(NOW + 7_200),
+                timeout_action: Some("ROLLBACK".into()),
+            }],
+        },
+    );
+}
+
+fn hook_event() -> Value {
+    json!({
+        "detail-type": "ECS Hook State Change",
+        "source": "aws.ecs",
+        "resources": [NATIVE_SERVICE],
+        "detail": {"eventName": "HOOK_AWAITING_ACTION", "serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}
+    })
+}
+
+fn gate_context(fake: &FakeAws) -> Arc<Context> {
+    context_with(fake, |s| s.gate_state_machine_arn = Some(GATES.into()))
+}
+
+#[tokio::test]
+async fn a_pause_of_an_enrolled_service_starts_one_gate_and_a_repeated_event_no_other() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let first = ecs_canary_handlers::ecs_hook(gate_context(&fake), hook_event())
+        .await
+        .expect("a gate");
+    let again = ecs_canary_handlers::ecs_hook(gate_context(&fake), hook_event())
+        .await
+        .expect("the same gate");
+    assert_eq!(first, again);
+    let started = fake.state().started.clone();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].1, "gate-ecs-pause-1");
+    assert!(
+        fake.state().hook_answers.is_empty(),
+        "nothing is answered before a decision"
+    );
+}
+
+#[tokio::test]
+async fn a_pause_that_cannot_be_gated_is_recorded_and_left_alone() {
+    for (enrolled, hook, status, outcome) in [
+        (false, "ecs-pause-1", "IN_PROGRESS", "NotEnrolled"),
+        (true, "ecs-pause-unknown", "IN_PROGRESS", "UnknownHook"),
+        (true, "ecs-pause-1", "STOPPED", "DeploymentNotInProgress"),
+    ] {
+        let fake = FakeAws::new();
+        paused(&fake, enrolled);
+        if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
+            d.status = status.into();
+        }
+        let mut event = hook_event();
+        event["detail"]["hookId"] = json!(hook);
+        let answer = ecs_canary_handlers::ecs_hook(gate_context(&fake), event)
+            .await
+            .expect("left alone");
+        assert_eq!(answer["ignored"], outcome);
+        let state = fake.state();
+        assert!(
+            state.started.is_empty() && state.hook_answers.is_empty() && state.published.is_empty()
+        );
+        assert!(
+            state
+                .history
+                .iter()
+                .any(|e| e.kind == HistoryKind::Paused && e.summary.contains(outcome)),
+            "{:?}",
+            state.history
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_gate_reads_the_pause_again_and_answers_ecs_once() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    assert_eq!(read["ask"], true);
+    assert_eq!(read["pause"]["step"], 2);
+    assert_eq!(read["pause"]["execution"], "arn:gate:1");
+    let pause = read["pause"].clone();
+    let continued = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"answer": "CONTINUE", "pause": pause}),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(continued["outcome"], "answered");
+    // The hook no longer waits: a second answer (a retry, a late rollback)
+    // is recorded and changes nothing.
+    let late = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"answer": "ROLLBACK", "pause": pause, "failure": {"Error": "States.Timeout", "Cause": ""}}),
+    )
+    .await
+    .expect("recorded");
+    assert_eq!(late["outcome"], "no longer waiting");
+    let answers = fake.state().hook_answers.clone();
+    assert_eq!(
+        answers,
+        vec![(
+            NATIVE_DEPLOYMENT.to_string(),
+            "ecs-pause-1".to_string(),
+            ecs_canary_core::HookAction::Continue
+        )]
+    );
+    // Reading a pause that has ended fails by name.
+    let ended = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(ended.error_type(), "UnknownHook");
+}
+
+#[tokio::test]
+async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+    let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
+    let record = fake
+        .state()
+        .approvals
+        .get(id.key().as_str())
+        .cloned()
+        .expect("a record");
+    assert!(record.native.is_some() && record.deployment.is_none());
+    assert_eq!(record.facts.step_label(), "step 2 of 4");
+    let (status, _) = post(&fake, &id, "reject").await;
+    assert_eq!(status, 200);
+    let callbacks = fake.state().callbacks.clone();
+    assert!(
+        matches!(&callbacks[..], [Callback::Failed { error, .. }] if error == "Rejected"),
+        "{callbacks:?}"
+    );
+    let history = fake.state().history.clone();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.kind == HistoryKind::Decided && e.execution == "arn:gate:1"),
+        "{history:?}"
+    );
+    assert!(
+        fake.state().rules.is_empty(),
+        "ECS moves the traffic, not ecs-canary"
+    );
+}

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "neverStabilize": False,
     "ruleReadLagSeconds": 0.0,
     "nativeStepSeconds": 0.0,
+    "nativeMinuteSeconds": 60.0,
 }
 _lock = threading.Lock()
 _settings: dict[str, Any] = dict(DEFAULTS)

@@ -31,10 +31,10 @@ Modelled here, after the AWS documentation:
   Change`` with ``SERVICE_DEPLOYMENT_IN_PROGRESS`` / ``_COMPLETED`` /
   ``_FAILED``.
 
-An ECS minute lasts ``ECS_CANARY_NATIVE_MINUTE_SECONDS`` seconds (60 unless
-set: tests make bake times and hook timeouts short). A bad day applies too:
-``nativeStepSeconds`` (the launcher's ``/_ecs-canary/bad-day``) makes every
-traffic step that much slower.
+Set at run time through the launcher's ``/_ecs-canary/bad-day`` (the
+``bad_day`` module's settings): ``nativeMinuteSeconds``, how long an ECS minute
+lasts (60; tests make bake times and hook timeouts short), and, on a bad day,
+``nativeStepSeconds``, how much slower every traffic step is.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -63,7 +62,7 @@ ENDED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 
 def minute() -> float:
     """How long an ECS minute lasts here."""
-    return float(os.environ.get("ECS_CANARY_NATIVE_MINUTE_SECONDS", "60"))
+    return float(bad_day.settings().get("nativeMinuteSeconds") or 60.0)
 
 
 def _now() -> datetime.datetime:
@@ -232,7 +231,13 @@ class Deployment:
             self.updated_at = _now()
 
     def _production(self) -> tuple[str, str, str] | None:
-        """The production rule, the source's target group and the target's."""
+        """The production rule, the source's target group and the target's,
+        as they stood when the deployment began."""
+        if not hasattr(self, "_routes"):
+            self._routes = self._find_production()
+        return self._routes
+
+    def _find_production(self) -> tuple[str, str, str] | None:
         for balancer in self.target.load_balancers:
             advanced = balancer.get("advancedConfiguration") or {}
             rule = advanced.get("productionListenerRule")
@@ -278,6 +283,7 @@ class Deployment:
             self._event("SERVICE_DEPLOYMENT_FAILED", self.status_reason)
 
     def _run(self) -> None:
+        self._production()  # which target group the source serves, before anything moves
         self._set_status("IN_PROGRESS", "ECS deployment in progress.")
         self._event("SERVICE_DEPLOYMENT_IN_PROGRESS", "ECS deployment in progress.")
         for number, weight in enumerate(self._plan(), start=1):

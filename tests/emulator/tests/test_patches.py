@@ -753,9 +753,9 @@ def production_weights(native: dict) -> list[int]:
     return [weights[group] for group in native["groups"]]
 
 
-def test_native_linear_rollout_pauses_before_each_step_and_continues_or_rolls_back(lambda_endpoint, monkeypatch):
+def test_native_linear_rollout_pauses_before_each_step_and_continues_or_rolls_back(lambda_endpoint, bad_day):
     """native_deployments: moto dropped ECS's own strategies and had no service deployments, pause hooks or ContinueServiceDeployment."""
-    monkeypatch.setenv("ECS_CANARY_NATIVE_MINUTE_SECONDS", "0.05")
+    bad_day.configure({"nativeMinuteSeconds": 0.05})
     native = native_service()
     ecs_client, events = client("ecs"), client("events")
     events.put_rule(Name="hooks", EventPattern=json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Hook State Change"]}))
@@ -798,9 +798,9 @@ def test_native_linear_rollout_pauses_before_each_step_and_continues_or_rolls_ba
     assert production_weights(native) == [100, 0]
 
 
-def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(monkeypatch):
+def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(bad_day):
     """native_deployments: a pause hook's own timeout action, and StopServiceDeployment."""
-    monkeypatch.setenv("ECS_CANARY_NATIVE_MINUTE_SECONDS", "0.05")
+    bad_day.configure({"nativeMinuteSeconds": 0.05})
     native = native_service(hook_minutes=20, action="CONTINUE")
     ecs_client = client("ecs")
     ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
