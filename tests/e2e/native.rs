@@ -420,3 +420,46 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
         "no pause after the rollback"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_stop_during_a_pause_closes_its_links_and_tells_the_channels() {
+    let (emulator, flow, native) = native_service().await;
+    native.update().await;
+    let deployment = native.deployment().await;
+    let (_, link) = next_approval(&flow).await;
+    native
+        .ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&deployment)
+        .send()
+        .await
+        .expect("stop the deployment");
+    native
+        .until_status(&deployment, ServiceDeploymentStatus::RollbackSuccessful)
+        .await;
+    let (subject, body) = flow
+        .next_email_where(Duration::from_secs(30), |s| {
+            s.contains("ECS deployment ended")
+        })
+        .await
+        .expect("the channels are told");
+    assert!(subject.contains(SERVICE), "{subject}");
+    assert!(body.contains("links are closed"), "{body}");
+    let (status, page) = submit(&link, "approve").await;
+    assert_eq!(status, 410, "{page}");
+    let gates = flow
+        .sfn
+        .list_executions()
+        .state_machine_arn(emulator.infra_output("GateStateMachineArn"))
+        .send()
+        .await
+        .expect("list the gates");
+    assert!(
+        gates
+            .executions()
+            .iter()
+            .all(|e| e.status() != &aws_sdk_sfn::types::ExecutionStatus::Running),
+        "no gate is left waiting: {gates:?}"
+    );
+    assert_eq!(native.weights().await, [100, 0]);
+}

@@ -172,6 +172,9 @@ error_kinds! {
     DeploymentNotInProgress,
     /// A service deployment whose strategy has no steps ecs-canary can read.
     StrategyUnreadable,
+    /// The pause a gate waited on ended in ECS (the deployment finished,
+    /// failed, rolled back or was stopped): its links closed, the gate stopped.
+    PauseEnded,
 }
 
 impl ErrorKind {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{lock_key, ApprovalFacts, ErrorKind, ErrorName, TrafficSplit};
+use crate::{lock_key, ApprovalFacts, ErrorKind, ErrorName, Notice, TrafficSplit};
 
 /// The service tag that enrols a service with ECS's own deployments (value `true`).
 pub const GATE_TAG: &str = "ecs-canary:gate";
@@ -305,6 +305,39 @@ impl NativePause {
             evidence: None,
             plan: self.plan.clone(),
             started,
+        }
+    }
+
+    /// Whether ECS still waits on this pause, by what it shows now.
+    pub fn still_waits(&self, now: &ServiceDeploymentReading) -> bool {
+        now.status == "IN_PROGRESS"
+            && now
+                .hooks
+                .iter()
+                .any(|h| h.hook_id == self.hook_id && h.status == "AWAITING_ACTION")
+    }
+
+    /// What the channels are told when the pause ended in ECS before
+    /// anyone decided it (`status`: the deployment's, as ECS reports it).
+    pub fn ended_notice(&self, status: &str) -> Notice {
+        Notice {
+            subject: format!(
+                "{}: the ECS deployment ended while {} waited ({status})",
+                self.service,
+                self.label()
+            )
+            .chars()
+            .take(100)
+            .collect(),
+            text: format!(
+                "The ECS {} deployment of {} (cluster {}) is no longer waiting at {}: ECS reports it {status} (finished, failed, rolled back, or stopped by someone). Its approval links are closed; nothing was decided by ecs-canary.\n\nRelease: {}\nService deployment: {}\n",
+                self.strategy,
+                self.service,
+                self.cluster,
+                self.label(),
+                self.release,
+                self.service_deployment
+            ),
         }
     }
 

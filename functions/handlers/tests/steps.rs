@@ -2491,3 +2491,42 @@ async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions
         "ECS moves the traffic, not ecs-canary"
     );
 }
+
+#[tokio::test]
+async fn a_decision_for_a_pause_that_ended_in_ecs_is_refused_and_closes_its_gate() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+    if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
+        d.status = "STOPPED".into();
+    }
+    let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("ECS no longer waits"), "{page}");
+    let state = fake.state();
+    assert!(
+        state.callbacks.is_empty(),
+        "nothing is passed on: {:?}",
+        state.callbacks
+    );
+    assert!(state.hook_answers.is_empty());
+    assert_eq!(state.stopped.len(), 1, "the gate is stopped");
+    assert_eq!(state.stopped[0].1, "PauseEnded");
+    assert_eq!(status_of_record(&state, &id), ApprovalStatus::Expired);
+}
+
+fn status_of_record(state: &ecs_canary_aws::fake::FakeState, id: &ApprovalId) -> ApprovalStatus {
+    state.approvals[id.key().as_str()].status
+}

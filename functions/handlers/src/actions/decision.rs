@@ -12,6 +12,7 @@ use ecs_canary_core::{
 use serde_json::json;
 
 use crate::actions::evidence::check_analysis;
+use crate::actions::native;
 use crate::actions::traffic::stable_first;
 use crate::Context;
 
@@ -62,6 +63,13 @@ impl DecisionOutcome {
                 "A decision is being recorded",
                 format!(
                     "{by} chose for {} of {} at {at}; it is being passed on to the deployment right now. Open the link again in a moment to see the outcome.",
+                    facts.step_label(), facts.service
+                ),
+            ),
+            LinkState::Expired if record.native.is_some() => (
+                "This approval has expired",
+                format!(
+                    "ECS no longer waits at {} of {}: its deployment finished, failed, rolled back or was stopped, or the approval timed out. Nothing was changed by this link.",
                     facts.step_label(), facts.service
                 ),
             ),
@@ -214,6 +222,13 @@ pub async fn decide_request(
             return Ok(DecisionOutcome::closed(&found, state))
         }
         LinkState::Open | LinkState::BeingDecided => {}
+    }
+    // A pause of ECS's own deployment that ended there decides nothing.
+    if let Some(pause) = &found.native {
+        if let Some(status) = native::ended(context, pause).await? {
+            native::close_ended(context, pause, &status).await?;
+            return Ok(DecisionOutcome::closed(&found, LinkState::Expired));
+        }
     }
     if let Err(why) = policy_allows(context, &found, approver, decision) {
         return Ok(refuse(context, &found, approver, &why).await);

@@ -5,6 +5,7 @@
 pub mod authority;
 pub mod decision;
 pub mod evidence;
+pub mod native;
 pub mod notify;
 pub mod routes;
 pub mod traffic;

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, StartOutcome};
 use ecs_canary_core::{
-    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HookAction, NativePause,
-    NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HistoryKind, HookAction,
+    NativePause, NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::actions::native::{close_ended, ended};
+use crate::actions::notify::send_notice;
 use crate::events::{error_and_cause, parse};
 use crate::{Context, FunctionError};
 
@@ -54,6 +56,7 @@ pub async fn ecs_hook(context: Arc<Context>, event: Value) -> Result<Value, Func
     }
     match event.get("detail-type").and_then(Value::as_str) {
         Some("ECS Hook State Change") => on_hook(&context, &event).await,
+        Some("ECS Deployment State Change") => on_deployment_change(&context, &event).await,
         other => {
             tracing::info!(detail_type = ?other, "not a pause of an ECS deployment; ignored");
             Ok(json!({"ignored": true}))
@@ -199,7 +202,7 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
                     "too close to the hook's own timeout to ask anyone: rolled back"
                 }
             ),
-            json!({"serviceDeployment": pause.service_deployment, "hookId": pause.hook_id, "release": pause.release}),
+            json!({"pause": pause}),
         ))
         .await;
     Ok(json!({"pause": pause, "ask": ask}))
@@ -248,4 +251,41 @@ async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, Function
         ))
         .await;
     Ok(json!({"action": event.answer, "outcome": outcome}))
+}
+
+/// A deployment of the service changed state in ECS (it may have finished,
+/// failed, rolled back or been stopped): every gate of the service still
+/// waiting on a pause ECS no longer holds is closed.
+async fn on_deployment_change(context: &Context, event: &Value) -> Result<Value, FunctionError> {
+    let service_arn = event
+        .pointer("/resources/0")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let recent = context
+        .ports
+        .history
+        .list(&service_key(service_arn), 50)
+        .await?;
+    let mut closed = Vec::new();
+    let mut seen = Vec::new();
+    for event in recent.iter().filter(|e| e.kind == HistoryKind::Paused) {
+        let Some(pause) = event
+            .detail
+            .get("pause")
+            .and_then(|p| serde_json::from_value::<NativePause>(p.clone()).ok())
+        else {
+            continue;
+        };
+        if seen.contains(&pause.execution) {
+            continue;
+        }
+        seen.push(pause.execution.clone());
+        if let Some(status) = ended(context, &pause).await? {
+            if close_ended(context, &pause, &status).await? > 0 {
+                send_notice(context, &pause.ended_notice(&status)).await;
+                closed.push(pause.execution.clone());
+            }
+        }
+    }
+    Ok(json!({"closed": closed}))
 }
