@@ -8,11 +8,15 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use aws_sdk_ecs::types::ServiceDeploymentStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 
-use crate::example::{create_example_app, live_state, LiveState, APP_STACK, CLUSTER, SERVICE};
+use crate::example::{
+    create_example_app, live_state, read_network, LiveState, APP_STACK, CLUSTER, SERVICE,
+};
 use crate::flow::{link_in, open, submit, Flow};
+use crate::native::{create_native_service, Native, NATIVE_SERVICE};
 use crate::{Emulator, EmulatorOptions};
 
 const REPOSITORY: &str = "helloworld";
@@ -42,6 +46,10 @@ pub struct DemoSummary {
     pub final_tag: Option<String>,
     /// Weights (stable, candidate) towards the final tag.
     pub final_split: (u16, u16),
+    /// The ECS-controlled service's deployment: its final status, and the
+    /// production rule's weights (source revision's group, alternate).
+    pub native_status: String,
+    pub native_split: [i32; 2],
 }
 
 fn split_text(state: &LiveState) -> String {
@@ -96,6 +104,12 @@ async fn next_email_or_end(flow: &Flow, execution: &str) -> Option<String> {
     None
 }
 
+async fn until_ended(flow: &Flow, execution: &str) {
+    while flow.status(execution).await.0 == ExecutionStatus::Running {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Runs `ecs-canary ARGS` as an operator would and shows what it printed;
 /// a command that fails stops the demo.
 async fn operator(out: &mut (dyn Write + Send), emulator: &Emulator, args: &[&str]) {
@@ -139,36 +153,14 @@ async fn follow(
             operator(out, emulator, &["status", &service_key()]).await;
         }
         let decision = if interactive {
-            let _ = writeln!(
-                out,
-                "    open it in a browser and choose Approve or Reject …"
-            );
-            loop {
-                let (status, _, _) = flow.status(execution).await;
-                let decided = open(&link).await.0 != 200;
-                if decided || status != ExecutionStatus::Running {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            // The execution may end (a timeout) while nobody clicks.
+            let gate = decide_at(out, &link, false, true);
+            tokio::select! {
+                decided = gate => decided,
+                _ = until_ended(flow, execution) => "ended before a decision".to_string(),
             }
-            let page = open(&link).await.1;
-            if page.contains("rejected") {
-                "rejected in the browser"
-            } else {
-                "approved in the browser"
-            }
-            .to_string()
         } else {
-            let reject = reject_at == Some(step);
-            assert_eq!(open(&link).await.0, 200);
-            let (status, _) = submit(&link, if reject { "reject" } else { "approve" }).await;
-            assert_eq!(status, 200);
-            if reject {
-                "rejected (email link)"
-            } else {
-                "approved (email link)"
-            }
-            .to_string()
+            decide_at(out, &link, reject_at == Some(step), false).await
         };
         let _ = writeln!(out, "    {decision}");
         rows.push(DemoRow {
@@ -201,6 +193,114 @@ async fn follow(
         duration: started.elapsed(),
     });
     (rows, (status.as_str().to_string(), error))
+}
+
+/// What a person decides at one gate: automatically (`reject` or not), or,
+/// `interactive`, in a browser; `ended` says whether the gate is gone.
+async fn decide_at(
+    out: &mut (dyn Write + Send),
+    link: &str,
+    reject: bool,
+    interactive: bool,
+) -> String {
+    if interactive {
+        let _ = writeln!(
+            out,
+            "    open it in a browser and choose Approve or Reject …"
+        );
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        while open(link).await.0 == 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        return if open(link).await.1.contains("rejected") {
+            "rejected in the browser"
+        } else {
+            "approved in the browser"
+        }
+        .to_string();
+    }
+    assert_eq!(open(link).await.0, 200);
+    let (status, _) = submit(link, if reject { "reject" } else { "approve" }).await;
+    assert_eq!(status, 200);
+    if reject {
+        "rejected (email link)"
+    } else {
+        "approved (email link)"
+    }
+    .to_string()
+}
+
+/// ECS's own LINEAR deployment of the native service, gated at each pause:
+/// approved twice, rejected at the third (ECS rolls back).
+async fn follow_native(
+    out: &mut (dyn Write + Send),
+    flow: &Flow,
+    native: &Native,
+    interactive: bool,
+) -> (Vec<DemoRow>, String, [i32; 2]) {
+    let release = "web 2.0 (ECS LINEAR)";
+    native.update().await;
+    let deployment = native.deployment().await;
+    let _ = writeln!(out, "  service deployment {deployment}");
+    let mut rows = Vec::new();
+    let mut started = Instant::now();
+    for step in 1..=3 {
+        let Some((_, body)) = flow.next_approval_email(WAIT).await else {
+            break;
+        };
+        let link = link_in(&body);
+        let [source, target] = native.weights().await;
+        let split = format!("1.0 {source} / 2.0 {target}");
+        let _ = writeln!(
+            out,
+            "  pause {step}/4: production {split}; approval email sent, link:\n    {link}"
+        );
+        let decision = decide_at(out, &link, step == 3, interactive).await;
+        let _ = writeln!(out, "    {decision}");
+        rows.push(DemoRow {
+            release: release.into(),
+            step: format!("{step}/4"),
+            split,
+            decision,
+            duration: started.elapsed(),
+        });
+        started = Instant::now();
+        if step < 3 && !interactive {
+            // ECS moves the traffic once the gate answers CONTINUE.
+            let want = 25 * step;
+            let deadline = Instant::now() + WAIT;
+            while native.weights().await[1] != want && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let deadline = Instant::now() + WAIT;
+    let mut status = native.status(&deployment).await;
+    while !matches!(
+        status,
+        ServiceDeploymentStatus::Successful
+            | ServiceDeploymentStatus::RollbackSuccessful
+            | ServiceDeploymentStatus::Stopped
+    ) && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status = native.status(&deployment).await;
+    }
+    let [source, target] = native.weights().await;
+    let split = format!("1.0 {source} / 2.0 {target}");
+    let _ = writeln!(
+        out,
+        "  ECS deployment {}: production {split}",
+        status.as_str()
+    );
+    rows.push(DemoRow {
+        release: release.into(),
+        step: "end".into(),
+        split,
+        decision: status.as_str().to_lowercase(),
+        duration: started.elapsed(),
+    });
+    (rows, status.as_str().to_string(), [source, target])
 }
 
 /// Runs the demo, writing what happens to `out`.
@@ -300,6 +400,21 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
         outcomes.push(outcome);
     }
 
+    let _ = writeln!(
+        out,
+        "\nECS's own deployments, gated: {NATIVE_SERVICE} deploys with ECS's LINEAR strategy (25 % steps) and a pause hook before each step; it is tagged {}=true …",
+        ecs_canary_core::GATE_TAG
+    );
+    let network = read_network(&clients).await.expect("the example's network");
+    let native = create_native_service(&emulator, &network).await;
+    let _ = writeln!(
+        out,
+        "  aws ecs update-service --service {NATIVE_SERVICE} --task-definition {NATIVE_SERVICE}:2 …"
+    );
+    let (mut native_rows, native_status, native_split) =
+        follow_native(out, &flow, &native, interactive).await;
+    rows.append(&mut native_rows);
+
     let _ = writeln!(out, "\nThe audit trail of {}:", service_key());
     operator(
         out,
@@ -330,5 +445,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send), interactive: bool) -> DemoSu
         outcomes,
         final_tag: end.tag.clone(),
         final_split: end.split_towards(final_stable),
+        native_status,
+        native_split,
     }
 }

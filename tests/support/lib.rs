@@ -24,6 +24,7 @@ pub mod example;
 pub mod flow;
 pub mod functions;
 pub mod http;
+pub mod native;
 pub mod slack;
 pub mod soak;
 mod zygote;
