@@ -100,7 +100,6 @@ lint-deps: $(LINT_STAMP)
 
 test-unit:
 	$(CARGO) test -p ecs-canary-core -p ecs-canary-aws -p ecs-canary-handlers
-	$(CARGO) test -p ecs-canary-e2e --lib
 
 check-emulator: venv
 	$(PYTHON) -m py_compile tests/emulator/*.py tests/emulator/ecs_canary_moto_plugin/*.py

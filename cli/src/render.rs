@@ -2,27 +2,13 @@
 
 use std::io::{BufRead, Write};
 
-use ecs_canary_core::{execution_name, iso8601, Colour, HistoryEvent};
+use ecs_canary_core::{ago, execution_name, iso8601, Colour, HistoryEvent};
 use ecs_canary_handlers::operator::{DryRun, LockView, ServiceStatus};
 
 /// A spinner frame for `--watch`.
 pub fn spinner(frame: usize) -> char {
-    ['|', '/', '-', '\\'][frame % 4]
-}
-
-/// How long ago (or from now) `at` is, roughly.
-fn ago(at: u64, now: u64) -> String {
-    let (seconds, suffix) = if at <= now {
-        (now - at, "ago")
-    } else {
-        (at - now, "from now")
-    };
-    let text = match seconds {
-        0..=119 => format!("{seconds} s"),
-        120..=7_199 => format!("{} min", seconds / 60),
-        _ => format!("{} h", seconds / 3_600),
-    };
-    format!("{text} {suffix}")
+    const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+    FRAMES[frame % FRAMES.len()]
 }
 
 fn split_text(status: &ServiceStatus) -> String {
@@ -191,17 +177,4 @@ pub fn confirm(question: &str) -> bool {
         return false;
     }
     matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(ago(100, 130), "30 s ago");
-        assert_eq!(ago(1_000, 100), "15 min from now");
-        assert_eq!(ago(0, 10_800), "3 h ago");
-        assert_eq!(spinner(5), '/');
-    }
 }

@@ -81,7 +81,7 @@ pub use template::{
     PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY, TASK_SET_OUTPUT_SUFFIX,
     TESTER_ROLE,
 };
-pub use time::{iso8601, parse_iso8601};
+pub use time::{ago, iso8601, parse_iso8601};
 pub use trigger::{
     glob_matches, parse_mappings, service_floor, ImagePush, TriggerError, TriggerMapping,
 };

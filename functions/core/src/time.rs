@@ -72,8 +72,31 @@ pub fn parse_iso8601(text: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
 }
 
+/// How long ago (or from now) `at` is, roughly: "30 s ago", "15 min from
+/// now", "3 h ago" (seconds since the epoch).
+pub fn ago(at: u64, now: u64) -> String {
+    let (seconds, suffix) = if at <= now {
+        (now - at, "ago")
+    } else {
+        (at - now, "from now")
+    };
+    let text = match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7_199 => format!("{} min", seconds / 60),
+        _ => format!("{} h", seconds / 3_600),
+    };
+    format!("{text} {suffix}")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(super::ago(100, 130), "30 s ago");
+        assert_eq!(super::ago(1_000, 100), "15 min from now");
+        assert_eq!(super::ago(0, 10_800), "3 h ago");
+    }
+
     use super::{iso8601, parse_iso8601};
     use proptest::prelude::*;
 

@@ -178,27 +178,3 @@ pub fn error_and_cause(reason: &Value) -> (String, String) {
     };
     (error, cause)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::error_and_cause as failure;
-    use serde_json::json;
-
-    #[test]
-    fn failure_names_the_error_and_a_readable_cause() {
-        let lambda_error = json!({
-            "Error": "WeightNotApplied",
-            "Cause": "{\"errorType\":\"WeightNotApplied\",\"errorMessage\":\"set 90/10, read 100/0\"}"
-        });
-        assert_eq!(
-            failure(&lambda_error),
-            ("WeightNotApplied".into(), "set 90/10, read 100/0".into())
-        );
-        let rejected = json!({"Error": "Rejected", "Cause": "rejected by email link"});
-        assert_eq!(failure(&rejected).1, "rejected by email link");
-        let (error, cause) = failure(&json!({"Error": "Rejected"}));
-        assert_eq!(error, "Rejected");
-        assert!(cause.contains("Rejected"));
-        assert_eq!(failure(&json!(null)).0, "RolledBack");
-    }
-}

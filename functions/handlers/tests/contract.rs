@@ -338,3 +338,73 @@ fn only_the_stacks_subscription_receives_links_and_roles_go_only_to_their_servic
         );
     }
 }
+
+/// Every `functions/<name>/src/main.rs`: the functions.
+fn function_directories() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("src/main.rs").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_template_defines_one_function_per_directory() {
+    let template = std::fs::read_to_string(root().join("infra/ecs-canary.yaml"))
+        .expect("infra/ecs-canary.yaml");
+    let mut defined: Vec<String> = template
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("FunctionName: !Sub \"${FunctionNamePrefix}")
+        })
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .map(str::to_string)
+        .collect();
+    defined.sort();
+    assert_eq!(defined, function_directories());
+}
+
+#[test]
+fn every_function_bounds_its_aws_calls_below_its_own_timeout() {
+    let template = std::fs::read_to_string(root().join("infra/ecs-canary.yaml"))
+        .expect("infra/ecs-canary.yaml");
+    let mut functions = 0;
+    // Top-level resources start at two spaces of indentation.
+    let mut blocks: Vec<String> = Vec::new();
+    for line in template.lines() {
+        let top = line.starts_with("  ") && !line.starts_with("   ");
+        match blocks.last_mut() {
+            Some(block) if !top => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => blocks.push(format!("{line}\n")),
+        }
+    }
+    for block in blocks
+        .iter()
+        .filter(|b| b.contains("Type: AWS::Lambda::Function\n"))
+    {
+        let value = |key: &str| -> Option<f64> {
+            block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(key))
+                .map(|v| v.trim().trim_matches('"'))
+                .and_then(|v| v.parse().ok())
+        };
+        let name = block.lines().next().unwrap_or_default();
+        let timeout = value("Timeout:").unwrap_or_else(|| panic!("{name} has no Timeout"));
+        let bound = value(&format!("{}:", ecs_canary_aws::AWS_TIMEOUT_VARIABLE))
+            .unwrap_or_else(|| panic!("{name} does not bound its AWS calls"));
+        assert!(
+            bound < timeout,
+            "{name}: AWS calls bounded at {bound} s, the function at {timeout} s"
+        );
+        functions += 1;
+    }
+    assert_eq!(functions, function_directories().len());
+}

@@ -2530,3 +2530,54 @@ async fn a_decision_for_a_pause_that_ended_in_ecs_is_refused_and_closes_its_gate
 fn status_of_record(state: &ecs_canary_aws::fake::FakeState, id: &ApprovalId) -> ApprovalStatus {
     state.approvals[id.key().as_str()].status
 }
+
+#[test]
+fn failure_names_the_error_and_a_readable_cause() {
+    use ecs_canary_handlers::events::error_and_cause as failure;
+    let lambda_error = json!({
+        "Error": "WeightNotApplied",
+        "Cause": "{\"errorType\":\"WeightNotApplied\",\"errorMessage\":\"set 90/10, read 100/0\"}"
+    });
+    assert_eq!(
+        failure(&lambda_error),
+        ("WeightNotApplied".into(), "set 90/10, read 100/0".into())
+    );
+    let rejected = json!({"Error": "Rejected", "Cause": "rejected by email link"});
+    assert_eq!(failure(&rejected).1, "rejected by email link");
+    let (error, cause) = failure(&json!({"Error": "Rejected"}));
+    assert_eq!(error, "Rejected");
+    assert!(cause.contains("Rejected"));
+    assert_eq!(failure(&json!(null)).0, "RolledBack");
+}
+
+#[test]
+fn approval_routes_come_from_the_method_and_the_path() {
+    use ecs_canary_handlers::steps::approval_api::Route;
+    let id = ApprovalId::from_random([9; 16]);
+    let link = format!("/lambda-url/approval-api/approvals/{id}");
+    assert_eq!(Route::parse("GET", &link), Route::Show(id.clone()));
+    assert_eq!(
+        Route::parse("HEAD", &format!("/approvals/{id}/")),
+        Route::Show(id.clone())
+    );
+    assert_eq!(Route::parse("POST", &link), Route::Decide(id.clone()));
+    assert_eq!(
+        Route::parse("PUT", &link),
+        Route::MethodNotAllowed { slack: false }
+    );
+    assert_eq!(
+        Route::parse("GET", "/approvals/../../etc"),
+        Route::UnknownApproval
+    );
+    assert_eq!(Route::parse("GET", "/approvals/"), Route::UnknownApproval);
+    assert_eq!(
+        Route::parse("POST", "/x/slack/interactions/"),
+        Route::SlackInteraction
+    );
+    assert_eq!(
+        Route::parse("GET", "/slack/interactions"),
+        Route::MethodNotAllowed { slack: true }
+    );
+    assert_eq!(Route::parse("GET", "/"), Route::NotFound);
+    assert_eq!(Route::parse("GET", "/slack"), Route::NotFound);
+}
