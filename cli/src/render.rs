@@ -37,6 +37,36 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
     }
     for status in statuses {
         out.push_str(&format!("{}\n", status.service));
+        if let Some(strategy) = &status.ecs_strategy {
+            // ECS's own deployments: ECS moves the traffic; ecs-canary gates its pauses.
+            out.push_str(&format!(
+                "  deploys   with ECS's own {strategy} strategy, each pause gated\n"
+            ));
+            match &status.rollout {
+                Some(gate) => {
+                    if let Some(release) = &gate.release {
+                        out.push_str(&format!("  release   {release}\n"));
+                    }
+                    out.push_str(&format!(
+                        "  pause     {} of {} — waiting for a decision\n",
+                        gate.step.unwrap_or_default(),
+                        gate.steps
+                    ));
+                    if let Some(until) = gate.waiting_until {
+                        out.push_str(&format!(
+                            "  decide by {} ({})\n",
+                            iso8601(until),
+                            ago(until, now)
+                        ));
+                    }
+                }
+                None => out.push_str("  rollout   no pause waiting\n"),
+            }
+            if let Some(event) = &status.last_event {
+                out.push_str(&format!("  last      {} {}\n", event.when(), event.summary));
+            }
+            continue;
+        }
         out.push_str(&format!("  stable    {}\n", colour(status.stable)));
         if let (Some(release), Some(at)) = (&status.stable_release, status.promoted_at) {
             out.push_str(&format!(

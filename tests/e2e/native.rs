@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::ServiceDeploymentStatus;
 use ecs_canary_core::{lock_key, HistoryKind};
+use ecs_canary_e2e::cli::ecs_canary;
 use ecs_canary_e2e::example::{create_network, CLUSTER};
 use ecs_canary_e2e::flow::{link_in, submit, Flow};
 use ecs_canary_e2e::native::{create_native_service, Native, NATIVE_SERVICE as SERVICE};
@@ -58,8 +59,23 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
             after[1] - 25,
             "nothing moves before the approval"
         );
-        let (status, page) = submit(&link, "approve").await;
-        assert_eq!(status, 200, "{page}");
+        if step == 2 {
+            // The command line sees the pause and decides it, as a click would.
+            let key = lock_key(CLUSTER, SERVICE);
+            let status = ecs_canary(&emulator, None, &["status", &key]).await;
+            assert_eq!(status.code, 0, "{}", status.stderr);
+            assert!(
+                status.stdout.contains("LINEAR strategy")
+                    && status.stdout.contains("pause     2 of 4"),
+                "{}",
+                status.stdout
+            );
+            let approved = ecs_canary(&emulator, None, &["approve", &key]).await;
+            assert_eq!(approved.code, 0, "{}", approved.stderr);
+        } else {
+            let (status, page) = submit(&link, "approve").await;
+            assert_eq!(status, 200, "{page}");
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while native.weights().await != after {
             assert!(
@@ -82,11 +98,13 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
             .list(&lock_key(CLUSTER, SERVICE), 100)
             .await
             .expect("the history");
-    let decided = history
+    let decided: Vec<&str> = history
         .iter()
+        .rev()
         .filter(|e| e.kind == HistoryKind::Decided)
-        .count();
-    assert_eq!(decided, 4, "{history:#?}");
+        .filter_map(|e| e.channel.as_deref())
+        .collect();
+    assert_eq!(decided, ["email", "cli", "email", "email"], "{history:#?}");
     assert!(
         history
             .iter()

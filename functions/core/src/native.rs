@@ -308,6 +308,15 @@ impl NativePause {
         }
     }
 
+    /// The pause a gate recorded when it read it (its `paused` history
+    /// event carries it whole); `None` for any other event.
+    pub fn recorded_in(event: &crate::HistoryEvent) -> Option<NativePause> {
+        if event.kind != crate::HistoryKind::Paused {
+            return None;
+        }
+        serde_json::from_value(event.detail.get("pause")?.clone()).ok()
+    }
+
     /// Whether ECS still waits on this pause, by what it shows now.
     pub fn still_waits(&self, now: &ServiceDeploymentReading) -> bool {
         now.status == "IN_PROGRESS"

@@ -8,7 +8,8 @@
 use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock, StartOutcome};
 use ecs_canary_core::{
     execution_arn, lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment,
-    DeploymentRequest, ErrorKind, HistoryEvent, HistoryKind, ReleaseChange, Template, TrafficSplit,
+    DeploymentRequest, ErrorKind, HistoryEvent, HistoryKind, NativePause, ReleaseChange, Template,
+    TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,6 +84,10 @@ pub struct ServiceStatus {
     pub stable_release: Option<String>,
     pub promoted_at: Option<u64>,
     pub last_event: Option<HistoryEvent>,
+    /// The service deploys with ECS's own strategy, gated by ecs-canary:
+    /// the strategy (`LINEAR`, `CANARY`) of its last gated deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_strategy: Option<String>,
 }
 
 /// `cluster/service` as its two parts.
@@ -129,7 +134,16 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
         stable_release: promoted.as_ref().map(|(release, _)| release.clone()),
         promoted_at: promoted.map(|(_, at)| at),
         last_event: events.first().cloned(),
+        ecs_strategy: None,
     };
+    if let Some(pause) = events.iter().find_map(NativePause::recorded_in) {
+        // ECS's own deployments: no colours, no lock; a gate may wait.
+        status.ecs_strategy = Some(pause.strategy.clone());
+        status.rollout = waiting_gate(context, &pause)
+            .await?
+            .map(|record| gate_rollout(&pause, &record));
+        return Ok(status);
+    }
     match context.ports.ecs.stable_stack_tag(cluster, service).await {
         Ok(tag) => status.stable = Colours::from_tag(tag.as_deref()).ok().map(|c| c.stable),
         Err(error) => status.unreadable = Some(error.to_string()),
@@ -149,6 +163,43 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
         status.rollout = Some(rollout(context, &held).await?);
     }
     Ok(status)
+}
+
+/// The gate of `pause` while it waits for a decision.
+async fn waiting_gate(
+    context: &Context,
+    pause: &NativePause,
+) -> Result<Option<ApprovalRecord>, AwsError> {
+    context
+        .ports
+        .approvals
+        .pending(&pause.execution, pause.plan.len())
+        .await
+}
+
+fn gate_rollout(pause: &NativePause, record: &ApprovalRecord) -> RolloutStatus {
+    RolloutStatus {
+        execution: record.execution.clone(),
+        step: Some(record.facts.step),
+        steps: record.facts.steps,
+        candidate: None,
+        release: Some(record.facts.release.clone()),
+        waiting_since: None,
+        waiting_until: Some(record.expires_at),
+        rolling_back: false,
+        lock_expires_at: pause.hook_expires_at.unwrap_or(record.expires_at),
+        alarms: Vec::new(),
+    }
+}
+
+/// The gate of ECS's own deployment waiting on a service, if any: the
+/// latest pause its history records, while its link waits.
+async fn waiting_pause(context: &Context, key: &str) -> Result<Option<ApprovalRecord>, AwsError> {
+    let events = context.ports.history.list(key, 50).await?;
+    match events.iter().find_map(NativePause::recorded_in) {
+        Some(pause) => waiting_gate(context, &pause).await,
+        None => Ok(None),
+    }
 }
 
 async fn rollout(context: &Context, held: &HeldLock) -> Result<RolloutStatus, AwsError> {
@@ -202,8 +253,14 @@ async fn deployment_lock(context: &Context, key: &str) -> Result<HeldLock, Opera
         })
 }
 
-/// The request waiting for a decision on a service.
+/// The request waiting for a decision on a service: its rollout's step,
+/// or the pause of ECS's own deployment a gate waits on.
 async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
+    if context.ports.locks.held(key).await?.is_none() {
+        if let Some(record) = waiting_pause(context, key).await? {
+            return Ok(record);
+        }
+    }
     let held = deployment_lock(context, key).await?;
     context
         .ports

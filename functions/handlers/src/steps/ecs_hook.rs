@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, StartOutcome};
 use ecs_canary_core::{
-    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HistoryKind, HookAction,
-    NativePause, NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HookAction, NativePause,
+    NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -268,14 +268,7 @@ async fn on_deployment_change(context: &Context, event: &Value) -> Result<Value,
         .await?;
     let mut closed = Vec::new();
     let mut seen = Vec::new();
-    for event in recent.iter().filter(|e| e.kind == HistoryKind::Paused) {
-        let Some(pause) = event
-            .detail
-            .get("pause")
-            .and_then(|p| serde_json::from_value::<NativePause>(p.clone()).ok())
-        else {
-            continue;
-        };
+    for pause in recent.iter().filter_map(NativePause::recorded_in) {
         if seen.contains(&pause.execution) {
             continue;
         }
