@@ -5,7 +5,8 @@
 //! usual AWS environment's credentials (`AWS_PROFILE`, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL` for the local emulator): the endpoint acts as the
 //! caller's IAM identity, under the approval policy, and records it.
-//! Only `confirm-subscription` calls AWS (SNS) directly.
+//! Only `confirm-subscription` (SNS) and `enroll` (ECS, the caller's own
+//! service) call AWS directly.
 //!
 //! Exit codes: 0 done; 1 AWS or another failure; 2 usage or invalid input;
 //! 3 refused by the approval policy; 4 nothing to act on (no deployment,
@@ -102,6 +103,15 @@ enum Command {
         #[arg(long)]
         topic: Option<String>,
     },
+    /// Show what gates SERVICE's own ECS deployments (the tag, a pause hook
+    /// before every traffic shift); with --yes, set it (with your own ECS
+    /// permissions).
+    Enroll {
+        service: String,
+        /// Change the service without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Release SERVICE's lock after showing what holds it (recorded).
     Unlock {
         service: String,
@@ -161,5 +171,6 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             commands::confirm_subscription::run(session, link, topic.as_deref()).await
         }
         Command::Unlock { service, yes } => commands::unlock::run(session, service, *yes).await,
+        Command::Enroll { service, yes } => commands::enroll::run(session, service, *yes).await,
     }
 }

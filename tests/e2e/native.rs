@@ -11,7 +11,9 @@ use ecs_canary_core::{lock_key, HistoryKind};
 use ecs_canary_e2e::cli::ecs_canary;
 use ecs_canary_e2e::example::{create_network, CLUSTER};
 use ecs_canary_e2e::flow::{link_in, submit, Flow};
-use ecs_canary_e2e::native::{create_native_service, Native, NATIVE_SERVICE as SERVICE};
+use ecs_canary_e2e::native::{
+    create_native_service, create_native_service_as, Native, NATIVE_SERVICE as SERVICE,
+};
 use ecs_canary_e2e::{Emulator, EmulatorOptions, HISTORY_TABLE};
 use serde_json::json;
 
@@ -187,8 +189,31 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_console_stop_during_a_pause_closes_its_links_and_tells_the_channels() {
-    let (emulator, flow, native) = native_service().await;
+async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_closes_its_links() {
+    let emulator = Emulator::start_with(EmulatorOptions {
+        functions: true,
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let network = create_network(&emulator.clients().await)
+        .await
+        .expect("the network");
+    let native = create_native_service_as(&emulator, &network, false).await;
+    let flow = Flow::create(&emulator).await;
+    let key = lock_key(CLUSTER, SERVICE);
+    // Shown first; changed only when confirmed.
+    let shown = ecs_canary(&emulator, None, &["enroll", &key]).await;
+    assert_eq!(shown.code, 5, "{}{}", shown.stdout, shown.stderr);
+    assert!(shown.stdout.contains("(missing)"), "{}", shown.stdout);
+    let enrolled = ecs_canary(&emulator, None, &["enroll", &key, "--yes"]).await;
+    assert_eq!(enrolled.code, 0, "{}", enrolled.stderr);
+    let again = ecs_canary(&emulator, None, &["enroll", &key]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("enrolled: tagged"),
+        "{}",
+        again.stdout
+    );
     native.update().await;
     let deployment = native.deployment().await;
     let (_, link) = next_approval(&flow).await;

@@ -116,8 +116,17 @@ impl Native {
 }
 
 /// The native service on `network` (created by the example's network
-/// stack); an ECS minute lasts a second on the emulator.
+/// stack), enrolled; an ECS minute lasts a second on the emulator.
 pub async fn create_native_service(emulator: &Emulator, network: &Network) -> Native {
+    create_native_service_as(emulator, network, true).await
+}
+
+/// The same, enrolled (tagged, with its pause hook) or not (neither).
+pub async fn create_native_service_as(
+    emulator: &Emulator,
+    network: &Network,
+    enrolled: bool,
+) -> Native {
     emulator
         .bad_day(serde_json::json!({"nativeMinuteSeconds": 1.0}))
         .await;
@@ -258,10 +267,10 @@ pub async fn create_native_service(emulator: &Emulator, network: &Network) -> Na
                         .build(),
                 )
                 .bake_time_in_minutes(0)
-                .lifecycle_hooks(pause)
+                .set_lifecycle_hooks(enrolled.then(|| vec![pause]))
                 .build(),
         )
-        .tags(Tag::builder().key(GATE_TAG).value("true").build())
+        .set_tags(enrolled.then(|| vec![Tag::builder().key(GATE_TAG).value("true").build()]))
         .send()
         .await
         .expect("the native service");

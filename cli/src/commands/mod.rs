@@ -6,6 +6,7 @@ pub mod abort;
 pub mod approve;
 pub mod confirm_subscription;
 pub mod diff;
+pub mod enroll;
 pub mod history;
 pub mod reject;
 pub mod start;

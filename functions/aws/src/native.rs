@@ -5,9 +5,14 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    DeploymentLifecycleHookAction, ServiceDeployment, ServiceRevisionSummary,
+    DeploymentLifecycleHook, DeploymentLifecycleHookAction, DeploymentLifecycleHookStage,
+    DeploymentLifecycleHookTargetType, DeploymentLifecycleHookTimeoutConfiguration, Service,
+    ServiceDeployment, ServiceRevisionSummary, Tag,
 };
-use ecs_canary_core::{HookAction, HookReading, RevisionReading, ServiceDeploymentReading};
+use ecs_canary_core::{
+    EnrolmentPlan, EnrolmentReading, HookAction, HookReading, RevisionReading,
+    ServiceDeploymentReading, GATE_TAG,
+};
 
 use crate::error::Failure;
 use crate::{AwsError, EcsServices};
@@ -166,6 +171,118 @@ impl EcsServices {
                     failure.into_error("ecs:ContinueServiceDeployment")
                 }
             })?;
+        Ok(())
+    }
+}
+
+/// Whether `hook` pauses before production traffic shifts.
+fn pauses_before_shifts(hook: &DeploymentLifecycleHook) -> bool {
+    hook.target_type() == Some(&DeploymentLifecycleHookTargetType::Pause)
+        && hook
+            .lifecycle_stages()
+            .contains(&DeploymentLifecycleHookStage::PreProductionTrafficShift)
+}
+
+impl EcsServices {
+    async fn described(&self, cluster: &str, service: &str) -> Result<Service, AwsError> {
+        let output = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| Failure::of(e).into_error("ecs:DescribeServices"))?;
+        output
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .cloned()
+            .ok_or_else(|| AwsError::ServiceNotFound {
+                cluster: cluster.to_string(),
+                service: service.to_string(),
+            })
+    }
+
+    /// What enrolling the service looks at.
+    pub async fn enrolment(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<EnrolmentReading, AwsError> {
+        let found = self.described(cluster, service).await?;
+        let configuration = found.deployment_configuration();
+        let tags = self.tags(found.service_arn().unwrap_or_default()).await?;
+        Ok(EnrolmentReading {
+            service_arn: found.service_arn().unwrap_or_default().to_string(),
+            controller: found
+                .deployment_controller()
+                .map(|c| c.r#type().as_str().to_string())
+                .unwrap_or_else(|| "ECS".into()),
+            strategy: configuration
+                .and_then(|c| c.strategy())
+                .map(|s| s.as_str().to_string()),
+            pause_hook_minutes: configuration
+                .map(|c| c.lifecycle_hooks())
+                .unwrap_or_default()
+                .iter()
+                .filter(|h| pauses_before_shifts(h))
+                .find_map(|h| h.timeout_configuration()?.timeout_in_minutes()),
+            tagged: ecs_canary_core::enrolled(&tags),
+        })
+    }
+
+    /// Applies an enrolment plan: the tag, and the pause hook before every
+    /// production traffic shift (the rest of the deployment configuration
+    /// as it is).
+    pub async fn enroll(
+        &self,
+        cluster: &str,
+        service: &str,
+        plan: &EnrolmentPlan,
+    ) -> Result<(), AwsError> {
+        if let Some(minutes) = plan.hook_minutes {
+            let found = self.described(cluster, service).await?;
+            let timeout = DeploymentLifecycleHookTimeoutConfiguration::builder()
+                .timeout_in_minutes(minutes)
+                .action(DeploymentLifecycleHookAction::Rollback)
+                .build();
+            let mut configuration = found
+                .deployment_configuration()
+                .cloned()
+                .unwrap_or_else(|| aws_sdk_ecs::types::DeploymentConfiguration::builder().build());
+            let mut hooks: Vec<DeploymentLifecycleHook> = configuration
+                .lifecycle_hooks()
+                .iter()
+                .filter(|h| !pauses_before_shifts(h))
+                .cloned()
+                .collect();
+            hooks.push(
+                DeploymentLifecycleHook::builder()
+                    .target_type(DeploymentLifecycleHookTargetType::Pause)
+                    .lifecycle_stages(DeploymentLifecycleHookStage::PreProductionTrafficShift)
+                    .timeout_configuration(timeout)
+                    .build(),
+            );
+            configuration.lifecycle_hooks = Some(hooks);
+            self.client
+                .update_service()
+                .cluster(cluster)
+                .service(service)
+                .deployment_configuration(configuration)
+                .send()
+                .await
+                .map_err(|e| Failure::of(e).into_error("ecs:UpdateService"))?;
+        }
+        if plan.tag {
+            self.client
+                .tag_resource()
+                .resource_arn(&plan.service_arn)
+                .tags(Tag::builder().key(GATE_TAG).value("true").build())
+                .send()
+                .await
+                .map_err(|e| Failure::of(e).into_error("ecs:TagResource"))?;
+        }
         Ok(())
     }
 }

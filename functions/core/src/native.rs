@@ -150,6 +150,84 @@ pub fn native_plan(
     }
 }
 
+/// What enrolling a service looks at: its deployment controller and
+/// strategy, its pause hook before production traffic shifts, its tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentReading {
+    pub service_arn: String,
+    /// `ECS`, `EXTERNAL`, `CODE_DEPLOY`.
+    pub controller: String,
+    pub strategy: Option<String>,
+    /// The timeout (minutes) of its PAUSE hook at
+    /// `PRE_PRODUCTION_TRAFFIC_SHIFT`, if it has one.
+    pub pause_hook_minutes: Option<i32>,
+    pub tagged: bool,
+}
+
+/// What `ecs-canary enroll` would change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentPlan {
+    pub service_arn: String,
+    /// Set the tag [`GATE_TAG`] = `true`.
+    pub tag: bool,
+    /// Add a PAUSE hook at `PRE_PRODUCTION_TRAFFIC_SHIFT` with this timeout
+    /// (minutes), or make the existing one's this long.
+    pub hook_minutes: Option<i32>,
+}
+
+impl EnrolmentPlan {
+    /// Nothing to change: the service is enrolled.
+    pub fn is_done(&self) -> bool {
+        !self.tag && self.hook_minutes.is_none()
+    }
+}
+
+/// The pause hook's timeout that outlasts an approval of
+/// `approval_timeout` seconds (and ecs-canary's margin): whole minutes.
+pub fn hook_minutes_for(approval_timeout: u64) -> i32 {
+    let seconds = approval_timeout + 2 * HOOK_MARGIN_SECONDS;
+    i32::try_from(seconds.div_ceil(60)).unwrap_or(i32::MAX)
+}
+
+/// What enrolling `reading`'s service takes, for approvals of up to
+/// `approval_timeout` seconds; `StrategyUnreadable` for a service whose
+/// deployments ecs-canary cannot gate this way.
+pub fn enrolment_plan(
+    reading: &EnrolmentReading,
+    approval_timeout: u64,
+) -> Result<EnrolmentPlan, NativeRefusal> {
+    let refuse = |why: String| NativeRefusal::StrategyUnreadable {
+        deployment: reading.service_arn.clone(),
+        why,
+    };
+    if reading.controller != "ECS" {
+        return Err(refuse(format!(
+            "the service deploys with the {} controller, not ECS's own (an EXTERNAL service is one of ecs-canary's own rollouts)",
+            reading.controller
+        )));
+    }
+    match reading.strategy.as_deref() {
+        Some("LINEAR" | "CANARY") => {}
+        other => {
+            return Err(refuse(format!(
+                "its strategy is {}, which has no steps to gate: set LINEAR or CANARY",
+                other.unwrap_or("ROLLING")
+            )))
+        }
+    }
+    let wanted = hook_minutes_for(approval_timeout);
+    Ok(EnrolmentPlan {
+        service_arn: reading.service_arn.clone(),
+        tag: !reading.tagged,
+        hook_minutes: match reading.pause_hook_minutes {
+            Some(minutes) if minutes >= wanted => None,
+            _ => Some(wanted),
+        },
+    })
+}
+
 /// A pause ecs-canary gates: what people are asked about, and how to answer ECS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -491,6 +569,52 @@ mod tests {
         let tags = |v: &str| BTreeMap::from([(GATE_TAG.to_string(), v.to_string())]);
         assert!(enrolled(&tags("true")) && enrolled(&tags("TRUE")));
         assert!(!enrolled(&tags("false")) && !enrolled(&tags("")) && !enrolled(&BTreeMap::new()));
+    }
+
+    #[test]
+    fn enrolment_adds_what_is_missing_and_refuses_what_cannot_be_gated() {
+        let reading = EnrolmentReading {
+            service_arn: "arn:service/c/web".into(),
+            controller: "ECS".into(),
+            strategy: Some("LINEAR".into()),
+            pause_hook_minutes: None,
+            tagged: false,
+        };
+        let plan = enrolment_plan(&reading, 86_400).expect("a plan");
+        assert!(plan.tag);
+        // 24 h and two margins, in whole minutes: longer than the approval.
+        assert_eq!(plan.hook_minutes, Some(1_442));
+        assert!(i64::from(hook_minutes_for(86_400)) * 60 > 86_400);
+        let enrolled = EnrolmentReading {
+            pause_hook_minutes: Some(1_500),
+            tagged: true,
+            ..reading.clone()
+        };
+        assert!(enrolment_plan(&enrolled, 86_400).expect("a plan").is_done());
+        let short = EnrolmentReading {
+            pause_hook_minutes: Some(60),
+            ..enrolled.clone()
+        };
+        assert_eq!(
+            enrolment_plan(&short, 86_400).expect("a plan").hook_minutes,
+            Some(1_442)
+        );
+        for (controller, strategy) in [
+            ("EXTERNAL", Some("LINEAR")),
+            ("ECS", Some("ROLLING")),
+            ("ECS", None),
+        ] {
+            let refused = enrolment_plan(
+                &EnrolmentReading {
+                    controller: controller.into(),
+                    strategy: strategy.map(str::to_string),
+                    ..reading.clone()
+                },
+                86_400,
+            )
+            .unwrap_err();
+            assert_eq!(refused.error_type(), "StrategyUnreadable");
+        }
     }
 
     #[test]
