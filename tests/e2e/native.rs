@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_ecs::types::ServiceDeploymentStatus;
+use ecs_canary_core::ALARMS_TAG;
 use ecs_canary_core::{lock_key, HistoryKind};
+use ecs_canary_e2e::alarms::GuardAlarm;
 use ecs_canary_e2e::cli::ecs_canary;
 use ecs_canary_e2e::example::{create_network, CLUSTER};
 use ecs_canary_e2e::flow::{link_in, submit, Flow};
@@ -186,6 +189,43 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
             .is_none(),
         "no pause after the rollback"
     );
+
+    // Guarded by an alarm (the service's tag): the alarm fires while the next
+    // deployment's first pause waits, and ECS rolls back with nobody clicking.
+    let config = emulator.sdk_config().await;
+    let alarm = GuardAlarm::create(&config, "native-5xx").await;
+    native
+        .ecs
+        .tag_resource()
+        .resource_arn(format!(
+            "arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}"
+        ))
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(ALARMS_TAG)
+                .value(&alarm.name)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag the service's guarding alarm");
+    native.update().await;
+    let guarded = native.deployment().await;
+    assert_ne!(guarded, deployment);
+    let (subject, _) = next_approval(&flow).await;
+    assert!(subject.contains("step 1/4"), "{subject}");
+    let fired = std::time::Instant::now();
+    alarm.set(StateValue::Alarm, "5xx over the threshold").await;
+    native
+        .until_status(&guarded, ServiceDeploymentStatus::RollbackSuccessful)
+        .await;
+    // Not the approval's 25 minutes: the alarm decided.
+    assert!(
+        fired.elapsed() < Duration::from_secs(60),
+        "rolled back {:?} after the alarm",
+        fired.elapsed()
+    );
+    assert_eq!(native.weights().await, [100, 0]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

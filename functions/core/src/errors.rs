@@ -172,6 +172,8 @@ error_kinds! {
     DeploymentNotInProgress,
     /// A service deployment whose strategy has no steps ecs-canary can read.
     StrategyUnreadable,
+    /// The pause hook expires too soon to ask anyone: the gate rolls back.
+    HookExpiring,
     /// The pause a gate waited on ended in ECS (the deployment finished,
     /// failed, rolled back or was stopped): its links closed, the gate stopped.
     PauseEnded,

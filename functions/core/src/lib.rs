@@ -60,9 +60,9 @@ pub use input::{
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
 };
 pub use native::{
-    enrolled, enrolment_plan, hook_minutes_for, native_plan, EnrolmentPlan, EnrolmentReading,
-    HookAction, HookReading, NativePause, NativeRefusal, RevisionReading, ServiceDeploymentReading,
-    GATE_TAG, HOOK_MARGIN_SECONDS, MIN_ASK_SECONDS,
+    enrolled, enrolment_plan, guarding_alarms, hook_minutes_for, native_plan, EnrolmentPlan,
+    EnrolmentReading, HookAction, HookReading, NativePause, NativeRefusal, RevisionReading,
+    ServiceDeploymentReading, ALARMS_TAG, GATE_TAG, HOOK_MARGIN_SECONDS, MIN_ASK_SECONDS,
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};

@@ -19,6 +19,17 @@ use crate::{lock_key, ApprovalFacts, ErrorKind, ErrorName, Notice, TrafficSplit}
 /// The service tag that enrols a service with ECS's own deployments (value `true`).
 pub const GATE_TAG: &str = "ecs-canary:gate";
 
+/// The service tag naming the CloudWatch alarms that guard its pauses
+/// (space-separated: ECS tag values take no commas).
+pub const ALARMS_TAG: &str = "ecs-canary:alarms";
+
+/// The alarms a service's tags name to guard its pauses.
+pub fn guarding_alarms(tags: &BTreeMap<String, String>) -> Vec<String> {
+    tags.get(ALARMS_TAG)
+        .map(|names| names.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// The longest ecs-canary keeps a pause for itself before the hook's own
 /// `expiresAt`: it decides first, never ECS's timeout action.
 pub const HOOK_MARGIN_SECONDS: u64 = 60;
@@ -255,6 +266,10 @@ pub struct NativePause {
     /// The gate's Step Functions execution (set once it runs).
     #[serde(default)]
     pub execution: String,
+    /// The CloudWatch alarms that guard it (the service's tag
+    /// [`ALARMS_TAG`]): one in ALARM rolls the deployment back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
 }
 
 fn short_name(arn: &str) -> &str {
@@ -337,6 +352,7 @@ impl NativePause {
             hook_expires_at: awaiting.expires_at,
             approval_timeout_seconds: approval_timeout.min(left.saturating_sub(margin)),
             execution: String::new(),
+            alarms: Vec::new(),
         })
     }
 
@@ -345,6 +361,15 @@ impl NativePause {
     /// ECS's timeout action).
     pub fn time_to_ask(&self) -> bool {
         self.approval_timeout_seconds >= MIN_ASK_SECONDS
+    }
+
+    /// Until when the gate holds the service: the hook's own timeout (ECS
+    /// decides nothing later), or the approval's, and a margin.
+    pub fn lock_expiry(&self, now: u64) -> u64 {
+        self.hook_expires_at
+            .unwrap_or(now + self.approval_timeout_seconds)
+            .max(now)
+            + HOOK_MARGIN_SECONDS
     }
 
     /// The service's lock key (`cluster/service`): where its history lives.
@@ -562,6 +587,13 @@ mod tests {
                 .error_type(),
             "UnknownHook"
         );
+    }
+
+    #[test]
+    fn guarding_alarms_are_the_tags_names() {
+        let tags = BTreeMap::from([(ALARMS_TAG.to_string(), " web-5xx  web-p99 ".to_string())]);
+        assert_eq!(guarding_alarms(&tags), vec!["web-5xx", "web-p99"]);
+        assert!(guarding_alarms(&BTreeMap::new()).is_empty());
     }
 
     #[test]

@@ -2581,3 +2581,72 @@ fn approval_routes_come_from_the_method_and_the_path() {
     assert_eq!(Route::parse("GET", "/"), Route::NotFound);
     assert_eq!(Route::parse("GET", "/slack"), Route::NotFound);
 }
+
+#[tokio::test]
+async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_asks_nobody() {
+    use ecs_canary_core::{AlarmState, ALARMS_TAG};
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    fake.state()
+        .resource_tags
+        .get_mut(NATIVE_SERVICE)
+        .map(|tags| tags.insert(ALARMS_TAG.into(), "web-5xx".into()));
+    fake.state().alarms.insert("web-5xx".into(), AlarmState::Ok);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    assert_eq!(read["ask"], true, "{read}");
+    assert_eq!(
+        fake.state()
+            .locks
+            .get("c/native")
+            .map(|(owner, _)| owner.clone()),
+        Some("arn:gate:1".to_string()),
+        "the gate holds the service while it waits"
+    );
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+    fake.state()
+        .alarms
+        .insert("web-5xx".into(), AlarmState::Alarm);
+    let out = alarm_abort(context(&fake), alarm_event("web-5xx", "ALARM", "OK"))
+        .await
+        .expect("aborted");
+    assert_eq!(out.aborted.len(), 1, "{out:?}");
+    assert_eq!(out.aborted[0].how, "failWaitingStep");
+    let callbacks = fake.state().callbacks.clone();
+    assert!(
+        matches!(&callbacks[..], [Callback::Failed { error, .. }] if error == "AlarmTriggered"),
+        "{callbacks:?}"
+    );
+    assert!(fake.state().rules.is_empty(), "ECS moves the traffic back");
+    // The gate answers ROLLBACK and gives the service back.
+    ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"answer": "ROLLBACK", "pause": read["pause"], "failure": {"Error": "AlarmTriggered", "Cause": "web-5xx"}}),
+    )
+    .await
+    .expect("answered");
+    assert!(!fake.state().locks.contains_key("c/native"));
+
+    // The next pause, the alarm still in ALARM: nobody is asked.
+    if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
+        d.hooks[0].hook_id = "ecs-pause-2".into();
+        d.hooks[0].status = "AWAITING_ACTION".into();
+    }
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-2"}, "execution": "arn:gate:2"}),
+    )
+    .await
+    .expect("the pause");
+    assert_eq!(read["ask"], false);
+    assert_eq!(read["failure"]["Error"], "AlarmTriggered");
+}

@@ -55,6 +55,11 @@ pub async fn close_ended(
     }
     tracing::info!(service = %pause.service, %status, closed, "a pause ended in ECS: its gate is closed");
     context
+        .ports
+        .locks
+        .release(&pause.lock_key(), &pause.execution)
+        .await?;
+    context
         .record(HistoryEvent::pause(
             pause.lock_key(),
             &pause.execution,

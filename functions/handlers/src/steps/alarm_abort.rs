@@ -100,7 +100,9 @@ async fn abort(
     let cause = error.to_string();
     let (execution, steps) = (&lock.owner, lock.guard.steps);
     let pending = context.ports.approvals.pending(execution, steps).await?;
-    let waiting = pending.filter(|record| record.deployment.is_some());
+    // A step of ecs-canary's own rollout, or a pause of ECS's own deployment
+    // (whose gate then answers ECS ROLLBACK).
+    let waiting = pending.filter(|record| record.deployment.is_some() || record.native.is_some());
     let how = AlarmAbort::decide(lock.rolling_back, waiting.is_some());
     let mut aborted = Aborted {
         service: lock.key.clone(),

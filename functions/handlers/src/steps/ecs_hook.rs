@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
-use ecs_canary_aws::{AwsError, StartOutcome};
+use ecs_canary_aws::{AwsError, LockGuard, StartOutcome};
 use ecs_canary_core::{
-    enrolled, execution_arn, lock_key, ErrorName, HistoryEvent, HookAction, NativePause,
-    NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    enrolled, execution_arn, guarding_alarms, lock_key, ErrorKind, ErrorName, HistoryEvent,
+    HookAction, NativePause, NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::actions::evidence::check_guarding_alarms;
 use crate::actions::native::{close_ended, ended};
 use crate::actions::notify::send_notice;
 use crate::events::{error_and_cause, parse};
@@ -121,7 +122,11 @@ async fn pause_now(
         Some(&pause.hook_id),
         DEFAULT_APPROVAL_TIMEOUT_SECONDS,
         context.now(),
-    ))
+    )
+    .map(|mut read| {
+        read.alarms = guarding_alarms(&tags);
+        read
+    }))
 }
 
 /// `HOOK_AWAITING_ACTION`: one gate execution per pause, named after the
@@ -177,11 +182,37 @@ async fn on_hook(context: &Context, event: &Value) -> Result<Value, FunctionErro
 }
 
 /// The gate's first state: the pause read again (it may have ended since
-/// the event), with how long people may take.
+/// the event); the gate takes the service's lock (guarded by its alarms,
+/// which a fired one then finds) until it answers. It asks nobody when a
+/// guarding alarm is in ALARM already (`AlarmTriggered`) or the hook
+/// expires too soon (`HookExpiring`): the gate rolls back.
 async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionError> {
     let mut pause = pause_now(context, &event.read).await??;
     pause.execution = event.execution.clone();
-    let ask = pause.time_to_ask();
+    let now = context.now();
+    context
+        .ports
+        .locks
+        .acquire(
+            &pause.lock_key(),
+            &pause.execution,
+            now,
+            pause.lock_expiry(now),
+            &LockGuard {
+                alarms: pause.alarms.clone(),
+                steps: pause.plan.len(),
+                stack: None,
+            },
+        )
+        .await?;
+    let failure = match check_guarding_alarms(context, &pause.alarms).await {
+        Err(fired) => Some((fired.error_type().to_string(), fired.to_string())),
+        Ok(()) if !pause.time_to_ask() => Some((
+            ErrorKind::HookExpiring.as_str().to_string(),
+            "the pause hook expires too soon to ask anyone".to_string(),
+        )),
+        Ok(()) => None,
+    };
     context
         .record(HistoryEvent::pause(
             pause.lock_key(),
@@ -196,16 +227,16 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
                 pause
                     .next_percent()
                     .map_or("100 %".to_string(), |p| format!("{p} %")),
-                if ask {
-                    "waiting for a decision"
-                } else {
-                    "too close to the hook's own timeout to ask anyone: rolled back"
+                match &failure {
+                    None => "waiting for a decision".to_string(),
+                    Some((error, cause)) => format!("not asked, rolled back ({error}: {cause})"),
                 }
             ),
             json!({"pause": pause}),
         ))
         .await;
-    Ok(json!({"pause": pause, "ask": ask}))
+    let failure = failure.map(|(error, cause)| json!({"Error": error, "Cause": cause}));
+    Ok(json!({"pause": pause, "ask": failure.is_none(), "failure": failure}))
 }
 
 /// The gate's answer to ECS. A hook that no longer waits (the deployment
@@ -240,6 +271,15 @@ async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, Function
         ),
     };
     tracing::info!(service = %pause.service, action = event.answer.as_str(), outcome, "pause answered");
+    // The gate is done with the service.
+    if let Err(error) = context
+        .ports
+        .locks
+        .release(&pause.lock_key(), &pause.execution)
+        .await
+    {
+        tracing::error!(%error, "could not release the service after answering its pause");
+    }
     context
         .record(HistoryEvent::pause(
             pause.lock_key(),
