@@ -2650,3 +2650,43 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
     assert_eq!(read["ask"], false);
     assert_eq!(read["failure"]["Error"], "AlarmTriggered");
 }
+
+#[tokio::test]
+async fn the_approval_policy_holds_at_a_pause_as_at_a_step() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    // The stack decides only on Slack: the email link is refused, and the
+    // Slack message carries no link that could decide.
+    let slack_only = context_with(&fake, |settings| {
+        settings.approval_policy = Some(r#"{"channels": ["slack"]}"#.into());
+    });
+    request_approval(
+        slack_only.clone(),
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+    let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
+    let (status, page) = post_with(slack_only, &id, "approve").await;
+    assert_eq!(status, 403, "{page}");
+    let state = fake.state();
+    assert!(state.callbacks.is_empty() && state.hook_answers.is_empty());
+    assert!(
+        state
+            .history
+            .iter()
+            .any(|e| e.kind == HistoryKind::DecisionRefused && e.execution == "arn:gate:1"),
+        "{:?}",
+        state.history
+    );
+    assert_eq!(
+        state.approvals[id.key().as_str()].status,
+        ApprovalStatus::Pending
+    );
+}
