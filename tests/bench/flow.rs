@@ -5,6 +5,8 @@
 //!   weighted rule reads 100/0 towards stable (median of several runs); the
 //!   same from SetAlarmState(ALARM) on a guarding alarm during a wait.
 //! * State transitions of a 3-step canary approved to the end.
+//! * ECS's own deployment, gated: UpdateService → the first pause's approval
+//!   email, and Approve → ContinueServiceDeployment taken (medians).
 //! * 50 deployments of 50 services at once: time from StartExecution to the
 //!   first approval email (p50, p95), state transitions and Lambda
 //!   invocations per deployment (each rejected at its first step).
@@ -20,6 +22,7 @@ use ecs_canary_e2e::example::{
     create_app, example_template, live_state, read_network, target_group, APP_STACK, CLUSTER,
 };
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, sort_mail, submit, Flow};
+use ecs_canary_e2e::native::create_native_service;
 use serde_json::json;
 
 const RUNS: usize = 5;
@@ -226,6 +229,44 @@ async fn main() {
         })
         .count();
 
+    // ECS's own deployment gated: UpdateService → the first pause's
+    // approval email (ECS's hook event, the gate, request-approval), and an
+    // approval → ContinueServiceDeployment taken (the hook no longer waits).
+    let native = create_native_service(
+        &emulator,
+        &read_network(&clients).await.expect("the network"),
+    )
+    .await;
+    let (mut to_email, mut to_continue) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let updated = Instant::now();
+        native.update().await;
+        let deployment = native.deployment().await;
+        let (_, body) = flow
+            .next_approval_email(WAIT)
+            .await
+            .expect("an approval email");
+        to_email.push(updated.elapsed());
+        let link = link_in(&body);
+        let hook = native.awaiting(&deployment).await;
+        assert!(hook.is_some(), "the pause awaits action");
+        let sent = Instant::now();
+        let post = tokio::spawn(async move { submit(&link, "approve").await });
+        // Until that hook no longer waits (the next pause's may, at once).
+        while native.awaiting(&deployment).await == hook {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        to_continue.push(sent.elapsed());
+        assert_eq!(post.await.expect("the POST").0, 200);
+        // The next pause is rejected: ECS rolls back, ready for the next run.
+        let (_, body) = flow
+            .next_approval_email(WAIT)
+            .await
+            .expect("the next pause");
+        assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
+        native.until_rolled_back(&deployment).await;
+    }
+
     let at_once = concurrent(&clients, flow).await;
 
     println!("\nThe whole flow on the local emulator (real state machine, debug functions via cargo lambda watch):\n");
@@ -240,6 +281,14 @@ async fn main() {
         median(alarm_latencies).as_secs_f64() * 1000.0
     );
     println!("| state transitions, 3-step canary approved to promotion | {transitions} |");
+    println!(
+        "| ECS's own deployment: UpdateService → first pause's approval email (median of {RUNS}) | {:.0} ms |",
+        median(to_email).as_secs_f64() * 1000.0
+    );
+    println!(
+        "| ECS's own deployment: Approve POST sent → ContinueServiceDeployment taken (median of {RUNS}) | {:.0} ms |",
+        median(to_continue).as_secs_f64() * 1000.0
+    );
     println!("| Lambda invocations in that execution | {lambda_calls} |");
     println!("| history events in that execution | {} |", history.len());
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -246,6 +246,13 @@ async fn main() {
                            "image-digest": "sha256:00", "image-tag": "1"}
             }),
             "rollback" => json!({"deployment": deployment, "reason": {"Error": "Bench"}}),
+            // A deployment of a service that has no gate changed state: one
+            // read of the service's history.
+            "ecs-hook" => json!({
+                "source": "aws.ecs", "detail-type": "ECS Deployment State Change",
+                "resources": ["arn:aws:ecs:us-east-1:123456789012:service/bench/unknown"],
+                "detail": {"eventName": "SERVICE_DEPLOYMENT_COMPLETED"}
+            }),
             // An execution that ended without holding the service: its links are closed.
             "reconcile" => json!({
                 "source": "aws.states", "detail-type": "Step Functions Execution Status Change",

@@ -73,6 +73,32 @@ impl Native {
             .to_string()
     }
 
+    /// Waits until ECS has rolled the deployment back.
+    pub async fn until_rolled_back(&self, deployment: &str) {
+        self.until_status(deployment, ServiceDeploymentStatus::RollbackSuccessful)
+            .await;
+    }
+
+    /// The hook of the deployment that awaits action, if one does.
+    pub async fn awaiting(&self, deployment: &str) -> Option<String> {
+        let described = self
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(deployment)
+            .send()
+            .await
+            .expect("describe the deployment");
+        described.service_deployments()[0]
+            .lifecycle_hook_details()
+            .iter()
+            .find(|h| {
+                h.status()
+                    == Some(&aws_sdk_ecs::types::DeploymentLifecycleHookStatus::AwaitingAction)
+            })
+            .and_then(|h| h.hook_id())
+            .map(str::to_string)
+    }
+
     pub async fn status(&self, deployment: &str) -> ServiceDeploymentStatus {
         let described = self
             .ecs
