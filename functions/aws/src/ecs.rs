@@ -170,6 +170,23 @@ impl EcsServices {
 
     /// The service's ARN; `ServiceNotFound` if it does not exist (or is inactive).
     pub async fn service_arn(&self, cluster: &str, service: &str) -> Result<String, AwsError> {
+        let found = self.described(cluster, service).await?;
+        found
+            .service_arn()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::ServiceNotFound {
+                cluster: cluster.to_string(),
+                service: service.to_string(),
+            })
+    }
+
+    /// The service as DescribeServices shows it; `ServiceNotFound` if it
+    /// does not exist (or is inactive).
+    pub(crate) async fn described(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<aws_sdk_ecs::types::Service, AwsError> {
         let output = self
             .client
             .describe_services()
@@ -182,8 +199,7 @@ impl EcsServices {
             .services()
             .iter()
             .find(|s| s.status() != Some("INACTIVE"))
-            .and_then(|s| s.service_arn())
-            .map(str::to_string)
+            .cloned()
             .ok_or_else(|| AwsError::ServiceNotFound {
                 cluster: cluster.to_string(),
                 service: service.to_string(),
@@ -197,19 +213,7 @@ impl EcsServices {
         service: &str,
     ) -> Result<Option<String>, AwsError> {
         let arn = self.service_arn(cluster, service).await?;
-        let output = self
-            .client
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| Failure::of(e).into_error("ecs:ListTagsForResource"))?;
-        Ok(output
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(STABLE_STACK_TAG))
-            .and_then(|t| t.value())
-            .map(str::to_string))
+        Ok(self.tags(&arn).await?.remove(STABLE_STACK_TAG))
     }
 
     /// Sets the service's `StableStack` tag to `colour`.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
     DeploymentLifecycleHook, DeploymentLifecycleHookAction, DeploymentLifecycleHookStage,
-    DeploymentLifecycleHookTargetType, DeploymentLifecycleHookTimeoutConfiguration, Service,
+    DeploymentLifecycleHookTargetType, DeploymentLifecycleHookTimeoutConfiguration,
     ServiceDeployment, ServiceRevisionSummary, Tag,
 };
 use ecs_canary_core::{
@@ -184,26 +184,6 @@ fn pauses_before_shifts(hook: &DeploymentLifecycleHook) -> bool {
 }
 
 impl EcsServices {
-    async fn described(&self, cluster: &str, service: &str) -> Result<Service, AwsError> {
-        let output = self
-            .client
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| Failure::of(e).into_error("ecs:DescribeServices"))?;
-        output
-            .services()
-            .iter()
-            .find(|s| s.status() != Some("INACTIVE"))
-            .cloned()
-            .ok_or_else(|| AwsError::ServiceNotFound {
-                cluster: cluster.to_string(),
-                service: service.to_string(),
-            })
-    }
-
     /// What enrolling the service looks at.
     pub async fn enrolment(
         &self,
