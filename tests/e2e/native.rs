@@ -299,4 +299,26 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
         "no gate is left waiting: {gates:?}"
     );
     assert_eq!(native.weights().await, [100, 0]);
+
+    // The next deployment, aborted from the command line at its first
+    // pause: ECS is told to roll back, the service is free again.
+    native.update().await;
+    let aborted_deployment = native.deployment().await;
+    assert_ne!(aborted_deployment, deployment);
+    next_approval(&flow).await;
+    let aborted = ecs_canary(&emulator, None, &["abort", &key]).await;
+    assert_eq!(aborted.code, 0, "{}", aborted.stderr);
+    native
+        .until_status(
+            &aborted_deployment,
+            ServiceDeploymentStatus::RollbackSuccessful,
+        )
+        .await;
+    assert_eq!(native.weights().await, [100, 0]);
+    let status = ecs_canary(&emulator, None, &["status", &key]).await;
+    assert!(
+        status.stdout.contains("no pause waiting"),
+        "{}",
+        status.stdout
+    );
 }

@@ -8,8 +8,8 @@
 use ecs_canary_aws::{ApprovalRecord, AwsError, HeldLock, StartOutcome};
 use ecs_canary_core::{
     execution_arn, lock_key, AlarmReading, Approver, Colour, Colours, Decision, Deployment,
-    DeploymentRequest, ErrorKind, HistoryEvent, HistoryKind, NativePause, ReleaseChange, Template,
-    TrafficSplit,
+    DeploymentRequest, ErrorKind, HistoryEvent, HistoryKind, HookAction, NativePause,
+    ReleaseChange, Template, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -202,6 +202,19 @@ async fn waiting_pause(context: &Context, key: &str) -> Result<Option<ApprovalRe
     }
 }
 
+/// The pause the gate `execution` read for the service, if it is one.
+async fn gate_pause(
+    context: &Context,
+    key: &str,
+    execution: &str,
+) -> Result<Option<NativePause>, AwsError> {
+    let events = context.ports.history.list(key, 50).await?;
+    Ok(events
+        .iter()
+        .filter_map(NativePause::recorded_in)
+        .find(|pause| pause.execution == execution))
+}
+
 async fn rollout(context: &Context, held: &HeldLock) -> Result<RolloutStatus, AwsError> {
     let pending = context
         .ports
@@ -319,6 +332,28 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
         Some(deployment) => stable_first(context, deployment, ABORTED, &cause).await,
         None => false,
     };
+    // A gate of ECS's own deployment: ECS is told to roll back before the
+    // gate stops (a stopped gate answers nothing, and the hook would wait
+    // for its own timeout).
+    let pause = match pending.as_ref().and_then(|r| r.native.clone()) {
+        Some(pause) => Some(pause),
+        None => gate_pause(context, key, &execution).await?,
+    };
+    if let Some(pause) = &pause {
+        match context
+            .ports
+            .native
+            .answer_hook(
+                &pause.service_deployment,
+                &pause.hook_id,
+                HookAction::Rollback,
+            )
+            .await
+        {
+            Ok(()) | Err(AwsError::TaskNotWaiting(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
     match context
         .ports
         .callbacks
@@ -333,6 +368,10 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
         .approvals
         .expire_pending(&execution, held.guard.steps)
         .await?;
+    if pause.is_some() {
+        // No reconciler runs for a gate: the service is given back here.
+        context.ports.locks.release(key, &execution).await?;
+    }
     context
         .record(HistoryEvent::aborted(
             key.to_string(),

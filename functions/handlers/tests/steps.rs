@@ -2690,3 +2690,44 @@ async fn the_approval_policy_holds_at_a_pause_as_at_a_step() {
         ApprovalStatus::Pending
     );
 }
+
+#[tokio::test]
+async fn an_operators_abort_of_a_gate_rolls_ecs_back_and_gives_the_service_back() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    let read = ecs_canary_handlers::ecs_hook(
+        gate_context(&fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
+    )
+    .await
+    .expect("the pause");
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+    let aborted = operator::abort(
+        &context(&fake),
+        "c/native",
+        "arn:aws:iam::123456789012:user/ops",
+    )
+    .await
+    .expect("aborted");
+    assert_eq!(aborted.links_closed, 1);
+    let state = fake.state();
+    assert_eq!(
+        state.hook_answers,
+        vec![(
+            NATIVE_DEPLOYMENT.to_string(),
+            "ecs-pause-1".to_string(),
+            ecs_canary_core::HookAction::Rollback
+        )],
+        "ECS is told to roll back before the gate stops"
+    );
+    assert_eq!(state.stopped.len(), 1);
+    assert!(
+        !state.locks.contains_key("c/native"),
+        "the service is given back"
+    );
+}
