@@ -1,13 +1,20 @@
 """moto 5.2.5's CloudFormation silently skips AWS::ECS::TaskSet (Fn::GetAtt
 TaskSet.Id then answers HTTP 500). Added: create, update (replace when a
 replacing property changes, Scale in place) and delete.
+
+A replaced task set is deleted once the stack's update has set its outputs,
+as CloudFormation deletes replaced resources in its clean-up, after the
+update: a reader never finds an output naming a task set already deleted
+(moto updates a stack in one request thread while others read).
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
+from moto.cloudformation import models as cfn_models
 from moto.core.common_models import CloudFormationModel
 from moto.ecs import models as ecs
 
@@ -86,9 +93,10 @@ class CfnTaskSet(CloudFormationModel):
         props = cloudformation_json["Properties"]
         old = original_resource.properties
         if any(old.get(key) != props.get(key) for key in _TASK_SET_REPLACING):
-            # CloudFormation creates the replacement first, then deletes the old one.
+            # CloudFormation creates the replacement first, and deletes the
+            # old one in the clean-up, once the update has set the outputs.
             replacement = cls._create(props, account_id, region_name)
-            original_resource.delete(account_id, region_name)
+            _replaced(original_resource, account_id, region_name)
             return replacement
         if old.get("Scale") != props.get("Scale"):
             scale = props.get("Scale") or {}
@@ -109,3 +117,34 @@ class CfnTaskSet(CloudFormationModel):
             )
         except (ecs.TaskSetNotFoundException, KeyError):
             pass
+
+
+# Task sets replaced during the stack update running in this thread.
+_cleanup = threading.local()
+
+
+def _replaced(resource: CfnTaskSet, account_id: str, region_name: str) -> None:
+    pending = getattr(_cleanup, "pending", None)
+    if pending is None:
+        # Not inside a stack update: nothing to wait for.
+        resource.delete(account_id, region_name)
+        return
+    pending.append((resource, account_id, region_name))
+
+
+_original_update = cfn_models.Stack.update
+
+
+def _update(self: Any, *args: Any, **kwargs: Any) -> Any:
+    outer = getattr(_cleanup, "pending", None)
+    _cleanup.pending = [] if outer is None else outer
+    try:
+        return _original_update(self, *args, **kwargs)
+    finally:
+        if outer is None:
+            pending, _cleanup.pending = _cleanup.pending, None
+            for resource, account_id, region_name in pending:
+                resource.delete(account_id, region_name)
+
+
+cfn_models.Stack.update = _update
