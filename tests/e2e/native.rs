@@ -139,28 +139,21 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
     // EventBridge delivers at least once: the same pause again starts no
     // second gate and sends no second email.
     let gates = emulator.infra_output("GateStateMachineArn");
-    let running = |list: aws_sdk_sfn::operation::list_executions::ListExecutionsOutput| {
-        list.executions().len()
-    };
-    let before = running(
+    let gate_count = || async {
         flow.sfn
             .list_executions()
             .state_machine_arn(&gates)
             .send()
             .await
-            .expect("list the gates"),
-    );
-    let described = native
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&deployment)
-        .send()
+            .expect("list the gates")
+            .executions()
+            .len()
+    };
+    let before = gate_count().await;
+    let hook = native
+        .awaiting(&deployment)
         .await
-        .expect("describe");
-    let hook = described.service_deployments()[0].lifecycle_hook_details()[0]
-        .hook_id()
-        .unwrap_or_default()
-        .to_string();
+        .expect("the pause awaits action");
     emulator
         .put_event(
             "aws.ecs",
@@ -170,15 +163,11 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
         )
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = running(
-        flow.sfn
-            .list_executions()
-            .state_machine_arn(&gates)
-            .send()
-            .await
-            .expect("list the gates"),
+    assert_eq!(
+        before,
+        gate_count().await,
+        "a repeated event starts no second gate"
     );
-    assert_eq!(before, after, "a repeated event starts no second gate");
 
     let (status, page) = submit(&second, "reject").await;
     assert_eq!(status, 200, "{page}");

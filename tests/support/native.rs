@@ -79,8 +79,8 @@ impl Native {
             .await;
     }
 
-    /// The hook of the deployment that awaits action, if one does.
-    pub async fn awaiting(&self, deployment: &str) -> Option<String> {
+    /// The deployment as DescribeServiceDeployments shows it.
+    async fn described(&self, deployment: &str) -> aws_sdk_ecs::types::ServiceDeployment {
         let described = self
             .ecs
             .describe_service_deployments()
@@ -88,7 +88,13 @@ impl Native {
             .send()
             .await
             .expect("describe the deployment");
-        described.service_deployments()[0]
+        described.service_deployments()[0].clone()
+    }
+
+    /// The hook of the deployment that awaits action, if one does.
+    pub async fn awaiting(&self, deployment: &str) -> Option<String> {
+        self.described(deployment)
+            .await
             .lifecycle_hook_details()
             .iter()
             .find(|h| {
@@ -100,14 +106,8 @@ impl Native {
     }
 
     pub async fn status(&self, deployment: &str) -> ServiceDeploymentStatus {
-        let described = self
-            .ecs
-            .describe_service_deployments()
-            .service_deployment_arns(deployment)
-            .send()
+        self.described(deployment)
             .await
-            .expect("describe the deployment");
-        described.service_deployments()[0]
             .status()
             .cloned()
             .expect("a status")

@@ -337,6 +337,18 @@ impl HistoryEvent {
         event
     }
 
+    /// What happened to a pause a gate holds: its step, in its execution.
+    pub fn about_pause(pause: &NativePause, at_millis: u64, what: &str, detail: Value) -> Self {
+        HistoryEvent::pause(
+            pause.lock_key(),
+            &pause.execution,
+            at_millis,
+            Some(pause.step),
+            what,
+            detail,
+        )
+    }
+
     /// What ecs-canary did with a pause of ECS's own deployment: gated it,
     /// answered it (`CONTINUE`, `ROLLBACK`) or left it alone, and why.
     pub fn pause(

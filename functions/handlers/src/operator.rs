@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::actions::authority::{check_operator, request_policy};
 use crate::actions::decision::{decide_request, DecisionOutcome};
+use crate::actions::native::recorded_pauses;
 use crate::actions::routes::{read_routes, resolve};
 use crate::actions::traffic::stable_first;
 use crate::{Context, FunctionError};
@@ -195,9 +196,8 @@ fn gate_rollout(pause: &NativePause, record: &ApprovalRecord) -> RolloutStatus {
 /// The gate of ECS's own deployment waiting on a service, if any: the
 /// latest pause its history records, while its link waits.
 async fn waiting_pause(context: &Context, key: &str) -> Result<Option<ApprovalRecord>, AwsError> {
-    let events = context.ports.history.list(key, 50).await?;
-    match events.iter().find_map(NativePause::recorded_in) {
-        Some(pause) => waiting_gate(context, &pause).await,
+    match recorded_pauses(context, key).await?.first() {
+        Some(pause) => waiting_gate(context, pause).await,
         None => Ok(None),
     }
 }
@@ -208,10 +208,9 @@ async fn gate_pause(
     key: &str,
     execution: &str,
 ) -> Result<Option<NativePause>, AwsError> {
-    let events = context.ports.history.list(key, 50).await?;
-    Ok(events
-        .iter()
-        .filter_map(NativePause::recorded_in)
+    Ok(recorded_pauses(context, key)
+        .await?
+        .into_iter()
         .find(|pause| pause.execution == execution))
 }
 

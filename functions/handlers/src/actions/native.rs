@@ -8,6 +8,13 @@ use serde_json::json;
 
 use crate::Context;
 
+/// The pauses the service's gates read, newest first (each gate records
+/// the pause it holds in the history).
+pub async fn recorded_pauses(context: &Context, key: &str) -> Result<Vec<NativePause>, AwsError> {
+    let events = context.ports.history.list(key, 50).await?;
+    Ok(events.iter().filter_map(NativePause::recorded_in).collect())
+}
+
 /// ECS's status of `pause`'s deployment when it no longer waits on it;
 /// `None` while it does.
 pub async fn ended(context: &Context, pause: &NativePause) -> Result<Option<String>, AwsError> {
@@ -60,11 +67,9 @@ pub async fn close_ended(
         .release(&pause.lock_key(), &pause.execution)
         .await?;
     context
-        .record(HistoryEvent::pause(
-            pause.lock_key(),
-            &pause.execution,
+        .record(HistoryEvent::about_pause(
+            pause,
             context.now_millis(),
-            Some(pause.step),
             &format!(
                 "{} ended in ECS ({status}) before a decision: links closed, the gate stopped",
                 pause.label()

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::actions::evidence::check_guarding_alarms;
-use crate::actions::native::{close_ended, ended};
+use crate::actions::native::{close_ended, ended, recorded_pauses};
 use crate::actions::notify::send_notice;
 use crate::events::{error_and_cause, parse};
 use crate::{Context, FunctionError};
@@ -214,11 +214,9 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
         Ok(()) => None,
     };
     context
-        .record(HistoryEvent::pause(
-            pause.lock_key(),
-            &event.execution,
+        .record(HistoryEvent::about_pause(
+            &pause,
             context.now_millis(),
-            Some(pause.step),
             &format!(
                 "ECS {} deployment paused before {} ({} % → {}): {}",
                 pause.strategy,
@@ -281,11 +279,9 @@ async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, Function
         tracing::error!(%error, "could not release the service after answering its pause");
     }
     context
-        .record(HistoryEvent::pause(
-            pause.lock_key(),
-            &pause.execution,
+        .record(HistoryEvent::about_pause(
+            pause,
             context.now_millis(),
-            Some(pause.step),
             &summary,
             json!({"action": event.answer, "outcome": outcome, "error": error}),
         ))
@@ -301,14 +297,9 @@ async fn on_deployment_change(context: &Context, event: &Value) -> Result<Value,
         .pointer("/resources/0")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let recent = context
-        .ports
-        .history
-        .list(&service_key(service_arn), 50)
-        .await?;
     let mut closed = Vec::new();
     let mut seen = Vec::new();
-    for pause in recent.iter().filter_map(NativePause::recorded_in) {
+    for pause in recorded_pauses(context, &service_key(service_arn)).await? {
         if seen.contains(&pause.execution) {
             continue;
         }

@@ -2345,6 +2345,25 @@ fn gate_context(fake: &FakeAws) -> Arc<Context> {
     context_with(fake, |s| s.gate_state_machine_arn = Some(GATES.into()))
 }
 
+/// The gate's first state for `hook`, in gate execution `execution`.
+async fn read_pause(fake: &FakeAws, hook: &str, execution: &str) -> Result<Value, FunctionError> {
+    ecs_canary_handlers::ecs_hook(
+        gate_context(fake),
+        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": hook}, "execution": execution}),
+    )
+    .await
+}
+
+/// request-approval asked for the pause `read` found, in gate `arn:gate:1`.
+async fn ask_pause(context: Arc<Context>, read: &Value) {
+    request_approval(
+        context,
+        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
+    )
+    .await
+    .expect("asked");
+}
+
 #[tokio::test]
 async fn a_pause_of_an_enrolled_service_starts_one_gate_and_a_repeated_event_no_other() {
     let fake = FakeAws::new();
@@ -2402,12 +2421,9 @@ async fn a_pause_that_cannot_be_gated_is_recorded_and_left_alone() {
 async fn the_gate_reads_the_pause_again_and_answers_ecs_once() {
     let fake = FakeAws::new();
     paused(&fake, true);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
     assert_eq!(read["ask"], true);
     assert_eq!(read["pause"]["step"], 2);
     assert_eq!(read["pause"]["execution"], "arn:gate:1");
@@ -2438,12 +2454,9 @@ async fn the_gate_reads_the_pause_again_and_answers_ecs_once() {
         )]
     );
     // Reading a pause that has ended fails by name.
-    let ended = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .unwrap_err();
+    let ended = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .unwrap_err();
     assert_eq!(ended.error_type(), "UnknownHook");
 }
 
@@ -2451,18 +2464,10 @@ async fn the_gate_reads_the_pause_again_and_answers_ecs_once() {
 async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions() {
     let fake = FakeAws::new();
     paused(&fake, true);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
-    request_approval(
-        context(&fake),
-        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
-    )
-    .await
-    .expect("asked");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(&fake), &read).await;
     let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
     let record = fake
         .state()
@@ -2496,18 +2501,10 @@ async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions
 async fn a_decision_for_a_pause_that_ended_in_ecs_is_refused_and_closes_its_gate() {
     let fake = FakeAws::new();
     paused(&fake, true);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
-    request_approval(
-        context(&fake),
-        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
-    )
-    .await
-    .expect("asked");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(&fake), &read).await;
     if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
         d.status = "STOPPED".into();
     }
@@ -2592,12 +2589,9 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
         .get_mut(NATIVE_SERVICE)
         .map(|tags| tags.insert(ALARMS_TAG.into(), "web-5xx".into()));
     fake.state().alarms.insert("web-5xx".into(), AlarmState::Ok);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
     assert_eq!(read["ask"], true, "{read}");
     assert_eq!(
         fake.state()
@@ -2607,12 +2601,7 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
         Some("arn:gate:1".to_string()),
         "the gate holds the service while it waits"
     );
-    request_approval(
-        context(&fake),
-        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
-    )
-    .await
-    .expect("asked");
+    ask_pause(context(&fake), &read).await;
     fake.state()
         .alarms
         .insert("web-5xx".into(), AlarmState::Alarm);
@@ -2641,12 +2630,9 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
         d.hooks[0].hook_id = "ecs-pause-2".into();
         d.hooks[0].status = "AWAITING_ACTION".into();
     }
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-2"}, "execution": "arn:gate:2"}),
-    )
-    .await
-    .expect("the pause");
+    let read = read_pause(&fake, "ecs-pause-2", "arn:gate:2")
+        .await
+        .expect("the pause");
     assert_eq!(read["ask"], false);
     assert_eq!(read["failure"]["Error"], "AlarmTriggered");
 }
@@ -2655,23 +2641,15 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
 async fn the_approval_policy_holds_at_a_pause_as_at_a_step() {
     let fake = FakeAws::new();
     paused(&fake, true);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
     // The stack decides only on Slack: the email link is refused, and the
     // Slack message carries no link that could decide.
     let slack_only = context_with(&fake, |settings| {
         settings.approval_policy = Some(r#"{"channels": ["slack"]}"#.into());
     });
-    request_approval(
-        slack_only.clone(),
-        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
-    )
-    .await
-    .expect("asked");
+    ask_pause(slack_only.clone(), &read).await;
     let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
     let (status, page) = post_with(slack_only, &id, "approve").await;
     assert_eq!(status, 403, "{page}");
@@ -2695,18 +2673,10 @@ async fn the_approval_policy_holds_at_a_pause_as_at_a_step() {
 async fn an_operators_abort_of_a_gate_rolls_ecs_back_and_gives_the_service_back() {
     let fake = FakeAws::new();
     paused(&fake, true);
-    let read = ecs_canary_handlers::ecs_hook(
-        gate_context(&fake),
-        json!({"read": {"serviceDeploymentArn": NATIVE_DEPLOYMENT, "hookId": "ecs-pause-1"}, "execution": "arn:gate:1"}),
-    )
-    .await
-    .expect("the pause");
-    request_approval(
-        context(&fake),
-        json!({"taskToken": "gate-token", "execution": "arn:gate:1", "pause": read["pause"]}),
-    )
-    .await
-    .expect("asked");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(&fake), &read).await;
     let aborted = operator::abort(
         &context(&fake),
         "c/native",
