@@ -104,10 +104,12 @@ enum Command {
         topic: Option<String>,
     },
     /// Show what gates SERVICE's own ECS deployments (the tag, a pause hook
-    /// before every traffic shift); with --yes, set it (with your own ECS
-    /// permissions).
+    /// before every traffic shift, the service's own settings as tags); with
+    /// --yes, set it (with your own ECS permissions).
     Enroll {
         service: String,
+        #[command(flatten)]
+        settings: EnrolSettings,
         /// Change the service without asking.
         #[arg(long)]
         yes: bool,
@@ -119,6 +121,34 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// A service's own settings for its pauses (kept as its tags).
+#[derive(Args, Debug, Default)]
+pub struct EnrolSettings {
+    /// How long a person may take at each pause (seconds; default a day).
+    #[arg(long, value_name = "SECONDS")]
+    pub approval_timeout: Option<String>,
+    /// A CloudWatch alarm that rolls the deployment back (repeat for more).
+    #[arg(long = "alarm", value_name = "NAME")]
+    pub alarms: Vec<String>,
+    /// Roll back an approval when the new revision's 5xx rate exceeds the
+    /// current one's by more than this many percentage points.
+    #[arg(long, value_name = "POINTS")]
+    pub max_error_rate_increase: Option<String>,
+    /// The requests the new revision must have served before that is judged.
+    #[arg(long, value_name = "N")]
+    pub min_requests: Option<String>,
+    /// A channel a decision may come through: email, slack, cli (repeat);
+    /// the stack's policy still applies.
+    #[arg(long = "channel", value_name = "CHANNEL")]
+    pub channels: Vec<String>,
+    /// An IAM principal (ARN) who may decide on the command line (repeat).
+    #[arg(long = "cli-principal", value_name = "ARN")]
+    pub cli_principals: Vec<String>,
+    /// A Slack user id who may decide (repeat).
+    #[arg(long = "slack-user", value_name = "ID")]
+    pub slack_users: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -171,6 +201,10 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             commands::confirm_subscription::run(session, link, topic.as_deref()).await
         }
         Command::Unlock { service, yes } => commands::unlock::run(session, service, *yes).await,
-        Command::Enroll { service, yes } => commands::enroll::run(session, service, *yes).await,
+        Command::Enroll {
+            service,
+            settings,
+            yes,
+        } => commands::enroll::run(session, service, settings, *yes).await,
     }
 }

@@ -6,55 +6,25 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use aws_sdk_sfn::types::ExecutionStatus;
-use ecs_canary_core::{load_balancer_dimension, target_group_dimension, Colour};
+use ecs_canary_core::Colour;
 use ecs_canary_e2e::example::{assert_at_rest, target_group, APP_STACK};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
+use ecs_canary_e2e::traffic::{
+    write_minutes, Minute, FAILING_NEW, FAILING_STABLE, HEALTHY_NEW, HEALTHY_STABLE,
+};
 use ecs_canary_e2e::Emulator;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// One minute of traffic of one target group.
-struct Minute {
-    requests: f64,
-    errors: f64,
-    /// Response times in seconds, with how many requests took each.
-    latencies: &'static [(f64, f64)],
-}
-
-const HEALTHY_NEW: Minute = Minute {
-    requests: 1204.0,
-    errors: 5.0,
-    latencies: &[(0.05, 1000.0), (0.12, 180.0), (0.18, 24.0)],
-};
-const HEALTHY_STABLE: Minute = Minute {
-    requests: 10877.0,
-    errors: 33.0,
-    latencies: &[(0.05, 9000.0), (0.11, 1700.0), (0.17, 177.0)],
-};
-const FAILING_NEW: Minute = Minute {
-    requests: 500.0,
-    errors: 50.0,
-    latencies: &[(0.2, 400.0), (0.9, 100.0)],
-};
-const FAILING_STABLE: Minute = Minute {
-    requests: 5000.0,
-    errors: 10.0,
-    latencies: &[(0.05, 4900.0), (0.17, 100.0)],
-};
-
-/// Writes a minute of traffic for the example's two target groups, as the
-/// load balancer reports it (only tests may write to `AWS/ApplicationELB`).
+/// Writes a minute of traffic for the example's two target groups.
 async fn traffic(
     emulator: &Emulator,
     clients: &ecs_canary_aws::AwsClients,
     new: &Minute,
     stable: &Minute,
 ) {
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await);
     let green = target_group(clients, APP_STACK, Colour::Green)
         .await
         .expect("green");
@@ -69,49 +39,7 @@ async fn traffic(
         .into_values()
         .find(|arn| arn.contains(":listener-rule/"))
         .expect("a listener rule");
-    let load_balancer = load_balancer_dimension(&rule).expect("an ALB rule");
-    let now = DateTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_secs() as i64,
-    );
-    for (group, minute) in [(green, new), (blue, stable)] {
-        let dimensions = vec![
-            Dimension::builder()
-                .name("LoadBalancer")
-                .value(&load_balancer)
-                .build(),
-            Dimension::builder()
-                .name("TargetGroup")
-                .value(target_group_dimension(&group).expect("a target group"))
-                .build(),
-        ];
-        let datum = |name: &str, value: f64| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .set_dimensions(Some(dimensions.clone()))
-                .timestamp(now)
-                .value(value)
-                .build()
-        };
-        let latency = MetricDatum::builder()
-            .metric_name("TargetResponseTime")
-            .set_dimensions(Some(dimensions.clone()))
-            .timestamp(now)
-            .set_values(Some(minute.latencies.iter().map(|(v, _)| *v).collect()))
-            .set_counts(Some(minute.latencies.iter().map(|(_, c)| *c).collect()))
-            .build();
-        cloudwatch
-            .put_metric_data()
-            .namespace("AWS/ApplicationELB")
-            .metric_data(datum("RequestCount", minute.requests))
-            .metric_data(datum("HTTPCode_Target_5XX_Count", minute.errors))
-            .metric_data(latency)
-            .send()
-            .await
-            .expect("put the load balancer's numbers");
-    }
+    write_minutes(emulator, &rule, &[(&green, new), (&blue, stable)]).await;
 }
 
 async fn approval(flow: &Flow) -> (String, String) {

@@ -7,16 +7,17 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
-use aws_sdk_ecs::types::ServiceDeploymentStatus;
+use aws_sdk_ecs::types::{DeploymentStrategy, ServiceDeploymentStatus};
 use ecs_canary_core::ALARMS_TAG;
 use ecs_canary_core::{lock_key, HistoryKind};
 use ecs_canary_e2e::alarms::GuardAlarm;
 use ecs_canary_e2e::cli::ecs_canary;
 use ecs_canary_e2e::example::{create_network, CLUSTER};
-use ecs_canary_e2e::flow::{link_in, submit, Flow};
+use ecs_canary_e2e::flow::{link_in, open, submit, Flow};
 use ecs_canary_e2e::native::{
     create_native_service, create_native_service_as, Native, NATIVE_SERVICE as SERVICE,
 };
+use ecs_canary_e2e::traffic::{HEALTHY_NEW, HEALTHY_STABLE};
 use ecs_canary_e2e::{Emulator, EmulatorOptions, HISTORY_TABLE};
 use serde_json::json;
 
@@ -51,7 +52,11 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
     let deployment = native.deployment().await;
     let mut seen = Vec::new();
     for (step, after) in [(1, [75, 25]), (2, [50, 50]), (3, [25, 75]), (4, [0, 100])] {
-        let (subject, link) = next_approval(&flow).await;
+        let (subject, body) = flow
+            .next_approval_email(Duration::from_secs(60))
+            .await
+            .expect("an approval email");
+        let link = link_in(&body);
         assert!(
             subject.contains(&format!("step {step}/4 of {SERVICE}")),
             "{subject}"
@@ -64,7 +69,26 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
             after[1] - 25,
             "nothing moves before the approval"
         );
+        if step == 1 {
+            assert!(
+                body.contains("Evidence:  no numbers yet: the new revision has served no production traffic yet"),
+                "{body}"
+            );
+        }
         if step == 2 {
+            // The numbers of the rollout so far, from the target group ECS
+            // put the new revision on (the alternate) against production's.
+            assert!(body.contains("Evidence:  the rollout so far ("), "{body}");
+            native
+                .traffic(&emulator, &HEALTHY_NEW, &HEALTHY_STABLE)
+                .await;
+            let (status, page) = open(&link).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(
+                page.contains("new: 1,204 requests, 0.4 % 5xx, p99 180 ms · stable: 10,877 requests, 0.3 % 5xx, p99 170 ms")
+                    && page.contains("id=\"evidence-chart\""),
+                "{page}"
+            );
             // The command line sees the pause and decides it, as a click would.
             let key = lock_key(CLUSTER, SERVICE);
             let status = ecs_canary(&emulator, None, &["status", &key]).await;
@@ -234,14 +258,53 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
     let network = create_network(&emulator.clients().await)
         .await
         .expect("the network");
-    let native = create_native_service_as(&emulator, &network, false).await;
+    let native =
+        create_native_service_as(&emulator, &network, false, DeploymentStrategy::BlueGreen).await;
     let flow = Flow::create(&emulator).await;
     let key = lock_key(CLUSTER, SERVICE);
-    // Shown first; changed only when confirmed.
-    let shown = ecs_canary(&emulator, None, &["enroll", &key]).await;
+    // A setting that is none is refused by name, and nothing changes.
+    let refused = ecs_canary(
+        &emulator,
+        None,
+        &["enroll", &key, "--approval-timeout", "15m", "--yes"],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("InvalidField")
+            && refused.stderr.contains("ecs-canary:approval-timeout"),
+        "{}",
+        refused.stderr
+    );
+    // Shown first, with the service's own settings; changed only when confirmed.
+    let settings = [
+        "--approval-timeout",
+        "900",
+        "--max-error-rate-increase",
+        "5",
+    ];
+    let shown = ecs_canary(
+        &emulator,
+        None,
+        &[&["enroll", key.as_str()][..], &settings].concat(),
+    )
+    .await;
     assert_eq!(shown.code, 5, "{}{}", shown.stdout, shown.stderr);
-    assert!(shown.stdout.contains("(missing)"), "{}", shown.stdout);
-    let enrolled = ecs_canary(&emulator, None, &["enroll", &key, "--yes"]).await;
+    assert!(
+        shown.stdout.contains("BLUE_GREEN strategy")
+            && shown
+                .stdout
+                .contains("ecs-canary:approval-timeout = 900 (missing)")
+            && shown.stdout.contains("timeout 17 min"),
+        "{}",
+        shown.stdout
+    );
+    let enrolled = ecs_canary(
+        &emulator,
+        None,
+        &[&["enroll", key.as_str()][..], &settings, &["--yes"]].concat(),
+    )
+    .await;
     assert_eq!(enrolled.code, 0, "{}", enrolled.stderr);
     let again = ecs_canary(&emulator, None, &["enroll", &key]).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -252,7 +315,9 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
     );
     native.update().await;
     let deployment = native.deployment().await;
-    let (_, link) = next_approval(&flow).await;
+    // Blue/green: one pause, before all traffic moves.
+    let (subject, link) = next_approval(&flow).await;
+    assert!(subject.contains("step 1/1"), "{subject}");
     native
         .ecs
         .stop_service_deployment()

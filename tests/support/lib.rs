@@ -27,6 +27,7 @@ pub mod http;
 pub mod native;
 pub mod slack;
 pub mod soak;
+pub mod traffic;
 mod zygote;
 
 pub use emulator::{create_lock_table, create_table, Emulator, EmulatorOptions, FunctionFailure};

@@ -18,6 +18,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use ecs_canary_core::GATE_TAG;
 
 use crate::example::{Network, CLUSTER};
+use crate::traffic::{write_minutes, Minute};
 use crate::Emulator;
 
 pub const NATIVE_SERVICE: &str = "native-web";
@@ -34,6 +35,17 @@ pub struct Native {
 }
 
 impl Native {
+    /// A minute of traffic for the new revision (on the alternate target
+    /// group, where a first deployment puts it) and the current one.
+    pub async fn traffic(&self, emulator: &Emulator, new: &Minute, current: &Minute) {
+        write_minutes(
+            emulator,
+            &self.rule,
+            &[(&self.groups[1], new), (&self.groups[0], current)],
+        )
+        .await;
+    }
+
     /// The production and alternate target groups' weights on the rule.
     pub async fn weights(&self) -> [i32; 2] {
         let rules = self
@@ -144,14 +156,16 @@ impl Native {
 /// The native service on `network` (created by the example's network
 /// stack), enrolled; an ECS minute lasts a second on the emulator.
 pub async fn create_native_service(emulator: &Emulator, network: &Network) -> Native {
-    create_native_service_as(emulator, network, true).await
+    create_native_service_as(emulator, network, true, DeploymentStrategy::Linear).await
 }
 
-/// The same, enrolled (tagged, with its pause hook) or not (neither).
+/// The same, enrolled (tagged, with its pause hook) or not (neither), with
+/// `strategy` (LINEAR: 25 % steps).
 pub async fn create_native_service_as(
     emulator: &Emulator,
     network: &Network,
     enrolled: bool,
+    strategy: DeploymentStrategy,
 ) -> Native {
     emulator
         .bad_day(serde_json::json!({"nativeMinuteSeconds": 1.0}))
@@ -285,7 +299,7 @@ pub async fn create_native_service_as(
         )
         .deployment_configuration(
             DeploymentConfiguration::builder()
-                .strategy(DeploymentStrategy::Linear)
+                .strategy(strategy)
                 .linear_configuration(
                     LinearConfiguration::builder()
                         .step_percent(25.0)

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use ecs_canary_core::{
-    ApprovalFacts, ApprovalKey, ApprovalStatus, Decision, Deployment, Gate, NativePause,
-    DECIDING_TAKEOVER_SECONDS,
+    ApprovalFacts, ApprovalKey, ApprovalPolicy, ApprovalStatus, Decision, Deployment, Gate,
+    NativePause, DECIDING_TAKEOVER_SECONDS,
 };
 
 use crate::error::Failure;
@@ -58,6 +58,22 @@ impl ApprovalRecord {
             (None, None) => None,
         }
     }
+
+    /// The deployment's own approval policy (its input's), or the paused
+    /// service's (its tags'); held to the stack's when applied.
+    pub fn own_policy(&self) -> Option<&ApprovalPolicy> {
+        own_policy(self.deployment.as_ref(), self.native.as_ref())
+    }
+}
+
+/// The approval policy a deployment or a pause brings of its own.
+pub fn own_policy<'a>(
+    deployment: Option<&'a Deployment>,
+    pause: Option<&'a NativePause>,
+) -> Option<&'a ApprovalPolicy> {
+    deployment
+        .and_then(|d| d.request.approval_policy.as_ref())
+        .or_else(|| pause.and_then(|p| p.settings.approval_policy.as_ref()))
 }
 
 /// The approval request of one step of one execution, as a retried

@@ -27,7 +27,7 @@ mod stacks;
 mod tokens;
 
 pub use alarms::Alarms;
-pub use approvals::{ApprovalRecord, Approvals, DecideOutcome, StepRequest};
+pub use approvals::{own_policy, ApprovalRecord, Approvals, DecideOutcome, StepRequest};
 pub use config::{config_loader, load_sdk_config, AwsClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE};
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;

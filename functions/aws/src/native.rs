@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     ServiceDeployment, ServiceRevisionSummary, Tag,
 };
 use ecs_canary_core::{
-    EnrolmentPlan, EnrolmentReading, HookAction, HookReading, RevisionReading,
+    EnrolmentPlan, EnrolmentReading, HookAction, HookReading, ProductionRoutes, RevisionReading,
     ServiceDeploymentReading, GATE_TAG,
 };
 
@@ -72,7 +72,25 @@ fn reading(deployment: &ServiceDeployment) -> ServiceDeploymentReading {
                 timeout_action: hook.timeout_action().map(|a| a.as_str().to_string()),
             })
             .collect(),
+        started_at: deployment
+            .started_at()
+            .or(deployment.created_at())
+            .and_then(|at| u64::try_from(at.secs()).ok()),
+        production: None,
     }
+}
+
+/// The production rule and target groups of a revision's load balancer
+/// (the first with an alternate target group).
+fn production(balancers: &[aws_sdk_ecs::types::LoadBalancer]) -> Option<ProductionRoutes> {
+    balancers.iter().find_map(|balancer| {
+        let advanced = balancer.advanced_configuration()?;
+        Some(ProductionRoutes {
+            rule: advanced.production_listener_rule()?.to_string(),
+            primary_group: balancer.target_group_arn()?.to_string(),
+            alternate_group: advanced.alternate_target_group_arn()?.to_string(),
+        })
+    })
 }
 
 impl EcsServices {
@@ -137,6 +155,9 @@ impl EcsServices {
                 })
                 .collect();
             let arn = described.service_revision_arn().unwrap_or_default();
+            if found.target.as_ref().is_some_and(|t| t.arn == arn) {
+                found.production = production(described.load_balancers());
+            }
             for revision in found.target.iter_mut().chain(found.sources.iter_mut()) {
                 if revision.arn == arn {
                     revision.images = images.clone();
@@ -208,7 +229,7 @@ impl EcsServices {
                 .iter()
                 .filter(|h| pauses_before_shifts(h))
                 .find_map(|h| h.timeout_configuration()?.timeout_in_minutes()),
-            tagged: ecs_canary_core::enrolled(&tags),
+            tags,
         })
     }
 
@@ -254,11 +275,19 @@ impl EcsServices {
                 .await
                 .map_err(|e| Failure::of(e).into_error("ecs:UpdateService"))?;
         }
+        let mut tags: Vec<Tag> = plan
+            .settings
+            .iter()
+            .map(|(key, value)| Tag::builder().key(key).value(value).build())
+            .collect();
         if plan.tag {
+            tags.push(Tag::builder().key(GATE_TAG).value("true").build());
+        }
+        if !tags.is_empty() {
             self.client
                 .tag_resource()
                 .resource_arn(&plan.service_arn)
-                .tags(Tag::builder().key(GATE_TAG).value("true").build())
+                .set_tags(Some(tags))
                 .send()
                 .await
                 .map_err(|e| Failure::of(e).into_error("ecs:TagResource"))?;

@@ -36,6 +36,17 @@ impl PercentagePoints {
     }
 }
 
+impl<'de> Deserialize<'de> for PercentagePoints {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let points = f64::deserialize(deserializer)?;
+        PercentagePoints::new(points).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{points} is not a number of percentage points from 0 to 100"
+            ))
+        })
+    }
+}
+
 impl Serialize for PercentagePoints {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_f64(self.points())

@@ -256,7 +256,7 @@ pub fn max_approval_timeout(steps: usize) -> u64 {
     (EXECUTION_LIMIT_SECONDS - EXECUTION_MARGIN_SECONDS) / (steps.max(1) as u64)
 }
 
-fn alarms(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
+pub(crate) fn alarms(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
     let invalid = |reason: String| InputError::InvalidField {
         field: "alarms",
         reason,
@@ -293,7 +293,7 @@ fn alarms(object: &Map<String, Value>) -> Result<Vec<String>, InputError> {
     Ok(names)
 }
 
-fn max_error_rate_increase(
+pub(crate) fn max_error_rate_increase(
     object: &Map<String, Value>,
 ) -> Result<Option<PercentagePoints>, InputError> {
     match object.get("maxErrorRateIncrease") {
@@ -309,7 +309,7 @@ fn max_error_rate_increase(
     }
 }
 
-fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, InputError> {
+pub(crate) fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, InputError> {
     match object.get("minRequests") {
         None | Some(Value::Null) => Ok(None),
         Some(value) => value
@@ -323,7 +323,7 @@ fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, InputError> 
     }
 }
 
-fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
+pub(crate) fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
     match object.get("approvalTimeoutSeconds") {
         None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
         Some(value) => value

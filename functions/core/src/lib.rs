@@ -18,6 +18,7 @@ mod evidence;
 mod history;
 mod input;
 mod native;
+mod native_settings;
 mod notice;
 mod plan;
 mod policy;
@@ -60,9 +61,15 @@ pub use input::{
     EXECUTION_LIMIT_SECONDS, EXECUTION_MARGIN_SECONDS,
 };
 pub use native::{
-    enrolled, enrolment_plan, guarding_alarms, hook_minutes_for, native_plan, EnrolmentPlan,
-    EnrolmentReading, HookAction, HookReading, NativePause, NativeRefusal, RevisionReading,
-    ServiceDeploymentReading, ALARMS_TAG, GATE_TAG, HOOK_MARGIN_SECONDS, MIN_ASK_SECONDS,
+    enrolled, enrolment_plan, hook_minutes_for, native_plan, EnrolmentError, EnrolmentPlan,
+    EnrolmentReading, HookAction, HookReading, NativePause, NativeRefusal, NativeRoutes,
+    ProductionRoutes, RevisionReading, ServiceDeploymentReading, GATE_TAG, HOOK_MARGIN_SECONDS,
+    MIN_ASK_SECONDS,
+};
+pub use native_settings::{
+    NativeSettings, SettingInvalid, ALARMS_TAG, APPROVAL_TIMEOUT_TAG, CHANNELS_TAG,
+    CLI_PRINCIPALS_TAG, MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG, SETTING_TAGS,
+    SLACK_USERS_TAG,
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};

@@ -1,5 +1,5 @@
 //! Gates on ECS's own rollouts: a service with `deploymentController: ECS`,
-//! a linear or canary strategy and a pause hook before each production
+//! a linear, canary or blue/green strategy and a pause hook before each production
 //! traffic shift stops at every step until someone calls
 //! `ContinueServiceDeployment`. ecs-canary asks a person at each of those
 //! pauses, as it does between the steps of its own rollouts, and answers ECS
@@ -14,21 +14,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{lock_key, ApprovalFacts, ErrorKind, ErrorName, Notice, TrafficSplit};
+use crate::{
+    lock_key, ApprovalFacts, ErrorKind, ErrorName, NativeSettings, Notice, SettingInvalid,
+    TrafficQuery, TrafficSplit,
+};
 
 /// The service tag that enrols a service with ECS's own deployments (value `true`).
 pub const GATE_TAG: &str = "ecs-canary:gate";
-
-/// The service tag naming the CloudWatch alarms that guard its pauses
-/// (space-separated: ECS tag values take no commas).
-pub const ALARMS_TAG: &str = "ecs-canary:alarms";
-
-/// The alarms a service's tags name to guard its pauses.
-pub fn guarding_alarms(tags: &BTreeMap<String, String>) -> Vec<String> {
-    tags.get(ALARMS_TAG)
-        .map(|names| names.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
 
 /// The longest ecs-canary keeps a pause for itself before the hook's own
 /// `expiresAt`: it decides first, never ECS's timeout action.
@@ -80,6 +72,79 @@ pub struct ServiceDeploymentReading {
     pub target: Option<RevisionReading>,
     pub sources: Vec<RevisionReading>,
     pub hooks: Vec<HookReading>,
+    /// When ECS started it (seconds since the epoch).
+    #[serde(default)]
+    pub started_at: Option<u64>,
+    /// The service's production listener rule and target groups, if it
+    /// has a load balancer with an alternate target group.
+    #[serde(default)]
+    pub production: Option<ProductionRoutes>,
+}
+
+/// A load balancer of a service deployed by ECS: the listener rule that
+/// carries production traffic, the service's target group and its
+/// alternate (`advancedConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductionRoutes {
+    pub rule: String,
+    pub primary_group: String,
+    pub alternate_group: String,
+}
+
+/// Which of a deployment's target groups serves which revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NativeRoutes {
+    pub rule: String,
+    pub candidate_group: String,
+    pub stable_group: String,
+}
+
+impl NativeRoutes {
+    /// From the rule's weights now (`(target group, weight)`) and the new
+    /// revision's share of them: the group whose share it is serves the
+    /// new revision. `None` when the weights do not tell (half and half,
+    /// or neither group's share is the new revision's).
+    pub fn read(
+        production: &ProductionRoutes,
+        weights: &[(String, i64)],
+        candidate_percent: u8,
+    ) -> Option<NativeRoutes> {
+        let weight = |group: &str| -> i64 {
+            weights
+                .iter()
+                .filter(|(g, _)| g == group)
+                .map(|(_, w)| (*w).max(0))
+                .sum()
+        };
+        let (primary, alternate) = (
+            weight(&production.primary_group),
+            weight(&production.alternate_group),
+        );
+        let total = primary + alternate;
+        if total == 0 {
+            return None;
+        }
+        let share = |w: i64| (w as f64) * 100.0 / (total as f64);
+        let is_new = |w: i64| (share(w) - f64::from(candidate_percent)).abs() < 0.5;
+        let routes = |candidate: &str, stable: &str| NativeRoutes {
+            rule: production.rule.clone(),
+            candidate_group: candidate.to_string(),
+            stable_group: stable.to_string(),
+        };
+        match (is_new(primary), is_new(alternate)) {
+            (true, false) => Some(routes(
+                &production.primary_group,
+                &production.alternate_group,
+            )),
+            (false, true) => Some(routes(
+                &production.alternate_group,
+                &production.primary_group,
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Why ecs-canary does not gate a pause: nothing is sent, nothing continued
@@ -127,7 +192,8 @@ impl HookAction {
 /// The production percentages a strategy moves the new revision through
 /// before it gets everything: `0` (the first pause, before any traffic),
 /// then every step short of 100 — LINEAR 25: `[0, 25, 50, 75]`; CANARY 10:
-/// `[0, 10]`. One pause comes before each shift, so each entry is a pause.
+/// `[0, 10]`; BLUE_GREEN: `[0]` (one shift of everything, one pause before it).
+/// One pause comes before each shift, so each entry is a pause.
 pub fn native_plan(
     strategy: &str,
     linear_step: Option<f64>,
@@ -155,14 +221,15 @@ pub fn native_plan(
             }
             Ok(vec![0, percent.round() as u8])
         }
+        "BLUE_GREEN" => Ok(vec![0]),
         other => Err(format!(
-            "strategy {other} has no steps to gate (LINEAR or CANARY)"
+            "strategy {other} has no traffic shift to gate (LINEAR, CANARY or BLUE_GREEN)"
         )),
     }
 }
 
 /// What enrolling a service looks at: its deployment controller and
-/// strategy, its pause hook before production traffic shifts, its tag.
+/// strategy, its pause hook before production traffic shifts, its tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrolmentReading {
@@ -173,7 +240,7 @@ pub struct EnrolmentReading {
     /// The timeout (minutes) of its PAUSE hook at
     /// `PRE_PRODUCTION_TRAFFIC_SHIFT`, if it has one.
     pub pause_hook_minutes: Option<i32>,
-    pub tagged: bool,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What `ecs-canary enroll` would change.
@@ -186,12 +253,33 @@ pub struct EnrolmentPlan {
     /// Add a PAUSE hook at `PRE_PRODUCTION_TRAFFIC_SHIFT` with this timeout
     /// (minutes), or make the existing one's this long.
     pub hook_minutes: Option<i32>,
+    /// The setting tags to set (those whose value changes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
 }
 
 impl EnrolmentPlan {
-    /// Nothing to change: the service is enrolled.
+    /// Nothing to change: the service is enrolled as asked.
     pub fn is_done(&self) -> bool {
-        !self.tag && self.hook_minutes.is_none()
+        !self.tag && self.hook_minutes.is_none() && self.settings.is_empty()
+    }
+}
+
+/// Why a service cannot be enrolled as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EnrolmentError {
+    #[error(transparent)]
+    Refused(#[from] NativeRefusal),
+    #[error(transparent)]
+    Setting(#[from] SettingInvalid),
+}
+
+impl ErrorName for EnrolmentError {
+    fn error_kind(&self) -> ErrorKind {
+        match self {
+            EnrolmentError::Refused(refusal) => refusal.error_kind(),
+            EnrolmentError::Setting(invalid) => invalid.error_kind(),
+        }
     }
 }
 
@@ -202,16 +290,20 @@ pub fn hook_minutes_for(approval_timeout: u64) -> i32 {
     i32::try_from(seconds.div_ceil(60)).unwrap_or(i32::MAX)
 }
 
-/// What enrolling `reading`'s service takes, for approvals of up to
-/// `approval_timeout` seconds; `StrategyUnreadable` for a service whose
-/// deployments ecs-canary cannot gate this way.
+/// What enrolling `reading`'s service takes with the setting tags `wanted`
+/// (beside those it has): the tag, a pause hook that outlasts its approval
+/// timeout, the settings that change. `StrategyUnreadable` for a service
+/// whose deployments ecs-canary cannot gate this way, `InvalidField` for a
+/// setting that is not one.
 pub fn enrolment_plan(
     reading: &EnrolmentReading,
-    approval_timeout: u64,
-) -> Result<EnrolmentPlan, NativeRefusal> {
-    let refuse = |why: String| NativeRefusal::StrategyUnreadable {
-        deployment: reading.service_arn.clone(),
-        why,
+    wanted: &BTreeMap<String, String>,
+) -> Result<EnrolmentPlan, EnrolmentError> {
+    let refuse = |why: String| {
+        EnrolmentError::Refused(NativeRefusal::StrategyUnreadable {
+            deployment: reading.service_arn.clone(),
+            why,
+        })
     };
     if reading.controller != "ECS" {
         return Err(refuse(format!(
@@ -220,21 +312,34 @@ pub fn enrolment_plan(
         )));
     }
     match reading.strategy.as_deref() {
-        Some("LINEAR" | "CANARY") => {}
+        Some("LINEAR" | "CANARY" | "BLUE_GREEN") => {}
         other => {
             return Err(refuse(format!(
-                "its strategy is {}, which has no steps to gate: set LINEAR or CANARY",
+                "its strategy is {}, which has no traffic shift to gate: set LINEAR, CANARY or BLUE_GREEN",
                 other.unwrap_or("ROLLING")
             )))
         }
     }
-    let wanted = hook_minutes_for(approval_timeout);
+    let mut tags = reading.tags.clone();
+    tags.extend(wanted.clone());
+    let settings = NativeSettings::from_tags(&tags)?;
+    let hook = hook_minutes_for(
+        settings
+            .approval_timeout_seconds
+            .unwrap_or(crate::DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+    );
+    let changed = wanted
+        .iter()
+        .filter(|(tag, value)| reading.tags.get(*tag) != Some(*value))
+        .map(|(tag, value)| (tag.clone(), value.clone()))
+        .collect();
     Ok(EnrolmentPlan {
         service_arn: reading.service_arn.clone(),
-        tag: !reading.tagged,
+        tag: !enrolled(&reading.tags),
+        settings: changed,
         hook_minutes: match reading.pause_hook_minutes {
-            Some(minutes) if minutes >= wanted => None,
-            _ => Some(wanted),
+            Some(minutes) if minutes >= hook => None,
+            _ => Some(hook),
         },
     })
 }
@@ -247,7 +352,7 @@ pub struct NativePause {
     pub service: String,
     pub service_deployment: String,
     pub hook_id: String,
-    /// `LINEAR` or `CANARY`.
+    /// `LINEAR`, `CANARY` or `BLUE_GREEN`.
     pub strategy: String,
     /// See [`native_plan`].
     pub plan: Vec<u8>,
@@ -266,10 +371,17 @@ pub struct NativePause {
     /// The gate's Step Functions execution (set once it runs).
     #[serde(default)]
     pub execution: String,
-    /// The CloudWatch alarms that guard it (the service's tag
-    /// [`ALARMS_TAG`]): one in ALARM rolls the deployment back.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alarms: Vec<String>,
+    /// When ECS started the deployment (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    /// Which target group serves the new revision, when known: the
+    /// numbers people are shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<NativeRoutes>,
+    /// The service's own settings (its tags): among them the CloudWatch
+    /// alarms that guard it (one in ALARM rolls the deployment back).
+    #[serde(default)]
+    pub settings: NativeSettings,
 }
 
 fn short_name(arn: &str) -> &str {
@@ -278,13 +390,17 @@ fn short_name(arn: &str) -> &str {
 
 impl NativePause {
     /// The pause `hook` (or, without one, the one hook awaiting action) of
-    /// `deployment`, gated with `approval_timeout` at `now`.
+    /// `deployment`, gated under the service's `settings` (the approval
+    /// timeout: theirs, or a day) at `now`.
     pub fn read(
         deployment: &ServiceDeploymentReading,
         hook: Option<&str>,
-        approval_timeout: u64,
+        settings: &NativeSettings,
         now: u64,
     ) -> Result<NativePause, NativeRefusal> {
+        let approval_timeout = settings
+            .approval_timeout_seconds
+            .unwrap_or(crate::DEFAULT_APPROVAL_TIMEOUT_SECONDS);
         if deployment.status != "IN_PROGRESS" {
             return Err(NativeRefusal::NotInProgress {
                 deployment: deployment.arn.clone(),
@@ -352,7 +468,9 @@ impl NativePause {
             hook_expires_at: awaiting.expires_at,
             approval_timeout_seconds: approval_timeout.min(left.saturating_sub(margin)),
             execution: String::new(),
-            alarms: Vec::new(),
+            started_at: deployment.started_at,
+            routes: None,
+            settings: settings.clone(),
         })
     }
 
@@ -385,6 +503,45 @@ impl NativePause {
     /// The share an approval moves to; `None`: all of it (ECS finishes).
     pub fn next_percent(&self) -> Option<u8> {
         self.plan.get(self.step).copied()
+    }
+
+    /// What to read from CloudWatch: the rollout so far, from ECS's start
+    /// until `until`; `None` when the target groups are not known.
+    pub fn traffic_query(&self, until: u64) -> Option<TrafficQuery> {
+        let routes = self.routes.as_ref()?;
+        let since = self.started_at?;
+        TrafficQuery::new(
+            &routes.rule,
+            &routes.candidate_group,
+            &routes.stable_group,
+            since,
+            until.max(since),
+        )
+    }
+
+    /// Why the first pause has no numbers.
+    pub const NO_TRAFFIC_YET: Option<&'static str> =
+        Some("the new revision has served no production traffic yet");
+
+    /// Why this pause has no numbers to show, if it has none.
+    pub fn without_numbers(&self) -> Option<&'static str> {
+        if self.step == 1 {
+            NativePause::NO_TRAFFIC_YET
+        } else if self.routes.is_none() {
+            Some("the production rule does not tell which target group serves the new revision")
+        } else if self.started_at.is_none() {
+            Some("ECS does not say when the deployment started")
+        } else {
+            None
+        }
+    }
+
+    /// What the numbers of the rollout so far are called.
+    pub fn window_label(&self, minutes: u64) -> String {
+        format!(
+            "the rollout so far ({minutes} min; the new revision now at {} %)",
+            self.current_percent()
+        )
     }
 
     /// "step 2 of 4".
@@ -453,6 +610,38 @@ impl NativePause {
         }
     }
 
+    /// What the channels are told when ecs-canary rolled the deployment
+    /// back without a person's reject (`error`: why, by name).
+    pub fn rolled_back_notice(&self, error: &str, cause: &str) -> Notice {
+        let what = match ErrorKind::parse(error) {
+            _ if error == "States.Timeout" => "nobody decided in time",
+            Some(ErrorKind::AlarmTriggered) => "a guarding alarm fired",
+            Some(ErrorKind::AnalysisFailed) => "the automatic analysis failed",
+            Some(ErrorKind::HookExpiring) => "the pause hook expired too soon to ask anyone",
+            Some(ErrorKind::InvalidField) => "the service's settings cannot be read",
+            _ => "the gate could not go on",
+        };
+        Notice {
+            subject: format!("{}: {what} - ECS rolls the deployment back", self.service)
+                .chars()
+                .take(100)
+                .collect(),
+            text: format!(
+                "The ECS {} deployment of {} (cluster {}) was told to roll back at {}: {what}.\n\n\
+                 Why:       {error}: {cause}\n\
+                 Release:   {}\n\
+                 Traffic:   ECS puts production traffic back on the current revision.\n\n\
+                 The pause's approval links are void. Service deployment: {}\n",
+                self.strategy,
+                self.service,
+                self.cluster,
+                self.label(),
+                self.release,
+                self.service_deployment
+            ),
+        }
+    }
+
     /// The name of the gate's execution: one per pause (a repeated hook
     /// event finds it again), within Step Functions' 80 characters of
     /// `[A-Za-z0-9_-]`.
@@ -475,6 +664,7 @@ impl NativePause {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::APPROVAL_TIMEOUT_TAG;
     use proptest::prelude::*;
 
     fn reading(weight: f64, status: &str) -> ServiceDeploymentReading {
@@ -503,12 +693,60 @@ mod tests {
                 expires_at: Some(10_000),
                 timeout_action: Some("ROLLBACK".into()),
             }],
+            started_at: Some(900),
+            production: None,
         }
+    }
+
+    /// The pause under settings that give it `timeout` seconds.
+    fn read_with(
+        deployment: &ServiceDeploymentReading,
+        hook: Option<&str>,
+        timeout: u64,
+        now: u64,
+    ) -> Result<NativePause, NativeRefusal> {
+        let settings = NativeSettings {
+            approval_timeout_seconds: Some(timeout),
+            ..NativeSettings::default()
+        };
+        NativePause::read(deployment, hook, &settings, now)
+    }
+
+    #[test]
+    fn the_new_revisions_target_group_is_the_one_with_its_share() {
+        let production = ProductionRoutes {
+            rule: "rule/prod".into(),
+            primary_group: "tg/blue".into(),
+            alternate_group: "tg/green".into(),
+        };
+        let weights = |blue: i64, green: i64| {
+            vec![
+                ("tg/blue".to_string(), blue),
+                ("tg/green".to_string(), green),
+            ]
+        };
+        let at_25 = NativeRoutes::read(&production, &weights(75, 25), 25).expect("told");
+        assert_eq!(
+            (at_25.candidate_group.as_str(), at_25.stable_group.as_str()),
+            ("tg/green", "tg/blue")
+        );
+        // The next deployment starts from green: blue gets the new revision.
+        let back = NativeRoutes::read(&production, &weights(0, 100), 0).expect("told");
+        assert_eq!(back.candidate_group, "tg/blue");
+        // Weights in other units than percent.
+        assert_eq!(
+            NativeRoutes::read(&production, &weights(3, 1), 25).map(|r| r.candidate_group),
+            Some("tg/green".to_string())
+        );
+        // Half and half, a share that is no step, no weights: not told.
+        assert_eq!(NativeRoutes::read(&production, &weights(50, 50), 50), None);
+        assert_eq!(NativeRoutes::read(&production, &weights(60, 40), 25), None);
+        assert_eq!(NativeRoutes::read(&production, &[], 0), None);
     }
 
     #[test]
     fn a_linear_pause_is_the_step_its_production_weight_says() {
-        let pause = NativePause::read(
+        let pause = read_with(
             &reading(25.0, "IN_PROGRESS"),
             Some("ecs-pause-1"),
             600,
@@ -533,8 +771,7 @@ mod tests {
             facts.on_approve()
         );
         assert!(facts.on_reject().contains("current revision"));
-        let last =
-            NativePause::read(&reading(75.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
+        let last = read_with(&reading(75.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
         assert_eq!(
             last.next_percent(),
             None,
@@ -546,54 +783,38 @@ mod tests {
     #[test]
     fn the_approval_ends_before_the_hooks_own_timeout() {
         // 9 000 s left: the margin is the most (60 s); the timeout is the shorter.
-        let pause =
-            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 86_400, 1_000).expect("a pause");
+        let pause = read_with(&reading(0.0, "IN_PROGRESS"), None, 86_400, 1_000).expect("a pause");
         assert_eq!(pause.approval_timeout_seconds, 9_000 - 60);
-        let pause =
-            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
+        let pause = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
         assert_eq!(pause.approval_timeout_seconds, 600);
         // 30 s left: a tenth of it, at least 5 s, is kept.
-        let pause =
-            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 9_970).expect("a pause");
+        let pause = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_970).expect("a pause");
         assert_eq!(pause.approval_timeout_seconds, 25);
         assert!(pause.time_to_ask());
-        let late =
-            NativePause::read(&reading(0.0, "IN_PROGRESS"), None, 600, 9_998).expect("a pause");
+        let late = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_998).expect("a pause");
         assert!(!late.time_to_ask(), "{late:?}");
     }
 
     #[test]
     fn what_cannot_be_gated_is_refused_by_name() {
-        let not_running = NativePause::read(&reading(0.0, "SUCCESSFUL"), None, 600, 0).unwrap_err();
+        let not_running = read_with(&reading(0.0, "SUCCESSFUL"), None, 600, 0).unwrap_err();
         assert_eq!(not_running.error_type(), "DeploymentNotInProgress");
-        let unknown =
-            NativePause::read(&reading(0.0, "IN_PROGRESS"), Some("other"), 600, 0).unwrap_err();
+        let unknown = read_with(&reading(0.0, "IN_PROGRESS"), Some("other"), 600, 0).unwrap_err();
         assert_eq!(unknown.error_type(), "UnknownHook");
         let mut rolling = reading(0.0, "IN_PROGRESS");
         rolling.strategy = Some("ROLLING".into());
         assert_eq!(
-            NativePause::read(&rolling, None, 600, 0)
-                .unwrap_err()
-                .error_type(),
+            read_with(&rolling, None, 600, 0).unwrap_err().error_type(),
             "StrategyUnreadable"
         );
-        let odd = NativePause::read(&reading(33.0, "IN_PROGRESS"), None, 600, 0).unwrap_err();
+        let odd = read_with(&reading(33.0, "IN_PROGRESS"), None, 600, 0).unwrap_err();
         assert_eq!(odd.error_type(), "StrategyUnreadable");
         let mut answered = reading(0.0, "IN_PROGRESS");
         answered.hooks[0].status = "SUCCEEDED".into();
         assert_eq!(
-            NativePause::read(&answered, None, 600, 0)
-                .unwrap_err()
-                .error_type(),
+            read_with(&answered, None, 600, 0).unwrap_err().error_type(),
             "UnknownHook"
         );
-    }
-
-    #[test]
-    fn guarding_alarms_are_the_tags_names() {
-        let tags = BTreeMap::from([(ALARMS_TAG.to_string(), " web-5xx  web-p99 ".to_string())]);
-        assert_eq!(guarding_alarms(&tags), vec!["web-5xx", "web-p99"]);
-        assert!(guarding_alarms(&BTreeMap::new()).is_empty());
     }
 
     #[test]
@@ -610,26 +831,48 @@ mod tests {
             controller: "ECS".into(),
             strategy: Some("LINEAR".into()),
             pause_hook_minutes: None,
-            tagged: false,
+            tags: BTreeMap::new(),
         };
-        let plan = enrolment_plan(&reading, 86_400).expect("a plan");
+        let none = BTreeMap::new();
+        let plan = enrolment_plan(&reading, &none).expect("a plan");
         assert!(plan.tag);
         // 24 h and two margins, in whole minutes: longer than the approval.
         assert_eq!(plan.hook_minutes, Some(1_442));
         assert!(i64::from(hook_minutes_for(86_400)) * 60 > 86_400);
         let enrolled = EnrolmentReading {
             pause_hook_minutes: Some(1_500),
-            tagged: true,
+            tags: BTreeMap::from([(GATE_TAG.to_string(), "true".to_string())]),
             ..reading.clone()
         };
-        assert!(enrolment_plan(&enrolled, 86_400).expect("a plan").is_done());
+        assert!(enrolment_plan(&enrolled, &none).expect("a plan").is_done());
         let short = EnrolmentReading {
             pause_hook_minutes: Some(60),
             ..enrolled.clone()
         };
         assert_eq!(
-            enrolment_plan(&short, 86_400).expect("a plan").hook_minutes,
+            enrolment_plan(&short, &none).expect("a plan").hook_minutes,
             Some(1_442)
+        );
+        // Its own settings: only what changes is set; the hook outlasts
+        // the approval timeout asked for; a value that is no setting is refused.
+        let wanted = BTreeMap::from([
+            (APPROVAL_TIMEOUT_TAG.to_string(), "172800".to_string()),
+            (crate::ALARMS_TAG.to_string(), "web-5xx".to_string()),
+        ]);
+        let mut has_alarm = enrolled.clone();
+        has_alarm
+            .tags
+            .insert(crate::ALARMS_TAG.into(), "web-5xx".into());
+        let plan = enrolment_plan(&has_alarm, &wanted).expect("a plan");
+        assert_eq!(
+            plan.settings.keys().collect::<Vec<_>>(),
+            vec![APPROVAL_TIMEOUT_TAG]
+        );
+        assert_eq!(plan.hook_minutes, Some(hook_minutes_for(172_800)));
+        let bad = BTreeMap::from([(APPROVAL_TIMEOUT_TAG.to_string(), "2d".to_string())]);
+        assert_eq!(
+            enrolment_plan(&enrolled, &bad).unwrap_err().error_type(),
+            "InvalidField"
         );
         for (controller, strategy) in [
             ("EXTERNAL", Some("LINEAR")),
@@ -642,7 +885,7 @@ mod tests {
                     strategy: strategy.map(str::to_string),
                     ..reading.clone()
                 },
-                86_400,
+                &none,
             )
             .unwrap_err();
             assert_eq!(refused.error_type(), "StrategyUnreadable");
@@ -653,7 +896,8 @@ mod tests {
     fn canary_plans_and_execution_names() {
         assert_eq!(native_plan("CANARY", None, Some(10.0)), Ok(vec![0, 10]));
         assert!(native_plan("CANARY", None, None).is_err());
-        assert!(native_plan("BLUE_GREEN", None, None).is_err());
+        assert_eq!(native_plan("BLUE_GREEN", None, None), Ok(vec![0]));
+        assert!(native_plan("ROLLING", None, None).is_err());
         assert!(native_plan("LINEAR", Some(0.0), None).is_err());
         let name = NativePause::execution_name(&format!("ecs-pause-{}", "x/".repeat(60)));
         assert!(name.len() <= 80 && name.starts_with("gate-"), "{name}");
@@ -673,7 +917,7 @@ mod tests {
             for (index, percent) in plan.iter().enumerate() {
                 let mut at = reading(f64::from(*percent), "IN_PROGRESS");
                 at.linear_step_percent = Some(step);
-                let pause = NativePause::read(&at, None, 600, 0).expect("a pause");
+                let pause = read_with(&at, None, 600, 0).expect("a pause");
                 prop_assert_eq!(pause.step, index + 1);
                 prop_assert_eq!(pause.current_percent(), *percent);
             }
@@ -685,7 +929,7 @@ mod tests {
         fn the_gate_decides_before_the_hook_times_out(timeout in 1u64..1_000_000, left in 0u64..1_000_000) {
             let mut at = reading(0.0, "IN_PROGRESS");
             at.hooks[0].expires_at = Some(1_000 + left);
-            let pause = NativePause::read(&at, None, timeout, 1_000).expect("a pause");
+            let pause = read_with(&at, None, timeout, 1_000).expect("a pause");
             prop_assert!(pause.approval_timeout_seconds <= timeout);
             prop_assert!(pause.approval_timeout_seconds < left.max(1));
         }

@@ -7,7 +7,8 @@ Modelled here, after the AWS documentation:
 
 * Amazon ECS Developer Guide, "Amazon ECS linear deployments" and "canary
   deployments": an UpdateService that changes the task definition of a service
-  with ``deploymentController`` ``ECS`` and strategy ``LINEAR`` or ``CANARY``
+  with ``deploymentController`` ``ECS`` and strategy ``LINEAR``, ``CANARY`` (or
+  ``BLUE_GREEN``, below)
   starts a *service deployment* from the current *service revision* (source) to
   a new one (target); production traffic moves to the target in steps of
   ``stepPercent`` (linear) or ``canaryPercent`` then the rest (canary) on the
@@ -15,6 +16,9 @@ Modelled here, after the AWS documentation:
   group and its ``alternateTargetGroupArn``; each step bakes
   ``stepBakeTimeInMinutes`` / ``canaryBakeTimeInMinutes``, the whole
   ``bakeTimeInMinutes`` after the last, then the deployment is SUCCESSFUL.
+* "Amazon ECS blue/green deployments": strategy ``BLUE_GREEN`` moves all
+  production traffic to the target at once (one shift, one
+  ``PRE_PRODUCTION_TRAFFIC_SHIFT`` stage), then bakes ``bakeTimeInMinutes``.
 * "Pause hooks for Amazon ECS service deployments": a ``PAUSE`` hook at
   ``PRE_PRODUCTION_TRAFFIC_SHIFT`` (which runs before every linear and canary
   step) gets a new ``hookId``, shows ``AWAITING_ACTION`` with ``expiresAt`` and
@@ -189,6 +193,8 @@ class Deployment:
 
     def _plan(self) -> list[int]:
         strategy = self.configuration.get("strategy")
+        if strategy == "BLUE_GREEN":
+            return [100]
         if strategy == "LINEAR":
             step = float((self.configuration.get("linearConfiguration") or {}).get("stepPercent", 10.0))
             weights, weight = [], 0.0
@@ -201,6 +207,8 @@ class Deployment:
 
     def _step_bake_minutes(self) -> float:
         strategy = self.configuration.get("strategy")
+        if strategy == "BLUE_GREEN":
+            return 0.0
         if strategy == "LINEAR":
             return float((self.configuration.get("linearConfiguration") or {}).get("stepBakeTimeInMinutes", 0))
         return float((self.configuration.get("canaryConfiguration") or {}).get("canaryBakeTimeInMinutes", 0))
@@ -372,7 +380,7 @@ _revisions: dict[str, Revision] = {}
 
 def _native(service: Any) -> bool:
     configuration = getattr(service, "deployment_configuration", None) or {}
-    return (service.deployment_controller or {}).get("type", "ECS") == "ECS" and configuration.get("strategy") in ("LINEAR", "CANARY")
+    return (service.deployment_controller or {}).get("type", "ECS") == "ECS" and configuration.get("strategy") in ("LINEAR", "CANARY", "BLUE_GREEN")
 
 
 def _current_revision(service: Any) -> Revision:

@@ -702,7 +702,7 @@ def test_the_launcher_serves_aws_iam_function_urls_to_signed_callers_only(monkey
         server.shutdown()
 
 
-def native_service(hook_minutes: int = 60, action: str = "ROLLBACK") -> dict:
+def native_service(hook_minutes: int = 60, action: str = "ROLLBACK", strategy: str = "LINEAR") -> dict:
     """A load balancer with a production rule on two target groups, and a
     service with ECS's own linear rollout (25 % steps) and a pause hook before
     each step."""
@@ -728,7 +728,7 @@ def native_service(hook_minutes: int = 60, action: str = "ROLLBACK") -> dict:
         loadBalancers=[{"targetGroupArn": groups[0], "containerName": "web", "containerPort": 80,
                         "advancedConfiguration": {"alternateTargetGroupArn": groups[1], "productionListenerRule": rule,
                                                   "roleArn": "arn:aws:iam::123456789012:role/ecs"}}],
-        deploymentConfiguration={"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 0},
+        deploymentConfiguration={"strategy": strategy, "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 0},
                                  "bakeTimeInMinutes": 0,
                                  "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
                                                      "timeoutConfiguration": {"timeoutInMinutes": hook_minutes, "action": action}}]},
@@ -823,3 +823,24 @@ def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(ba
     assert production_weights(native) == [100, 0]
     with pytest.raises(ecs_client.exceptions.ClientError):
         ecs_client.continue_service_deployment(serviceDeploymentArn=arn + "x", hookId="h", action="CONTINUE")
+
+
+def test_native_blue_green_shifts_everything_at_once_after_its_one_pause(bad_day):
+    """native_deployments: BLUE_GREEN, one production shift of all traffic."""
+    bad_day.configure({"nativeMinuteSeconds": 0.05})
+    native = native_service(strategy="BLUE_GREEN")
+    ecs_client = client("ecs")
+    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
+    arn = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"][0]["serviceDeploymentArn"]
+    hook = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
+    assert production_weights(native) == [100, 0]
+    ecs_client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook, action="CONTINUE")
+    deadline = time.time() + 10
+    status = None
+    while time.time() < deadline:
+        status = ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"]
+        if status == "SUCCESSFUL":
+            break
+        time.sleep(0.05)
+    assert status == "SUCCESSFUL"
+    assert production_weights(native) == [0, 100]

@@ -161,16 +161,16 @@ pub async fn settle_decision(
     }
 }
 
-/// The approval policy that applies to a deployment: its own held to the
-/// stack's (the floor: it may only narrow it); `Err` with the reason when
-/// there is none to apply (a malformed default, or an own policy below the
-/// floor: everyone is refused, it fails closed).
+/// The approval policy that applies to a deployment or a pause: its own
+/// (`own`) held to the stack's (the floor: it may only narrow it); `Err`
+/// with the reason when there is none to apply (a malformed default, or an
+/// own policy below the floor: everyone is refused, it fails closed).
 pub fn deployment_policy(
     context: &Context,
-    deployment: Option<&Deployment>,
+    own: Option<&ApprovalPolicy>,
 ) -> Result<ApprovalPolicy, String> {
     let floor = context.settings.default_policy()?;
-    match deployment.and_then(|d| d.request.approval_policy.as_ref()) {
+    match own {
         Some(own) => own.within(&floor).map_err(|below| below.to_string()),
         None => Ok(floor),
     }
@@ -185,7 +185,7 @@ fn policy_allows(
     decision: Decision,
 ) -> Result<(), String> {
     let deployment = record.deployment.as_ref();
-    let policy = deployment_policy(context, deployment)?;
+    let policy = deployment_policy(context, record.own_policy())?;
     let initiator = deployment.and_then(|d| d.request.started_by.as_deref());
     policy
         .check(approver, decision == Decision::Approve, initiator)

@@ -5,7 +5,7 @@
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    check_alarms, evidence_chart, AnalysisError, Deployment, ErrorName, PageEvidence,
+    check_alarms, evidence_chart, AnalysisError, Deployment, ErrorName, NativePause, PageEvidence,
     WindowEvidence,
 };
 
@@ -135,5 +135,92 @@ pub async fn check_analysis(
             Ok(())
         }
         None => Ok(()),
+    }
+}
+
+/// The numbers of a pause's rollout so far, read now, or why there are none.
+async fn pause_window(context: &Context, pause: &NativePause) -> Result<WindowEvidence, String> {
+    if let Some(why) = pause.without_numbers() {
+        return Err(why.to_string());
+    }
+    let query = pause
+        .traffic_query(context.now())
+        .ok_or("the load balancer's metrics cannot be named from its ARNs")?;
+    context
+        .ports
+        .metrics
+        .window(&query)
+        .await
+        .map_err(unavailable)
+}
+
+fn window_minutes(window: &WindowEvidence) -> u64 {
+    (window.until - window.since) / 60
+}
+
+/// The line the email and the Slack message carry for a pause.
+pub async fn pause_request_evidence(context: &Context, pause: &NativePause) -> String {
+    match pause_window(context, pause).await {
+        Ok(window) => format!(
+            "{}: {}",
+            pause.window_label(window_minutes(&window)),
+            window.verdict(&pause.settings.analysis_limits())
+        ),
+        Err(why) => format!("no numbers yet: {why}"),
+    }
+}
+
+/// Everything the page shows for a pause, read now.
+pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> PageEvidence {
+    let now = context.now();
+    let mut windows = Vec::new();
+    if pause.without_numbers() != NativePause::NO_TRAFFIC_YET {
+        let window = pause_window(context, pause).await;
+        let minutes = window.as_ref().map(window_minutes).unwrap_or_default();
+        windows.push((pause.window_label(minutes), window));
+    }
+    let alarms = context
+        .ports
+        .alarms
+        .read(&pause.settings.alarms)
+        .await
+        .map_err(unavailable);
+    let chart = match (pause.traffic_query(now), pause.without_numbers()) {
+        (Some(query), _) => context
+            .ports
+            .metrics
+            .timeline(&query)
+            .await
+            .map(|timeline| evidence_chart(&timeline, &[], query.since, now))
+            .map_err(unavailable),
+        (None, why) => Err(why
+            .unwrap_or("the load balancer's metrics cannot be named from its ARNs")
+            .to_string()),
+    };
+    PageEvidence {
+        windows,
+        limits: pause.settings.analysis_limits(),
+        alarms,
+        chart,
+    }
+}
+
+/// The automatic analysis before ECS is told to continue: `AnalysisFailed`
+/// when the service has a threshold and the rollout's numbers so far are
+/// over it. Numbers that cannot be read let traffic move on (logged).
+pub async fn check_pause_analysis(
+    context: &Context,
+    pause: &NativePause,
+) -> Result<(), AnalysisError> {
+    let limits = pause.settings.analysis_limits();
+    if limits.max_error_rate_increase.is_none() {
+        return Ok(());
+    }
+    match pause_window(context, pause).await {
+        Ok(window) => window.analyse(&limits),
+        Err(why) => {
+            tracing::info!(service = %pause.service, %why, "no numbers for the analysis; traffic moves on");
+            Ok(())
+        }
     }
 }

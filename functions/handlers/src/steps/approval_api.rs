@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use crate::actions::decision::{decide_link, DecisionOutcome};
-use crate::actions::evidence::page_evidence;
+use crate::actions::evidence::{page_evidence, pause_page_evidence};
 use crate::Context;
 
 /// How long the Slack message update may take (Slack waits 3 s in all).
@@ -84,9 +84,10 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
         ));
     }
     // The form posts back to this very URL.
-    let evidence = match &record.deployment {
-        Some(deployment) => Some(page_evidence(context, deployment).await),
-        None => None,
+    let evidence = match (&record.deployment, &record.native) {
+        (Some(deployment), _) => Some(page_evidence(context, deployment).await),
+        (None, Some(pause)) => Some(pause_page_evidence(context, pause).await),
+        (None, None) => None,
     };
     Ok(html(
         200,

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use ecs_canary_aws::{AwsError, LockGuard, StartOutcome};
 use ecs_canary_core::{
-    enrolled, execution_arn, guarding_alarms, lock_key, ErrorKind, ErrorName, HistoryEvent,
-    HookAction, NativePause, NativeRefusal, DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    enrolled, execution_arn, lock_key, ErrorKind, ErrorName, HistoryEvent, HookAction, NativePause,
+    NativeRefusal, NativeRoutes, NativeSettings, ProductionRoutes, SettingInvalid,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::actions::evidence::check_guarding_alarms;
+use crate::actions::evidence::{check_guarding_alarms, check_pause_analysis};
 use crate::actions::native::{close_ended, ended, recorded_pauses};
 use crate::actions::notify::send_notice;
 use crate::events::{error_and_cause, parse};
@@ -95,11 +95,21 @@ async fn left_alone(
     Ok(json!({"ignored": refusal.error_type()}))
 }
 
+/// A pause as it stands now.
+struct PauseNow {
+    pause: NativePause,
+    /// The service's load balancer, if ECS shifts traffic on one.
+    production: Option<ProductionRoutes>,
+    /// A tag of the service's that is no setting (the pause is read with
+    /// the stack's defaults; the gate asks nobody and rolls back).
+    invalid: Option<SettingInvalid>,
+}
+
 /// The pause as it stands, or why the gate may not take it.
 async fn pause_now(
     context: &Context,
     pause: &PauseRef,
-) -> Result<Result<NativePause, NativeRefusal>, FunctionError> {
+) -> Result<Result<PauseNow, NativeRefusal>, FunctionError> {
     let Some(found) = context
         .ports
         .native
@@ -117,16 +127,50 @@ async fn pause_now(
             service: found.service_arn.clone(),
         }));
     }
-    Ok(NativePause::read(
-        &found,
-        Some(&pause.hook_id),
-        DEFAULT_APPROVAL_TIMEOUT_SECONDS,
-        context.now(),
+    let (settings, invalid) = match NativeSettings::from_tags(&tags) {
+        Ok(settings) => (settings, None),
+        Err(invalid) => (NativeSettings::default(), Some(invalid)),
+    };
+    Ok(
+        NativePause::read(&found, Some(&pause.hook_id), &settings, context.now()).map(|read| {
+            PauseNow {
+                pause: read,
+                production: found.production.clone(),
+                invalid,
+            }
+        }),
     )
-    .map(|mut read| {
-        read.alarms = guarding_alarms(&tags);
-        read
-    }))
+}
+
+/// Which target group serves the new revision: told by the production
+/// rule's weights, or (half and half) by an earlier pause of the same
+/// deployment. Numbers never block a decision: a rule that cannot be read
+/// leaves it unknown.
+async fn routes_of(
+    context: &Context,
+    pause: &NativePause,
+    production: &ProductionRoutes,
+) -> Option<NativeRoutes> {
+    let weights: Vec<(String, i64)> = match context.ports.rules.rule(&production.rule).await {
+        Ok(rule) => rule
+            .forward_targets()
+            .into_iter()
+            .map(|t| (t.target_group_arn, t.weight))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "the production rule could not be read: no numbers for this pause");
+            return None;
+        }
+    };
+    if let Some(routes) = NativeRoutes::read(production, &weights, pause.current_percent()) {
+        return Some(routes);
+    }
+    recorded_pauses(context, &pause.lock_key())
+        .await
+        .ok()?
+        .into_iter()
+        .filter(|earlier| earlier.service_deployment == pause.service_deployment)
+        .find_map(|earlier| earlier.routes)
 }
 
 /// `HOOK_AWAITING_ACTION`: one gate execution per pause, named after the
@@ -187,8 +231,15 @@ async fn on_hook(context: &Context, event: &Value) -> Result<Value, FunctionErro
 /// guarding alarm is in ALARM already (`AlarmTriggered`) or the hook
 /// expires too soon (`HookExpiring`): the gate rolls back.
 async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionError> {
-    let mut pause = pause_now(context, &event.read).await??;
+    let PauseNow {
+        mut pause,
+        production,
+        invalid,
+    } = pause_now(context, &event.read).await??;
     pause.execution = event.execution.clone();
+    if let Some(production) = &production {
+        pause.routes = routes_of(context, &pause, production).await;
+    }
     let now = context.now();
     context
         .ports
@@ -199,13 +250,16 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
             now,
             pause.lock_expiry(now),
             &LockGuard {
-                alarms: pause.alarms.clone(),
+                alarms: pause.settings.alarms.clone(),
                 steps: pause.plan.len(),
                 stack: None,
             },
         )
         .await?;
-    let failure = match check_guarding_alarms(context, &pause.alarms).await {
+    let failure = match check_guarding_alarms(context, &pause.settings.alarms).await {
+        _ if invalid.is_some() => invalid
+            .as_ref()
+            .map(|invalid| (invalid.error_type().to_string(), invalid.to_string())),
         Err(fired) => Some((fired.error_type().to_string(), fired.to_string())),
         Ok(()) if !pause.time_to_ask() => Some((
             ErrorKind::HookExpiring.as_str().to_string(),
@@ -239,7 +293,15 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
 
 /// The gate's answer to ECS. A hook that no longer waits (the deployment
 /// ended, someone answered it elsewhere) is recorded, nothing else.
-async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, FunctionError> {
+async fn answer(context: &Context, mut event: AnswerEvent) -> Result<Value, FunctionError> {
+    // An approval lets traffic move on only if the automatic analysis (the
+    // service's threshold, if it has one) passes.
+    if event.answer == HookAction::Continue {
+        if let Err(failed) = check_pause_analysis(context, &event.pause).await {
+            event.answer = HookAction::Rollback;
+            event.failure = json!({"Error": failed.error_type(), "Cause": failed.to_string()});
+        }
+    }
     let pause = &event.pause;
     let (error, cause) = error_and_cause(&event.failure);
     let outcome = match context
@@ -269,6 +331,13 @@ async fn answer(context: &Context, event: AnswerEvent) -> Result<Value, Function
         ),
     };
     tracing::info!(service = %pause.service, action = event.answer.as_str(), outcome, "pause answered");
+    // A person who rejected knows; anything else that rolled back is told.
+    if outcome == "answered"
+        && event.answer == HookAction::Rollback
+        && error != ErrorKind::Rejected.as_str()
+    {
+        send_notice(context, &pause.rolled_back_notice(&error, &cause)).await;
+    }
     // The gate is done with the service.
     if let Err(error) = context
         .ports

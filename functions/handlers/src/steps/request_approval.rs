@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ecs_canary_aws::ApprovalRecord;
+use ecs_canary_aws::{own_policy, ApprovalRecord};
 use ecs_canary_core::{
     ApprovalFacts, ApprovalId, ApprovalStatus, Channel, Deployment, Gate, HistoryEvent,
     NativePause, Notice,
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::actions::decision::deployment_policy;
-use crate::actions::evidence::request_evidence;
+use crate::actions::evidence::{pause_request_evidence, request_evidence};
 use crate::actions::notify::{approval_facts, deliver, send_notice};
 use crate::events::{error_and_cause, parse};
 use crate::{Context, FunctionError};
@@ -156,10 +156,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         let mut facts = pause.facts(Some(
             "an ECS service deployment (UpdateService; ECS does not say by whom)".into(),
         ));
-        facts.evidence = Some(
-            "not read for ECS's own deployments yet: see the service's target groups in CloudWatch"
-                .into(),
-        );
+        facts.evidence = Some(pause_request_evidence(&context, &pause).await);
         return ask(
             &context,
             Ask {
@@ -228,7 +225,7 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
         .claim_step(&execution, step, &id.key(), expires_at)
         .await?;
     // Slack carries the link only where a link may decide.
-    let links_decide = deployment_policy(context, deployment.as_ref())
+    let links_decide = deployment_policy(context, own_policy(deployment.as_ref(), native.as_ref()))
         .is_ok_and(|policy| policy.allows_channel(Channel::Email));
     let record = ApprovalRecord {
         key: id.key(),

@@ -2295,10 +2295,15 @@ const NATIVE_SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/c/nativ
 const NATIVE_DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/native/d1";
 const GATES: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ecs-canary-gate";
 
-/// A LINEAR 25 % deployment paused before its second step (25 % now).
+/// A LINEAR 25 % deployment paused before its second step (25 % now):
+/// started 10 minutes ago, its production rule (`RULE`) sends 25 % to the
+/// new revision's target group (`GREEN`, the service's alternate).
 fn paused(fake: &FakeAws, enrolled: bool) {
-    use ecs_canary_core::{HookReading, RevisionReading, ServiceDeploymentReading, GATE_TAG};
+    use ecs_canary_core::{
+        HookReading, ProductionRoutes, RevisionReading, ServiceDeploymentReading, GATE_TAG,
+    };
     let mut state = fake.state();
+    state.rules.insert(RULE.into(), split(75, 25));
     if enrolled {
         state.resource_tags.insert(
             NATIVE_SERVICE.into(),
@@ -2328,8 +2333,23 @@ fn paused(fake: &FakeAws, enrolled: bool) {
                 expires_at: Some(NOW + 7_200),
                 timeout_action: Some("ROLLBACK".into()),
             }],
+            started_at: Some(NOW - 600),
+            production: Some(ProductionRoutes {
+                rule: RULE.into(),
+                primary_group: BLUE.into(),
+                alternate_group: GREEN.into(),
+            }),
         },
     );
+}
+
+/// The paused service's tag `tag` set to `value`.
+fn tag_paused(fake: &FakeAws, tag: &str, value: &str) {
+    fake.state()
+        .resource_tags
+        .entry(NATIVE_SERVICE.into())
+        .or_default()
+        .insert(tag.into(), value.into());
 }
 
 fn hook_event() -> Value {
@@ -2491,8 +2511,9 @@ async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions
             .any(|e| e.kind == HistoryKind::Decided && e.execution == "arn:gate:1"),
         "{history:?}"
     );
-    assert!(
-        fake.state().rules.is_empty(),
+    assert_eq!(
+        fake.state().rules.get(RULE),
+        Some(&split(75, 25)),
         "ECS moves the traffic, not ecs-canary"
     );
 }
@@ -2584,10 +2605,7 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
     use ecs_canary_core::{AlarmState, ALARMS_TAG};
     let fake = FakeAws::new();
     paused(&fake, true);
-    fake.state()
-        .resource_tags
-        .get_mut(NATIVE_SERVICE)
-        .map(|tags| tags.insert(ALARMS_TAG.into(), "web-5xx".into()));
+    tag_paused(&fake, ALARMS_TAG, "web-5xx");
     fake.state().alarms.insert("web-5xx".into(), AlarmState::Ok);
     let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
         .await
@@ -2615,7 +2633,11 @@ async fn a_guarding_alarm_fails_the_waiting_pause_and_an_alarm_already_firing_as
         matches!(&callbacks[..], [Callback::Failed { error, .. }] if error == "AlarmTriggered"),
         "{callbacks:?}"
     );
-    assert!(fake.state().rules.is_empty(), "ECS moves the traffic back");
+    assert_eq!(
+        fake.state().rules.get(RULE),
+        Some(&split(75, 25)),
+        "ECS moves the traffic back"
+    );
     // The gate answers ROLLBACK and gives the service back.
     ecs_canary_handlers::ecs_hook(
         gate_context(&fake),
@@ -2700,4 +2722,121 @@ async fn an_operators_abort_of_a_gate_rolls_ecs_back_and_gives_the_service_back(
         !state.locks.contains_key("c/native"),
         "the service is given back"
     );
+}
+
+#[tokio::test]
+async fn a_pause_shows_the_new_revisions_numbers_and_its_own_threshold_rolls_back_an_approval() {
+    use ecs_canary_core::{MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG};
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    tag_paused(&fake, MAX_ERROR_RATE_INCREASE_TAG, "1");
+    tag_paused(&fake, MIN_REQUESTS_TAG, "200");
+    failing_candidate(&fake);
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    assert_eq!(read["pause"]["routes"]["candidateGroup"], GREEN, "{read}");
+    assert_eq!(read["pause"]["routes"]["stableGroup"], BLUE);
+    ask_pause(with_channels(&fake), &read).await;
+    // The email carries the rollout's numbers so far, from ECS's start.
+    let published = fake.state().published.clone();
+    let email = &published.first().expect("an email").2;
+    assert!(
+        email.contains("the rollout so far (10 min; the new revision now at 25 %)")
+            && email.contains("new: 500 requests, 10 % 5xx"),
+        "{email}"
+    );
+    assert_eq!(
+        fake.state().windows_read.first(),
+        Some(&(NOW - 600, NOW)),
+        "the rollout so far"
+    );
+    // A person approves; the numbers are over the service's threshold: ECS
+    // is told to roll back, and the channels are told why.
+    let answered = ecs_canary_handlers::ecs_hook(
+        with_channels(&fake),
+        json!({"answer": "CONTINUE", "pause": read["pause"]}),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(answered["action"], "ROLLBACK", "{answered}");
+    assert_eq!(
+        fake.state().hook_answers.last().map(|a| a.2),
+        Some(ecs_canary_core::HookAction::Rollback)
+    );
+    let published = fake.state().published.clone();
+    assert!(
+        published.iter().any(|(_, subject, text)| subject
+            .contains("the automatic analysis failed")
+            && text.contains("AnalysisFailed")),
+        "{published:?}"
+    );
+}
+
+#[tokio::test]
+async fn at_half_and_half_an_earlier_pause_tells_which_group_is_new() {
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause at 25 %");
+    // That gate answered (the service is given back); ECS moved on to 50 %.
+    fake.state().locks.remove("c/native");
+    fake.state().rules.insert(RULE.into(), split(50, 50));
+    if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
+        if let Some(target) = d.target.as_mut() {
+            target.production_weight = Some(50.0);
+        }
+        d.hooks[0].hook_id = "ecs-pause-2".into();
+    }
+    let read = read_pause(&fake, "ecs-pause-2", "arn:gate:2")
+        .await
+        .expect("the pause at 50 %");
+    assert_eq!(read["pause"]["step"], 3);
+    assert_eq!(read["pause"]["routes"]["candidateGroup"], GREEN, "{read}");
+}
+
+#[tokio::test]
+async fn a_services_tag_that_is_no_setting_asks_nobody_and_rolls_back() {
+    use ecs_canary_core::APPROVAL_TIMEOUT_TAG;
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    tag_paused(&fake, APPROVAL_TIMEOUT_TAG, "soon");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    assert_eq!(read["ask"], false);
+    assert_eq!(read["failure"]["Error"], "InvalidField");
+    assert!(
+        read["failure"]["Cause"]
+            .as_str()
+            .is_some_and(|c| c.contains(APPROVAL_TIMEOUT_TAG)),
+        "{read}"
+    );
+    // A valid one is the pause's approval timeout.
+    tag_paused(&fake, APPROVAL_TIMEOUT_TAG, "1800");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    assert_eq!(read["pause"]["approvalTimeoutSeconds"], 1800);
+}
+
+#[tokio::test]
+async fn a_services_own_policy_narrows_who_may_decide_its_pauses() {
+    use ecs_canary_core::CHANNELS_TAG;
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    tag_paused(&fake, CHANNELS_TAG, "cli");
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(&fake), &read).await;
+    let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        fake.state().callbacks.is_empty(),
+        "the link may not decide this service's pauses"
+    );
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Pending);
 }
