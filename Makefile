@@ -113,7 +113,7 @@ test-emulator: check-emulator
 # checkov: every check passes or is skipped in the template with its reason.
 lint-infra: venv $(LINT_STAMP)
 	$(VENV)/bin/cfn-lint infra/ecs-canary.yaml
-	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- infra/examples/network.json infra/examples/app.json
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- infra/examples/network.json infra/examples/app.json infra/examples/native.json
 	$(LINT_VENV)/bin/checkov --file infra/ecs-canary.yaml --framework cloudformation --compact --quiet --skip-download
 
 test-e2e: check-emulator browser-deps

@@ -1,27 +1,22 @@
 //! A service on ECS's own deployments (`deploymentController: ECS`, LINEAR
 //! 25 % steps, a PAUSE hook before each production traffic shift), enrolled
-//! by its tag, on its own listener of the example's load balancer: what the
-//! emulator tests and `make demo` gate.
+//! by its tag, on its own listener of the example's load balancer — the
+//! example template `infra/examples/native.json`, deployed as a team would:
+//! what the emulator tests and `make demo` gate.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
-    AdvancedConfiguration, ContainerDefinition, DeploymentConfiguration, DeploymentController,
-    DeploymentControllerType, DeploymentLifecycleHook, DeploymentLifecycleHookAction,
-    DeploymentLifecycleHookStage, DeploymentLifecycleHookTargetType,
-    DeploymentLifecycleHookTimeoutConfiguration, DeploymentStrategy, LinearConfiguration,
-    LoadBalancer, ServiceDeploymentStatus, Tag,
+    Compatibility, ContainerDefinition, DeploymentStrategy, NetworkMode, ServiceDeploymentStatus,
 };
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, RuleCondition, TargetGroupTuple, TargetTypeEnum,
-};
-use ecs_canary_core::GATE_TAG;
 
-use crate::example::{Network, CLUSTER};
+use crate::example::{example_template, Network, CLUSTER};
 use crate::traffic::{write_minutes, Minute};
 use crate::Emulator;
 
 pub const NATIVE_SERVICE: &str = "native-web";
+/// The stack of `infra/examples/native.json`.
+pub const NATIVE_STACK: &str = "native-web";
 const SERVICE: &str = NATIVE_SERVICE;
 
 /// The native service, and what a test looks at.
@@ -159,8 +154,10 @@ pub async fn create_native_service(emulator: &Emulator, network: &Network) -> Na
     create_native_service_as(emulator, network, true, DeploymentStrategy::Linear).await
 }
 
-/// The same, enrolled (tagged, with its pause hook) or not (neither), with
-/// `strategy` (LINEAR: 25 % steps).
+/// The same, from the example template `infra/examples/native.json`,
+/// enrolled there (the tag and the pause hook) or not (neither), with
+/// `strategy` (LINEAR: 25 % steps). The new release is the task
+/// definition's next revision, registered as a pipeline would.
 pub async fn create_native_service_as(
     emulator: &Emulator,
     network: &Network,
@@ -170,155 +167,64 @@ pub async fn create_native_service_as(
     emulator
         .bad_day(serde_json::json!({"nativeMinuteSeconds": 1.0}))
         .await;
+    let clients = emulator.clients().await;
+    clients
+        .stacks
+        .create(
+            NATIVE_STACK,
+            &example_template("native.json"),
+            &[
+                ("ClusterArn", &network.cluster),
+                ("ServiceName", SERVICE),
+                ("LoadBalancerArn", &network.load_balancer),
+                ("ListenerPort", "8090"),
+                ("VpcId", &network.vpc),
+                ("Subnets", &network.subnets),
+                ("SecurityGroups", &network.security_groups),
+                ("Image", "registry.example/web:1.0"),
+                ("Strategy", strategy.as_str()),
+                ("Gated", if enrolled { "true" } else { "false" }),
+            ],
+        )
+        .await
+        .expect("the native example stack");
+    let stack = clients
+        .stacks
+        .describe(NATIVE_STACK)
+        .await
+        .expect("the native stack's outputs");
+    let output = |key: &str| stack.outputs.get(key).cloned().unwrap_or_default();
     let config = emulator.sdk_config().await;
-    let (ecs, elbv2) = (
-        aws_sdk_ecs::Client::new(&config),
-        aws_sdk_elasticloadbalancingv2::Client::new(&config),
-    );
-    let mut groups = Vec::new();
-    for name in ["native-production", "native-alternate"] {
-        let created = elbv2
-            .create_target_group()
-            .name(name)
-            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-            .port(80)
-            .vpc_id(&network.vpc)
-            .target_type(TargetTypeEnum::Ip)
-            .send()
-            .await
-            .expect("a target group");
-        groups.push(
-            created.target_groups()[0]
-                .target_group_arn()
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
-    let forward = |weights: [i32; 2]| {
-        Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(
-                ForwardActionConfig::builder()
-                    .set_target_groups(Some(
-                        groups
-                            .iter()
-                            .zip(weights)
-                            .map(|(group, weight)| {
-                                TargetGroupTuple::builder()
-                                    .target_group_arn(group)
-                                    .weight(weight)
-                                    .build()
-                            })
-                            .collect(),
-                    ))
-                    .build(),
-            )
-            .build()
-    };
-    let listener = elbv2
-        .create_listener()
-        .load_balancer_arn(&network.load_balancer)
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .port(8090)
-        .default_actions(forward([100, 0]))
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let registered = ecs
+        .register_task_definition()
+        .family(SERVICE)
+        .cpu("256")
+        .memory("512")
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("registry.example/web:2.0")
+                .memory(512)
+                .build(),
+        )
         .send()
         .await
-        .expect("a listener");
-    let rule = elbv2
-        .create_rule()
-        .listener_arn(listener.listeners()[0].listener_arn().unwrap_or_default())
-        .priority(1)
-        .conditions(
-            RuleCondition::builder()
-                .field("path-pattern")
-                .values("/*")
-                .build(),
-        )
-        .actions(forward([100, 0]))
-        .send()
-        .await
-        .expect("the production rule");
-    let rule = rule.rules()[0].rule_arn().unwrap_or_default().to_string();
-    let mut definitions = Vec::new();
-    for version in ["1.0", "2.0"] {
-        let registered = ecs
-            .register_task_definition()
-            .family(SERVICE)
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("web")
-                    .image(format!("registry.example/web:{version}"))
-                    .memory(512)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("a task definition");
-        definitions.push(
-            registered
-                .task_definition()
-                .and_then(|d| d.task_definition_arn())
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
-    let pause = DeploymentLifecycleHook::builder()
-        .target_type(DeploymentLifecycleHookTargetType::Pause)
-        .lifecycle_stages(DeploymentLifecycleHookStage::PreProductionTrafficShift)
-        .timeout_configuration(
-            DeploymentLifecycleHookTimeoutConfiguration::builder()
-                .timeout_in_minutes(1500)
-                .action(DeploymentLifecycleHookAction::Rollback)
-                .build(),
-        )
-        .build();
-    ecs.create_service()
-        .cluster(CLUSTER)
-        .service_name(SERVICE)
-        .task_definition(&definitions[0])
-        .desired_count(2)
-        .deployment_controller(
-            DeploymentController::builder()
-                .r#type(DeploymentControllerType::Ecs)
-                .build()
-                .expect("a controller"),
-        )
-        .load_balancers(
-            LoadBalancer::builder()
-                .target_group_arn(&groups[0])
-                .container_name("web")
-                .container_port(80)
-                .advanced_configuration(
-                    AdvancedConfiguration::builder()
-                        .alternate_target_group_arn(&groups[1])
-                        .production_listener_rule(&rule)
-                        .role_arn("arn:aws:iam::123456789012:role/ecs-infrastructure")
-                        .build(),
-                )
-                .build(),
-        )
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .strategy(strategy)
-                .linear_configuration(
-                    LinearConfiguration::builder()
-                        .step_percent(25.0)
-                        .step_bake_time_in_minutes(0)
-                        .build(),
-                )
-                .bake_time_in_minutes(0)
-                .set_lifecycle_hooks(enrolled.then(|| vec![pause]))
-                .build(),
-        )
-        .set_tags(enrolled.then(|| vec![Tag::builder().key(GATE_TAG).value("true").build()]))
-        .send()
-        .await
-        .expect("the native service");
+        .expect("the new release's task definition");
     Native {
         ecs,
-        elbv2,
-        rule,
-        groups: [groups[0].clone(), groups[1].clone()],
-        new_definition: definitions[1].clone(),
+        elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+        rule: output("ProductionRule"),
+        groups: [
+            output("ProductionTargetGroup"),
+            output("AlternateTargetGroup"),
+        ],
+        new_definition: registered
+            .task_definition()
+            .and_then(|d| d.task_definition_arn())
+            .unwrap_or_default()
+            .to_string(),
     }
 }

@@ -392,6 +392,32 @@ def _current_revision(service: Any) -> Revision:
     return current
 
 
+def adopt(service: Any, configuration: dict[str, Any] | None) -> None:
+    """A service created (by the API or by CloudFormation) with its deployment
+    configuration: an ECS-controlled LINEAR, CANARY or BLUE_GREEN service gets
+    its first revision."""
+    service.deployment_configuration = configuration or {}
+    if _native(service):
+        _current_revision(service)
+
+
+def refuse_if_deploying(service: Any) -> None:
+    """ECS refuses an update while a service deployment is in progress."""
+    if any(d.service is service and d.status not in ENDED for d in _deployments.values()):
+        raise InvalidParameterException(f"The service {service.name} has a service deployment in progress.")
+
+
+def start(service: Any, new_definition: str) -> Deployment:
+    """A service deployment from the service's current revision to one of
+    ``new_definition``; the service keeps its task definition until it succeeds."""
+    target = Revision(service, new_definition)
+    _revisions[target.arn] = target
+    deployment = Deployment(service, _current_revision(service), target, service.deployment_configuration)
+    _deployments[deployment.arn] = deployment
+    threading.Thread(target=deployment.run, daemon=True).start()
+    return deployment
+
+
 def _find(arn: str) -> Deployment:
     found = _deployments.get(arn)
     if found is None:
@@ -406,9 +432,7 @@ _original_update = ecs_responses.EC2ContainerServiceResponse.update_service
 def _create_service(self: Any) -> Any:
     result = _original_create(self)
     service = self.ecs_backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
-    service.deployment_configuration = self._get_param("deploymentConfiguration") or {}
-    if _native(service):
-        _current_revision(service)
+    adopt(service, self._get_param("deploymentConfiguration"))
     return result
 
 
@@ -425,21 +449,16 @@ def _update_service(self: Any) -> Any:
     if configuration is not None:
         service.deployment_configuration = configuration
     if _native(service) and (new_definition or self._get_param("forceNewDeployment")):
-        running = [d for d in _deployments.values() if d.service is service and d.status not in ENDED]
-        if running:
-            raise InvalidParameterException(f"The service {name} has a service deployment in progress.")
+        refuse_if_deploying(service)
         starts = True
-        source = _current_revision(service)
+        _current_revision(service)
     before = service.task_definition
     result = _original_update(self)
     if starts:
         # The service keeps its source revision until the deployment succeeds.
-        target = Revision(service, service.task_definition)
+        new_definition = service.task_definition
         service.task_definition = before
-        _revisions[target.arn] = target
-        deployment = Deployment(service, source, target, service.deployment_configuration)
-        _deployments[deployment.arn] = deployment
-        threading.Thread(target=deployment.run, daemon=True).start()
+        start(service, new_definition)
     return result
 
 

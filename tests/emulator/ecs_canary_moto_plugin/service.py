@@ -1,5 +1,9 @@
 """moto 5.2.5's CloudFormation AWS::ECS::Service fails without TaskDefinition
-(KeyError) and ignores DeploymentController and Tags. Fixed.
+(KeyError) and ignores DeploymentController, DeploymentConfiguration and Tags.
+Fixed; and, as CloudFormation does for a service on ECS's own deployments
+(AWS::ECS::Service, "Amazon ECS linear deployments"), a changed TaskDefinition
+starts a service deployment (native_deployments) instead of replacing the task
+definition at once.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from typing import Any
 
 from moto.ecs import models as ecs
 
+from . import native_deployments
 from ._common import _backend, _camel, _name, _tags
 
 
@@ -28,6 +33,7 @@ def _create_service(resource_name: str, props: dict[str, Any], account_id: str, 
         network_configuration=_camel(props.get("NetworkConfiguration")),
         role_arn=props.get("Role"),
     )
+    native_deployments.adopt(service, _camel(props.get("DeploymentConfiguration")))
     service._cfn_properties = copy.deepcopy(props)
     return service
 
@@ -53,6 +59,14 @@ def _service_update(cls, original_resource, new_resource_name, cloudformation_js
             backend.untag_resource(original_resource.arn, removed)
         if new_tags:
             backend.tag_resource(original_resource.arn, new_tags)
+    if old.get("DeploymentConfiguration") != props.get("DeploymentConfiguration"):
+        original_resource.deployment_configuration = _camel(props.get("DeploymentConfiguration")) or {}
+    if old.get("TaskDefinition") != props.get("TaskDefinition") and props.get("TaskDefinition"):
+        if native_deployments._native(original_resource):
+            native_deployments.refuse_if_deploying(original_resource)
+            native_deployments.start(original_resource, props["TaskDefinition"])
+        else:
+            original_resource.task_definition = props["TaskDefinition"]
     if old.get("DesiredCount") != props.get("DesiredCount"):
         original_resource.desired_count = int(props.get("DesiredCount", 0))
     original_resource._cfn_properties = copy.deepcopy(props)

@@ -844,3 +844,39 @@ def test_native_blue_green_shifts_everything_at_once_after_its_one_pause(bad_day
         time.sleep(0.05)
     assert status == "SUCCESSFUL"
     assert production_weights(native) == [0, 100]
+
+
+def test_the_native_example_template_creates_a_gated_service_and_a_new_image_starts_a_rollout(bad_day):
+    """service: CloudFormation's AWS::ECS::Service kept no DeploymentConfiguration, and a changed TaskDefinition started no service deployment."""
+    bad_day.configure({"nativeMinuteSeconds": 0.05})
+    subnet_id, group = SUBNET[0]
+    ec2, elbv2, ecs_client = client("ec2"), client("elbv2"), client("ecs")
+    vpc = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["VpcId"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.3.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    balancer = elbv2.create_load_balancer(Name="lb", Subnets=[subnet_id, other])["LoadBalancers"][0]["LoadBalancerArn"]
+    cluster = ecs_client.create_cluster(clusterName="c")["cluster"]["clusterArn"]
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "infra", "examples", "native.json")
+    body = open(path).read()
+    parameters = lambda image: [  # noqa: E731
+        {"ParameterKey": k, "ParameterValue": v} for k, v in {
+            "ClusterArn": cluster, "LoadBalancerArn": balancer, "VpcId": vpc, "Subnets": subnet_id,
+            "SecurityGroups": group, "Image": image}.items()]
+    cfn = client("cloudformation")
+    cfn.create_stack(StackName="native", TemplateBody=body, Parameters=parameters("repo/web:1"), Capabilities=["CAPABILITY_IAM"])
+    out = outputs("native")
+    service = ecs_client.describe_services(cluster="c", services=["native-web"])["services"][0]
+    assert service["deploymentConfiguration"]["strategy"] == "LINEAR"
+    assert service["deploymentConfiguration"]["lifecycleHooks"][0]["targetType"] == "PAUSE"
+    assert service["loadBalancers"][0]["advancedConfiguration"]["productionListenerRule"] == out["ProductionRule"]
+    tags = ecs_client.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]
+    assert {"key": "ecs-canary:gate", "value": "true"} in tags
+
+    cfn.update_stack(StackName="native", TemplateBody=body, Parameters=parameters("repo/web:2"), Capabilities=["CAPABILITY_IAM"])
+    [brief] = ecs_client.list_service_deployments(cluster="c", service="native-web")["serviceDeployments"]
+    paused = awaiting_hook(ecs_client, brief["serviceDeploymentArn"])
+    target = paused["deployment"]["targetServiceRevision"]["arn"]
+    revision = ecs_client.describe_service_revisions(serviceRevisionArns=[target])["serviceRevisions"][0]
+    assert revision["containerImages"][0]["image"] == "repo/web:2"
+    rule = elbv2.describe_rules(RuleArns=[out["ProductionRule"]])["Rules"][0]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+    assert weights == {out["ProductionTargetGroup"]: 100, out["AlternateTargetGroup"]: 0}
