@@ -1,8 +1,10 @@
-//! Gates on ECS's own deployments: a service with `deploymentController:
-//! ECS`, a LINEAR strategy (25 % steps) and a PAUSE hook before each
-//! production traffic shift, enrolled by its tag. UpdateService starts the
-//! rollout; every pause reaches the real ecs-hook binary through EventBridge,
-//! the gate state machine asks by email, and the answer goes back to ECS.
+//! Gates on ECS's own deployments: the example service
+//! (`infra/examples/native.json`: `deploymentController: ECS`, a LINEAR
+//! strategy of 25 % steps — BLUE_GREEN in the enrolment test — and a PAUSE
+//! hook before each production traffic shift), enrolled by its tag.
+//! UpdateService starts the rollout; every pause reaches the real ecs-hook
+//! binary through EventBridge, the gate state machine asks by email (with
+//! the load balancer's numbers), and the answer goes back to ECS.
 
 use std::time::Duration;
 
