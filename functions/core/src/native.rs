@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::notice::truncate;
 use crate::{
     lock_key, ApprovalFacts, ErrorKind, ErrorName, NativeSettings, Notice, SettingInvalid,
     TrafficQuery, TrafficSplit,
@@ -519,14 +520,15 @@ impl NativePause {
         )
     }
 
-    /// Why the first pause has no numbers.
-    pub const NO_TRAFFIC_YET: Option<&'static str> =
-        Some("the new revision has served no production traffic yet");
+    /// The first pause: the new revision has served no production traffic.
+    pub fn before_any_traffic(&self) -> bool {
+        self.step == 1
+    }
 
     /// Why this pause has no numbers to show, if it has none.
     pub fn without_numbers(&self) -> Option<&'static str> {
-        if self.step == 1 {
-            NativePause::NO_TRAFFIC_YET
+        if self.before_any_traffic() {
+            Some("the new revision has served no production traffic yet")
         } else if self.routes.is_none() {
             Some("the production rule does not tell which target group serves the new revision")
         } else if self.started_at.is_none() {
@@ -590,14 +592,11 @@ impl NativePause {
     /// anyone decided it (`status`: the deployment's, as ECS reports it).
     pub fn ended_notice(&self, status: &str) -> Notice {
         Notice {
-            subject: format!(
+            subject: truncate(format!(
                 "{}: the ECS deployment ended while {} waited ({status})",
                 self.service,
                 self.label()
-            )
-            .chars()
-            .take(100)
-            .collect(),
+            )),
             text: format!(
                 "The ECS {} deployment of {} (cluster {}) is no longer waiting at {}: ECS reports it {status} (finished, failed, rolled back, or stopped by someone). Its approval links are closed; nothing was decided by ecs-canary.\n\nRelease: {}\nService deployment: {}\n",
                 self.strategy,
@@ -622,10 +621,10 @@ impl NativePause {
             _ => "the gate could not go on",
         };
         Notice {
-            subject: format!("{}: {what} - ECS rolls the deployment back", self.service)
-                .chars()
-                .take(100)
-                .collect(),
+            subject: truncate(format!(
+                "{}: {what} - ECS rolls the deployment back",
+                self.service
+            )),
             text: format!(
                 "The ECS {} deployment of {} (cluster {}) was told to roll back at {}: {what}.\n\n\
                  Why:       {error}: {cause}\n\

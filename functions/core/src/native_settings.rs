@@ -37,17 +37,6 @@ pub const CLI_PRINCIPALS_TAG: &str = "ecs-canary:cli-principals";
 /// The Slack user ids who may decide.
 pub const SLACK_USERS_TAG: &str = "ecs-canary:slack-users";
 
-/// Every tag the gate reads, beside [`crate::GATE_TAG`].
-pub const SETTING_TAGS: [&str; 7] = [
-    ALARMS_TAG,
-    APPROVAL_TIMEOUT_TAG,
-    MAX_ERROR_RATE_INCREASE_TAG,
-    MIN_REQUESTS_TAG,
-    CHANNELS_TAG,
-    CLI_PRINCIPALS_TAG,
-    SLACK_USERS_TAG,
-];
-
 /// A tag whose value cannot be a setting.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("the service's tag {tag} {reason}")]
@@ -176,33 +165,6 @@ impl NativeSettings {
             min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
         }
     }
-
-    /// The tags that give these settings (what `ecs-canary enroll` sets).
-    pub fn tags(&self) -> BTreeMap<String, String> {
-        let mut tags = BTreeMap::new();
-        let mut put = |name: &str, value: String| {
-            if !value.is_empty() {
-                tags.insert(name.to_string(), value);
-            }
-        };
-        if let Some(seconds) = self.approval_timeout_seconds {
-            put(APPROVAL_TIMEOUT_TAG, seconds.to_string());
-        }
-        put(ALARMS_TAG, self.alarms.join(" "));
-        if let Some(points) = self.max_error_rate_increase {
-            put(MAX_ERROR_RATE_INCREASE_TAG, points.points().to_string());
-        }
-        if let Some(requests) = self.min_requests {
-            put(MIN_REQUESTS_TAG, requests.to_string());
-        }
-        if let Some(policy) = &self.approval_policy {
-            let channels: Vec<&str> = policy.channels.iter().map(|c| c.as_str()).collect();
-            put(CHANNELS_TAG, channels.join(" "));
-            put(CLI_PRINCIPALS_TAG, policy.cli_principals.join(" "));
-            put(SLACK_USERS_TAG, policy.slack_users.join(" "));
-        }
-        tags
-    }
 }
 
 #[cfg(test)]
@@ -249,11 +211,6 @@ mod tests {
         let policy = settings.approval_policy.clone().expect("a policy");
         assert_eq!(policy.channels, vec![Channel::Cli, Channel::Slack]);
         assert_eq!(policy.cli_principals, vec!["arn:aws:iam::1:role/releasers"]);
-        // And back: the tags enroll would set give the same settings.
-        assert_eq!(
-            NativeSettings::from_tags(&settings.tags()).expect("valid"),
-            settings
-        );
     }
 
     #[test]

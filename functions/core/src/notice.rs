@@ -257,7 +257,7 @@ impl Notice {
 }
 
 /// SNS subjects: at most 100 characters.
-fn truncate(subject: String) -> String {
+pub(crate) fn truncate(subject: String) -> String {
     subject.chars().take(100).collect()
 }
 

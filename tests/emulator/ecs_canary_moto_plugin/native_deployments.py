@@ -378,7 +378,7 @@ _deployments: dict[str, Deployment] = {}
 _revisions: dict[str, Revision] = {}
 
 
-def _native(service: Any) -> bool:
+def is_native(service: Any) -> bool:
     configuration = getattr(service, "deployment_configuration", None) or {}
     return (service.deployment_controller or {}).get("type", "ECS") == "ECS" and configuration.get("strategy") in ("LINEAR", "CANARY", "BLUE_GREEN")
 
@@ -397,7 +397,7 @@ def adopt(service: Any, configuration: dict[str, Any] | None) -> None:
     configuration: an ECS-controlled LINEAR, CANARY or BLUE_GREEN service gets
     its first revision."""
     service.deployment_configuration = configuration or {}
-    if _native(service):
+    if is_native(service):
         _current_revision(service)
 
 
@@ -448,10 +448,10 @@ def _update_service(self: Any) -> Any:
     starts = False
     if configuration is not None:
         service.deployment_configuration = configuration
-    if _native(service) and (new_definition or self._get_param("forceNewDeployment")):
+    if is_native(service) and (new_definition or self._get_param("forceNewDeployment")):
         refuse_if_deploying(service)
         starts = True
-        _current_revision(service)
+        _current_revision(service)  # the source, read before the update changes the task definition
     before = service.task_definition
     result = _original_update(self)
     if starts:

@@ -62,7 +62,7 @@ def _service_update(cls, original_resource, new_resource_name, cloudformation_js
     if old.get("DeploymentConfiguration") != props.get("DeploymentConfiguration"):
         original_resource.deployment_configuration = _camel(props.get("DeploymentConfiguration")) or {}
     if old.get("TaskDefinition") != props.get("TaskDefinition") and props.get("TaskDefinition"):
-        if native_deployments._native(original_resource):
+        if native_deployments.is_native(original_resource):
             native_deployments.refuse_if_deploying(original_resource)
             native_deployments.start(original_resource, props["TaskDefinition"])
         else:

@@ -74,10 +74,7 @@ pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEv
         ] {
             let Some(step) = step else { continue };
             if let Some(window) = step_evidence(context, deployment, step).await {
-                let minutes = window
-                    .as_ref()
-                    .map(|w| (w.until - w.since) / 60)
-                    .unwrap_or_default();
+                let minutes = window.as_ref().map(window_minutes).unwrap_or_default();
                 let label = format!(
                     "{which} ({} % new, {minutes} min)",
                     percentages.get(step).copied().unwrap_or_default()
@@ -174,7 +171,7 @@ pub async fn pause_request_evidence(context: &Context, pause: &NativePause) -> S
 pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> PageEvidence {
     let now = context.now();
     let mut windows = Vec::new();
-    if pause.without_numbers() != NativePause::NO_TRAFFIC_YET {
+    if !pause.before_any_traffic() {
         let window = pause_window(context, pause).await;
         let minutes = window.as_ref().map(window_minutes).unwrap_or_default();
         windows.push((pause.window_label(minutes), window));

@@ -256,17 +256,21 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
             },
         )
         .await?;
-    let failure = match check_guarding_alarms(context, &pause.settings.alarms).await {
-        _ if invalid.is_some() => invalid
-            .as_ref()
-            .map(|invalid| (invalid.error_type().to_string(), invalid.to_string())),
-        Err(fired) => Some((fired.error_type().to_string(), fired.to_string())),
-        Ok(()) if !pause.time_to_ask() => Some((
-            ErrorKind::HookExpiring.as_str().to_string(),
-            "the pause hook expires too soon to ask anyone".to_string(),
-        )),
-        Ok(()) => None,
+    let failure = match invalid {
+        Some(invalid) => Some((invalid.error_type().to_string(), invalid.to_string())),
+        None => check_guarding_alarms(context, &pause.settings.alarms)
+            .await
+            .err()
+            .map(|fired| (fired.error_type().to_string(), fired.to_string())),
     };
+    let failure = failure.or_else(|| {
+        (!pause.time_to_ask()).then(|| {
+            (
+                ErrorKind::HookExpiring.as_str().to_string(),
+                "the pause hook expires too soon to ask anyone".to_string(),
+            )
+        })
+    });
     context
         .record(HistoryEvent::about_pause(
             &pause,
