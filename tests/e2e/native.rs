@@ -76,6 +76,8 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
                 body.contains("Evidence:  no numbers yet: the new revision has served no production traffic yet"),
                 "{body}"
             );
+            // A bad day: ECS holds the traffic step after this approval.
+            emulator.bad_day(json!({"nativeStepSeconds": 600})).await;
         }
         if step == 2 {
             // The numbers of the rollout so far, from the target group ECS
@@ -113,6 +115,29 @@ async fn a_linear_rollout_is_approved_pause_by_pause_to_completion() {
             }
             let (status, page) = submit(&link, "approve").await;
             assert_eq!(status, 200, "{page}");
+            if step == 1 {
+                // While ECS moves traffic, nothing waits: the command line
+                // says so by name, and nothing is decided ahead.
+                let key = lock_key(CLUSTER, SERVICE);
+                let early = ecs_canary(&emulator, None, &["approve", &key]).await;
+                assert_eq!(early.code, 4, "{}{}", early.stdout, early.stderr);
+                assert!(
+                    early.stderr.contains("NotWaiting")
+                        && early
+                            .stderr
+                            .contains("not waiting for a decision right now"),
+                    "{}",
+                    early.stderr
+                );
+                let status = ecs_canary(&emulator, None, &["status", &key]).await;
+                assert!(
+                    status.stdout.contains("no pause waiting"),
+                    "{}",
+                    status.stdout
+                );
+                assert_eq!(native.weights().await, [100, 0], "the step is held");
+                emulator.bad_day(json!({"nativeStepSeconds": 0})).await;
+            }
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while native.weights().await != after {
@@ -251,7 +276,8 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_closes_its_links() {
+async fn a_service_enrolled_from_the_command_line_is_gated_by_its_own_policy_and_every_ending_is_closed(
+) {
     let emulator = Emulator::start_with(EmulatorOptions {
         functions: true,
         ..EmulatorOptions::default()
@@ -278,12 +304,15 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
         "{}",
         refused.stderr
     );
-    // Shown first, with the service's own settings; changed only when confirmed.
+    // Shown first, with the service's own settings; changed only when
+    // confirmed. Its policy: decisions from the command line only.
     let settings = [
         "--approval-timeout",
         "900",
         "--max-error-rate-increase",
         "5",
+        "--channel",
+        "cli",
     ];
     let shown = ecs_canary(
         &emulator,
@@ -297,6 +326,7 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
             && shown
                 .stdout
                 .contains("ecs-canary:approval-timeout = 900 (missing)")
+            && shown.stdout.contains("ecs-canary:channels = cli (missing)")
             && shown.stdout.contains("timeout 17 min"),
         "{}",
         shown.stdout
@@ -315,11 +345,22 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
         "{}",
         again.stdout
     );
+    // The hook's 17 minutes: 68 s here, time enough for what a person does.
+    emulator.bad_day(json!({"nativeMinuteSeconds": 4.0})).await;
     native.update().await;
     let deployment = native.deployment().await;
     // Blue/green: one pause, before all traffic moves.
     let (subject, link) = next_approval(&flow).await;
     assert!(subject.contains("step 1/1"), "{subject}");
+    // The link is not a channel its policy allows: refused, nothing moves.
+    let (status, page) = submit(&link, "approve").await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Not allowed"), "{page}");
+    assert!(
+        native.awaiting(&deployment).await.is_some(),
+        "the pause still waits"
+    );
+    assert_eq!(native.weights().await, [100, 0]);
     native
         .ecs
         .stop_service_deployment()
@@ -377,4 +418,45 @@ async fn a_service_enrolled_from_the_command_line_is_gated_and_a_console_stop_cl
         "{}",
         status.stdout
     );
+
+    // Nobody decides, and the hook's own timeout comes close (17 minutes:
+    // 25.5 s here): ecs-canary rolls back first; ECS's timeout action never
+    // runs.
+    emulator.bad_day(json!({"nativeMinuteSeconds": 1.5})).await;
+    native.update().await;
+    let unanswered = native.deployment().await;
+    next_approval(&flow).await;
+    let (subject, body) = flow
+        .next_email_where(Duration::from_secs(60), |s| {
+            s.contains("nobody decided in time")
+        })
+        .await
+        .expect("the channels are told");
+    assert!(
+        subject.contains("ECS rolls the deployment back"),
+        "{subject}"
+    );
+    assert!(body.contains("States.Timeout"), "{body}");
+    native
+        .until_status(&unanswered, ServiceDeploymentStatus::RollbackSuccessful)
+        .await;
+    assert_eq!(
+        native.status_reason(&unanswered).await,
+        "Rolled back: a lifecycle hook asked for it.",
+        "ecs-canary answered; ECS's own timeout action did not run"
+    );
+    assert_eq!(native.weights().await, [100, 0]);
+
+    // The command line is a channel the policy allows: its approval lets
+    // ECS move all traffic.
+    emulator.bad_day(json!({"nativeMinuteSeconds": 4.0})).await;
+    native.update().await;
+    let approved_deployment = native.deployment().await;
+    next_approval(&flow).await;
+    let approved = ecs_canary(&emulator, None, &["approve", &key]).await;
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    native
+        .until_status(&approved_deployment, ServiceDeploymentStatus::Successful)
+        .await;
+    assert_eq!(native.weights().await, [0, 100]);
 }

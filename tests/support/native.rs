@@ -112,6 +112,15 @@ impl Native {
             .map(str::to_string)
     }
 
+    /// Why the deployment is where it is, as ECS says (`statusReason`).
+    pub async fn status_reason(&self, deployment: &str) -> String {
+        self.described(deployment)
+            .await
+            .status_reason()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub async fn status(&self, deployment: &str) -> ServiceDeploymentStatus {
         self.described(deployment)
             .await

@@ -27,6 +27,10 @@ pub const GATE_TAG: &str = "ecs-canary:gate";
 /// `expiresAt`: it decides first, never ECS's timeout action.
 pub const HOOK_MARGIN_SECONDS: u64 = 60;
 
+/// The least ecs-canary keeps before the hook's own `expiresAt`: time for
+/// its answer to reach ECS (the timer, a function's start, the call).
+pub const HOOK_MIN_MARGIN_SECONDS: u64 = 10;
+
 /// The shortest time worth asking a person for.
 pub const MIN_ASK_SECONDS: u64 = 5;
 
@@ -80,6 +84,14 @@ pub struct ServiceDeploymentReading {
     /// has a load balancer with an alternate target group.
     #[serde(default)]
     pub production: Option<ProductionRoutes>,
+}
+
+impl ServiceDeploymentReading {
+    /// Whether ECS is still deploying (waiting at a pause, moving traffic or
+    /// baking): not finished, failed, rolled back or stopped.
+    pub fn in_progress(&self) -> bool {
+        self.status == "IN_PROGRESS"
+    }
 }
 
 /// A load balancer of a service deployed by ECS: the listener rule that
@@ -402,7 +414,7 @@ impl NativePause {
         let approval_timeout = settings
             .approval_timeout_seconds
             .unwrap_or(crate::DEFAULT_APPROVAL_TIMEOUT_SECONDS);
-        if deployment.status != "IN_PROGRESS" {
+        if !deployment.in_progress() {
             return Err(NativeRefusal::NotInProgress {
                 deployment: deployment.arn.clone(),
                 status: deployment.status.clone(),
@@ -454,7 +466,7 @@ impl NativePause {
             .expires_at
             .map(|at| at.saturating_sub(now))
             .unwrap_or(u64::MAX);
-        let margin = (left / 10).clamp(MIN_ASK_SECONDS, HOOK_MARGIN_SECONDS);
+        let margin = (left / 10).clamp(HOOK_MIN_MARGIN_SECONDS, HOOK_MARGIN_SECONDS);
         Ok(NativePause {
             cluster: short_name(&deployment.cluster_arn).to_string(),
             service: short_name(&deployment.service_arn).to_string(),
@@ -581,7 +593,7 @@ impl NativePause {
 
     /// Whether ECS still waits on this pause, by what it shows now.
     pub fn still_waits(&self, now: &ServiceDeploymentReading) -> bool {
-        now.status == "IN_PROGRESS"
+        now.in_progress()
             && now
                 .hooks
                 .iter()
@@ -786,12 +798,15 @@ mod tests {
         assert_eq!(pause.approval_timeout_seconds, 9_000 - 60);
         let pause = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 1_000).expect("a pause");
         assert_eq!(pause.approval_timeout_seconds, 600);
-        // 30 s left: a tenth of it, at least 5 s, is kept.
+        // 30 s left: a tenth of it, at least 10 s, is kept.
         let pause = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_970).expect("a pause");
-        assert_eq!(pause.approval_timeout_seconds, 25);
+        assert_eq!(pause.approval_timeout_seconds, 20);
         assert!(pause.time_to_ask());
-        let late = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_998).expect("a pause");
+        // 14 s left: 4 s to ask is not worth it; 15 s: 5 s is.
+        let late = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_986).expect("a pause");
         assert!(!late.time_to_ask(), "{late:?}");
+        let last = read_with(&reading(0.0, "IN_PROGRESS"), None, 600, 9_985).expect("a pause");
+        assert!(last.time_to_ask(), "{last:?}");
     }
 
     #[test]

@@ -193,15 +193,6 @@ fn gate_rollout(pause: &NativePause, record: &ApprovalRecord) -> RolloutStatus {
     }
 }
 
-/// The gate of ECS's own deployment waiting on a service, if any: the
-/// latest pause its history records, while its link waits.
-async fn waiting_pause(context: &Context, key: &str) -> Result<Option<ApprovalRecord>, AwsError> {
-    match recorded_pauses(context, key).await?.first() {
-        Some(pause) => waiting_gate(context, pause).await,
-        None => Ok(None),
-    }
-}
-
 /// The pause the gate `execution` read for the service, if it is one.
 async fn gate_pause(
     context: &Context,
@@ -266,11 +257,28 @@ async fn deployment_lock(context: &Context, key: &str) -> Result<HeldLock, Opera
 }
 
 /// The request waiting for a decision on a service: its rollout's step,
-/// or the pause of ECS's own deployment a gate waits on.
+/// or the latest pause of ECS's own deployment its history records, while
+/// a gate waits on it; `NotWaiting` while that deployment goes on between
+/// pauses.
 async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
     if context.ports.locks.held(key).await?.is_none() {
-        if let Some(record) = waiting_pause(context, key).await? {
-            return Ok(record);
+        if let Some(pause) = recorded_pauses(context, key).await?.first() {
+            if let Some(record) = waiting_gate(context, pause).await? {
+                return Ok(record);
+            }
+            // ECS's deployment between pauses (moving traffic, baking):
+            // in progress, with nothing to decide yet.
+            let deploying = context
+                .ports
+                .native
+                .service_deployment(&pause.service_deployment)
+                .await?;
+            if deploying.is_some_and(|d| d.in_progress()) {
+                return Err(OperatorError::NotWaiting {
+                    service: key.to_string(),
+                    execution: pause.service_deployment.clone(),
+                });
+            }
         }
     }
     let held = deployment_lock(context, key).await?;

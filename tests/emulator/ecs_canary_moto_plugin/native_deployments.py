@@ -38,7 +38,8 @@ Modelled here, after the AWS documentation:
 Set at run time through the launcher's ``/_ecs-canary/bad-day`` (the
 ``bad_day`` module's settings): ``nativeMinuteSeconds``, how long an ECS minute
 lasts (60; tests make bake times and hook timeouts short), and, on a bad day,
-``nativeStepSeconds``, how much slower every traffic step is.
+``nativeStepSeconds``, how much slower every traffic step is (read again while
+a step waits: setting it lower lets a held step go on; a stop still ends it).
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ class Deployment:
         return None
 
     def _wait(self, hook: dict[str, Any], expires: float) -> str:
-        """The action for `hook`: a ContinueServiceDeployment, a stop, or its timeout."""
+        """The action for `hook`: a ContinueServiceDeployment's, a stop
+        (``STOP_…``), or its timeout action (``TIMEOUT_…``)."""
         with self._cond:
             while True:
                 if self._answer is not None and self._answer[0] in (hook["hookId"], "stop"):
@@ -272,8 +274,18 @@ class Deployment:
                 left = expires - time.time()
                 if left <= 0:
                     hook["status"] = "TIMED_OUT"
-                    return hook["timeoutAction"]
+                    return "TIMEOUT_" + hook["timeoutAction"]
                 self._cond.wait(timeout=min(left, 0.5))
+
+    def _slow_step(self) -> str | None:
+        """A bad day's slow traffic step: `nativeStepSeconds` before the shift,
+        or a stop that comes first."""
+        began = time.time()
+        while time.time() - began < float(bad_day.settings().get("nativeStepSeconds") or 0):
+            if (stop := self._stopped()) is not None:
+                return stop
+            time.sleep(0.05)
+        return None
 
     def _stopped(self) -> str | None:
         with self._cond:
@@ -312,11 +324,12 @@ class Deployment:
                     "lifecycleStage": "PRE_PRODUCTION_TRAFFIC_SHIFT", "expiresAt": hook["expiresAt"].isoformat(),
                     "updatedAt": _now().isoformat()})
                 action = self._wait(hook, expires)
-                if action != "CONTINUE":
+                if action.removeprefix("TIMEOUT_") != "CONTINUE":
                     return self._end(action)
             with self._cond:
                 self.stage = "PRODUCTION_TRAFFIC_SHIFT"
-            time.sleep(float(bad_day.settings().get("nativeStepSeconds") or 0))
+            if (stop := self._slow_step()) is not None:
+                return self._end(stop)
             self._weights(weight)
             bake_until = time.time() + self._step_bake_minutes() * minute()
             while time.time() < bake_until:
@@ -347,6 +360,7 @@ class Deployment:
         self._event("SERVICE_DEPLOYMENT_IN_PROGRESS", "ECS deployment rolling back.")
         self._weights(0)
         reason = {"ROLLBACK": "Rolled back: a lifecycle hook asked for it.",
+                  "TIMEOUT_ROLLBACK": "Rolled back: a lifecycle hook timed out.",
                   "STOP_ROLLBACK": "Rolled back: the deployment was stopped."}.get(action, f"Rolled back ({action}).")
         self._set_status("ROLLBACK_SUCCESSFUL", reason)
         self._event("SERVICE_DEPLOYMENT_FAILED", reason)

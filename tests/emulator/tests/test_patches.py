@@ -736,6 +736,16 @@ def native_service(hook_minutes: int = 60, action: str = "ROLLBACK", strategy: s
     return {"rule": rule, "groups": groups, "definitions": definitions}
 
 
+def started_native(**service) -> tuple[dict, object, str]:  # noqa: ANN003
+    """A native service (``native_service(**service)``) updated to its second
+    task definition: the service, an ECS client and the deployment's ARN."""
+    native = native_service(**service)
+    ecs_client = client("ecs")
+    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
+    arn = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"][0]["serviceDeploymentArn"]
+    return native, ecs_client, arn
+
+
 def awaiting_hook(ecs_client, arn: str) -> dict:  # noqa: ANN001
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -745,6 +755,17 @@ def awaiting_hook(ecs_client, arn: str) -> dict:  # noqa: ANN001
             return {"deployment": described, "hook": hooks[0]}
         time.sleep(0.05)
     raise AssertionError("no hook awaits action")
+
+
+def deployment_until(ecs_client, arn: str, status: str) -> dict:  # noqa: ANN001
+    """The service deployment once it is `status` (it fails after 10 s)."""
+    deadline = time.time() + 10
+    while True:
+        described = ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+        if described["status"] == status or time.time() > deadline:
+            assert described["status"] == status, described
+            return described
+        time.sleep(0.05)
 
 
 def production_weights(native: dict) -> list[int]:
@@ -787,24 +808,15 @@ def test_native_linear_rollout_pauses_before_each_step_and_continues_or_rolls_ba
 
     ecs_client.continue_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"],
                                            hookId=second["hook"]["hookId"], action="ROLLBACK")
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        status = ecs_client.describe_service_deployments(
-            serviceDeploymentArns=[brief["serviceDeploymentArn"]])["serviceDeployments"][0]["status"]
-        if status == "ROLLBACK_SUCCESSFUL":
-            break
-        time.sleep(0.05)
-    assert status == "ROLLBACK_SUCCESSFUL"
+    described = deployment_until(ecs_client, brief["serviceDeploymentArn"], "ROLLBACK_SUCCESSFUL")
+    assert described["statusReason"] == "Rolled back: a lifecycle hook asked for it."
     assert production_weights(native) == [100, 0]
 
 
 def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(bad_day):
     """native_deployments: a pause hook's own timeout action, and StopServiceDeployment."""
     bad_day.configure({"nativeMinuteSeconds": 0.05})
-    native = native_service(hook_minutes=20, action="CONTINUE")
-    ecs_client = client("ecs")
-    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
-    arn = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"][0]["serviceDeploymentArn"]
+    native, ecs_client, arn = started_native(hook_minutes=20, action="CONTINUE")
     first = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
     # The hook's 20 minutes are 1 s here: then it CONTINUEs by itself, and
     # the next step's hook waits.
@@ -815,34 +827,51 @@ def test_native_hook_times_out_with_its_action_and_a_stop_ends_the_deployment(ba
     with pytest.raises(ecs_client.exceptions.ClientError):
         ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][0])
     ecs_client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"] == "ROLLBACK_SUCCESSFUL":
-            break
-        time.sleep(0.05)
+    deployment_until(ecs_client, arn, "ROLLBACK_SUCCESSFUL")
     assert production_weights(native) == [100, 0]
     with pytest.raises(ecs_client.exceptions.ClientError):
         ecs_client.continue_service_deployment(serviceDeploymentArn=arn + "x", hookId="h", action="CONTINUE")
 
 
+def test_native_hook_nobody_answers_rolls_back_and_says_so(bad_day):
+    """native_deployments: a hook's ROLLBACK timeout action, told apart from an answered ROLLBACK by the status reason."""
+    bad_day.configure({"nativeMinuteSeconds": 0.05})
+    native, ecs_client, arn = started_native(hook_minutes=20, action="ROLLBACK")
+    described = deployment_until(ecs_client, arn, "ROLLBACK_SUCCESSFUL")
+    assert described["statusReason"] == "Rolled back: a lifecycle hook timed out."
+    assert production_weights(native) == [100, 0]
+
+
+def test_native_slow_step_holds_the_shift_until_released_and_a_stop_ends_it(bad_day):
+    """native_deployments: a bad day's slow traffic step (nativeStepSeconds), held and released, or stopped."""
+    bad_day.configure({"nativeMinuteSeconds": 0.05, "nativeStepSeconds": 600})
+    native, ecs_client, arn = started_native()
+    first = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
+    ecs_client.continue_service_deployment(serviceDeploymentArn=arn, hookId=first, action="CONTINUE")
+    time.sleep(0.5)
+    described = ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    assert described["status"] == "IN_PROGRESS"
+    assert not [h for h in described["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION"]
+    assert production_weights(native) == [100, 0], "the step is held"
+    bad_day.configure({"nativeStepSeconds": 0})
+    second = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
+    assert second != first
+    assert production_weights(native) == [75, 25], "released, the step goes on"
+    bad_day.configure({"nativeStepSeconds": 600})
+    ecs_client.continue_service_deployment(serviceDeploymentArn=arn, hookId=second, action="CONTINUE")
+    ecs_client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    deployment_until(ecs_client, arn, "ROLLBACK_SUCCESSFUL")  # a stop ends a held step
+    assert production_weights(native) == [100, 0]
+
+
 def test_native_blue_green_shifts_everything_at_once_after_its_one_pause(bad_day):
     """native_deployments: BLUE_GREEN, one production shift of all traffic."""
     bad_day.configure({"nativeMinuteSeconds": 0.05})
-    native = native_service(strategy="BLUE_GREEN")
-    ecs_client = client("ecs")
-    ecs_client.update_service(cluster="c", service="n", taskDefinition=native["definitions"][1])
-    arn = ecs_client.list_service_deployments(cluster="c", service="n")["serviceDeployments"][0]["serviceDeploymentArn"]
+    native, ecs_client, arn = started_native(strategy="BLUE_GREEN")
     hook = awaiting_hook(ecs_client, arn)["hook"]["hookId"]
     assert production_weights(native) == [100, 0]
     ecs_client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook, action="CONTINUE")
-    deadline = time.time() + 10
-    status = None
-    while time.time() < deadline:
-        status = ecs_client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"]
-        if status == "SUCCESSFUL":
-            break
-        time.sleep(0.05)
-    assert status == "SUCCESSFUL"
+    deployment_until(ecs_client, arn, "SUCCESSFUL")
     assert production_weights(native) == [0, 100]
 
 

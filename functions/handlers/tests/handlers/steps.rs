@@ -2375,6 +2375,30 @@ async fn read_pause(fake: &FakeAws, hook: &str, execution: &str) -> Result<Value
 }
 
 /// request-approval asked for the pause `read` found, in gate `arn:gate:1`.
+/// Bob's approval of the native service's waiting pause on the command line.
+async fn approve_native_on_cli(
+    fake: &FakeAws,
+) -> Result<ecs_canary_handlers::actions::decision::DecisionOutcome, operator::OperatorError> {
+    operator::decide_waiting(
+        &context(fake),
+        "c/native",
+        Decision::Approve,
+        &Approver::cli(BOB),
+    )
+    .await
+}
+
+/// The enrolled service's pause, read and asked for by the gate
+/// `arn:gate:1`: what its first read returned.
+async fn asked_pause(fake: &FakeAws) -> Value {
+    paused(fake, true);
+    let read = read_pause(fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(fake), &read).await;
+    read
+}
+
 async fn ask_pause(context: Arc<Context>, read: &Value) {
     request_approval(
         context,
@@ -2483,11 +2507,7 @@ async fn the_gate_reads_the_pause_again_and_answers_ecs_once() {
 #[tokio::test]
 async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions() {
     let fake = FakeAws::new();
-    paused(&fake, true);
-    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
-        .await
-        .expect("the pause");
-    ask_pause(context(&fake), &read).await;
+    asked_pause(&fake).await;
     let id = ApprovalId::derive(LINK_SECRET.as_bytes(), "arn:gate:1", 2);
     let record = fake
         .state()
@@ -2521,11 +2541,7 @@ async fn a_pause_is_asked_for_like_a_step_and_a_rejection_reaches_step_functions
 #[tokio::test]
 async fn a_decision_for_a_pause_that_ended_in_ecs_is_refused_and_closes_its_gate() {
     let fake = FakeAws::new();
-    paused(&fake, true);
-    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
-        .await
-        .expect("the pause");
-    ask_pause(context(&fake), &read).await;
+    asked_pause(&fake).await;
     if let Some(d) = fake.state().service_deployments.get_mut(NATIVE_DEPLOYMENT) {
         d.status = "STOPPED".into();
     }
@@ -2694,11 +2710,7 @@ async fn the_approval_policy_holds_at_a_pause_as_at_a_step() {
 #[tokio::test]
 async fn an_operators_abort_of_a_gate_rolls_ecs_back_and_gives_the_service_back() {
     let fake = FakeAws::new();
-    paused(&fake, true);
-    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
-        .await
-        .expect("the pause");
-    ask_pause(context(&fake), &read).await;
+    asked_pause(&fake).await;
     let aborted = operator::abort(
         &context(&fake),
         "c/native",
@@ -2721,6 +2733,50 @@ async fn an_operators_abort_of_a_gate_rolls_ecs_back_and_gives_the_service_back(
     assert!(
         !state.locks.contains_key("c/native"),
         "the service is given back"
+    );
+}
+
+#[tokio::test]
+async fn between_pauses_the_command_line_is_told_nothing_waits_yet_and_after_the_deployment_that_none_runs(
+) {
+    let fake = FakeAws::new();
+    let read = asked_pause(&fake).await;
+    let approved = approve_native_on_cli(&fake).await.expect("approved");
+    assert_eq!(approved.status, 200, "{approved:?}");
+    ecs_canary_handlers::ecs_hook(
+        context(&fake),
+        json!({"answer": "CONTINUE", "pause": read["pause"]}),
+    )
+    .await
+    .expect("answered");
+    // ECS moves traffic: its deployment goes on, no pause waits.
+    fake.state()
+        .service_deployments
+        .get_mut(NATIVE_DEPLOYMENT)
+        .expect("the deployment")
+        .hooks[0]
+        .status = "SUCCEEDED".into();
+    let between = approve_native_on_cli(&fake).await;
+    match between {
+        Err(operator::OperatorError::NotWaiting { execution, .. }) => {
+            assert_eq!(execution, NATIVE_DEPLOYMENT)
+        }
+        other => panic!("not NotWaiting: {other:?}"),
+    }
+    fake.state()
+        .service_deployments
+        .get_mut(NATIVE_DEPLOYMENT)
+        .expect("the deployment")
+        .status = "SUCCESSFUL".into();
+    let after = approve_native_on_cli(&fake).await;
+    assert!(
+        matches!(after, Err(operator::OperatorError::NoDeployment { .. })),
+        "{after:?}"
+    );
+    assert_eq!(
+        fake.state().hook_answers.len(),
+        1,
+        "only the approval reached ECS"
     );
 }
 
