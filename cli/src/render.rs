@@ -59,6 +59,9 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
                             ago(until, now)
                         ));
                     }
+                    if let Some(verdict) = &gate.verdict {
+                        out.push_str(&format!("  verdict   {verdict}\n"));
+                    }
                 }
                 None => out.push_str("  rollout   no pause waiting\n"),
             }
@@ -120,6 +123,9 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
                 }
                 for alarm in &rollout.alarms {
                     out.push_str(&format!("  alarm     {} {}\n", alarm.name, alarm.state));
+                }
+                if let Some(verdict) = &rollout.verdict {
+                    out.push_str(&format!("  verdict   {verdict}\n"));
                 }
             }
         }

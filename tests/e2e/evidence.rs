@@ -178,8 +178,12 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     traffic(&emulator, &clients, &FAILING_NEW, &FAILING_STABLE).await;
     let (status, page) = open(&link_in(&body)).await;
     assert_eq!(status, 200);
+    // The verdict beside the chart: the interval lies wholly above the
+    // tolerance.
     assert!(
-        page.contains("over the limit of the automatic analysis"),
+        page.contains("<p id=\"verdict\" data-recommendation=\"reject\">")
+            && page
+                .contains("reject: the interval lies wholly above the tolerance of +2.00 points"),
         "{page}"
     );
 
@@ -201,13 +205,16 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("AnalysisFailed"));
     let cause = flow.cause(&execution).await;
-    assert!(cause.contains("9.8 percentage points (limit 2)"), "{cause}");
+    assert!(
+        cause.contains("by more than 2 percentage points, however often one looks"),
+        "{cause}"
+    );
     assert_at_rest(&clients, Colour::Blue).await;
     let (_, text) = flow
         .next_email_where(WAIT, |s| s.contains("the automatic analysis failed"))
         .await
         .expect("the approval channels are told");
-    assert!(text.contains("9.8 percentage points (limit 2)"), "{text}");
+    assert!(text.contains("+9.80 points, 95 % interval +"), "{text}");
 
     // The same numbers without the thresholds: a person decides, traffic moves on.
     let execution = flow
@@ -221,7 +228,11 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
     let (_, body) = approval(&flow).await;
     assert!(body.contains("2 of 2"), "{body}");
-    assert!(body.contains("9.8 points more 5xx than stable"), "{body}");
+    assert!(
+        body.contains("+9.80 points, 95 % interval +")
+            && body.contains("reject: the interval lies wholly above the tolerance of +1.00 points, the advice's default"),
+        "{body}"
+    );
     assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
     flow.finished(&execution, WAIT).await;
 }

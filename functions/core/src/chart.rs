@@ -18,6 +18,9 @@ pub struct PageEvidence {
     pub alarms: Result<Vec<AlarmReading>, String>,
     /// The chart (SVG), or why there is none.
     pub chart: Result<String, String>,
+    /// The minutes the chart draws, when they could be read: the latency
+    /// part of each window's verdict.
+    pub timeline: Option<Timeline>,
 }
 
 /// The evidence section of the approval page.
@@ -27,9 +30,15 @@ pub fn evidence_html(evidence: &PageEvidence) -> String {
     if evidence.windows.is_empty() {
         html.push_str("<p>No traffic has reached the new version yet.</p>");
     }
+    let minutes = |window: &WindowEvidence| {
+        evidence
+            .timeline
+            .as_ref()
+            .map(|t| t.within(window.since, window.until))
+    };
     for (label, window) in &evidence.windows {
         let text = match window {
-            Ok(window) => window.verdict(&evidence.limits),
+            Ok(window) => window.verdict(&evidence.limits, minutes(window).as_ref()),
             Err(why) => format!("unavailable: {why}"),
         };
         html.push_str(&format!(
@@ -58,13 +67,23 @@ pub fn evidence_html(evidence: &PageEvidence) -> String {
         }
         Err(why) => html.push_str(&format!("<p>Alarms unavailable: {}</p>", e(why))),
     }
+    // The first window's recommendation, beside the chart.
+    if let Some((label, Ok(window))) = evidence.windows.first() {
+        let verdict = crate::judge(window, minutes(window).as_ref(), &evidence.limits);
+        html.push_str(&format!(
+            "<p id=\"verdict\" data-recommendation=\"{}\"><strong>{}: {}</strong></p>",
+            verdict.recommendation.as_str(),
+            e(label),
+            e(&verdict.recommendation_text())
+        ));
+    }
     match &evidence.chart {
         Ok(svg) => html.push_str(&format!("<figure>{svg}</figure>")),
         Err(why) => html.push_str(&format!("<p>Chart unavailable: {}</p>", e(why))),
     }
     if let Some(limit) = evidence.limits.max_error_rate_increase {
         html.push_str(&format!(
-            "<p>Automatic analysis: on approval, this step is rejected by itself if the new version's 5xx rate exceeds stable's by more than {} points on at least {} requests.</p>",
+            "<p>Automatic analysis: this step is rejected by itself, traffic back on stable, once the 95 % interval of the 5xx difference lies wholly above +{} points on at least {} requests (checked every minute while it waits, and on approval).</p>",
             limit.points(),
             evidence.limits.min_requests
         ));
@@ -243,17 +262,22 @@ mod tests {
                 reason: "x".into(),
             }]),
             chart: Err("Throttled".into()),
+            timeline: None,
         };
         let html = evidence_html(&evidence);
         assert!(
             html.contains("new: 200 requests, 10 % 5xx, p99 900 ms"),
             "{html}"
         );
-        assert!(html.contains("over the limit"));
+        assert!(
+            html.contains("reject: the interval lies wholly above the tolerance of +2.00 points")
+                && html.contains("<p id=\"verdict\" data-recommendation=\"reject\">"),
+            "{html}"
+        );
         assert!(html.contains("unavailable: AccessDenied: not authorised"));
         assert!(html.contains("<li class=\"firing\">web-5xx — ALARM</li>"));
         assert!(html.contains("Chart unavailable: Throttled"));
-        assert!(html.contains("more than 2 points on at least 100 requests"));
+        assert!(html.contains("wholly above +2 points on at least 100 requests"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod policy;
 mod reconcile;
 mod release;
 mod secrets;
+mod sequential;
 mod split;
 mod stack_status;
 mod task_set;
@@ -48,10 +49,9 @@ pub use deployment::{
 pub use diff::{line_diff, unified_diff, DiffLine};
 pub use errors::{ErrorKind, ErrorName};
 pub use evidence::{
-    load_balancer_dimension, target_group_dimension, AnalysisError, AnalysisLimits, Judgement,
-    MinuteStats, PercentagePoints, Timeline, TrafficQuery, TrafficStats, WindowEvidence,
-    ALB_NAMESPACE, DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC,
-    TARGET_5XX_METRIC,
+    load_balancer_dimension, target_group_dimension, AnalysisError, AnalysisLimits, MinuteStats,
+    PercentagePoints, Timeline, TrafficQuery, TrafficStats, WindowEvidence, ALB_NAMESPACE,
+    DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC, TARGET_5XX_METRIC,
 };
 pub use history::{
     execution_arn, execution_name, input_digest, request_of, Gate, HistoryEvent, HistoryKind,
@@ -81,6 +81,10 @@ pub use reconcile::{
 };
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
 pub use secrets::{hides_values, SecretNames, DEFAULT_SECRET_NAMES, HIDDEN_VALUE};
+pub use sequential::{
+    judge, rate_interval, ErrorComparison, Recommendation, Verdict, ADVICE_TOLERANCE_POINTS,
+    CONFIDENCE_PERCENT,
+};
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;
 pub use task_set::{TaskSet, STEADY_STATE};

@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::actions::authority::{check_operator, request_policy};
 use crate::actions::decision::{decide_request, DecisionOutcome};
+use crate::actions::evidence::{pause_request_evidence, step_verdict};
 use crate::actions::native::recorded_pauses;
 use crate::actions::routes::{read_routes, resolve};
 use crate::actions::traffic::stable_first;
@@ -61,6 +62,9 @@ pub struct RolloutStatus {
     pub rolling_back: bool,
     pub lock_expires_at: u64,
     pub alarms: Vec<AlarmStatus>,
+    /// The waiting step's numbers and what they support, when it has any.
+    #[serde(default)]
+    pub verdict: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,9 +144,11 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
     if let Some(pause) = events.iter().find_map(NativePause::recorded_in) {
         // ECS's own deployments: no colours, no lock; a gate may wait.
         status.ecs_strategy = Some(pause.strategy.clone());
-        status.rollout = waiting_gate(context, &pause)
-            .await?
-            .map(|record| gate_rollout(&pause, &record));
+        if let Some(record) = waiting_gate(context, &pause).await? {
+            let mut rollout = gate_rollout(&pause, &record);
+            rollout.verdict = Some(pause_request_evidence(context, &pause).await);
+            status.rollout = Some(rollout);
+        }
         return Ok(status);
     }
     match context.ports.ecs.stable_stack_tag(cluster, service).await {
@@ -190,6 +196,7 @@ fn gate_rollout(pause: &NativePause, record: &ApprovalRecord) -> RolloutStatus {
         rolling_back: false,
         lock_expires_at: pause.hook_expires_at.unwrap_or(record.expires_at),
         alarms: Vec::new(),
+        verdict: None,
     }
 }
 
@@ -234,6 +241,10 @@ async fn rollout(context: &Context, held: &HeldLock) -> Result<RolloutStatus, Aw
         rolling_back: held.rolling_back,
         lock_expires_at: held.expires_at,
         alarms,
+        verdict: match deployment {
+            Some(d) => step_verdict(context, d, d.step.unwrap_or(0)).await,
+            None => None,
+        },
     })
 }
 

@@ -6,7 +6,7 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     check_alarms, evidence_chart, AnalysisError, Deployment, ErrorName, NativePause, PageEvidence,
-    WindowEvidence,
+    Timeline, TrafficQuery, WindowEvidence,
 };
 
 use crate::{Context, FunctionError};
@@ -49,16 +49,47 @@ pub async fn step_evidence(
     )
 }
 
+/// The minutes of `query`, for the latency part of a verdict: `None` when
+/// they cannot be read (the rest of the verdict stands).
+async fn minutes_of(context: &Context, query: &TrafficQuery) -> Option<Timeline> {
+    match context.ports.metrics.timeline(query).await {
+        Ok(timeline) => Some(timeline),
+        Err(error) => {
+            tracing::info!(%error, "the minutes could not be read; the verdict has no latency part");
+            None
+        }
+    }
+}
+
 /// The line the email and the Slack message carry: the step before this
 /// one (this one has only just begun when they are sent).
 pub async fn request_evidence(context: &Context, deployment: &Deployment) -> Option<String> {
     let step = deployment.step?.checked_sub(1)?;
-    let limits = deployment.request.analysis_limits();
     let percent = deployment.request.steps.percentages().get(step).copied();
     let label = format!("step {} ({} %)", step + 1, percent.unwrap_or_default());
+    Some(format!(
+        "{label}: {}",
+        step_verdict(context, deployment, step).await?
+    ))
+}
+
+/// The verdict of `step` (0-based) so far, with its minutes' latency, or
+/// why its numbers are unavailable; `None` before it was applied.
+pub async fn step_verdict(
+    context: &Context,
+    deployment: &Deployment,
+    step: usize,
+) -> Option<String> {
+    let limits = deployment.request.analysis_limits();
     Some(match step_evidence(context, deployment, step).await? {
-        Ok(window) => format!("{label}: {}", window.verdict(&limits)),
-        Err(why) => format!("{label}: unavailable ({why})"),
+        Ok(window) => {
+            let minutes = match deployment.traffic_query(window.since, window.until) {
+                Some(query) => minutes_of(context, &query).await,
+                None => None,
+            };
+            window.verdict(&limits, minutes.as_ref())
+        }
+        Err(why) => format!("unavailable ({why})"),
     })
 }
 
@@ -93,21 +124,24 @@ pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEv
         .started_at
         .or_else(|| deployment.applied_at.first().copied())
         .unwrap_or(now);
-    let chart = match deployment.traffic_query(since, now) {
+    let timeline = match deployment.traffic_query(since, now) {
         None => Err("the load balancer's metrics cannot be named from its ARNs".to_string()),
         Some(query) => context
             .ports
             .metrics
             .timeline(&query)
             .await
-            .map(|timeline| evidence_chart(&timeline, &deployment.chart_marks(), since, now))
             .map_err(unavailable),
     };
     PageEvidence {
         windows,
         limits: deployment.request.analysis_limits(),
         alarms,
-        chart,
+        chart: timeline
+            .as_ref()
+            .map(|t| evidence_chart(t, &deployment.chart_marks(), since, now))
+            .map_err(Clone::clone),
+        timeline: timeline.ok(),
     }
 }
 
@@ -158,11 +192,17 @@ fn window_minutes(window: &WindowEvidence) -> u64 {
 /// The line the email and the Slack message carry for a pause.
 pub async fn pause_request_evidence(context: &Context, pause: &NativePause) -> String {
     match pause_window(context, pause).await {
-        Ok(window) => format!(
-            "{}: {}",
-            pause.window_label(window_minutes(&window)),
-            window.verdict(&pause.settings.analysis_limits())
-        ),
+        Ok(window) => {
+            let minutes = match pause.traffic_query(window.until) {
+                Some(query) => minutes_of(context, &query).await,
+                None => None,
+            };
+            format!(
+                "{}: {}",
+                pause.window_label(window_minutes(&window)),
+                window.verdict(&pause.settings.analysis_limits(), minutes.as_ref())
+            )
+        }
         Err(why) => format!("no numbers yet: {why}"),
     }
 }
@@ -182,23 +222,32 @@ pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> Page
         .read(&pause.settings.alarms)
         .await
         .map_err(unavailable);
-    let chart = match (pause.traffic_query(now), pause.without_numbers()) {
-        (Some(query), _) => context
-            .ports
-            .metrics
-            .timeline(&query)
-            .await
-            .map(|timeline| evidence_chart(&timeline, &[], query.since, now))
-            .map_err(unavailable),
-        (None, why) => Err(why
-            .unwrap_or("the load balancer's metrics cannot be named from its ARNs")
-            .to_string()),
+    let (timeline, since) = match (pause.traffic_query(now), pause.without_numbers()) {
+        (Some(query), _) => (
+            context
+                .ports
+                .metrics
+                .timeline(&query)
+                .await
+                .map_err(unavailable),
+            query.since,
+        ),
+        (None, why) => (
+            Err(why
+                .unwrap_or("the load balancer's metrics cannot be named from its ARNs")
+                .to_string()),
+            now,
+        ),
     };
     PageEvidence {
         windows,
         limits: pause.settings.analysis_limits(),
         alarms,
-        chart,
+        chart: timeline
+            .as_ref()
+            .map(|t| evidence_chart(t, &[], since, now))
+            .map_err(Clone::clone),
+        timeline: timeline.ok(),
     }
 }
 

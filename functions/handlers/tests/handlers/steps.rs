@@ -1651,7 +1651,7 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     assert!(
         error
             .to_string()
-            .contains("9.8 percentage points (limit 2)"),
+            .contains("by more than 2 percentage points, however often one looks (new 10.00 % 5xx vs stable 0.20 % — +9.80 points, 95 % interval +5.15 to +15.72"),
         "{error}"
     );
     assert_eq!(
