@@ -89,6 +89,16 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
         "{page}"
     );
     assert!(page.contains("class=\"step-mark\""), "{page}");
+    // The verdict beside the chart: too little yet to tell, and how long
+    // this traffic takes to tell (no tolerance set: the advice's default).
+    assert!(
+        page.contains("<p id=\"verdict\" data-recommendation=\"wait\">")
+            && page.contains("95 % interval −")
+            && page.contains("(valid however often you look)")
+            && page.contains("wait for more traffic: at this traffic, enough to rule out an increase of +1.00 points, the advice")
+            && page.contains("default in about"),
+        "{page}"
+    );
     // Where the rollout is, at a glance: the track, the bar, the chart — on
     // a phone too, without scrolling sideways. The screenshot is kept.
     browser.resize(390, 844).await;
@@ -187,21 +197,23 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
         "{page}"
     );
 
-    // A person approves; the gate rejects by itself, traffic to stable first.
-    let (status, page) = submit(&link_in(&body), "approve").await;
-    assert_eq!(status, 200, "{page}");
-    assert!(
-        page.contains("Rejected by the automatic analysis"),
-        "{page}"
-    );
+    // Nobody clicks: the watch's next scheduled runs (a minute lasts a
+    // second from now on) reject the step by themselves, traffic to stable
+    // first, and a link clicked afterwards decides nothing.
+    emulator
+        .bad_day(json!({"scheduleMinuteSeconds": 1.0}))
+        .await;
+    let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(
         ecs_canary_e2e::example::app_state(&clients)
             .await
             .split_towards(Colour::Blue),
         (100, 0),
-        "traffic is back on stable before the page answers"
+        "traffic is back on stable"
     );
-    let (status, error) = flow.finished(&execution, WAIT).await;
+    let (status_late, page) = submit(&link_in(&body), "approve").await;
+    assert_eq!(status_late, 409, "{page}");
+    assert!(page.contains("the analysis watch"), "{page}");
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("AnalysisFailed"));
     let cause = flow.cause(&execution).await;
@@ -216,7 +228,8 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
         .expect("the approval channels are told");
     assert!(text.contains("+9.80 points, 95 % interval +"), "{text}");
 
-    // The same numbers without the thresholds: a person decides, traffic moves on.
+    // The same numbers without the thresholds: the watch, still running
+    // every second, leaves it to a person; traffic moves on.
     let execution = flow
         .start(
             "unanalysed-1-0-1",

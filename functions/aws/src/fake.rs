@@ -277,6 +277,16 @@ impl LockStore for FakeAws {
         }))
     }
 
+    fn all(&self) -> AwsFuture<'_, Vec<HeldLock>> {
+        ready(self.call("Scan").map(|state| {
+            state
+                .locks
+                .keys()
+                .filter_map(|key| state.held(key))
+                .collect()
+        }))
+    }
+
     fn record_split<'a>(
         &'a self,
         key: &'a str,

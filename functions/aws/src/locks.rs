@@ -193,18 +193,32 @@ impl DeploymentLocks {
     /// holds one item per service that is being deployed or was left
     /// locked, so a scan stays small.
     pub async fn guarded_by(&self, alarm: &str) -> Result<Vec<HeldLock>, AwsError> {
+        self.scan(Some(alarm)).await
+    }
+
+    /// Every lock (expired or not): the services being deployed.
+    pub async fn all(&self) -> Result<Vec<HeldLock>, AwsError> {
+        self.scan(None).await
+    }
+
+    /// The locks, only those guarded by `alarm` when there is one.
+    async fn scan(&self, alarm: Option<&str>) -> Result<Vec<HeldLock>, AwsError> {
         let mut locks = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            let output = self
+            let mut scan = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("contains(#alarms, :alarm)")
-                .expression_attribute_names("#alarms", ALARMS)
-                .expression_attribute_values(":alarm", AttributeValue::S(alarm.to_string()))
                 .consistent_read(true)
-                .set_exclusive_start_key(start.take())
+                .set_exclusive_start_key(start.take());
+            if let Some(alarm) = alarm {
+                scan = scan
+                    .filter_expression("contains(#alarms, :alarm)")
+                    .expression_attribute_names("#alarms", ALARMS)
+                    .expression_attribute_values(":alarm", AttributeValue::S(alarm.to_string()));
+            }
+            let output = scan
                 .send()
                 .await
                 .map_err(|e| Failure::of(e).into_error("dynamodb:Scan"))?;

@@ -92,6 +92,8 @@ pub trait LockStore: Send + Sync {
     fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
     /// Every lock guarded by the alarm `alarm` (expired or not).
     fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>>;
+    /// Every lock (expired or not): the services being deployed.
+    fn all(&self) -> AwsFuture<'_, Vec<HeldLock>>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
     /// The lock as it is held, if anyone holds it.
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>>;
@@ -367,6 +369,9 @@ impl LockStore for DeploymentLocks {
     }
     fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>> {
         Box::pin(DeploymentLocks::guarded_by(self, alarm))
+    }
+    fn all(&self) -> AwsFuture<'_, Vec<HeldLock>> {
+        Box::pin(DeploymentLocks::all(self))
     }
     fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::mark_rolling_back(self, key, owner))

@@ -39,10 +39,12 @@ pub enum HistoryKind {
     Unlocked,
     /// A pause of ECS's own deployment: gated, answered, or left alone.
     Paused,
+    /// The analysis watch could not judge a waiting step (said once per step).
+    Watched,
 }
 
 impl HistoryKind {
-    pub const ALL: [HistoryKind; 13] = [
+    pub const ALL: [HistoryKind; 14] = [
         HistoryKind::Requested,
         HistoryKind::Started,
         HistoryKind::Refused,
@@ -56,6 +58,7 @@ impl HistoryKind {
         HistoryKind::Reconciled,
         HistoryKind::Unlocked,
         HistoryKind::Paused,
+        HistoryKind::Watched,
     ];
 
     /// As stored and shown.
@@ -74,6 +77,7 @@ impl HistoryKind {
             HistoryKind::Reconciled => "reconciled",
             HistoryKind::Unlocked => "unlocked",
             HistoryKind::Paused => "paused",
+            HistoryKind::Watched => "watched",
         }
     }
 
@@ -81,6 +85,9 @@ impl HistoryKind {
         HistoryKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
+
+/// Who the analysis watch is, in the history and on a decision.
+pub const WATCH: &str = "the analysis watch";
 
 /// One event of a service's audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +403,27 @@ impl HistoryEvent {
         );
         event.detail = json!({"error": error, "cause": cause});
         event
+    }
+
+    /// The analysis watch could not judge `step` of `execution`: why.
+    pub fn watched(
+        service: String,
+        execution: &str,
+        step: usize,
+        at_millis: u64,
+        why: &str,
+    ) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Watched,
+            execution: execution.to_string(),
+            step: Some(step),
+            by: Some(WATCH.to_string()),
+            channel: None,
+            summary: format!("the analysis watch cannot judge step {step}: {why}"),
+            detail: Value::Null,
+        }
     }
 
     /// An execution stopped from outside (an alarm, an operator).

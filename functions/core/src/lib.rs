@@ -54,7 +54,7 @@ pub use evidence::{
     DEFAULT_MIN_REQUESTS, ELB_5XX_METRIC, REQUESTS_METRIC, RESPONSE_TIME_METRIC, TARGET_5XX_METRIC,
 };
 pub use history::{
-    execution_arn, execution_name, input_digest, request_of, Gate, HistoryEvent, HistoryKind,
+    execution_arn, execution_name, input_digest, request_of, Gate, HistoryEvent, HistoryKind, WATCH,
 };
 pub use input::{
     max_approval_timeout, DeploymentRequest, InputError, DEFAULT_APPROVAL_TIMEOUT_SECONDS,

@@ -64,7 +64,7 @@ pub use lambda::{init_logging, run, run_http, run_operator_http};
 pub use settings::Settings;
 #[cfg(feature = "lambda")]
 pub use steps::{
-    alarm_abort::{alarm_abort, Aborted, AlarmAborts},
+    alarm_abort::{alarm_abort, guard, watch, Aborted, AlarmAborts, Guarded, Watched},
     approval_api::approval_api,
     ecr_trigger::ecr_trigger,
     ecs_hook::ecs_hook,

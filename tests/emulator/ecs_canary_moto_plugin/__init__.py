@@ -12,6 +12,8 @@ Imported by the launcher before the server starts. It:
   and ``DefinitionSubstitutions``;
 * ``AWS::Lambda::Url``, whose ``FunctionUrl`` is the function's URL on the local
   Lambda endpoint (``cargo lambda watch`` serves ``/lambda-url/<function>/``);
+* EventBridge rate schedules fire (``scheduleMinuteSeconds``), and a
+  scheduled rule matches no events;
 * EventBridge rules deliver to Lambda targets (asynchronously, through the
   launcher's Lambda routing), as they do in AWS;
 * SendTaskFailure keeps its ``cause``;
@@ -55,6 +57,7 @@ from . import local_lambda  # noqa: F401
 from . import state_machine  # noqa: F401
 from . import function_url  # noqa: F401
 from . import eventbridge_lambda  # noqa: F401
+from . import scheduled_rules  # noqa: F401
 from . import execution_end  # noqa: F401
 from . import task_failure_cause  # noqa: F401
 from . import alarm_state_change  # noqa: F401

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "ruleReadLagSeconds": 0.0,
     "nativeStepSeconds": 0.0,
     "nativeMinuteSeconds": 60.0,
+    "scheduleMinuteSeconds": 60.0,
 }
 _lock = threading.Lock()
 _settings: dict[str, Any] = dict(DEFAULTS)

@@ -37,7 +37,7 @@ def _invoke_once(function_arn: str, event: dict[str, Any]) -> bool:
         return False
 
 
-def _invoke_async(function_arn: str, event: dict[str, Any]) -> None:
+def invoke_async(function_arn: str, event: dict[str, Any]) -> None:
     if _invoke_once(function_arn, event):
         return
     for delay in RETRY_DELAYS:
@@ -55,7 +55,7 @@ def _send_to_targets(self, original_event, transform_input=True):  # noqa: ANN00
     if is_lambda and self.event_pattern.matches_event(original_event):
         for target in is_lambda:
             event = json.loads(target["Input"]) if target.get("Input") else dict(original_event)
-            threading.Thread(target=_invoke_async, args=(target["Arn"], event), daemon=True).start()
+            threading.Thread(target=invoke_async, args=(target["Arn"], event), daemon=True).start()
     saved = self.targets
     self.targets = [t for t in saved if t not in is_lambda]
     try:

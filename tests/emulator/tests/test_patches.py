@@ -280,6 +280,25 @@ def wait_for(received: list, count: int) -> None:
     time.sleep(0.2)
 
 
+def test_a_rate_schedule_fires_its_lambda_target_and_matches_no_events(lambda_endpoint, bad_day):
+    """scheduled_rules: moto never fired a ScheduleExpression, and a scheduled rule matched every event."""
+    bad_day.configure({"scheduleMinuteSeconds": 0.3})
+    events = client("events")
+    arn = events.put_rule(Name="every-minute", ScheduleExpression="rate(1 minute)")["RuleArn"]
+    events.put_targets(Rule="every-minute", Targets=[{"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:watch"}])
+    events.put_events(Entries=[{"Source": "app", "DetailType": "Other", "Detail": "{}"}])
+    wait_for(lambda_endpoint, 2)
+    fired = lambda_endpoint[:2]
+    assert [event["detail-type"] for _, event in fired] == ["Scheduled Event", "Scheduled Event"], fired
+    assert fired[0][1]["source"] == "aws.events"
+    assert fired[0][1]["resources"] == [arn]
+    events.disable_rule(Name="every-minute")
+    time.sleep(0.5)
+    count = len(lambda_endpoint)
+    time.sleep(0.8)
+    assert len(lambda_endpoint) == count, "a disabled rule does not fire"
+
+
 def test_eventbridge_delivers_to_lambda_targets(lambda_endpoint):
     """eventbridge_lambda: moto did not deliver to Lambda targets."""
     events = client("events")

@@ -170,7 +170,10 @@ pub async fn check_analysis(
 }
 
 /// The numbers of a pause's rollout so far, read now, or why there are none.
-async fn pause_window(context: &Context, pause: &NativePause) -> Result<WindowEvidence, String> {
+pub async fn pause_window(
+    context: &Context,
+    pause: &NativePause,
+) -> Result<WindowEvidence, String> {
     if let Some(why) = pause.without_numbers() {
         return Err(why.to_string());
     }

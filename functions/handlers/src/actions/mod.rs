@@ -2,6 +2,7 @@
 //! the [`Context`](crate::Context) and domain values, calls the ports, and
 //! leaves every decision to the core; it never imports a step.
 
+pub mod abort;
 pub mod authority;
 pub mod decision;
 pub mod evidence;

@@ -1,20 +1,184 @@
-//! alarm-abort: a guarding CloudWatch alarm entered `ALARM`; every
-//! deployment it guards stops at once, traffic back on stable first.
+//! alarm-abort: the guards between clicks. A guarding CloudWatch alarm
+//! entered `ALARM`: every deployment it guards stops at once, traffic back
+//! on stable first. And once a minute (EventBridge's schedule) the analysis
+//! watch judges every step waiting for a person whose request or service
+//! sets a tolerance: one whose interval lies wholly above it fails at once.
 use std::sync::Arc;
 
-use ecs_canary_aws::{AwsError, DecideOutcome, HeldLock};
+use ecs_canary_aws::HeldLock;
 use ecs_canary_core::{
-    iso8601, AlarmAbort, AlarmChange, ApprovalStatus, Decision, ErrorKind, ErrorName, HistoryEvent,
+    AlarmAbort, AlarmChange, AnalysisLimits, ErrorKind, ErrorName, HistoryEvent, HistoryKind,
+    WindowEvidence, WATCH,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actions::decision::settle_decision;
-use crate::actions::traffic::stable_first;
+use crate::actions::abort::{fail_waiting_step, stop_execution, StopReason};
+use crate::actions::evidence::{pause_window, step_evidence};
 use crate::{Context, FunctionError};
 
 /// The error every deployment stopped by an alarm ends with.
 const ALARM_TRIGGERED: &str = ErrorKind::AlarmTriggered.as_str();
+/// The error of a step the watch rolled back.
+const ANALYSIS_FAILED: &str = ErrorKind::AnalysisFailed.as_str();
+
+/// What the function did: about an alarm, or one run of the watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Guarded {
+    Alarm(AlarmAborts),
+    Watch(Watched),
+}
+
+/// The function's entry: EventBridge's schedule ("Scheduled Event") runs
+/// the watch; anything else is an alarm's change of state.
+pub async fn guard(context: Arc<Context>, event: Value) -> Result<Guarded, FunctionError> {
+    if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        return Ok(Guarded::Watch(watch(context).await?));
+    }
+    Ok(Guarded::Alarm(alarm_abort(context, event).await?))
+}
+
+/// One run of the analysis watch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Watched {
+    /// How many waiting steps with a tolerance were judged.
+    pub judged: usize,
+    /// Those rolled back: their interval lay wholly above the tolerance.
+    pub rolled_back: Vec<Aborted>,
+    /// Those whose numbers could not be read (`service: why`): nothing changed.
+    pub unavailable: Vec<String>,
+}
+
+/// The analysis watch: every step waiting for a person whose request (or,
+/// for ECS's own deployments, whose service) sets a tolerance
+/// (`maxErrorRateIncrease`) is judged on its numbers so far; one whose 95 %
+/// interval lies wholly above it fails at once (`AnalysisFailed`, traffic
+/// on stable first, the numbers in the notice), nobody clicking. A person
+/// may still decide while the verdict is *continue* or *wait*; one deciding
+/// at the very moment the watch does wins. Numbers that cannot be read
+/// change nothing (said once per step, in the history).
+pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
+    let mut watched = Watched::default();
+    let mut failures = Vec::new();
+    for lock in context.ports.locks.all().await? {
+        if lock.rolling_back {
+            continue;
+        }
+        if let Err(error) = watch_one(&context, &lock, &mut watched).await {
+            tracing::error!(%error, execution = %lock.owner, "the watch could not judge a waiting step");
+            failures.push(format!("{}: {error}", lock.key));
+        }
+    }
+    tracing::info!(
+        judged = watched.judged,
+        rolled_back = watched.rolled_back.len(),
+        "the analysis watch ran"
+    );
+    if !failures.is_empty() {
+        return Err(FunctionError::AbortIncomplete(failures.join("; ")));
+    }
+    Ok(watched)
+}
+
+/// The numbers of the step `record` waits at and its limits; `None` when
+/// it has no tolerance (nothing to watch) or has not begun.
+async fn watched_window(
+    context: &Context,
+    record: &ecs_canary_aws::ApprovalRecord,
+) -> Option<(Result<WindowEvidence, String>, AnalysisLimits)> {
+    if let Some(deployment) = &record.deployment {
+        let limits = deployment.request.analysis_limits();
+        limits.max_error_rate_increase?;
+        let window = step_evidence(context, deployment, deployment.step?).await?;
+        return Some((window, limits));
+    }
+    let pause = record.native.as_ref()?;
+    let limits = pause.settings.analysis_limits();
+    limits.max_error_rate_increase?;
+    Some((pause_window(context, pause).await, limits))
+}
+
+/// Judges the step `lock`'s execution waits at, if it has a tolerance.
+async fn watch_one(
+    context: &Context,
+    lock: &HeldLock,
+    watched: &mut Watched,
+) -> Result<(), FunctionError> {
+    let Some(record) = context
+        .ports
+        .approvals
+        .pending(&lock.owner, lock.guard.steps)
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some((window, limits)) = watched_window(context, &record).await else {
+        return Ok(());
+    };
+    watched.judged += 1;
+    let failed = match window {
+        Ok(window) => window.analyse(&limits),
+        Err(why) => {
+            say_once(context, lock, record.facts.step, &why).await?;
+            watched.unavailable.push(format!("{}: {why}", lock.key));
+            return Ok(());
+        }
+    };
+    let Err(failed) = failed else {
+        return Ok(());
+    };
+    let reason = StopReason {
+        by: WATCH.to_string(),
+        channel: "watch",
+        error: ANALYSIS_FAILED,
+        cause: failed.to_string(),
+    };
+    // `None`: a person decided this very moment; their decision stands (an
+    // approval meets the same analysis on its way).
+    if let Some(done) = fail_waiting_step(context, lock, &record, &reason).await? {
+        watched.rolled_back.push(Aborted {
+            service: lock.key.clone(),
+            execution: lock.owner.clone(),
+            how: AlarmAbort::FailWaitingStep.as_str().into(),
+            traffic_on_stable: done.traffic_on_stable,
+            links_closed: done.links_closed,
+        });
+    }
+    Ok(())
+}
+
+/// Records, once per waiting step, that the watch cannot judge it.
+async fn say_once(
+    context: &Context,
+    lock: &HeldLock,
+    step: usize,
+    why: &str,
+) -> Result<(), FunctionError> {
+    let said = context
+        .ports
+        .history
+        .list(&lock.key, 10)
+        .await?
+        .iter()
+        .any(|e| {
+            e.kind == HistoryKind::Watched && e.execution == lock.owner && e.step == Some(step)
+        });
+    if !said {
+        tracing::warn!(service = %lock.key, step, %why, "the analysis watch cannot judge a waiting step; nothing changes");
+        context
+            .record(HistoryEvent::watched(
+                lock.key.clone(),
+                &lock.owner,
+                step,
+                context.now_millis(),
+                why,
+            ))
+            .await;
+    }
+    Ok(())
+}
 
 /// What alarm-abort did about one deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,62 +275,32 @@ async fn abort(
         traffic_on_stable: false,
         links_closed: 0,
     };
+    let reason = StopReason {
+        by: format!("alarm {}", change.alarm),
+        channel: "alarm",
+        error: ALARM_TRIGGERED,
+        cause: cause.clone(),
+    };
     match (how, waiting) {
         (AlarmAbort::FailWaitingStep, Some(record)) => {
-            // The alarm decides the step as a person would, and only once: a
-            // person deciding at the same moment and the alarm cannot both win.
-            let now = context.now();
-            let by = format!("alarm {}", change.alarm);
-            let approvals = &context.ports.approvals;
-            let decided = approvals
-                .decide(&record.key, Decision::Reject, &by, &iso8601(now), now)
-                .await?;
-            if !matches!(decided, DecideOutcome::Decided(_)) {
-                // A person decided this very moment (or the link just
-                // expired): the execution is stopped instead.
-                aborted.how = AlarmAbort::StopExecution.as_str().into();
-                stop(context, execution, &cause).await?;
-                return Ok(aborted);
-            }
-            if let Some(deployment) = &record.deployment {
-                aborted.traffic_on_stable =
-                    stable_first(context, deployment, ALARM_TRIGGERED, &cause).await;
-            }
-            let failed = context
-                .ports
-                .callbacks
-                .fail(&record.task_token, ALARM_TRIGGERED, &cause)
-                .await;
-            // Pending again on a failure: Lambda's retry of this event decides it anew.
-            settle_decision(
-                context,
-                &record,
-                ApprovalStatus::Rejected,
-                (&by, "alarm"),
-                &failed,
-            )
-            .await;
-            match failed {
-                // The rollback is the state machine's now: a second alarm leaves it be.
-                Ok(()) => {
-                    context
-                        .ports
-                        .locks
-                        .mark_rolling_back(&lock.key, execution)
-                        .await?;
+            match fail_waiting_step(context, lock, &record, &reason).await? {
+                Some(failed) => {
+                    aborted.traffic_on_stable = failed.traffic_on_stable;
+                    aborted.links_closed = failed.links_closed;
                 }
-                Err(AwsError::TaskNotWaiting(_)) => {}
-                Err(other) => return Err(other.into()),
+                None => {
+                    // A person decided this very moment (or the link just
+                    // expired): the execution is stopped instead.
+                    aborted.how = AlarmAbort::StopExecution.as_str().into();
+                    stop_execution(context, execution, ALARM_TRIGGERED, &cause).await?;
+                }
             }
-            aborted.links_closed = approvals.expire_pending(execution, steps).await?;
-            // The state machine's rollback finishes, then tells the approval channels.
-            tracing::warn!(alarm = %change.alarm, service = %record.facts.service, traffic_on_stable = aborted.traffic_on_stable, "alarm: the waiting step failed");
         }
         (AlarmAbort::AlreadyRollingBack, _) => {
             tracing::info!(alarm = %change.alarm, service = %lock.key, "alarm: the deployment is already rolling back");
         }
         _ => {
-            stop(context, execution, &cause).await?;
+            stop_execution(context, execution, ALARM_TRIGGERED, &cause).await?;
             context
                 .record(HistoryEvent::aborted(
                     lock.key.clone(),
@@ -180,17 +314,4 @@ async fn abort(
         }
     }
     Ok(aborted)
-}
-
-/// Stops the execution with `AlarmTriggered`; one that has ended already is fine.
-async fn stop(context: &Context, execution: &str, cause: &str) -> Result<(), AwsError> {
-    match context
-        .ports
-        .callbacks
-        .stop(execution, ALARM_TRIGGERED, cause)
-        .await
-    {
-        Ok(()) | Err(AwsError::TaskNotWaiting(_)) => Ok(()),
-        Err(other) => Err(other),
-    }
 }

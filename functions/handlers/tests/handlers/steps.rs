@@ -2896,3 +2896,134 @@ async fn a_services_own_policy_narrows_who_may_decide_its_pauses() {
     );
     assert_eq!(status_of(&fake, &id), ApprovalStatus::Pending);
 }
+
+/// Step 1 applied with `limits` in the request and waiting for a person,
+/// its lock guarded; the link.
+async fn waiting_with(fake: &FakeAws, limits: Value) -> ApprovalId {
+    let stepped = stepped_with(fake, limits).await;
+    fake.state().tag = Some("Blue".into());
+    guard_lock(fake, "web-5xx");
+    ask(fake, stepped).await
+}
+
+#[tokio::test]
+async fn the_watch_rolls_back_a_step_wholly_over_its_tolerance_with_nobody_clicking() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let link = waiting_with(
+        &fake,
+        json!({"maxErrorRateIncrease": 2, "minRequests": 100}),
+    )
+    .await;
+    let out = ecs_canary_handlers::watch(context(&fake))
+        .await
+        .expect("watched");
+    assert_eq!((out.judged, out.rolled_back.len()), (1, 1), "{out:?}");
+    let payload = run_invoked_rollback(&fake).await;
+    assert_eq!(payload["reason"]["Error"], json!("AnalysisFailed"));
+    assert_eq!(weights(&fake), split(100, 0), "stable first");
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Rejected);
+    assert_eq!(
+        fake.state().approvals[link.key().as_str()]
+            .decided_by
+            .as_deref(),
+        Some("the analysis watch")
+    );
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, cause, .. }]
+            if error == "AnalysisFailed" && cause.contains("95 % interval +")),
+        "{:?}",
+        fake.state().callbacks
+    );
+    // The next run finds the rollback running and leaves it be.
+    let again = ecs_canary_handlers::watch(context(&fake))
+        .await
+        .expect("again");
+    assert_eq!(again.judged, 0);
+    assert_eq!(fake.state().callbacks.len(), 1);
+}
+
+#[tokio::test]
+async fn the_watch_leaves_alone_a_step_without_a_tolerance_or_within_it() {
+    for limits in [
+        json!({}),
+        // 10 % against 0.2 %, but a tolerance of 20 points.
+        json!({"maxErrorRateIncrease": 20}),
+    ] {
+        let fake = FakeAws::new();
+        failing_candidate(&fake);
+        let link = waiting_with(&fake, limits.clone()).await;
+        let out = ecs_canary_handlers::watch(context(&fake))
+            .await
+            .expect("watched");
+        assert!(out.rolled_back.is_empty(), "{limits}: {out:?}");
+        assert_eq!(
+            out.judged,
+            usize::from(!limits.as_object().unwrap().is_empty())
+        );
+        assert_eq!(weights(&fake), split(90, 10), "{limits}");
+        assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+        assert!(fake.state().callbacks.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn numbers_the_watch_cannot_read_change_nothing_and_are_said_once() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let link = waiting_with(&fake, json!({"maxErrorRateIncrease": 2})).await;
+    for _ in 0..2 {
+        fake.fail_next(
+            "GetMetricData",
+            AwsError::Service {
+                operation: "cloudwatch:GetMetricData",
+                code: "Throttling".into(),
+                message: "Rate exceeded".into(),
+            },
+        );
+        let out = ecs_canary_handlers::watch(context(&fake))
+            .await
+            .expect("watched");
+        assert_eq!(out.unavailable.len(), 1, "{out:?}");
+    }
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    assert_eq!(weights(&fake), split(90, 10));
+    let said: Vec<_> = fake
+        .state()
+        .history
+        .iter()
+        .filter(|e| e.kind == HistoryKind::Watched)
+        .map(|e| e.summary.clone())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("the analysis watch cannot judge step 1:"),
+        "{said:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_watch_rolls_back_a_pause_of_ecs_own_deployment_over_its_services_tolerance() {
+    use ecs_canary_core::MAX_ERROR_RATE_INCREASE_TAG;
+    let fake = FakeAws::new();
+    paused(&fake, true);
+    tag_paused(&fake, MAX_ERROR_RATE_INCREASE_TAG, "1");
+    failing_candidate(&fake);
+    let read = read_pause(&fake, "ecs-pause-1", "arn:gate:1")
+        .await
+        .expect("the pause");
+    ask_pause(context(&fake), &read).await;
+    let out = ecs_canary_handlers::watch(context(&fake))
+        .await
+        .expect("watched");
+    assert_eq!(out.rolled_back.len(), 1, "{out:?}");
+    assert!(
+        matches!(&fake.state().callbacks[..], [Callback::Failed { error, .. }] if error == "AnalysisFailed"),
+        "the gate fails, and answers ECS ROLLBACK: {:?}",
+        fake.state().callbacks
+    );
+    assert!(
+        fake.state().invocations.is_empty(),
+        "ECS moves the traffic back itself"
+    );
+}
