@@ -85,6 +85,7 @@ PATCHES = (
     state_machine,
     function_url,
     eventbridge_lambda,
+    scheduled_rules,
     execution_end,
     task_failure_cause,
     alarm_state_change,
