@@ -302,4 +302,20 @@ async fn main() {
         at_once.transitions as f64 / AT_ONCE as f64,
         at_once.invocations as f64 / AT_ONCE as f64
     );
+    // The analysis watch reads each waiting step with a tolerance once a
+    // minute: one GetMetricData call of METRICS_PER_READ metrics.
+    let metrics_per_hour = 60 * ecs_canary_aws::METRICS_PER_READ;
+    let dollars_per_hour = metrics_per_hour as f64 * CLOUDWATCH_DOLLARS_PER_METRIC;
+    println!(
+        "| the analysis watch, per deployment waiting with a tolerance: GetMetricData calls / metrics per hour | 60 / {metrics_per_hour} |"
+    );
+    println!(
+        "| its CloudWatch cost (${:.2} per 1,000 metrics): per waiting hour / per month always waiting | ${dollars_per_hour:.4} / ${:.2} |",
+        CLOUDWATCH_DOLLARS_PER_METRIC * 1000.0,
+        dollars_per_hour * 730.0
+    );
 }
+
+/// CloudWatch's published price of GetMetricData (us-east-1): $0.01 per
+/// 1,000 metrics requested.
+const CLOUDWATCH_DOLLARS_PER_METRIC: f64 = 0.01 / 1000.0;

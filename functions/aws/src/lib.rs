@@ -35,7 +35,7 @@ pub use executions::{StartOutcome, StateMachines, TaskCallbacks};
 pub use functions::FunctionInvoker;
 pub use history::History;
 pub use locks::{DeploymentLocks, HeldLock, LockGuard};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, METRICS_PER_READ};
 pub use notifications::Notifications;
 pub use ports::{
     AlarmStore, ApprovalStore, AwsFuture, ExecutionStarter, FunctionApi, HistoryStore, LockStore,

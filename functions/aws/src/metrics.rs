@@ -17,6 +17,10 @@ use crate::AwsError;
 const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";
 
 /// What is read of each target group: (query id suffix, metric, statistic).
+/// How many metrics one read of a window requests (each is billed by
+/// CloudWatch's GetMetricData): five for each target group.
+pub const METRICS_PER_READ: usize = 2 * READ.len();
+
 const READ: [(&str, &str, &str); 5] = [
     ("requests", REQUESTS_METRIC, "Sum"),
     ("target5xx", TARGET_5XX_METRIC, "Sum"),
