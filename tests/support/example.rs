@@ -189,13 +189,13 @@ pub async fn live_state_of(
             .unwrap_or_default()
     };
     let rule = ids.get(&layout.weighted_rule).cloned().unwrap_or_default();
-    let targets = clients.rules.forward_targets(&rule).await?;
-    let blue_green_split = TrafficSplit::from_forward_targets(
-        &targets,
+    let blue_green_split = weighted_split(
+        clients,
+        &rule,
         &group_arn(Colour::Blue),
         &group_arn(Colour::Green),
     )
-    .expect("the weighted rule forwards to both colours");
+    .await?;
 
     let mut tester_targets = Vec::new();
     for tester in &layout.tester_rules {
@@ -210,6 +210,53 @@ pub async fn live_state_of(
         tester_targets,
         template,
     })
+}
+
+/// The weighted rule's split, Blue as "stable".
+async fn weighted_split(
+    clients: &AwsClients,
+    rule: &str,
+    blue: &str,
+    green: &str,
+) -> Result<TrafficSplit, AwsError> {
+    let targets = clients.rules.forward_targets(rule).await?;
+    Ok(TrafficSplit::from_forward_targets(&targets, blue, green)
+        .expect("the weighted rule forwards to both colours"))
+}
+
+/// The example's (Blue, Green) weights on its weighted rule, read from the
+/// rule alone: this holds while the stack is being updated, when a task
+/// set being replaced cannot be read (the rule and the groups stay).
+pub async fn app_weights(clients: &AwsClients) -> (u16, u16) {
+    let ids = clients
+        .stacks
+        .physical_ids(APP_STACK)
+        .await
+        .expect("the example stack's resources");
+    let template = Template::parse(
+        &clients
+            .stacks
+            .template(APP_STACK)
+            .await
+            .expect("the example stack's template"),
+    )
+    .expect("stack template parses");
+    let layout = template
+        .layout()
+        .expect("stack template has the blue/green layout");
+    let rule = ids.get(&layout.weighted_rule).cloned().unwrap_or_default();
+    let mut groups = Vec::new();
+    for colour in [Colour::Blue, Colour::Green] {
+        groups.push(
+            target_group(clients, APP_STACK, colour)
+                .await
+                .expect("a colour's target group"),
+        );
+    }
+    let split = weighted_split(clients, &rule, &groups[0], &groups[1])
+        .await
+        .expect("the weighted rule");
+    (split.stable_weight(), split.candidate_weight())
 }
 
 /// The target group ARN of a colour, from the stack outputs.
