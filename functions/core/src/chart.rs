@@ -255,6 +255,7 @@ mod tests {
             limits: AnalysisLimits {
                 max_error_rate_increase: crate::PercentagePoints::new(2.0),
                 min_requests: 100,
+                slo_target: None,
             },
             alarms: Ok(vec![AlarmReading {
                 name: "web-5xx".into(),

@@ -223,6 +223,9 @@ pub struct WindowEvidence {
 pub struct AnalysisLimits {
     pub max_error_rate_increase: Option<PercentagePoints>,
     pub min_requests: u64,
+    /// The availability objective in percent (`sloTarget`): the verdict
+    /// shows the error budget's burn rate.
+    pub slo_target: Option<PercentagePoints>,
 }
 
 impl WindowEvidence {
@@ -305,6 +308,7 @@ mod tests {
         AnalysisLimits {
             max_error_rate_increase: max.and_then(PercentagePoints::new),
             min_requests: min,
+            slo_target: None,
         }
     }
 

@@ -32,7 +32,7 @@ const MAX_ALARMS: usize = 100;
 /// The most requests `minRequests` may ask for.
 const MAX_MIN_REQUESTS: u64 = 1_000_000_000;
 
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "cluster",
     "service",
     "stack",
@@ -45,6 +45,7 @@ const FIELDS: [&str; 14] = [
     "alarms",
     "maxErrorRateIncrease",
     "minRequests",
+    "sloTarget",
     "approvalPolicy",
     "startedBy",
 ];
@@ -86,6 +87,10 @@ pub struct DeploymentRequest {
     /// judged (default [`DEFAULT_MIN_REQUESTS`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_requests: Option<u64>,
+    /// The service's availability objective in percent (e.g. 99.9): the
+    /// verdict shows each version's error-budget burn rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_target: Option<PercentagePoints>,
     /// Who may decide its steps (over the defaults the functions are given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
@@ -323,6 +328,23 @@ pub(crate) fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, I
     }
 }
 
+fn slo_target(object: &Map<String, Value>) -> Result<Option<PercentagePoints>, InputError> {
+    match object.get("sloTarget") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .filter(|t| *t > 0.0 && *t < 100.0)
+            .and_then(PercentagePoints::new)
+            .map(Some)
+            .ok_or_else(|| InputError::InvalidField {
+                field: "sloTarget",
+                reason: format!(
+                    "must be a percentage above 0 and below 100 (e.g. 99.9), not {value}"
+                ),
+            }),
+    }
+}
+
 pub(crate) fn approval_timeout(object: &Map<String, Value>) -> Result<u64, InputError> {
     match object.get("approvalTimeoutSeconds") {
         None | Some(Value::Null) => Ok(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
@@ -375,6 +397,7 @@ impl DeploymentRequest {
         let alarms = alarms(object)?;
         let max_error_rate_increase = max_error_rate_increase(object)?;
         let min_requests = min_requests(object)?;
+        let slo_target = slo_target(object)?;
         let approval_policy = match object.get("approvalPolicy") {
             None | Some(Value::Null) => None,
             Some(value) => Some(ApprovalPolicy::from_json(value)?),
@@ -393,6 +416,7 @@ impl DeploymentRequest {
             alarms,
             max_error_rate_increase,
             min_requests,
+            slo_target,
             approval_policy,
             started_by,
         })
@@ -404,6 +428,7 @@ impl DeploymentRequest {
         AnalysisLimits {
             max_error_rate_increase: self.max_error_rate_increase,
             min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
+            slo_target: self.slo_target,
         }
     }
 
@@ -495,8 +520,22 @@ mod tests {
             Some(1.5)
         );
         assert_eq!(limits.min_requests, 500);
+        assert_eq!(limits.slo_target, None);
+        input["sloTarget"] = json!(99.9);
+        let request = DeploymentRequest::from_json(&input).unwrap();
+        assert_eq!(
+            request.analysis_limits().slo_target.map(|t| t.points()),
+            Some(99.9)
+        );
+        for wrong in [json!(100), json!(0), json!("99.9"), json!(-1)] {
+            let mut bad = input.clone();
+            bad["sloTarget"] = wrong.clone();
+            let error = DeploymentRequest::from_json(&bad).unwrap_err();
+            assert!(error.to_string().contains("sloTarget"), "{wrong}: {error}");
+        }
         let round = serde_json::to_value(&request).unwrap();
         assert_eq!(round["maxErrorRateIncrease"], json!(1.5));
+        assert_eq!(round["sloTarget"], json!(99.9));
         assert_eq!(DeploymentRequest::from_json(&round).unwrap(), request);
         for (field, bad) in [
             ("maxErrorRateIncrease", json!(-1)),

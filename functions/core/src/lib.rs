@@ -82,8 +82,8 @@ pub use reconcile::{
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
 pub use secrets::{hides_values, SecretNames, DEFAULT_SECRET_NAMES, HIDDEN_VALUE};
 pub use sequential::{
-    judge, rate_interval, ErrorComparison, Recommendation, Verdict, ADVICE_TOLERANCE_POINTS,
-    CONFIDENCE_PERCENT,
+    judge, rate_interval, BurnRates, ErrorComparison, Recommendation, Verdict,
+    ADVICE_TOLERANCE_POINTS, CONFIDENCE_PERCENT,
 };
 pub use split::{ForwardTarget, SplitError, TrafficSplit, MAX_WEIGHT};
 pub use stack_status::StackProgress;

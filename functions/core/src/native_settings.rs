@@ -163,6 +163,7 @@ impl NativeSettings {
         AnalysisLimits {
             max_error_rate_increase: self.max_error_rate_increase,
             min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
+            slo_target: None,
         }
     }
 }

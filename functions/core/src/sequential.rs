@@ -207,6 +207,31 @@ pub struct Verdict {
     pub requests: f64,
     pub min_requests: u64,
     pub recommendation: Recommendation,
+    /// With an availability objective: how fast each version spends its
+    /// error budget (1 = exactly as fast as the objective allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<BurnRates>,
+}
+
+/// The error budget's burn rate of each version: its 5xx rate divided by
+/// the rate the objective allows (100 % − the target).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BurnRates {
+    pub target: f64,
+    pub candidate: f64,
+    pub stable: f64,
+}
+
+impl BurnRates {
+    fn of(errors: &ErrorComparison, target: f64) -> Option<BurnRates> {
+        let budget = 100.0 - target;
+        (budget > 0.0).then(|| BurnRates {
+            target,
+            candidate: errors.candidate_rate / budget,
+            stable: errors.stable_rate / budget,
+        })
+    }
 }
 
 /// Judges `window` (and, when given, its minutes' latency) against `limits`.
@@ -227,6 +252,9 @@ pub fn judge(
         requests: window.candidate.requests,
         min_requests: limits.min_requests,
         recommendation,
+        burn: limits
+            .slo_target
+            .and_then(|target| BurnRates::of(&errors, target.points())),
     };
     let tolerance = tolerance.unwrap_or(ADVICE_TOLERANCE_POINTS);
     let minutes = window.until.saturating_sub(window.since).max(60) as f64 / 60.0;
@@ -462,12 +490,26 @@ impl Verdict {
         }
     }
 
+    /// "error budget (SLO 99.9 %) burning 4.2× on new vs 3.0× on stable".
+    pub fn burn_text(&self) -> Option<String> {
+        let burn = self.burn?;
+        (self.requests > 0.0).then(|| {
+            format!(
+                "error budget (SLO {} %) burning {:.1}× on new vs {:.1}× on stable",
+                burn.target, burn.candidate, burn.stable
+            )
+        })
+    }
+
     /// Everything on one line.
     pub fn describe(&self) -> String {
         let mut text = self.errors_text();
-        if let Some(latency) = self.latency_text() {
+        for part in [self.latency_text(), self.burn_text()]
+            .into_iter()
+            .flatten()
+        {
             text.push_str("; ");
-            text.push_str(&latency);
+            text.push_str(&part);
         }
         text.push_str(" — ");
         text.push_str(&self.recommendation_text());
@@ -504,6 +546,7 @@ mod tests {
         AnalysisLimits {
             max_error_rate_increase: tolerance.and_then(PercentagePoints::new),
             min_requests,
+            slo_target: None,
         }
     }
 
@@ -640,6 +683,20 @@ mod tests {
         assert!(verdict
             .recommendation_text()
             .contains("the advice's default"));
+        assert_eq!(verdict.burn_text(), None);
+        // With an objective of 99.9 %: 0.3 % 5xx spends the budget 3× as fast.
+        let slo = AnalysisLimits {
+            slo_target: PercentagePoints::new(99.9),
+            ..limits(None, 100)
+        };
+        let verdict = judge(&worse, None, &slo);
+        assert_eq!(
+            verdict.burn_text().as_deref(),
+            Some("error budget (SLO 99.9 %) burning 50.0× on new vs 3.0× on stable")
+        );
+        assert!(verdict
+            .describe()
+            .contains("(valid however often you look); error budget"));
     }
 
     #[test]
