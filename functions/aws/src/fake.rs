@@ -267,24 +267,16 @@ impl LockStore for FakeAws {
     }
 
     fn guarded_by<'a>(&'a self, alarm: &'a str) -> AwsFuture<'a, Vec<HeldLock>> {
-        ready(self.call("Scan").map(|state| {
-            state
-                .locks
-                .keys()
-                .filter_map(|key| state.held(key))
+        ready(self.scan_locks().map(|locks| {
+            locks
+                .into_iter()
                 .filter(|lock| lock.guard.alarms.iter().any(|a| a == alarm))
                 .collect()
         }))
     }
 
     fn all(&self) -> AwsFuture<'_, Vec<HeldLock>> {
-        ready(self.call("Scan").map(|state| {
-            state
-                .locks
-                .keys()
-                .filter_map(|key| state.held(key))
-                .collect()
-        }))
+        ready(self.scan_locks())
     }
 
     fn record_split<'a>(
@@ -567,6 +559,19 @@ impl FakeState {
 
     fn deciding_since(&self, id: &ApprovalKey) -> Option<u64> {
         self.deciding.get(id.as_str()).copied()
+    }
+}
+
+impl FakeAws {
+    /// Every lock as held (one Scan of the lock table).
+    fn scan_locks(&self) -> Result<Vec<HeldLock>, AwsError> {
+        self.call("Scan").map(|state| {
+            state
+                .locks
+                .keys()
+                .filter_map(|key| state.held(key))
+                .collect()
+        })
     }
 }
 

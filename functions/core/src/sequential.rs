@@ -241,14 +241,17 @@ pub fn judge(
     limits: &AnalysisLimits,
 ) -> Verdict {
     let errors = ErrorComparison::of(window);
-    let tolerance = limits.max_error_rate_increase.map(|t| t.points());
+    let tolerance_set = limits.max_error_rate_increase.is_some();
+    let tolerance = limits
+        .max_error_rate_increase
+        .map_or(ADVICE_TOLERANCE_POINTS, |t| t.points());
     let (latency_ms, latency_minutes) = timeline.map(latency_bound).unwrap_or((None, 0));
     let verdict = |recommendation| Verdict {
         errors,
         latency_ms,
         latency_minutes,
-        tolerance: tolerance.unwrap_or(ADVICE_TOLERANCE_POINTS),
-        tolerance_set: tolerance.is_some(),
+        tolerance,
+        tolerance_set,
         requests: window.candidate.requests,
         min_requests: limits.min_requests,
         recommendation,
@@ -256,7 +259,6 @@ pub fn judge(
             .slo_target
             .and_then(|target| BurnRates::of(&errors, target.points())),
     };
-    let tolerance = tolerance.unwrap_or(ADVICE_TOLERANCE_POINTS);
     let minutes = window.until.saturating_sub(window.since).max(60) as f64 / 60.0;
     let per_minute = window.candidate.requests / minutes;
     if window.candidate.requests < limits.min_requests as f64 {

@@ -5,8 +5,8 @@
 
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
-    check_alarms, evidence_chart, AnalysisError, Deployment, ErrorName, NativePause, PageEvidence,
-    Timeline, TrafficQuery, WindowEvidence,
+    check_alarms, evidence_chart, AlarmReading, AnalysisError, AnalysisLimits, ChartMark,
+    Deployment, ErrorName, NativePause, PageEvidence, Timeline, TrafficQuery, WindowEvidence,
 };
 
 use crate::{Context, FunctionError};
@@ -133,13 +133,35 @@ pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEv
             .await
             .map_err(unavailable),
     };
+    let limits = deployment.request.analysis_limits();
+    page(
+        windows,
+        limits,
+        alarms,
+        timeline,
+        &deployment.chart_marks(),
+        (since, now),
+    )
+}
+
+/// The page's evidence from its parts: the chart is drawn from the
+/// minutes `since..now` (or says why there are none), which also give each
+/// window's verdict its latency.
+fn page(
+    windows: Vec<(String, Result<WindowEvidence, String>)>,
+    limits: AnalysisLimits,
+    alarms: Result<Vec<AlarmReading>, String>,
+    timeline: Result<Timeline, String>,
+    marks: &[ChartMark],
+    (since, now): (u64, u64),
+) -> PageEvidence {
     PageEvidence {
         windows,
-        limits: deployment.request.analysis_limits(),
+        limits,
         alarms,
         chart: timeline
             .as_ref()
-            .map(|t| evidence_chart(t, &deployment.chart_marks(), since, now))
+            .map(|t| evidence_chart(t, marks, since, now))
             .map_err(Clone::clone),
         timeline: timeline.ok(),
     }
@@ -152,16 +174,9 @@ pub async fn check_analysis(
     context: &Context,
     deployment: &Deployment,
 ) -> Result<(), AnalysisError> {
-    let limits = deployment.request.analysis_limits();
-    if limits.max_error_rate_increase.is_none() {
-        return Ok(());
-    }
-    let Some(step) = deployment.step else {
-        return Ok(());
-    };
-    match step_evidence(context, deployment, step).await {
-        Some(Ok(window)) => window.analyse(&limits),
-        Some(Err(why)) => {
+    match analysed_step(context, deployment).await {
+        Some((Ok(window), limits)) => window.analyse(&limits),
+        Some((Err(why), _)) => {
             tracing::warn!(service = %deployment.request.service, %why, "the analysis could not read the numbers; traffic moves on");
             Ok(())
         }
@@ -169,11 +184,33 @@ pub async fn check_analysis(
     }
 }
 
-/// The numbers of a pause's rollout so far, read now, or why there are none.
-pub async fn pause_window(
+/// What the automatic analysis judges of a deployment's current step (on
+/// approval, and every minute while it waits): its numbers so far, or why
+/// there are none, and its limits. `None` when the analysis is off (no
+/// `maxErrorRateIncrease`) or no step has been applied.
+pub async fn analysed_step(
+    context: &Context,
+    deployment: &Deployment,
+) -> Option<(Result<WindowEvidence, String>, AnalysisLimits)> {
+    let limits = deployment.request.analysis_limits();
+    limits.max_error_rate_increase?;
+    let window = step_evidence(context, deployment, deployment.step?).await?;
+    Some((window, limits))
+}
+
+/// The same for a pause of ECS's own deployment: the rollout's numbers so
+/// far, against the service's own limits.
+pub async fn analysed_pause(
     context: &Context,
     pause: &NativePause,
-) -> Result<WindowEvidence, String> {
+) -> Option<(Result<WindowEvidence, String>, AnalysisLimits)> {
+    let limits = pause.settings.analysis_limits();
+    limits.max_error_rate_increase?;
+    Some((pause_window(context, pause).await, limits))
+}
+
+/// The numbers of a pause's rollout so far, read now, or why there are none.
+async fn pause_window(context: &Context, pause: &NativePause) -> Result<WindowEvidence, String> {
     if let Some(why) = pause.without_numbers() {
         return Err(why.to_string());
     }
@@ -242,16 +279,8 @@ pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> Page
             now,
         ),
     };
-    PageEvidence {
-        windows,
-        limits: pause.settings.analysis_limits(),
-        alarms,
-        chart: timeline
-            .as_ref()
-            .map(|t| evidence_chart(t, &[], since, now))
-            .map_err(Clone::clone),
-        timeline: timeline.ok(),
-    }
+    let limits = pause.settings.analysis_limits();
+    page(windows, limits, alarms, timeline, &[], (since, now))
 }
 
 /// The automatic analysis before ECS is told to continue: `AnalysisFailed`
@@ -261,15 +290,12 @@ pub async fn check_pause_analysis(
     context: &Context,
     pause: &NativePause,
 ) -> Result<(), AnalysisError> {
-    let limits = pause.settings.analysis_limits();
-    if limits.max_error_rate_increase.is_none() {
-        return Ok(());
-    }
-    match pause_window(context, pause).await {
-        Ok(window) => window.analyse(&limits),
-        Err(why) => {
+    match analysed_pause(context, pause).await {
+        Some((Ok(window), limits)) => window.analyse(&limits),
+        Some((Err(why), _)) => {
             tracing::info!(service = %pause.service, %why, "no numbers for the analysis; traffic moves on");
             Ok(())
         }
+        None => Ok(()),
     }
 }

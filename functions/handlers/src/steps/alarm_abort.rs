@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::actions::abort::{fail_waiting_step, stop_execution, StopReason};
-use crate::actions::evidence::{pause_window, step_evidence};
+use crate::actions::evidence::{analysed_pause, analysed_step};
 use crate::{Context, FunctionError};
 
 /// The error every deployment stopped by an alarm ends with.
@@ -82,22 +82,16 @@ pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
     Ok(watched)
 }
 
-/// The numbers of the step `record` waits at and its limits; `None` when
-/// it has no tolerance (nothing to watch) or has not begun.
+/// What the analysis judges of the step `record` waits at (one of ecs-canary's
+/// rollout, or a pause of ECS's own deployment); `None` without a tolerance.
 async fn watched_window(
     context: &Context,
     record: &ecs_canary_aws::ApprovalRecord,
 ) -> Option<(Result<WindowEvidence, String>, AnalysisLimits)> {
-    if let Some(deployment) = &record.deployment {
-        let limits = deployment.request.analysis_limits();
-        limits.max_error_rate_increase?;
-        let window = step_evidence(context, deployment, deployment.step?).await?;
-        return Some((window, limits));
+    match &record.deployment {
+        Some(deployment) => analysed_step(context, deployment).await,
+        None => analysed_pause(context, record.native.as_ref()?).await,
     }
-    let pause = record.native.as_ref()?;
-    let limits = pause.settings.analysis_limits();
-    limits.max_error_rate_increase?;
-    Some((pause_window(context, pause).await, limits))
 }
 
 /// Judges the step `lock`'s execution waits at, if it has a tolerance.
