@@ -132,13 +132,18 @@ pub struct EnrolSettings {
     /// A CloudWatch alarm that rolls the deployment back (repeat for more).
     #[arg(long = "alarm", value_name = "NAME")]
     pub alarms: Vec<String>,
-    /// Roll back an approval when the new revision's 5xx rate exceeds the
-    /// current one's by more than this many percentage points.
+    /// Roll back (on approval, or by the watch between clicks) when the
+    /// new revision's 5xx rate exceeds the current one's by more than this
+    /// many percentage points (the 95 % interval wholly above it).
     #[arg(long, value_name = "POINTS")]
     pub max_error_rate_increase: Option<String>,
     /// The requests the new revision must have served before that is judged.
     #[arg(long, value_name = "N")]
     pub min_requests: Option<String>,
+    /// An availability objective in percent (e.g. 99.9): each verdict shows
+    /// both revisions' error-budget burn rates (shown only).
+    #[arg(long, value_name = "PERCENT")]
+    pub slo_target: Option<String>,
     /// A channel a decision may come through: email, slack, cli (repeat);
     /// the stack's policy still applies.
     #[arg(long = "channel", value_name = "CHANNEL")]

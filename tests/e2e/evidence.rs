@@ -11,12 +11,15 @@ use ecs_canary_core::Colour;
 use ecs_canary_e2e::example::{assert_at_rest, target_group, APP_STACK};
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, open, submit, Flow};
 use ecs_canary_e2e::traffic::{
-    write_minutes, Minute, FAILING_NEW, FAILING_STABLE, HEALTHY_NEW, HEALTHY_STABLE,
+    write_minutes, Minute, EQUAL, FAILING_NEW, FAILING_STABLE, HEALTHY_NEW, HEALTHY_STABLE,
 };
 use ecs_canary_e2e::Emulator;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
+/// A minute of the schedules' clock so long that the watch runs only when a
+/// test runs it.
+const STOPPED: f64 = 86_400.0;
 
 /// Writes a minute of traffic for the example's two target groups.
 async fn traffic(
@@ -180,6 +183,10 @@ async fn every_approval_carries_the_numbers_and_the_page_a_chart() {
 #[tokio::test]
 async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     let (emulator, clients, flow) = example_flow().await;
+    // The watch's schedule runs only when this test runs it: it counts.
+    emulator
+        .bad_day(json!({"scheduleMinuteSeconds": STOPPED}))
+        .await;
     let mut guarded = example_input("1.0.1", json!([10, 50]), 600);
     guarded["maxErrorRateIncrease"] = json!(2);
     guarded["minRequests"] = json!(100);
@@ -197,12 +204,11 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
         "{page}"
     );
 
-    // Nobody clicks: the watch's next scheduled runs (a minute lasts a
-    // second from now on) reject the step by themselves, traffic to stable
+    // Nobody clicks: within two of the watch's scheduled runs (and no
+    // more are given) the step is rejected by itself, traffic to stable
     // first, and a link clicked afterwards decides nothing.
-    emulator
-        .bad_day(json!({"scheduleMinuteSeconds": 1.0}))
-        .await;
+    emulator.run_schedules().await;
+    emulator.run_schedules().await;
     let (status, error) = flow.finished(&execution, WAIT).await;
     assert_eq!(
         ecs_canary_e2e::example::app_state(&clients)
@@ -228,8 +234,8 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
         .expect("the approval channels are told");
     assert!(text.contains("+9.80 points, 95 % interval +"), "{text}");
 
-    // The same numbers without the thresholds: the watch, still running
-    // every second, leaves it to a person; traffic moves on.
+    // The same numbers without the thresholds: the watch leaves it to a
+    // person; traffic moves on.
     let execution = flow
         .start(
             "unanalysed-1-0-1",
@@ -238,6 +244,19 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
         .await;
     let (_, body) = approval(&flow).await;
     traffic(&emulator, &clients, &FAILING_NEW, &FAILING_STABLE).await;
+    emulator.run_schedules().await;
+    emulator.run_schedules().await;
+    assert_eq!(
+        flow.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .expect("the execution")
+            .status(),
+        &ExecutionStatus::Running,
+        "no threshold: the watch decides nothing"
+    );
     assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
     let (_, body) = approval(&flow).await;
     assert!(body.contains("2 of 2"), "{body}");
@@ -248,4 +267,42 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
     );
     assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
     flow.finished(&execution, WAIT).await;
+}
+
+#[tokio::test]
+async fn an_equal_candidate_with_enough_traffic_may_continue() {
+    let (emulator, clients, flow) = example_flow().await;
+    emulator
+        .bad_day(json!({"scheduleMinuteSeconds": STOPPED}))
+        .await;
+    let mut guarded = example_input("1.0.1", json!([10, 50]), 600);
+    guarded["maxErrorRateIncrease"] = json!(1);
+    guarded["minRequests"] = json!(1000);
+    let execution = flow.start("equal-1-0-1", &guarded).await;
+    let (_, body) = approval(&flow).await;
+    traffic(&emulator, &clients, &EQUAL, &EQUAL).await;
+    let (status, page) = open(&link_in(&body)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<p id=\"verdict\" data-recommendation=\"continue\">")
+            && page.contains("continue: the interval rules out an increase of +1.00 points"),
+        "{page}"
+    );
+    // The watch leaves it alone, and the analysis on approval lets traffic
+    // move on.
+    emulator.run_schedules().await;
+    assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
+    let (_, body) = approval(&flow).await;
+    assert!(body.contains("2 of 2"), "{body}");
+    assert!(
+        body.contains("step 1 (10 %): new: 40,000 requests, 0.3 % 5xx")
+            && body.contains("continue: the interval rules out an increase of +1.00 points"),
+        "{body}"
+    );
+    assert_eq!(submit(&link_in(&body), "reject").await.0, 200);
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
 }

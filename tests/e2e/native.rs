@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_ecs::types::{DeploymentStrategy, ServiceDeploymentStatus};
-use ecs_canary_core::ALARMS_TAG;
 use ecs_canary_core::{lock_key, HistoryKind};
+use ecs_canary_core::{ALARMS_TAG, MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG};
 use ecs_canary_e2e::alarms::GuardAlarm;
 use ecs_canary_e2e::cli::ecs_canary;
 use ecs_canary_e2e::example::{create_network, CLUSTER};
@@ -19,7 +19,7 @@ use ecs_canary_e2e::flow::{link_in, open, submit, Flow};
 use ecs_canary_e2e::native::{
     create_native_service, create_native_service_as, Native, NATIVE_SERVICE as SERVICE,
 };
-use ecs_canary_e2e::traffic::{HEALTHY_NEW, HEALTHY_STABLE};
+use ecs_canary_e2e::traffic::{FAILING_NEW, FAILING_STABLE, HEALTHY_NEW, HEALTHY_STABLE};
 use ecs_canary_e2e::{Emulator, EmulatorOptions, HISTORY_TABLE};
 use serde_json::json;
 
@@ -273,6 +273,70 @@ async fn rejected_at_step_two_ecs_rolls_back_and_a_repeated_hook_event_starts_no
         fired.elapsed()
     );
     assert_eq!(native.weights().await, [100, 0]);
+
+    // Guarded by the analysis instead (the service's tags): at the second
+    // pause the new revision fails; within two of the watch's scheduled
+    // runs (no more are given), ECS is told to roll back, nobody clicking.
+    emulator
+        .bad_day(json!({"scheduleMinuteSeconds": 86_400.0}))
+        .await;
+    let service_arn = format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}");
+    native
+        .ecs
+        .untag_resource()
+        .resource_arn(&service_arn)
+        .tag_keys(ALARMS_TAG)
+        .send()
+        .await
+        .expect("untag the alarm");
+    for (key, value) in [
+        (MAX_ERROR_RATE_INCREASE_TAG, "2"),
+        (MIN_REQUESTS_TAG, "100"),
+    ] {
+        native
+            .ecs
+            .tag_resource()
+            .resource_arn(&service_arn)
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("tag the service's analysis");
+    }
+    native.update().await;
+    let analysed = native.deployment().await;
+    let (_, first) = next_approval(&flow).await;
+    assert_eq!(submit(&first, "approve").await.0, 200);
+    let (subject, _) = next_approval(&flow).await;
+    assert!(subject.contains("step 2/4"), "{subject}");
+    native
+        .traffic(&emulator, &FAILING_NEW, &FAILING_STABLE)
+        .await;
+    emulator.run_schedules().await;
+    emulator.run_schedules().await;
+    native
+        .until_status(&analysed, ServiceDeploymentStatus::RollbackSuccessful)
+        .await;
+    assert_eq!(
+        native.status_reason(&analysed).await,
+        "Rolled back: a lifecycle hook asked for it."
+    );
+    assert_eq!(native.weights().await, [100, 0]);
+    let (subject, body) = flow
+        .next_email_where(Duration::from_secs(30), |s| {
+            s.contains("the automatic analysis failed")
+        })
+        .await
+        .expect("the channels are told");
+    assert!(
+        subject.contains("ECS rolls the deployment back"),
+        "{subject}"
+    );
+    assert!(body.contains("95 % interval +"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

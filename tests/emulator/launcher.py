@@ -32,6 +32,10 @@ with any of ``{"stackUpdateSeconds": 5, "failNextStackUpdate": "reason",
 "taskSetStabilizeSeconds": 5, "neverStabilize": true}`` (see the plugin's
 ``bad_day`` module); ``GET`` shows them, ``DELETE`` restores a good day.
 
+``POST /_ecs-canary/schedules`` runs every enabled scheduled rule once, now,
+and answers when their targets have (the rules' ARNs): a test gives the
+watch a counted number of runs.
+
 ``GET /_ecs-canary/sns-confirmations``: the email subscription confirmations
 SNS would have mailed (topic, endpoint, the confirmation link).
 
@@ -83,6 +87,8 @@ IAM_URL_PATH = re.compile(r"^/lambda-url-iam/(?P<function>[^/]+)(?P<path>/.*)?$"
 SIGNATURE_SKEW_SECONDS = 15 * 60
 FAULTS_PATH = "/_ecs-canary/faults"
 BAD_DAY_PATH = "/_ecs-canary/bad-day"
+# Every scheduled rule once, now, answered when its targets have (POST).
+SCHEDULES_PATH = "/_ecs-canary/schedules"
 # The email subscription confirmations SNS would have mailed (GET).
 CONFIRMATIONS_PATH = "/_ecs-canary/sns-confirmations"
 SIGNING_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/aws4_request")
@@ -179,6 +185,11 @@ class FaultInjector:
                 current = bad_day.settings()
             return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
                                json.dumps(current).encode())
+        if environ.get("PATH_INFO", "") == SCHEDULES_PATH and method == "POST":
+            from ecs_canary_moto_plugin import scheduled_rules
+
+            return wsgi_answer(start_response, "200 OK", [("Content-Type", "application/json")],
+                               json.dumps(scheduled_rules.fire_now()).encode())
         if environ.get("PATH_INFO", "") == CONFIRMATIONS_PATH:
             from ecs_canary_moto_plugin import email_confirmation
 

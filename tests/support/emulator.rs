@@ -391,6 +391,20 @@ impl Emulator {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
+    /// Runs every scheduled rule once, now (the watch, in the infrastructure),
+    /// and returns when its targets have answered: a test counts the runs it
+    /// gives. Make the schedule's own clock slow first
+    /// (`scheduleMinuteSeconds`) so that no other run comes between.
+    pub async fn run_schedules(&self) {
+        let (status, _, answer) = self.http("POST", "/_ecs-canary/schedules", b"").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        assert_ne!(
+            answer.as_slice(),
+            b"[]",
+            "no scheduled rule is enabled to run"
+        );
+    }
+
     /// Disarms every fault.
     pub async fn disarm_faults(&self) {
         let (status, _, _) = self.http("DELETE", "/_ecs-canary/faults", b"").await;

@@ -27,6 +27,12 @@ pub const HEALTHY_STABLE: Minute = Minute {
     errors: 33.0,
     latencies: &[(0.05, 9000.0), (0.11, 1700.0), (0.17, 177.0)],
 };
+/// A busy minute of a version as good as its stable one (0.3 % 5xx each).
+pub const EQUAL: Minute = Minute {
+    requests: 40000.0,
+    errors: 120.0,
+    latencies: &[(0.05, 36000.0), (0.11, 3800.0), (0.17, 200.0)],
+};
 /// A failing new version (10 % 5xx) and its stable one (0.2 %).
 pub const FAILING_NEW: Minute = Minute {
     requests: 500.0,

@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 
 use ecs_canary_core::{
     enrolment_plan, ErrorName, ALARMS_TAG, APPROVAL_TIMEOUT_TAG, CHANNELS_TAG, CLI_PRINCIPALS_TAG,
-    GATE_TAG, MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG, SLACK_USERS_TAG,
+    GATE_TAG, MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG, SLACK_USERS_TAG, SLO_TARGET_TAG,
 };
 use serde_json::json;
 
@@ -36,6 +36,7 @@ fn wanted_tags(settings: &EnrolSettings) -> BTreeMap<String, String> {
         settings.max_error_rate_increase.clone(),
     );
     put(MIN_REQUESTS_TAG, settings.min_requests.clone());
+    put(SLO_TARGET_TAG, settings.slo_target.clone());
     put(CHANNELS_TAG, list(&settings.channels));
     put(CLI_PRINCIPALS_TAG, list(&settings.cli_principals));
     put(SLACK_USERS_TAG, list(&settings.slack_users));

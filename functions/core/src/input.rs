@@ -328,7 +328,9 @@ pub(crate) fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, I
     }
 }
 
-fn slo_target(object: &Map<String, Value>) -> Result<Option<PercentagePoints>, InputError> {
+pub(crate) fn slo_target(
+    object: &Map<String, Value>,
+) -> Result<Option<PercentagePoints>, InputError> {
     match object.get("sloTarget") {
         None | Some(Value::Null) => Ok(None),
         Some(value) => value

@@ -69,6 +69,7 @@ pub use native::{
 pub use native_settings::{
     NativeSettings, SettingInvalid, ALARMS_TAG, APPROVAL_TIMEOUT_TAG, CHANNELS_TAG,
     CLI_PRINCIPALS_TAG, MAX_ERROR_RATE_INCREASE_TAG, MIN_REQUESTS_TAG, SLACK_USERS_TAG,
+    SLO_TARGET_TAG,
 };
 pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};

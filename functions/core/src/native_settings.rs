@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use thiserror::Error;
 
-use crate::input::{alarms, approval_timeout, max_error_rate_increase, min_requests};
+use crate::input::{alarms, approval_timeout, max_error_rate_increase, min_requests, slo_target};
 use crate::{
     AnalysisLimits, ApprovalPolicy, ErrorKind, ErrorName, InputError, PercentagePoints,
     DEFAULT_MIN_REQUESTS,
@@ -30,6 +30,9 @@ pub const APPROVAL_TIMEOUT_TAG: &str = "ecs-canary:approval-timeout";
 pub const MAX_ERROR_RATE_INCREASE_TAG: &str = "ecs-canary:max-error-rate-increase";
 /// The requests the new revision must have served before the analysis judges.
 pub const MIN_REQUESTS_TAG: &str = "ecs-canary:min-requests";
+/// The availability objective (percent) whose error-budget burn each
+/// verdict shows (shown only).
+pub const SLO_TARGET_TAG: &str = "ecs-canary:slo-target";
 /// The channels a decision may come through (`email slack cli`).
 pub const CHANNELS_TAG: &str = "ecs-canary:channels";
 /// The IAM principals (ARNs) who may decide on the command line.
@@ -64,6 +67,8 @@ pub struct NativeSettings {
     pub max_error_rate_increase: Option<PercentagePoints>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_target: Option<PercentagePoints>,
     /// The service's own policy (channels, command-line principals, Slack
     /// users), held to the stack's when it is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +136,10 @@ impl NativeSettings {
             settings.min_requests =
                 min_requests(&object).map_err(|e| named(MIN_REQUESTS_TAG, raw, e))?;
         }
+        if let Some(raw) = tag(SLO_TARGET_TAG) {
+            let object = field("sloTarget", number(raw));
+            settings.slo_target = slo_target(&object).map_err(|e| named(SLO_TARGET_TAG, raw, e))?;
+        }
         let mut policy = Map::new();
         for (tag_name, policy_field) in [
             (CHANNELS_TAG, "channels"),
@@ -163,7 +172,7 @@ impl NativeSettings {
         AnalysisLimits {
             max_error_rate_increase: self.max_error_rate_increase,
             min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
-            slo_target: None,
+            slo_target: self.slo_target,
         }
     }
 }
@@ -197,6 +206,7 @@ mod tests {
             (ALARMS_TAG, " web-5xx  web-p99 "),
             (MAX_ERROR_RATE_INCREASE_TAG, "0.5"),
             (MIN_REQUESTS_TAG, "500"),
+            (SLO_TARGET_TAG, "99.9"),
             (CHANNELS_TAG, "cli slack"),
             (CLI_PRINCIPALS_TAG, "arn:aws:iam::1:role/releasers"),
             ("Team", "payments"),
@@ -209,6 +219,10 @@ mod tests {
             Some(0.5)
         );
         assert_eq!(settings.analysis_limits().min_requests, 500);
+        assert_eq!(
+            settings.analysis_limits().slo_target.map(|t| t.points()),
+            Some(99.9)
+        );
         let policy = settings.approval_policy.clone().expect("a policy");
         assert_eq!(policy.channels, vec![Channel::Cli, Channel::Slack]);
         assert_eq!(policy.cli_principals, vec!["arn:aws:iam::1:role/releasers"]);
@@ -223,6 +237,8 @@ mod tests {
             (MAX_ERROR_RATE_INCREASE_TAG, "lots"),
             (MAX_ERROR_RATE_INCREASE_TAG, "NaN"),
             (MIN_REQUESTS_TAG, "0"),
+            (SLO_TARGET_TAG, "100"),
+            (SLO_TARGET_TAG, "99.9%"),
             (CHANNELS_TAG, "email carrier-pigeon"),
         ] {
             let error = NativeSettings::from_tags(&tags(&[(tag, value)]))

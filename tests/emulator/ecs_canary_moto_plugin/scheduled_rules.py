@@ -6,7 +6,10 @@ with a "Scheduled Event" (source ``aws.events``, the rule's ARN in
 ``resources``, ``detail`` empty) and matches no events. Fixed for rate
 expressions, delivered to Lambda targets as the other rules' events are; how
 long a minute lasts is the bad-day setting ``scheduleMinuteSeconds`` (60;
-tests make it short).
+tests make it short, or long to stop the clock). ``fire_now`` (the
+launcher's ``POST /_ecs-canary/schedules``) runs every enabled scheduled rule
+once at once and returns when its targets have answered: a test counts the
+scheduled runs it gives.
 """
 
 from __future__ import annotations
@@ -50,17 +53,38 @@ def _scheduled_rules() -> Iterator[Any]:
                 yield from list(bus.rules.values())
 
 
-def fire(rule: Any) -> None:
-    """Invokes `rule`'s Lambda targets with a Scheduled Event, as its schedule does."""
-    event = {
+def _event(rule: Any) -> dict[str, Any]:
+    return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
         "account": rule.account_id, "region": rule.region_name, "resources": [rule.arn], "detail": {},
         "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _lambda_targets(rule: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    event = _event(rule)
     for target in rule.targets:
         if str(target.get("Arn", "")).startswith("arn:aws:lambda:"):
-            payload = json.loads(target["Input"]) if target.get("Input") else event
-            threading.Thread(target=invoke_async, args=(target["Arn"], payload), daemon=True).start()
+            yield target["Arn"], json.loads(target["Input"]) if target.get("Input") else event
+
+
+def fire(rule: Any) -> None:
+    """Invokes `rule`'s Lambda targets with a Scheduled Event, as its schedule does."""
+    for arn, payload in _lambda_targets(rule):
+        threading.Thread(target=invoke_async, args=(arn, payload), daemon=True).start()
+
+
+def fire_now() -> list[str]:
+    """Runs every enabled rate rule once, now, and waits for its targets to
+    answer; the ARNs of the rules it ran."""
+    ran = []
+    for rule in _scheduled_rules():
+        if RATE.match(rule.scheduled_expression or "") is None or rule.state != "ENABLED":
+            continue
+        for arn, payload in _lambda_targets(rule):
+            invoke_async(arn, payload)
+        ran.append(rule.arn)
+    return ran
 
 
 # rule ARN → (when it fires next, its period in seconds)

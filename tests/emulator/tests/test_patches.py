@@ -282,6 +282,8 @@ def wait_for(received: list, count: int) -> None:
 
 def test_a_rate_schedule_fires_its_lambda_target_and_matches_no_events(lambda_endpoint, bad_day):
     """scheduled_rules: moto never fired a ScheduleExpression, and a scheduled rule matched every event."""
+    from ecs_canary_moto_plugin import scheduled_rules
+
     bad_day.configure({"scheduleMinuteSeconds": 0.3})
     events = client("events")
     arn = events.put_rule(Name="every-minute", ScheduleExpression="rate(1 minute)")["RuleArn"]
@@ -292,11 +294,21 @@ def test_a_rate_schedule_fires_its_lambda_target_and_matches_no_events(lambda_en
     assert [event["detail-type"] for _, event in fired] == ["Scheduled Event", "Scheduled Event"], fired
     assert fired[0][1]["source"] == "aws.events"
     assert fired[0][1]["resources"] == [arn]
+    # A long minute stops the clock; a run on request has been answered
+    # when fire_now returns.
+    bad_day.configure({"scheduleMinuteSeconds": 3600})
+    time.sleep(0.5)
+    count = len(lambda_endpoint)
+    assert scheduled_rules.fire_now() == [arn]
+    assert len(lambda_endpoint) == count + 1, lambda_endpoint
+    assert lambda_endpoint[-1][1]["detail-type"] == "Scheduled Event"
     events.disable_rule(Name="every-minute")
+    bad_day.configure({"scheduleMinuteSeconds": 0.3})
     time.sleep(0.5)
     count = len(lambda_endpoint)
     time.sleep(0.8)
     assert len(lambda_endpoint) == count, "a disabled rule does not fire"
+    assert scheduled_rules.fire_now() == [], "nor on request"
 
 
 def test_eventbridge_delivers_to_lambda_targets(lambda_endpoint):

@@ -2967,6 +2967,31 @@ async fn the_watch_leaves_alone_a_step_without_a_tolerance_or_within_it() {
     }
 }
 
+/// Whoever may invoke the function can send it a "Scheduled Event" of their
+/// own, limits and all: it runs the watch as the schedule does, on the
+/// limits each deployment was started with, and decides nothing else.
+#[tokio::test]
+async fn a_forged_scheduled_event_runs_only_the_watch_on_each_deployments_own_limits() {
+    let fake = FakeAws::new();
+    failing_candidate(&fake);
+    let link = waiting_with(&fake, json!({"maxErrorRateIncrease": 20})).await;
+    let forged = json!({
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "detail": {"maxErrorRateIncrease": 0.1, "decision": "reject", "approvalId": link.key().as_str()},
+    });
+    let out = ecs_canary_handlers::guard(context(&fake), forged)
+        .await
+        .expect("watched");
+    assert!(
+        matches!(&out, ecs_canary_handlers::Guarded::Watch(w) if w.judged == 1 && w.rolled_back.is_empty()),
+        "{out:?}"
+    );
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    assert_eq!(weights(&fake), split(90, 10));
+    assert!(fake.state().callbacks.is_empty());
+}
+
 #[tokio::test]
 async fn numbers_the_watch_cannot_read_change_nothing_and_are_said_once() {
     let fake = FakeAws::new();
