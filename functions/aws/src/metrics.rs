@@ -162,7 +162,8 @@ fn stats_at(series: &BTreeMap<String, Series>, group: &str, at: Option<i64>) -> 
                 // A percentile cannot be summed: the window is one period.
                 values.values().next().copied()
             }
-            None => Some(values.values().sum()),
+            // (From +0.0: an empty float sum is -0.0.)
+            None => Some(values.values().fold(0.0, |sum, v| sum + v)),
         }
     };
     TrafficStats {

@@ -188,7 +188,9 @@ impl TrafficStats {
 
 /// "1,204".
 fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
+    // (Not `max`: an empty float sum is -0.0, and max(-0.0, 0.0) may keep
+    // it, which prints "-0".)
+    let digits = format!("{:.0}", if value > 0.0 { value } else { 0.0 });
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
@@ -337,6 +339,8 @@ mod tests {
             "new: 0 requests · stable: 10,877 requests, 0.3 % 5xx, p99 170 ms — no requests to the new version yet — wait for more traffic: the new version has served 0 of the 100 requests needed (none so far)"
         );
         assert_eq!(thousands(1_234_567.0), "1,234,567");
+        assert_eq!(thousands(-0.0), "0");
+        assert_eq!(thousands([0.0_f64; 0].iter().sum()), "0");
         assert_eq!(thousands(999.0), "999");
     }
 

@@ -465,7 +465,7 @@ impl Verdict {
                 too_few_requests: true,
             } => format!(
                 "wait for more traffic: the new version has served {:.0} of the {} requests needed ({})",
-                self.requests,
+                self.requests.max(0.0) + 0.0,
                 self.min_requests,
                 if self.requests > 0.0 {
                     format!("{} at this traffic", about_minutes(minutes))
