@@ -81,6 +81,9 @@ enum Command {
     /// Stop SERVICE's deployment: traffic to stable first, then the
     /// execution is stopped and the service reconciled.
     Abort { service: String },
+    /// Undo SERVICE's last promotion: all traffic back on the colour that
+    /// was stable before (it still runs that release), stable again.
+    Revert { service: String },
     /// A dry run: the release against stable and the rendered template
     /// against the stack's; changes nothing.
     Diff {
@@ -198,6 +201,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
         Command::Approve { service } => commands::approve::run(session, service).await,
         Command::Reject { service } => commands::reject::run(session, service).await,
         Command::Abort { service } => commands::abort::run(session, service).await,
+        Command::Revert { service } => commands::revert::run(session, service).await,
         Command::Diff { input } => commands::diff::run(session, &input.input).await,
         Command::History { service, limit } => {
             commands::history::run(session, service, *limit).await

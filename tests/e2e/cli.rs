@@ -452,3 +452,86 @@ async fn abort_and_unlock_from_the_command_line() {
         Some("false")
     );
 }
+
+/// Runs a one-step deployment of `version` to its end, the step decided
+/// through its link (`decision`).
+async fn deploy(
+    flow: &ecs_canary_e2e::flow::Flow,
+    version: &str,
+    decision: &str,
+) -> ExecutionStatus {
+    let execution = flow
+        .start(
+            &format!("revert-{}", version.replace('.', "-")),
+            &example_input(version, json!([50]), 600),
+        )
+        .await;
+    let (_, email) = flow.next_approval_email(WAIT).await.expect("the step asks");
+    assert_eq!(
+        ecs_canary_e2e::flow::submit(&link_in(&email), decision)
+            .await
+            .0,
+        200
+    );
+    flow.finished(&execution, WAIT).await.0
+}
+
+#[tokio::test]
+async fn a_promotion_is_reverted_from_the_command_line_while_the_release_before_still_runs() {
+    build_cli();
+    let (emulator, clients, flow) = example_flow().await;
+    assert_eq!(
+        deploy(&flow, "1.0.1", "approve").await,
+        ExecutionStatus::Succeeded
+    );
+    assert_at_rest(&clients, Colour::Green).await;
+
+    // revert: all traffic back on Blue, which still runs the release that
+    // was stable before; Blue stable again; recorded and announced.
+    let reverted = ecs_canary(&emulator, None, &["revert", SERVICE]).await;
+    assert_eq!(reverted.code, 0, "{reverted:?}");
+    assert!(
+        reverted
+            .stdout
+            .contains("100 % on Blue (read back), stable again"),
+        "{}",
+        reverted.stdout
+    );
+    assert_at_rest(&clients, Colour::Blue).await;
+    let history = ecs_canary(&emulator, None, &["--json", "history", SERVICE]).await;
+    let newest = &history.json()[0];
+    assert_eq!(newest["kind"], json!("reverted"), "{newest}");
+    assert_eq!(newest["by"], json!(default_caller()));
+    let (subject, body) = flow
+        .next_email_where(WAIT, |s| s.contains("promotion reverted by"))
+        .await
+        .expect("the channels are told");
+    assert!(subject.contains("Blue is stable again"), "{subject}");
+    assert!(body.contains("100 % is back on Blue (read back)"), "{body}");
+
+    // Once only: nothing left to revert, nothing changes.
+    let again = ecs_canary(&emulator, None, &["revert", SERVICE]).await;
+    assert_eq!(again.code, 4, "{again:?}");
+    assert!(again.stderr.contains("NothingToRevert"), "{}", again.stderr);
+    assert_at_rest(&clients, Colour::Blue).await;
+
+    // A promotion, then a rejected deployment that rendered its release
+    // onto the colour stable before: that release is gone, so is the way
+    // back by traffic alone.
+    assert_eq!(
+        deploy(&flow, "1.0.2", "approve").await,
+        ExecutionStatus::Succeeded
+    );
+    assert_eq!(
+        deploy(&flow, "1.0.3", "reject").await,
+        ExecutionStatus::Failed
+    );
+    let replaced = ecs_canary(&emulator, None, &["revert", SERVICE]).await;
+    assert_eq!(replaced.code, 4, "{replaced:?}");
+    assert!(
+        replaced.stderr.contains("ReleaseReplaced"),
+        "{}",
+        replaced.stderr
+    );
+    assert_at_rest(&clients, Colour::Green).await;
+}

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod enroll;
 pub mod history;
 pub mod reject;
+pub mod revert;
 pub mod start;
 pub mod status;
 pub mod unlock;

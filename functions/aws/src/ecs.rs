@@ -361,6 +361,7 @@ impl EcsServices {
                     .filter_map(|lb| lb.target_group_arn())
                     .map(str::to_string)
                     .collect(),
+                scale_percent: t.scale().map(|s| s.value()),
             })
             .collect())
     }

@@ -445,6 +445,7 @@ mod tests {
                 status: "ACTIVE".into(),
                 stability_status: "STEADY_STATE".into(),
                 target_groups: vec![BLUE.into()],
+                scale_percent: None,
             },
             candidate_task_set: None,
             stable_target_group: BLUE.into(),

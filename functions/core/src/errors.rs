@@ -91,6 +91,13 @@ error_kinds! {
     StableTaskSetMissing,
     /// Another execution holds the service's lock.
     DeploymentInProgress,
+    /// A revert finds no promotion to undo (none, or reverted already).
+    NothingToRevert,
+    /// The colour a revert would go back to no longer runs the release
+    /// that was stable before (another deployment replaced it).
+    ReleaseReplaced,
+    /// The colour a revert would go back to has its task set scaled in.
+    TaskSetScaledIn,
     /// A guarding alarm does not exist.
     AlarmNotFound,
     /// A guarding alarm is in `ALARM`.

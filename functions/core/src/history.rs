@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{iso8601, Deployment, NativePause, TrafficSplit};
+use crate::{iso8601, Deployment, NativePause, RevertTarget, TrafficSplit, REVERT_TO};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,10 +41,12 @@ pub enum HistoryKind {
     Paused,
     /// The analysis watch could not judge a waiting step (said once per step).
     Watched,
+    /// A promotion was undone: all traffic back on the colour stable before.
+    Reverted,
 }
 
 impl HistoryKind {
-    pub const ALL: [HistoryKind; 14] = [
+    pub const ALL: [HistoryKind; 15] = [
         HistoryKind::Requested,
         HistoryKind::Started,
         HistoryKind::Refused,
@@ -59,6 +61,7 @@ impl HistoryKind {
         HistoryKind::Unlocked,
         HistoryKind::Paused,
         HistoryKind::Watched,
+        HistoryKind::Reverted,
     ];
 
     /// As stored and shown.
@@ -78,12 +81,18 @@ impl HistoryKind {
             HistoryKind::Unlocked => "unlocked",
             HistoryKind::Paused => "paused",
             HistoryKind::Watched => "watched",
+            HistoryKind::Reverted => "reverted",
         }
     }
 
     pub fn parse(text: &str) -> Option<HistoryKind> {
         HistoryKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
+}
+
+/// `family:revision` of a task definition ARN (the ARN itself otherwise).
+fn short_task_definition(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Who the analysis watch is, in the history and on a decision.
@@ -379,8 +388,10 @@ impl HistoryEvent {
         }
     }
 
+    /// The promotion, with what it leaves to revert to: the colour stable
+    /// before, its task set and the task definition it runs.
     pub fn promoted(deployment: &Deployment, at_millis: u64) -> Self {
-        HistoryEvent::of(
+        let mut event = HistoryEvent::of(
             deployment,
             HistoryKind::Promoted,
             at_millis,
@@ -388,7 +399,41 @@ impl HistoryEvent {
                 "promoted: {} is stable, lock released",
                 deployment.candidate
             ),
-        )
+        );
+        let target = RevertTarget {
+            colour: deployment.stable,
+            task_set: deployment.stable_task_set.id.clone(),
+            task_definition: deployment.stable_task_set.task_definition.clone(),
+        };
+        event.detail = json!({ REVERT_TO: target });
+        event
+    }
+
+    /// `by` reverted the promotion `execution` made: all traffic back on
+    /// `target`'s colour, stable again.
+    pub fn reverted(
+        service: String,
+        execution: &str,
+        at_millis: u64,
+        by: &str,
+        channel: Option<&str>,
+        target: &RevertTarget,
+    ) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Reverted,
+            execution: execution.to_string(),
+            step: None,
+            by: Some(by.to_string()),
+            channel: channel.map(str::to_string),
+            summary: format!(
+                "reverted by {by}: all traffic back on {} ({}), stable again",
+                target.colour,
+                short_task_definition(&target.task_definition)
+            ),
+            detail: json!({ REVERT_TO: target }),
+        }
     }
 
     pub fn rolled_back(deployment: &Deployment, at_millis: u64, error: &str, cause: &str) -> Self {

@@ -24,6 +24,7 @@ mod plan;
 mod policy;
 mod reconcile;
 mod release;
+mod revert;
 mod secrets;
 mod sequential;
 mod split;
@@ -81,6 +82,9 @@ pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,
 };
 pub use release::{CandidateRelease, ContainerSpec, ReleaseChange, VariableChange};
+pub use revert::{
+    check_revert, last_promotion, RevertReading, RevertRefused, RevertTarget, REVERT_TO,
+};
 pub use secrets::{hides_values, SecretNames, DEFAULT_SECRET_NAMES, HIDDEN_VALUE};
 pub use sequential::{
     judge, rate_interval, BurnRates, ErrorComparison, Recommendation, Verdict,

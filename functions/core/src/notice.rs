@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::{
-    slack_escape, Colour, Deployment, ErrorKind, ExecutionEnding, Reconcile, TrafficSplit,
-    LOCK_LOST,
+    slack_escape, Colour, Deployment, ErrorKind, ExecutionEnding, Reconcile, RevertTarget,
+    TrafficSplit, LOCK_LOST,
 };
 
 /// What reconciling an ended execution found and did, for its notice.
@@ -240,6 +240,26 @@ impl Notice {
                  Tester rules point at {stable} and the deployment lock is released.\n",
                 service = request.service,
                 cluster = request.cluster,
+            ),
+        }
+    }
+
+    /// A promotion was undone: all traffic back on the colour stable before
+    /// (read back), that colour stable again.
+    pub fn reverted(service_key: &str, target: &RevertTarget, by: &str, promotion: &str) -> Notice {
+        let (cluster, service) = service_key.split_once('/').unwrap_or(("", service_key));
+        let colour = target.colour;
+        Notice {
+            subject: truncate(format!(
+                "{service}: promotion reverted by {by} - {colour} is stable again"
+            )),
+            text: format!(
+                "The promotion of {service} (cluster {cluster}) by {promotion} was reverted by {by}.\n\n\
+                 Traffic:   100 % is back on {colour} (read back), which runs the release that was stable before ({td}).\n\
+                 Stable:    the StableStack tag says {colour}; tester rules point at {colour}.\n\n\
+                 The reverted release still runs on {other}, without traffic, until the next deployment replaces it.\n",
+                td = target.task_definition,
+                other = colour.other(),
             ),
         }
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const STEADY_STATE: &str = "STEADY_STATE";
 
 /// A task set as ECS describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSet {
     pub id: String,
@@ -18,6 +18,9 @@ pub struct TaskSet {
     /// `STEADY_STATE` or `STABILIZING`.
     pub stability_status: String,
     pub target_groups: Vec<String>,
+    /// Its scale, in percent of the service's desired count (0: scaled in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_percent: Option<f64>,
 }
 
 impl TaskSet {

@@ -3,8 +3,8 @@
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     AlarmError, AnalysisError, Colour, ColourError, ErrorKind, ErrorName, ImageNotAllowed,
-    InitiatorUnknown, InputError, NativeRefusal, NotAnOperator, PolicyBelowFloor, ResolveError,
-    SplitError, TemplateError, TrafficSplit, TriggerError,
+    InitiatorUnknown, InputError, NativeRefusal, NotAnOperator, PolicyBelowFloor, PolicyRefusal,
+    ResolveError, RevertRefused, SplitError, TemplateError, TrafficSplit, TriggerError,
 };
 use thiserror::Error;
 
@@ -39,6 +39,10 @@ pub enum FunctionError {
     NotAnOperator(#[from] NotAnOperator),
     #[error(transparent)]
     NativeRefusal(#[from] NativeRefusal),
+    #[error(transparent)]
+    Revert(#[from] RevertRefused),
+    #[error(transparent)]
+    PolicyRefusal(#[from] PolicyRefusal),
     #[error("the event is not what this function takes: {0}")]
     InvalidEvent(String),
     #[error("step {step} does not exist: the plan has {steps} steps")]
@@ -101,6 +105,8 @@ impl ErrorName for FunctionError {
             FunctionError::InitiatorUnknown(e) => e.error_kind(),
             FunctionError::NotAnOperator(e) => e.error_kind(),
             FunctionError::NativeRefusal(e) => e.error_kind(),
+            FunctionError::Revert(e) => e.error_kind(),
+            FunctionError::PolicyRefusal(e) => e.error_kind(),
             FunctionError::InvalidEvent(_) => ErrorKind::InvalidEvent,
             FunctionError::InvalidStep { .. } => ErrorKind::InvalidStep,
             FunctionError::WeightNotApplied { .. } | FunctionError::TesterRuleNotApplied { .. } => {

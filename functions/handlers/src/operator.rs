@@ -316,6 +316,16 @@ pub async fn decide_waiting(
     Ok(decide_request(context, record, decision, approver).await?)
 }
 
+/// Reverts a service's last promotion as `approver` (the caller's IAM
+/// identity), under the promoted deployment's approval policy.
+pub async fn revert(
+    context: &Context,
+    key: &str,
+    approver: &Approver,
+) -> Result<crate::actions::revert::Reverted, OperatorError> {
+    Ok(crate::actions::revert::revert(context, key, approver).await?)
+}
+
 /// What an abort did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,5 +8,6 @@ pub mod decision;
 pub mod evidence;
 pub mod native;
 pub mod notify;
+pub mod revert;
 pub mod routes;
 pub mod traffic;

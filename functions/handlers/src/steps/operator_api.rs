@@ -9,6 +9,7 @@
 //! * `/start` `{"input": {..}, "name": ".."}`
 //! * `/approve`, `/reject` `{"service": "cluster/service"}`
 //! * `/abort` `{"service"}`, `/lock` `{"service"}`, `/unlock` `{"service", "holder"}`
+//! * `/revert` `{"service"}`: the last promotion undone
 //! * `/diff` `{"input": {..}}`, `/history` `{"service", "limit"}`
 
 use std::sync::Arc;
@@ -68,6 +69,31 @@ fn is_input(kind: ErrorKind) -> bool {
     )
 }
 
+/// The caller may not do this (the policy says so): 403.
+fn is_refusal(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::NotAnOperator
+            | ErrorKind::ChannelNotAllowed
+            | ErrorKind::NotAnApprover
+            | ErrorKind::WrongWorkspace
+            | ErrorKind::InitiatorMayNotApprove
+            | ErrorKind::AnonymousApprover
+    )
+}
+
+/// Not now, or not any more (the service is not as the command needs it): 409.
+fn is_conflict(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::NothingToRevert
+            | ErrorKind::ReleaseReplaced
+            | ErrorKind::TaskSetScaledIn
+            | ErrorKind::DriftDetected
+            | ErrorKind::DeploymentInProgress
+    )
+}
+
 /// The answer to an operator error: its status and stable name. An AWS
 /// error is named, its text only logged (it may name roles and accounts).
 fn failed(error: &OperatorError, correlation: &str) -> Response<Body> {
@@ -78,8 +104,10 @@ fn failed(error: &OperatorError, correlation: &str) -> Response<Body> {
         OperatorError::AlreadyStarted { .. } => (409, "ExecutionAlreadyExists"),
         OperatorError::Function(e) => {
             let kind = e.error_kind();
-            if kind == ErrorKind::NotAnOperator {
+            if is_refusal(kind) {
                 (403, kind.as_str())
+            } else if is_conflict(kind) {
+                (409, kind.as_str())
             } else if is_input(kind) {
                 (400, kind.as_str())
             } else if let FunctionError::Aws(_) = e {
@@ -185,6 +213,9 @@ async fn route(
         }
         "abort" => ok(to_json(
             &operator::abort(context, &service(body)?, by).await?,
+        )),
+        "revert" => ok(to_json(
+            &operator::revert(context, &service(body)?, &Approver::cli(by)).await?,
         )),
         "lock" => {
             let key = service(body)?;

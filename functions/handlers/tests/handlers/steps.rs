@@ -116,6 +116,7 @@ fn task_set(id: &str, colour: Colour, task_definition: &str) -> TaskSet {
         status: "ACTIVE".into(),
         stability_status: "STEADY_STATE".into(),
         target_groups: vec![if colour == Colour::Blue { BLUE } else { GREEN }.into()],
+        scale_percent: Some(100.0),
     }
 }
 
@@ -3051,4 +3052,148 @@ async fn the_watch_rolls_back_a_pause_of_ecs_own_deployment_over_its_services_to
         fake.state().invocations.is_empty(),
         "ECS moves the traffic back itself"
     );
+}
+
+/// The context (with an email topic), its clock at `at` (epoch seconds).
+fn context_at(fake: &FakeAws, at: u64) -> Arc<Context> {
+    let mut settings = context(fake).settings.clone();
+    settings.topic_arn = Some(TOPIC.into());
+    Arc::new(
+        Context::with_ports(
+            FakeAws::offline_clients(),
+            context(fake).ports.clone(),
+            settings,
+        )
+        .expect("a context")
+        .with_clock(move || at),
+    )
+}
+
+/// The example deployment (with `extra` in its request) started 100 s
+/// before `NOW` and promoted at `NOW`: Green stable, all traffic on it.
+async fn promoted_with(fake: &FakeAws, extra: Value) -> Value {
+    let mut d = deployment(fake);
+    for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+        d["request"][key] = value;
+    }
+    let typed: ecs_canary_core::Deployment = serde_json::from_value(d.clone()).expect("typed");
+    fake.state()
+        .history
+        .push(ecs_canary_core::HistoryEvent::started(
+            &typed,
+            (NOW - 100) * 1000,
+        ));
+    let mut last = d.clone();
+    last["split"] = json!({"stable": 50, "candidate": 50});
+    last["step"] = json!(1);
+    fake.state().rules.insert(RULE.into(), split(50, 50));
+    promote(context(fake), json!({"deployment": last}))
+        .await
+        .expect("promoted");
+    assert_eq!(weights(fake), split(0, 100));
+    d
+}
+
+#[tokio::test]
+async fn a_promotion_is_reverted_in_one_rule_change_and_only_once() {
+    let fake = FakeAws::new();
+    promoted_with(&fake, json!({})).await;
+    let reverted = operator::revert(&context_at(&fake, NOW + 60), "c/s", &Approver::cli(BOB))
+        .await
+        .expect("reverted");
+    assert_eq!(reverted.target.colour, Colour::Blue);
+    assert_eq!(reverted.target.task_definition, "arn:td/app:1");
+    assert_eq!(weights(&fake), split(100, 0), "all traffic back on Blue");
+    assert_eq!(fake.state().tag.as_deref(), Some("Blue"));
+    assert_eq!(fake.state().rules[TESTER], only(BLUE));
+    assert!(
+        !fake.state().locks.contains_key("c/s"),
+        "the lock is let go"
+    );
+    let last = fake.state().history.last().cloned().expect("recorded");
+    assert_eq!(last.kind, HistoryKind::Reverted);
+    assert_eq!(last.by.as_deref(), Some(BOB));
+    assert!(
+        fake.state()
+            .published
+            .iter()
+            .any(|(_, subject, _)| subject.contains("promotion reverted by")),
+        "announced: {:?}",
+        fake.state().published
+    );
+    // Once: the promotion is undone already.
+    let again = operator::revert(&context_at(&fake, NOW + 120), "c/s", &Approver::cli(BOB))
+        .await
+        .expect_err("nothing to revert");
+    assert_eq!(refused_name(&again), "NothingToRevert");
+    assert_eq!(weights(&fake), split(100, 0));
+}
+
+#[tokio::test]
+async fn a_revert_is_refused_by_name_and_changes_nothing() {
+    type Arrange = fn(&FakeAws);
+    let cases: [(&str, Value, Arrange); 5] = [
+        (
+            "NotAnApprover",
+            json!({"approvalPolicy": {"cliPrincipals": [ALICE]}}),
+            |_| {},
+        ),
+        ("ReleaseReplaced", json!({}), |fake| {
+            let mut state = fake.state();
+            let blue = state.task_sets.get_mut("ts-blue").expect("blue");
+            blue.task_definition = "arn:td/app:3".into();
+        }),
+        ("TaskSetScaledIn", json!({}), |fake| {
+            let mut state = fake.state();
+            let blue = state.task_sets.get_mut("ts-blue").expect("blue");
+            blue.scale_percent = Some(0.0);
+        }),
+        ("DeploymentInProgress", json!({}), |fake| {
+            fake.state()
+                .locks
+                .insert("c/s".into(), ("run-2".into(), NOW + 3_600));
+        }),
+        ("DriftDetected", json!({}), |fake| {
+            fake.state().rules.insert(RULE.into(), split(10, 90));
+        }),
+    ];
+    for (name, extra, arrange) in cases {
+        let fake = FakeAws::new();
+        promoted_with(&fake, extra).await;
+        arrange(&fake);
+        let before = (weights(&fake), fake.state().tag.clone());
+        let refused = operator::revert(&context_at(&fake, NOW + 60), "c/s", &Approver::cli(BOB))
+            .await
+            .expect_err(name);
+        assert_eq!(refused_name(&refused), name, "{refused}");
+        assert_eq!((weights(&fake), fake.state().tag.clone()), before, "{name}");
+        assert!(
+            fake.state()
+                .history
+                .iter()
+                .all(|e| e.kind != HistoryKind::Reverted),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_revert_that_cannot_finish_puts_the_traffic_back_as_the_promotion_left_it() {
+    let fake = FakeAws::new();
+    promoted_with(&fake, json!({})).await;
+    fake.fail_next("TagResource", throttled("ecs:TagResource"));
+    let failed = operator::revert(&context_at(&fake, NOW + 60), "c/s", &Approver::cli(BOB))
+        .await
+        .expect_err("the tag fails");
+    assert_eq!(refused_name(&failed), "Throttled");
+    assert_eq!(weights(&fake), split(0, 100), "all traffic on Green again");
+    assert_eq!(fake.state().tag.as_deref(), Some("Green"));
+    assert!(!fake.state().locks.contains_key("c/s"));
+}
+
+fn refused_name(error: &operator::OperatorError) -> &'static str {
+    match error {
+        operator::OperatorError::Function(e) => e.error_type(),
+        other => panic!("not a function error: {other}"),
+    }
 }
