@@ -75,7 +75,19 @@ enum Command {
         name: Option<String>,
     },
     /// Approve the step SERVICE waits on, as your IAM identity.
-    Approve { service: String },
+    Approve {
+        service: String,
+        /// Approve every remaining step at once: promotion is next.
+        #[arg(long)]
+        to_promotion: bool,
+    },
+    /// Let the step SERVICE waits on wait longer (same links; nothing moves).
+    Hold {
+        service: String,
+        /// How much longer: 90s, 30m, 2h, 1d.
+        #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
+        duration: String,
+    },
     /// Reject the step SERVICE waits on (traffic back on stable first).
     Reject { service: String },
     /// Stop SERVICE's deployment: traffic to stable first, then the
@@ -198,7 +210,13 @@ async fn run(cli: Cli) -> Result<(), Exit> {
         Command::Start { input, name } => {
             commands::start::run(session, &input.input, name.as_deref()).await
         }
-        Command::Approve { service } => commands::approve::run(session, service).await,
+        Command::Approve {
+            service,
+            to_promotion,
+        } => commands::approve::run(session, service, *to_promotion).await,
+        Command::Hold { service, duration } => {
+            commands::hold::run(session, service, duration).await
+        }
         Command::Reject { service } => commands::reject::run(session, service).await,
         Command::Abort { service } => commands::abort::run(session, service).await,
         Command::Revert { service } => commands::revert::run(session, service).await,

@@ -535,3 +535,85 @@ async fn a_promotion_is_reverted_from_the_command_line_while_the_release_before_
     );
     assert_at_rest(&clients, Colour::Green).await;
 }
+
+#[tokio::test]
+async fn a_step_is_held_past_its_timeout_and_a_hotfix_approved_to_promotion() {
+    build_cli();
+    let (emulator, clients, flow) = example_flow().await;
+    // An approval that would time out after 8 s is held 12 s more at once.
+    let execution = flow
+        .start("held-1-0-1", &example_input("1.0.1", json!([10, 50]), 8))
+        .await;
+    let (_, email) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    let link = link_in(&email);
+    let (status, page) = open(&link).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"hold\""),
+        "the page offers a hold: {page}"
+    );
+    let held = ecs_canary(&emulator, None, &["hold", SERVICE, "--for", "12s"]).await;
+    assert_eq!(held.code, 0, "{held:?}");
+    assert!(held.stdout.starts_with("Held:"), "{}", held.stdout);
+    // The channels are told, with the same link and the new deadline.
+    let (subject, body) = flow
+        .next_email_where(WAIT, |s| s.starts_with("Held until "))
+        .await
+        .expect("the hold is told");
+    assert!(subject.len() <= 100, "{subject}");
+    assert!(body.contains(&default_caller()), "{body}");
+    assert_eq!(link_in(&body), link, "the same link");
+    // Past the original timeout it still waits, nothing moved…
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(flow.status(&execution).await.0, ExecutionStatus::Running);
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+    let status = ecs_canary(&emulator, None, &["status", SERVICE]).await;
+    assert!(
+        status
+            .stdout
+            .contains("step      1 of 2 — waiting for a decision"),
+        "{}",
+        status.stdout
+    );
+    // …and times out at the new deadline, rolled back.
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("ApprovalTimedOut"))
+    );
+    until_unlocked(&clients).await;
+    assert_at_rest(&clients, Colour::Blue).await;
+    let history = ecs_canary(&emulator, None, &["history", SERVICE]).await;
+    assert!(history.stdout.contains("held until"), "{}", history.stdout);
+
+    // A hotfix everyone has looked at: approved to promotion from step 1
+    // of 3, every skipped step recorded.
+    let hotfix = flow
+        .start(
+            "hotfix-1-0-2",
+            &example_input("1.0.2", json!([10, 50, 80]), 600),
+        )
+        .await;
+    flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    let skipped = ecs_canary(&emulator, None, &["approve", SERVICE, "--to-promotion"]).await;
+    assert_eq!(skipped.code, 0, "{skipped:?}");
+    let (status, _) = flow.finished(&hotfix, WAIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    assert_at_rest(&clients, Colour::Green).await;
+    let events = ecs_canary(&emulator, None, &["--json", "history", SERVICE]).await;
+    let skipped: Vec<Value> = events
+        .json()
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| {
+            e["kind"] == json!("decided")
+                && e["summary"].as_str().is_some_and(|s| s.contains("skipped"))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(skipped.len(), 2, "steps 2 and 3 of 3: {skipped:?}");
+}

@@ -127,6 +127,7 @@ fn facts(step: usize) -> ApprovalFacts {
         evidence: None,
         plan: vec![10, 50],
         started: None,
+        holdable: true,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod confirm_subscription;
 pub mod diff;
 pub mod enroll;
 pub mod history;
+pub mod hold;
 pub mod reject;
 pub mod revert;
 pub mod start;
@@ -150,11 +151,22 @@ pub fn read_input(input: &str) -> Result<(Value, DeploymentRequest), Exit> {
 /// Decides the step SERVICE waits on as the caller (approve and reject):
 /// the endpoint applies the approval policy and answers as a link would.
 pub async fn decide(session: &Session, service: &str, decision: Decision) -> Result<(), Exit> {
+    decide_with(session, service, decision, json!({})).await
+}
+
+/// [`decide`] with more of the request's fields (`toPromotion`, `seconds`).
+pub async fn decide_with(
+    session: &Session,
+    service: &str,
+    decision: Decision,
+    mut body: Value,
+) -> Result<(), Exit> {
     let key = session.service_key(service)?;
+    body["service"] = json!(key);
     let answer = session
         .endpoint()
         .await?
-        .call(decision.as_str(), &json!({ "service": key }))
+        .call(decision.as_str(), &body)
         .await?;
     // A refusal by the policy or a closed step still says what happened.
     let Some(title) = answer.body.get("title").and_then(Value::as_str) else {

@@ -256,6 +256,19 @@ impl LockStore for FakeAws {
         ready(self.call("GetItem").map(|state| state.held(key)))
     }
 
+    fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool> {
+        ready(
+            self.call("UpdateItem")
+                .map(|mut state| match state.locks.get_mut(key) {
+                    Some((holder, expires)) if holder == owner => {
+                        *expires = (*expires).max(expires_at);
+                        true
+                    }
+                    _ => false,
+                }),
+        )
+    }
+
     fn mark_rolling_back<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         ready(self.call("UpdateItem").map(|mut state| {
             let held = state.locks.get(key).is_some_and(|(h, _)| h == owner);

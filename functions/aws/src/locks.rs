@@ -170,6 +170,29 @@ impl DeploymentLocks {
         Failure::applied(result, "dynamodb:DeleteItem")
     }
 
+    /// Moves `owner`'s lock's expiry to at least `expires_at` (a held
+    /// step); `false` when `owner` does not hold it.
+    pub async fn extend(&self, key: &str, owner: &str, expires_at: u64) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_string()))
+            .update_expression("SET #expires = :expires")
+            .condition_expression("#owner = :owner AND #expires < :expires")
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await;
+        if Failure::applied(result, "dynamodb:UpdateItem")? {
+            return Ok(true);
+        }
+        // Not written: held by `owner` already long enough, or not by `owner`.
+        Ok(self.holder(key).await?.as_deref() == Some(owner))
+    }
+
     /// Who holds the lock, if anyone (expired or not).
     pub async fn holder(&self, key: &str) -> Result<Option<String>, AwsError> {
         Ok(self.held(key).await?.map(|lock| lock.owner))

@@ -95,6 +95,9 @@ pub trait LockStore: Send + Sync {
     /// Every lock (expired or not): the services being deployed.
     fn all(&self) -> AwsFuture<'_, Vec<HeldLock>>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+    /// Moves `owner`'s lock's expiry to at least `expires_at`; `false` when
+    /// `owner` does not hold it (nothing is written).
+    fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool>;
     /// The lock as it is held, if anyone holds it.
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>>;
     /// Records the traffic `owner` is about to move; `false` when `owner`
@@ -378,6 +381,9 @@ impl LockStore for DeploymentLocks {
     }
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::release(self, key, owner))
+    }
+    fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool> {
+        Box::pin(DeploymentLocks::extend(self, key, owner, expires_at))
     }
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
         Box::pin(DeploymentLocks::held(self, key))

@@ -124,6 +124,8 @@ impl fmt::Display for ApprovalId {
 pub enum Decision {
     Approve,
     Reject,
+    /// The step waits longer: its deadline moves (see [`hold_until`]).
+    Hold,
 }
 
 impl Decision {
@@ -131,6 +133,7 @@ impl Decision {
         match text {
             "approve" => Some(Decision::Approve),
             "reject" => Some(Decision::Reject),
+            "hold" => Some(Decision::Hold),
             _ => None,
         }
     }
@@ -139,8 +142,60 @@ impl Decision {
         match self {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
+            Decision::Hold => "hold",
         }
     }
+}
+
+/// How long the page's and Slack's "Hold 1 h" button holds a step.
+pub const HOLD_BUTTON_SECONDS: u64 = 3_600;
+
+/// What a hold keeps free of the execution's year for what comes after the
+/// held step (the rest of the rollout, the rollback).
+pub const HOLD_RESERVE_SECONDS: u64 = 86_400;
+
+/// Why a step cannot be held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldRefused {
+    #[error("a hold must be at least a second, not {seconds} s")]
+    TooShort { seconds: u64 },
+    #[error("holding until {until} would outlast what the execution can still wait (until {limit}: a Step Functions execution runs a year at most, and a day is kept for the rest of the rollout)")]
+    TooLong { until: String, limit: String },
+    #[error("{0}")]
+    NotHoldable(String),
+}
+
+impl crate::ErrorName for HoldRefused {
+    fn error_kind(&self) -> crate::ErrorKind {
+        match self {
+            HoldRefused::TooShort { .. } => crate::ErrorKind::InvalidField,
+            HoldRefused::TooLong { .. } => crate::ErrorKind::HoldTooLong,
+            HoldRefused::NotHoldable(_) => crate::ErrorKind::NotHoldable,
+        }
+    }
+}
+
+/// The new deadline of a step that waits until `expires_at`, held for
+/// `seconds` more at `now`: `seconds` after the later of the two, within
+/// the execution's year (it started at `started_at`) less a day's reserve.
+pub fn hold_until(
+    expires_at: u64,
+    seconds: u64,
+    started_at: u64,
+    now: u64,
+) -> Result<u64, HoldRefused> {
+    if seconds == 0 {
+        return Err(HoldRefused::TooShort { seconds });
+    }
+    let until = expires_at.max(now).saturating_add(seconds);
+    let limit = started_at + crate::EXECUTION_LIMIT_SECONDS - HOLD_RESERVE_SECONDS;
+    if until > limit {
+        return Err(HoldRefused::TooLong {
+            until: crate::iso8601(until),
+            limit: crate::iso8601(limit),
+        });
+    }
+    Ok(until)
 }
 
 /// Where an approval request stands. A click is never lost: a decision goes
@@ -189,6 +244,8 @@ impl ApprovalStatus {
         match decision {
             Decision::Approve => ApprovalStatus::Approved,
             Decision::Reject => ApprovalStatus::Rejected,
+            // A held step waits again (request-approval re-arms its link).
+            Decision::Hold => ApprovalStatus::Pending,
         }
     }
 
@@ -383,6 +440,10 @@ pub struct ApprovalFacts {
     /// an ECR push of repo:2.0 (tag 2.0)").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<String>,
+    /// The step may be held (a step of ecs-canary's own rollout): the page
+    /// and Slack offer "Hold 1 h".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holdable: bool,
 }
 
 /// Where a step stands in the plan.
@@ -552,6 +613,23 @@ impl ApprovalFacts {
     /// A Slack Block Kit message with Approve and Reject buttons, and the
     /// link when there is one to give (none when links may not decide: a
     /// link is all the authority an email gives).
+    /// The email of a step held until `until` by `by`: the same link, the
+    /// new deadline first (SNS subjects: 100 characters at most).
+    pub fn held_email(&self, link: &str, until: u64, by: &str) -> (String, String) {
+        let subject = format!(
+            "Held until {}: {}",
+            crate::iso8601(until),
+            self.email_subject()
+        );
+        let body = format!(
+            "Held:      {} waits until {} (held by {by}); the link below still decides it.\n\n{}",
+            self.step_label(),
+            crate::iso8601(until),
+            self.email_body(link)
+        );
+        (crate::notice::truncate(subject), body)
+    }
+
     pub fn slack_message(&self, id: &ApprovalId, link: Option<&str>) -> Value {
         let e = slack_escape;
         let text = format!(
@@ -569,6 +647,11 @@ impl ApprovalFacts {
              "text": {"type": "plain_text", "text": "Reject"},
              "value": SlackAction { decision: Decision::Reject, id: id.clone() }.encode()}),
         ];
+        if self.holdable {
+            buttons.push(json!({"type": "button", "action_id": "hold",
+                 "text": {"type": "plain_text", "text": "Hold 1 h"},
+                 "value": SlackAction { decision: Decision::Hold, id: id.clone() }.encode()}));
+        }
         if let Some(link) = link {
             buttons.push(json!({"type": "button", "action_id": "open", "url": link,
                  "text": {"type": "plain_text", "text": "Open"}}));
@@ -720,6 +803,7 @@ pub fn confirmation_page(
          <form method=\"post\" action=\"{action}\" class=\"choices\">\
          <div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">{approve_label}</button><p>{approve}</p></div>\
          <div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"reject\" id=\"reject\">Reject and roll back</button><p>{reject}</p></div>\
+         {hold}\
          </form>",
         track = track_html(facts),
         bar = split_bar(facts),
@@ -737,6 +821,11 @@ pub fn confirmation_page(
         approve_label = e(&approve_label),
         action = e(form_action),
         evidence = evidence.map(evidence_html).unwrap_or_default(),
+        hold = if facts.holdable {
+            "<div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"hold\" id=\"hold\">Hold 1 h</button><p>Nothing moves; this step waits an hour longer, with this link.</p></div>"
+        } else {
+            ""
+        },
     );
     page(
         &format!("Approve {} for {}?", facts.step_label(), facts.service),
@@ -771,6 +860,7 @@ mod tests {
             evidence: None,
             plan: vec![10, 50],
             started: Some("2026-11-29T17:05:00Z, execution deploy-1".into()),
+            holdable: true,
         }
     }
 
@@ -889,6 +979,7 @@ mod tests {
     #[test]
     fn decisions_come_from_the_form() {
         assert_eq!(form_decision("decision=approve"), Some(Decision::Approve));
+        assert_eq!(form_decision("decision=hold"), Some(Decision::Hold));
         assert_eq!(form_decision("x=1&decision=reject"), Some(Decision::Reject));
         assert_eq!(form_decision("decision=maybe"), None);
         assert_eq!(form_decision(""), None);
@@ -964,7 +1055,8 @@ mod tests {
             actions[1]["value"],
             "reject:01010101010101010101010101010101"
         );
-        assert_eq!(actions[2]["url"], "https://example.test/a");
+        assert_eq!(actions[2]["value"], "hold:01010101010101010101010101010101");
+        assert_eq!(actions[3]["url"], "https://example.test/a");
     }
 
     #[test]
@@ -1098,5 +1190,61 @@ mod tests {
         let decided = slack_response_update(false, "*Approved*");
         assert_eq!(decided["replace_original"], json!(true));
         assert!(decided.get("response_type").is_none());
+    }
+}
+
+#[cfg(test)]
+mod hold_tests {
+    use super::*;
+    use crate::{ErrorName, EXECUTION_LIMIT_SECONDS};
+
+    const START: u64 = 1_800_000_000;
+
+    #[test]
+    fn a_hold_moves_the_deadline_from_the_later_of_it_and_now() {
+        // Waiting until START + 600; held an hour at START + 60.
+        assert_eq!(
+            hold_until(START + 600, 3_600, START, START + 60),
+            Ok(START + 4_200)
+        );
+        // A deadline already past (the link still open at the edge): from now.
+        assert_eq!(
+            hold_until(START + 600, 3_600, START, START + 700),
+            Ok(START + 4_300)
+        );
+    }
+
+    #[test]
+    fn a_hold_stays_within_the_executions_year_and_holds_at_all() {
+        let limit = START + EXECUTION_LIMIT_SECONDS - HOLD_RESERVE_SECONDS;
+        assert_eq!(
+            hold_until(START + 600, limit - START - 600, START, START),
+            Ok(limit)
+        );
+        let too_long = hold_until(START + 600, limit - START - 599, START, START)
+            .expect_err("one second too long");
+        assert_eq!(too_long.error_type(), "HoldTooLong");
+        assert!(
+            too_long.to_string().contains("a year at most"),
+            "{too_long}"
+        );
+        let short = hold_until(START + 600, 0, START, START).expect_err("too short");
+        assert_eq!(short.error_type(), "InvalidField");
+    }
+
+    proptest::proptest! {
+        /// A hold never shortens the wait, and never passes the limit.
+        #[test]
+        fn a_hold_only_ever_extends_within_the_limit(
+            expires in 0u64..400 * 86_400,
+            seconds in 0u64..400 * 86_400,
+            now in 0u64..400 * 86_400,
+        ) {
+            let limit = START + EXECUTION_LIMIT_SECONDS - HOLD_RESERVE_SECONDS;
+            if let Ok(until) = hold_until(START + expires, seconds, START, START + now) {
+                proptest::prop_assert!(until >= START + expires && until > START + now);
+                proptest::prop_assert!(until <= limit);
+            }
+        }
     }
 }

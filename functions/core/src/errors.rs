@@ -91,6 +91,14 @@ error_kinds! {
     StableTaskSetMissing,
     /// Another execution holds the service's lock.
     DeploymentInProgress,
+    /// A hold would outlast what the execution can still wait.
+    HoldTooLong,
+    /// This wait cannot be held (a pause of ECS's own deployment, the
+    /// gate before the start).
+    NotHoldable,
+    /// `approve --to-promotion` under a policy that wants every step
+    /// approved on its own (`stepByStep`).
+    SkipNotAllowed,
     /// A revert finds no promotion to undo (none, or reverted already).
     NothingToRevert,
     /// The colour a revert would go back to no longer runs the release

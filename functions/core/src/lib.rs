@@ -36,10 +36,11 @@ mod trigger;
 
 pub use alarm::{check_alarms, AlarmAbort, AlarmChange, AlarmError, AlarmReading, AlarmState};
 pub use approval::{
-    confirmation_page, form_decision, form_field, html_escape, is_slack_response_url, message_page,
-    slack_escape, slack_response_update, slack_signature, verify_slack_request, ApprovalFacts,
-    ApprovalId, ApprovalKey, ApprovalStatus, Decision, LinkState, SignatureError, SlackAction,
-    TrackState, DECIDING_TAKEOVER_SECONDS, SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
+    confirmation_page, form_decision, form_field, hold_until, html_escape, is_slack_response_url,
+    message_page, slack_escape, slack_response_update, slack_signature, verify_slack_request,
+    ApprovalFacts, ApprovalId, ApprovalKey, ApprovalStatus, Decision, HoldRefused, LinkState,
+    SignatureError, SlackAction, TrackState, DECIDING_TAKEOVER_SECONDS, HOLD_BUTTON_SECONDS,
+    HOLD_RESERVE_SECONDS, SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
 };
 pub use chart::{evidence_chart, evidence_html, ChartMark, PageEvidence};
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};
@@ -76,7 +77,8 @@ pub use notice::{Notice, ReconcileReport};
 pub use plan::{StepPlan, StepPlanError, DEFAULT_STEPS};
 pub use policy::{
     image_repository, ApprovalPolicy, Approver, Channel, ImageNotAllowed, InitiatorUnknown,
-    NotAnOperator, Person, PolicyBelowFloor, PolicyError, PolicyRefusal, EMAIL_LINK,
+    NotAnOperator, Person, PolicyBelowFloor, PolicyError, PolicyRefusal, SkipNotAllowed,
+    EMAIL_LINK,
 };
 pub use reconcile::{
     reconcile_retry_delay, ExecutionEnding, Reconcile, SplitRecord, RECONCILE_ATTEMPTS,
@@ -97,7 +99,7 @@ pub use template::{
     PatchedTemplate, StackLayout, Template, TemplateError, METADATA_KEY, TASK_SET_OUTPUT_SUFFIX,
     TESTER_ROLE,
 };
-pub use time::{ago, iso8601, parse_iso8601};
+pub use time::{ago, iso8601, parse_duration, parse_iso8601};
 pub use trigger::{
     glob_matches, parse_mappings, service_floor, ImagePush, TriggerError, TriggerMapping,
 };

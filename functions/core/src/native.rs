@@ -579,6 +579,7 @@ impl NativePause {
             evidence: None,
             plan: self.plan.clone(),
             started,
+            holdable: false,
         }
     }
 

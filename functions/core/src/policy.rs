@@ -130,6 +130,10 @@ pub struct ApprovalPolicy {
     /// no task definition, stack update or candidate task set until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve_before_start: Option<bool>,
+    /// Every step is approved on its own: `approve --to-promotion`, which
+    /// approves every remaining step at once, is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_by_step: Option<bool>,
 }
 
 /// One person: their IAM principals (ARNs or `*` patterns) and Slack user ids.
@@ -151,6 +155,18 @@ impl Person {
                 .iam
                 .iter()
                 .any(|pattern| glob_matches(pattern, principal))
+    }
+}
+
+/// An approval to promotion under a policy that wants every step approved
+/// on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("the approval policy wants every step approved on its own (`stepByStep`): approve this step, not all the rest at once")]
+pub struct SkipNotAllowed;
+
+impl ErrorName for SkipNotAllowed {
+    fn error_kind(&self) -> ErrorKind {
+        ErrorKind::SkipNotAllowed
     }
 }
 
@@ -275,7 +291,7 @@ pub struct PolicyError {
     pub reason: String,
 }
 
-const POLICY_FIELDS: [&str; 10] = [
+const POLICY_FIELDS: [&str; 11] = [
     "channels",
     "slackUsers",
     "slackTeam",
@@ -286,6 +302,7 @@ const POLICY_FIELDS: [&str; 10] = [
     "operators",
     "people",
     "approveBeforeStart",
+    "stepByStep",
 ];
 
 fn people(object: &Map<String, Value>) -> Result<Vec<Person>, PolicyError> {
@@ -411,6 +428,7 @@ impl ApprovalPolicy {
             operators: texts(object, "operators")?,
             people: people(object)?,
             approve_before_start: flag(object, "approveBeforeStart")?,
+            step_by_step: flag(object, "stepByStep")?,
         })
     }
 
@@ -439,6 +457,7 @@ impl ApprovalPolicy {
                 .cloned()
                 .collect(),
             approve_before_start: self.approve_before_start.or(defaults.approve_before_start),
+            step_by_step: self.step_by_step.or(defaults.step_by_step),
         }
     }
 
@@ -509,6 +528,12 @@ impl ApprovalPolicy {
                 "may not turn off what the stack's policy turns on".into(),
             ));
         }
+        if floor.step_by_step == Some(true) && self.step_by_step == Some(false) {
+            return Err(below(
+                "stepByStep",
+                "may not turn off what the stack's policy turns on".into(),
+            ));
+        }
         if floor.separation_of_duties == Some(true) && self.separation_of_duties == Some(false) {
             return Err(below(
                 "separationOfDuties",
@@ -516,6 +541,15 @@ impl ApprovalPolicy {
             ));
         }
         Ok(self.over(floor))
+    }
+
+    /// Whether one approval may approve every remaining step at once
+    /// (`approve --to-promotion`): not under `stepByStep`.
+    pub fn admits_skip(&self) -> Result<(), SkipNotAllowed> {
+        if self.step_by_step == Some(true) {
+            return Err(SkipNotAllowed);
+        }
+        Ok(())
     }
 
     /// Whether decisions may come through `channel` (no channels named: any).
@@ -862,6 +896,21 @@ mod tests {
         );
         let wider = policy(json!({"operators": ["*"]}));
         assert_eq!(wider.within(&floor).unwrap_err().field, "operators");
+        // Step by step may be asked for, never waived; it forbids skipping.
+        let strict = policy(json!({"stepByStep": true}));
+        assert_eq!(
+            policy(json!({"stepByStep": false}))
+                .within(&strict)
+                .unwrap_err()
+                .field,
+            "stepByStep"
+        );
+        let held = ApprovalPolicy::default().within(&strict).expect("within");
+        assert_eq!(
+            held.admits_skip().unwrap_err().error_type(),
+            "SkipNotAllowed"
+        );
+        assert_eq!(ApprovalPolicy::default().admits_skip(), Ok(()));
         // A gate before the start may be asked for, never waived.
         let gated = policy(json!({"approveBeforeStart": true}));
         let waived = policy(json!({"approveBeforeStart": false}));
@@ -1002,6 +1051,7 @@ mod tests {
                     cli_principals,
                     people: Vec::new(),
                     approve_before_start: None,
+                    step_by_step: None,
                 }
             },
         )

@@ -72,6 +72,31 @@ pub fn parse_iso8601(text: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + hour * 3_600 + minute * 60 + second).ok()
 }
 
+/// A duration as people write it: `90` or `90s`, `15m`, `2h`, `1d`
+/// (whole numbers); `None` for anything else or zero.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(factor)
+        .filter(|s| *s > 0)
+}
+
 /// How long ago (or from now) `at` is, roughly: "30 s ago", "15 min from
 /// now", "3 h ago" (seconds since the epoch).
 pub fn ago(at: u64, now: u64) -> String {
@@ -90,6 +115,34 @@ pub fn ago(at: u64, now: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_as_people_write_them() {
+        for (text, seconds) in [
+            ("90", 90),
+            ("90s", 90),
+            ("15m", 900),
+            ("2h", 7_200),
+            (" 1d ", 86_400),
+        ] {
+            assert_eq!(parse_duration(text), Some(seconds), "{text}");
+        }
+        for text in [
+            "",
+            "0",
+            "0h",
+            "h",
+            "1.5h",
+            "-1h",
+            "2w",
+            "1h30m",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(text), None, "{text}");
+        }
+    }
+
     #[test]
     fn durations_read_naturally() {
         assert_eq!(super::ago(100, 130), "30 s ago");

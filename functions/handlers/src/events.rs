@@ -97,14 +97,17 @@ pub struct CandidateReadiness {
     pub ready: bool,
 }
 
-/// set-weights' answer: the deployment at its new step, and whether
-/// promotion comes after this step's approval (`LastStep?` routes on it).
+/// set-weights' answer: the deployment at its new step, whether promotion
+/// comes after this step's approval (`Decided?` routes on it), and how long
+/// the step's approval waits (`RequestApproval` times out on it; a hold
+/// moves it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepOutput {
     #[serde(flatten)]
     pub deployment: Deployment,
     pub last_step: bool,
+    pub wait_seconds: u64,
 }
 
 /// How a deployment ended.

@@ -16,7 +16,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::actions::authority::{check_operator, request_policy};
-use crate::actions::decision::{decide_request, DecisionOutcome};
+use crate::actions::decision::{decide_choice, Choice, DecisionOutcome};
 use crate::actions::evidence::{pause_request_evidence, step_verdict};
 use crate::actions::native::recorded_pauses;
 use crate::actions::routes::{read_routes, resolve};
@@ -312,8 +312,19 @@ pub async fn decide_waiting(
     decision: Decision,
     approver: &Approver,
 ) -> Result<DecisionOutcome, OperatorError> {
+    decide_waiting_with(context, key, Choice::of(decision), approver).await
+}
+
+/// [`decide_waiting`] with the choice's options (an approval to
+/// promotion, a hold of so many seconds).
+pub async fn decide_waiting_with(
+    context: &Context,
+    key: &str,
+    choice: Choice,
+    approver: &Approver,
+) -> Result<DecisionOutcome, OperatorError> {
     let record = waiting_request(context, key).await?;
-    Ok(decide_request(context, record, decision, approver).await?)
+    Ok(decide_choice(context, record, choice, approver).await?)
 }
 
 /// Reverts a service's last promotion as `approver` (the caller's IAM

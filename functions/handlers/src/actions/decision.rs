@@ -6,8 +6,9 @@
 
 use ecs_canary_aws::{ApprovalRecord, AwsError, DecideOutcome};
 use ecs_canary_core::{
-    iso8601, AnalysisError, ApprovalFacts, ApprovalId, ApprovalPolicy, ApprovalStatus, Approver,
-    Decision, Deployment, ErrorKind, ErrorName, HistoryEvent, LinkState,
+    hold_until, iso8601, AnalysisError, ApprovalFacts, ApprovalId, ApprovalPolicy, ApprovalStatus,
+    Approver, Decision, Deployment, ErrorKind, ErrorName, Gate, HistoryEvent, HoldRefused,
+    LinkState, HOLD_BUTTON_SECONDS,
 };
 use serde_json::json;
 
@@ -24,6 +25,28 @@ pub struct DecisionOutcome {
     pub status: u16,
     pub title: String,
     pub message: String,
+}
+
+/// What is asked of a waiting step: a decision and its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub decision: Decision,
+    /// An approval of every remaining step at once (promotion next).
+    pub to_promotion: bool,
+    /// How much longer a hold lets the step wait.
+    pub hold_seconds: u64,
+}
+
+impl Choice {
+    /// `decision` as a link, a Slack button or the command line asks it
+    /// (a hold: the buttons' hour).
+    pub fn of(decision: Decision) -> Choice {
+        Choice {
+            decision,
+            to_promotion: false,
+            hold_seconds: HOLD_BUTTON_SECONDS,
+        }
+    }
 }
 
 /// `text` with its first letter in upper case.
@@ -106,6 +129,15 @@ impl DecisionOutcome {
             (Ok(()), Decision::Reject) => {
                 DecisionOutcome::new(200, "Rejected", format!("{} Thank you.", facts.on_reject()))
             }
+            (Ok(()), Decision::Hold) => DecisionOutcome::new(
+                200,
+                "Held",
+                format!(
+                    "{} for {} waits longer; the link stays valid until the new deadline, which the approval channels are told.",
+                    capitalized(&facts.step_label()),
+                    facts.service
+                ),
+            ),
             (Err(AwsError::TaskNotWaiting(_)), _) => DecisionOutcome::new(
                 410,
                 "This approval has expired",
@@ -214,6 +246,31 @@ pub async fn decide_request(
     decision: Decision,
     approver: &Approver,
 ) -> Result<DecisionOutcome, AwsError> {
+    decide_choice(context, found, Choice::of(decision), approver).await
+}
+
+/// Why a hold does not apply to `record`, if it does not: a pause of ECS's
+/// own deployment (its hook's timeout is ECS's), the gate before the start.
+fn not_holdable(record: &ApprovalRecord) -> Option<HoldRefused> {
+    let why = if record.native.is_some() {
+        "a pause of ECS's own deployment waits as long as its lifecycle hook allows: it cannot be held"
+    } else if record.deployment.as_ref().is_some_and(|d| d.step.is_none()) {
+        "the gate before the start cannot be held: approve or reject it"
+    } else {
+        return None;
+    };
+    Some(HoldRefused::NotHoldable(why.into()))
+}
+
+/// [`decide_request`] with the choice's options: an approval to promotion,
+/// or a hold of so many seconds.
+pub async fn decide_choice(
+    context: &Context,
+    found: ApprovalRecord,
+    choice: Choice,
+    approver: &Approver,
+) -> Result<DecisionOutcome, AwsError> {
+    let decision = choice.decision;
     let now = context.now();
     let by = approver.identity.as_str();
     // Who may decide, before anything changes: a refused approver changes nothing.
@@ -233,6 +290,23 @@ pub async fn decide_request(
     if let Err(why) = policy_allows(context, &found, approver, decision) {
         return Ok(refuse(context, &found, approver, &why).await);
     }
+    if choice.to_promotion && decision == Decision::Approve {
+        let skip = deployment_policy(context, found.own_policy()).and_then(|policy| {
+            policy
+                .admits_skip()
+                .map_err(|e| format!("{e} ({})", e.error_type()))
+        });
+        if let Err(why) = skip {
+            return Ok(refuse(context, &found, approver, &why).await);
+        }
+    }
+    let held_until = match decision {
+        Decision::Hold => match hold_deadline(context, &found, choice.hold_seconds, now).await? {
+            Ok(until) => Some(until),
+            Err(refused) => return Ok(hold_refused(&found, &refused)),
+        },
+        _ => None,
+    };
     let at = iso8601(now);
     let taken = context
         .ports
@@ -257,7 +331,8 @@ pub async fn decide_request(
             return Ok(overrule(context, &record, deployment, &failed, (by, &at)).await);
         }
     }
-    let callback = pass_on(context, &record, decision, (by, &at)).await;
+    let options = (choice.to_promotion, held_until);
+    let callback = pass_on(context, &record, decision, (by, &at), options).await;
     let facts = &record.facts;
     tracing::info!(service = %facts.service, step = facts.step, decision = decision.as_str(), %by, passed_on = callback.is_ok(), "decision");
     if let Err(error) = &callback {
@@ -265,16 +340,122 @@ pub async fn decide_request(
             tracing::error!(%error, "the decision could not be passed on; the step waits again");
         }
     }
-    // Two-phase: the decision is only final once Step Functions has it.
-    settle_decision(
-        context,
-        &record,
-        ApprovalStatus::decided(decision),
-        (by, approver.channel.as_str()),
-        &callback,
-    )
-    .await;
+    let channel = approver.channel.as_str();
+    match (held_until, &callback) {
+        // Held: request-approval re-arms the same link with the new
+        // deadline and a new token; until then a click is told a decision
+        // is being recorded.
+        (Some(until), Ok(())) => {
+            if let Some(gate) = record.gate() {
+                let held = format!("held until {}", iso8601(until));
+                context
+                    .record(HistoryEvent::decided(
+                        &gate,
+                        context.now_millis(),
+                        &held,
+                        by,
+                        channel,
+                        None,
+                    ))
+                    .await;
+            }
+        }
+        // Two-phase: the decision is only final once Step Functions has it.
+        _ => {
+            settle_decision(
+                context,
+                &record,
+                ApprovalStatus::decided(decision),
+                (by, channel),
+                &callback,
+            )
+            .await;
+            if choice.to_promotion && callback.is_ok() {
+                record_skipped(context, &record, by, channel).await;
+            }
+        }
+    }
     Ok(DecisionOutcome::passed_on(facts, decision, &callback))
+}
+
+/// The new deadline of a hold of `record` (its lock extended to cover it),
+/// or why it cannot be held.
+async fn hold_deadline(
+    context: &Context,
+    record: &ApprovalRecord,
+    seconds: u64,
+    now: u64,
+) -> Result<Result<u64, HoldRefused>, AwsError> {
+    if let Some(refused) = not_holdable(record) {
+        return Ok(Err(refused));
+    }
+    let Some(deployment) = &record.deployment else {
+        return Ok(Err(HoldRefused::NotHoldable(
+            "this request names no deployment".into(),
+        )));
+    };
+    let started = deployment.started_at.unwrap_or(now);
+    let until = match hold_until(record.expires_at, seconds, started, now) {
+        Ok(until) => until,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    // The lock must outlast the held step by as much as it did before.
+    let key = deployment.lock_key();
+    let Some(lock) = context.ports.locks.held(&key).await? else {
+        return Ok(Err(HoldRefused::NotHoldable(
+            "the deployment no longer holds its service's lock".into(),
+        )));
+    };
+    let lock_until = lock.expires_at + until.saturating_sub(record.expires_at);
+    if !context
+        .ports
+        .locks
+        .extend(&key, &deployment.owner, lock_until)
+        .await?
+    {
+        return Ok(Err(HoldRefused::NotHoldable(
+            "the deployment no longer holds its service's lock".into(),
+        )));
+    }
+    Ok(Ok(until))
+}
+
+/// The page of a hold that does not apply: nothing changed.
+fn hold_refused(record: &ApprovalRecord, refused: &HoldRefused) -> DecisionOutcome {
+    let facts = &record.facts;
+    DecisionOutcome::new(
+        409,
+        "Not held",
+        format!(
+            "{refused} ({}). Nothing was changed: {} for {} still waits until its deadline.",
+            refused.error_type(),
+            facts.step_label(),
+            facts.service
+        ),
+    )
+}
+
+/// Each step an approval to promotion skipped, recorded as approved with it.
+async fn record_skipped(context: &Context, record: &ApprovalRecord, by: &str, channel: &str) {
+    let Some(gate) = record.gate() else { return };
+    let steps = record.facts.steps;
+    for number in record.facts.step + 1..=steps {
+        let skipped = Gate {
+            number,
+            label: format!("step {number} of {steps}"),
+            ..gate.clone()
+        };
+        context
+            .record(HistoryEvent::decided(
+                &skipped,
+                context.now_millis(),
+                "approved (skipped: approved to promotion)",
+                by,
+                channel,
+                None,
+            ))
+            .await;
+    }
 }
 
 /// A decision the policy refuses: recorded, nothing else changes.
@@ -316,12 +497,24 @@ async fn pass_on(
     record: &ApprovalRecord,
     decision: Decision,
     (by, at): (&str, &str),
+    (to_promotion, held_until): (bool, Option<u64>),
 ) -> Result<(), AwsError> {
     let facts = &record.facts;
     let callbacks = &context.ports.callbacks;
     match decision {
+        // (Every field the state machine's choice reads is always there.)
         Decision::Approve => {
-            let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step});
+            let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step,
+                                "toPromotion": to_promotion});
+            callbacks
+                .succeed(&record.task_token, &output.to_string())
+                .await
+        }
+        Decision::Hold => {
+            let until = held_until.unwrap_or(record.expires_at);
+            let output = json!({"decision": "hold", "by": by, "at": at, "step": facts.step,
+                                "toPromotion": false, "heldUntil": until,
+                                "waitSeconds": until.saturating_sub(context.now()).max(1)});
             callbacks
                 .succeed(&record.task_token, &output.to_string())
                 .await

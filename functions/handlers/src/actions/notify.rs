@@ -160,5 +160,7 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         evidence: None,
         plan: steps.to_vec(),
         started: Some(started_by(deployment)),
+        // A step of the rollout (not the gate before the start).
+        holdable: deployment.step.is_some(),
     }
 }

@@ -1,7 +1,8 @@
 //! approval-api: the HTTPS endpoint (a Lambda function URL) behind the links.
 //!
 //! * `GET  …/approvals/{id}`: a confirmation page; it changes nothing.
-//! * `POST …/approvals/{id}` (form `decision=approve|reject`): decides, once.
+//! * `POST …/approvals/{id}` (form `decision=approve|reject|hold`): decides,
+//!   once (a hold: the step waits an hour longer, with the same link).
 //! * `POST …/slack/interactions`: Slack's buttons, signature verified.
 
 use std::sync::Arc;
@@ -148,7 +149,10 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
     // RESPONSE_URL_LIMIT, and goes only to Slack's own response URLs.
     match payload.get("response_url").and_then(Value::as_str) {
         Some(url) if is_slack_response_url(url) => {
-            let update = slack_response_update(matches!(outcome.status, 403 | 503), &text);
+            // A hold leaves the message's buttons: the step still waits.
+            let still_waiting =
+                matches!(outcome.status, 403 | 503) || decision == ecs_canary_core::Decision::Hold;
+            let update = slack_response_update(still_waiting, &text);
             if let Err(error) = context
                 .ports
                 .webhooks

@@ -7,7 +7,9 @@
 //!
 //! * `/status` `{"services": [..]}` (none: every managed service)
 //! * `/start` `{"input": {..}, "name": ".."}`
-//! * `/approve`, `/reject` `{"service": "cluster/service"}`
+//! * `/approve`, `/reject` `{"service": "cluster/service"}` (`/approve` with
+//!   `"toPromotion": true`: every remaining step at once)
+//! * `/hold` `{"service", "seconds"}`: the waiting step waits longer
 //! * `/abort` `{"service"}`, `/lock` `{"service"}`, `/unlock` `{"service", "holder"}`
 //! * `/revert` `{"service"}`: the last promotion undone
 //! * `/diff` `{"input": {..}}`, `/history` `{"service", "limit"}`
@@ -19,6 +21,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
+use crate::actions::decision::Choice;
 use crate::operator::{self, OperatorError};
 use crate::{Context, FunctionError};
 
@@ -190,15 +193,28 @@ async fn route(
                 &operator::start(context, input(body)?, name, by).await?,
             ))
         }
-        "approve" | "reject" => {
-            let decision = if verb == "approve" {
-                Decision::Approve
-            } else {
-                Decision::Reject
+        "approve" | "reject" | "hold" => {
+            let decision = match verb {
+                "approve" => Decision::Approve,
+                "reject" => Decision::Reject,
+                _ => Decision::Hold,
             };
             let key = service(body)?;
+            let mut choice = Choice::of(decision);
+            choice.to_promotion = body.get("toPromotion").and_then(Value::as_bool) == Some(true);
+            if decision == Decision::Hold {
+                choice.hold_seconds = body
+                    .get("seconds")
+                    .and_then(Value::as_u64)
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        FunctionError::InvalidEvent(
+                            "`seconds` must be a whole number of seconds above 0".into(),
+                        )
+                    })?;
+            }
             let outcome =
-                operator::decide_waiting(context, &key, decision, &Approver::cli(by)).await?;
+                operator::decide_waiting_with(context, &key, choice, &Approver::cli(by)).await?;
             Ok(answer(
                 outcome.status,
                 &json!({

@@ -122,6 +122,27 @@ pub struct PauseApprovalEvent {
     pub pause: NativePause,
 }
 
+/// A step held by a person: until when, and by whom (from the hold's
+/// answer, which the state machine hands back as `approval`).
+struct Held {
+    until: u64,
+    by: String,
+}
+
+impl Held {
+    /// The hold in a step's event, if the step was just held.
+    fn of(event: &Value) -> Option<Held> {
+        let approval = event.get("deployment")?.get("approval")?;
+        if approval.get("decision")?.as_str()? != "hold" {
+            return None;
+        }
+        Some(Held {
+            until: approval.get("heldUntil")?.as_u64()?,
+            by: approval.get("by")?.as_str()?.to_string(),
+        })
+    }
+}
+
 /// One approval to ask for: who decides it, about what, until when.
 struct Ask {
     task_token: String,
@@ -133,6 +154,7 @@ struct Ask {
     deployment: Option<Deployment>,
     native: Option<NativePause>,
     gate: Gate,
+    held: Option<Held>,
 }
 
 /// Stores the task token against the hash of the step's link (derived, never
@@ -168,10 +190,12 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
                 gate: Gate::of_pause(&pause),
                 deployment: None,
                 native: Some(pause),
+                held: None,
             },
         )
         .await;
     }
+    let held = Held::of(&event);
     let event: ApprovalEvent = parse(event)?;
     let mut facts = approval_facts(&event.deployment);
     facts.evidence = request_evidence(&context, &event.deployment).await;
@@ -192,6 +216,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
             gate: Gate::of(&event.deployment),
             deployment: Some(event.deployment),
             native: None,
+            held,
         },
     )
     .await
@@ -211,8 +236,12 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
         deployment,
         native,
         gate,
+        held,
     } = ask;
-    let expires_at = context.now() + approval_timeout;
+    // A held step keeps its link, until the hold's deadline.
+    let expires_at = held
+        .as_ref()
+        .map_or(context.now() + approval_timeout, |h| h.until);
     // The link is derived, never stored: the table knows it by its hash.
     let secret = context
         .link_secret()
@@ -248,11 +277,19 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
     }
     let link = settings.approval_link(&id);
 
+    // A hold is told on every channel again: the same link, a new deadline.
+    let ((subject, body), already) = match &held {
+        Some(held) => (facts.held_email(&link, held.until, &held.by), Vec::new()),
+        None => (
+            (facts.email_subject(), facts.email_body(&link)),
+            claimed.delivered.clone(),
+        ),
+    };
     let sent = deliver(
         context,
-        (&facts.email_subject(), &facts.email_body(&link)),
+        (&subject, &body),
         &facts.slack_message(&id, links_decide.then_some(link.as_str())),
-        &claimed.delivered,
+        &already,
     )
     .await;
     let (delivered, failures) = (sent.delivered, sent.failures);

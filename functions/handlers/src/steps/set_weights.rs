@@ -37,8 +37,10 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutp
         ))
         .await;
     let last_step = deployment.is_last_step(step);
+    let wait_seconds = deployment.request.approval_timeout_seconds;
     Ok(StepOutput {
         deployment,
         last_step,
+        wait_seconds,
     })
 }

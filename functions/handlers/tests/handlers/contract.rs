@@ -194,6 +194,7 @@ fn every_path_the_state_machine_reads_is_in_a_typed_output() {
     fields.extend(keys(&StepOutput {
         deployment: deployment.clone(),
         last_step: true,
+        wait_seconds: 600,
     }));
     fields.extend(keys(&Promoted {
         deployment: deployment.clone(),

@@ -338,6 +338,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         evidence: None,
         plan: vec![10, 50],
         started: None,
+        holdable: true,
     };
     fake.state().approvals.insert(
         id.key().to_string(),
@@ -3196,4 +3197,168 @@ fn refused_name(error: &operator::OperatorError) -> &'static str {
         operator::OperatorError::Function(e) => e.error_type(),
         other => panic!("not a function error: {other}"),
     }
+}
+
+/// The only callback Step Functions got: a success's output.
+fn succeeded_output(fake: &FakeAws) -> Value {
+    match &fake.state().callbacks[..] {
+        [Callback::Succeeded { output, .. }] => serde_json::from_str(output).expect("JSON"),
+        other => panic!("one success, not {other:?}"),
+    }
+}
+
+fn hold_for(seconds: u64) -> ecs_canary_handlers::actions::decision::Choice {
+    let mut choice = ecs_canary_handlers::actions::decision::Choice::of(Decision::Hold);
+    choice.hold_seconds = seconds;
+    choice
+}
+
+#[tokio::test]
+async fn a_held_step_waits_longer_with_the_same_link_and_its_lock_lasts_as_long() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let link = ask(&fake, stepped.clone()).await;
+    let outcome =
+        operator::decide_waiting_with(&context(&fake), "c/s", hold_for(7_200), &Approver::cli(BOB))
+            .await
+            .expect("held");
+    assert_eq!(outcome.status, 200, "{outcome:?}");
+    // Step Functions is told to wait again, until the new deadline.
+    let output = succeeded_output(&fake);
+    assert_eq!(output["decision"], json!("hold"));
+    assert_eq!(output["toPromotion"], json!(false));
+    assert_eq!(output["heldUntil"], json!(NOW + 600 + 7_200));
+    assert_eq!(output["waitSeconds"], json!(600 + 7_200));
+    // The lock outlasts the step by as much as it did before.
+    assert_eq!(fake.state().locks["c/s"].1, NOW + 3_600 + 7_200);
+    // Until the step is asked again, a click is told a decision is being
+    // recorded; nothing moved.
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Deciding);
+    assert_eq!(weights(&fake), split(90, 10));
+    // The state machine asks again (Held → RequestApproval, a new token):
+    // the same link, pending until the new deadline, told on every channel.
+    let mut held = stepped.clone();
+    held["approval"] = output.clone();
+    held["waitSeconds"] = output["waitSeconds"].clone();
+    request_approval(
+        context_at(&fake, NOW),
+        json!({"taskToken": "token-2", "execution": "run-1", "deployment": held}),
+    )
+    .await
+    .expect("asked again");
+    let record = fake.state().approvals[link.key().as_str()].clone();
+    assert_eq!(
+        (record.status, record.expires_at, record.task_token.as_str()),
+        (ApprovalStatus::Pending, NOW + 7_800, "token-2")
+    );
+    assert!(
+        fake.state()
+            .published
+            .iter()
+            .any(|(_, subject, body)| subject.starts_with("Held until ") && body.contains(BOB)),
+        "{:?}",
+        fake.state().published
+    );
+    let decided = fake.state().history.last().cloned().expect("recorded");
+    assert!(
+        fake.state()
+            .history
+            .iter()
+            .any(|e| e.kind == HistoryKind::Decided && e.summary.contains("held until")),
+        "{decided:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_that_does_not_apply_is_refused_by_name_and_changes_nothing() {
+    // Beyond the execution's year (it started 364 days ago).
+    let fake = FakeAws::new();
+    let mut stepped = stepped_with(&fake, json!({})).await;
+    stepped["startedAt"] = json!(NOW - 364 * 86_400);
+    ask(&fake, stepped).await;
+    let outcome = operator::decide_waiting_with(
+        &context(&fake),
+        "c/s",
+        hold_for(2 * 86_400),
+        &Approver::cli(BOB),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(outcome.status, 409, "{outcome:?}");
+    assert!(outcome.message.contains("HoldTooLong"), "{outcome:?}");
+    assert!(fake.state().callbacks.is_empty());
+    assert_eq!(fake.state().locks["c/s"].1, NOW + 3_600);
+
+    // The gate before the start: approve or reject it.
+    let fake = FakeAws::new();
+    arrange_example(&fake, (100, 0));
+    let gate = deployment(&fake);
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "token-1", "execution": "run-1", "deployment": gate}),
+    )
+    .await
+    .expect("the gate before the start asks");
+    fake.state().guards.insert(
+        "c/s".into(),
+        ecs_canary_aws::LockGuard {
+            alarms: Vec::new(),
+            steps: 2,
+            stack: Some("st".into()),
+        },
+    );
+    let outcome =
+        operator::decide_waiting_with(&context(&fake), "c/s", hold_for(600), &Approver::cli(BOB))
+            .await
+            .expect("answered");
+    assert_eq!(outcome.status, 409, "{outcome:?}");
+    assert!(outcome.message.contains("NotHoldable"), "{outcome:?}");
+    assert!(fake.state().callbacks.is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_to_promotion_approves_every_remaining_step_unless_the_policy_wants_each() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    ask(&fake, stepped).await;
+    let mut choice = ecs_canary_handlers::actions::decision::Choice::of(Decision::Approve);
+    choice.to_promotion = true;
+    let outcome =
+        operator::decide_waiting_with(&context(&fake), "c/s", choice, &Approver::cli(BOB))
+            .await
+            .expect("approved");
+    assert_eq!(outcome.status, 200, "{outcome:?}");
+    assert_eq!(succeeded_output(&fake)["toPromotion"], json!(true));
+    let skipped: Vec<_> = fake
+        .state()
+        .history
+        .iter()
+        .filter(|e| e.kind == HistoryKind::Decided && e.summary.contains("skipped"))
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(skipped, vec![Some(2)], "step 2 of 2 is recorded as skipped");
+
+    // Under `stepByStep`: refused by the policy, nothing passed on.
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({"approvalPolicy": {"stepByStep": true}})).await;
+    let link = ask(&fake, stepped).await;
+    let outcome =
+        operator::decide_waiting_with(&context(&fake), "c/s", choice, &Approver::cli(BOB))
+            .await
+            .expect("answered");
+    assert_eq!(outcome.status, 403, "{outcome:?}");
+    assert!(outcome.message.contains("SkipNotAllowed"), "{outcome:?}");
+    assert!(fake.state().callbacks.is_empty());
+    assert_eq!(status_of(&fake, &link), ApprovalStatus::Pending);
+    // One step at a time is still allowed.
+    let one = operator::decide_waiting(
+        &context(&fake),
+        "c/s",
+        Decision::Approve,
+        &Approver::cli(BOB),
+    )
+    .await
+    .expect("approved");
+    assert_eq!(one.status, 200, "{one:?}");
+    assert_eq!(succeeded_output(&fake)["toPromotion"], json!(false));
 }
