@@ -78,6 +78,17 @@ pub fn status_table(statuses: &[ServiceStatus], now: u64) -> String {
             ));
         }
         out.push_str(&format!("  traffic   {}\n", split_text(status)));
+        if let Some(until) = status.baking_until {
+            out.push_str(&format!(
+                "  bake      until {} — guarded by {}; an alarm reverts to the release before\n",
+                iso8601(until),
+                if status.bake_alarms.is_empty() {
+                    "no alarm".to_string()
+                } else {
+                    status.bake_alarms.join(", ")
+                }
+            ));
+        }
         match &status.rollout {
             None => out.push_str("  rollout   none (at rest)\n"),
             Some(rollout) => {

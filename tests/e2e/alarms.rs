@@ -211,3 +211,40 @@ async fn until_at_rest(clients: &ecs_canary_aws::AwsClients) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn an_alarm_during_the_bake_after_promotion_reverts_to_the_release_before() {
+    let (emulator, clients, flow) = example_flow().await;
+    let alarm = guard(&emulator).await;
+    let mut input = example_input("1.0.1", json!([50]), 600);
+    input["alarms"] = json!([ALARM]);
+    input["bakeMinutes"] = json!(30);
+    let execution = flow.start("baked-1-0-1", &input).await;
+    let (_, body) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    assert_eq!(submit(&link_in(&body), "approve").await.0, 200);
+    assert_eq!(
+        flow.finished(&execution, WAIT).await.0,
+        ExecutionStatus::Succeeded
+    );
+    // Promoted, and baking: Green serves everything, the lock stays.
+    let state = app_state(&clients).await;
+    assert_eq!(state.split_towards(Colour::Green), (100, 0));
+    assert_eq!(state.tag.as_deref(), Some("Green"));
+    let held = ecs_canary_e2e::example::app_lock_holder(&clients).await;
+    assert_eq!(
+        held.as_deref(),
+        Some(execution.as_str()),
+        "the bake holds the lock"
+    );
+
+    // The alarm fires an hour's fraction later: back on Blue, which still
+    // runs 1.0.0, stable again; the bake is over; the channels are told.
+    fire(&alarm).await;
+    until_at_rest(&clients).await;
+    let (subject, body) = flow
+        .next_email_where(WAIT, |s| s.contains("promotion reverted by"))
+        .await
+        .expect("the channels are told");
+    assert!(subject.contains("Blue is stable again"), "{subject}");
+    assert!(body.contains(ALARM), "{body}");
+}

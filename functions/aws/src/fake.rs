@@ -56,6 +56,8 @@ pub struct FakeState {
     pub guards: BTreeMap<String, LockGuard>,
     /// Locks whose execution was sent into its rollback from outside.
     pub rolling_back: Vec<String>,
+    /// Locks kept after a promotion, baking until then.
+    pub baking: BTreeMap<String, u64>,
     /// CloudWatch alarms by name: their state.
     pub alarms: BTreeMap<String, AlarmState>,
     /// What each lock records of the traffic its execution moved.
@@ -247,6 +249,7 @@ impl LockStore for FakeAws {
                 state.split_records.remove(key);
                 state.guards.remove(key);
                 state.rolling_back.retain(|k| k != key);
+                state.baking.remove(key);
             }
             held
         }))
@@ -254,6 +257,19 @@ impl LockStore for FakeAws {
 
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
         ready(self.call("GetItem").map(|state| state.held(key)))
+    }
+
+    fn bake<'a>(&'a self, key: &'a str, owner: &'a str, until: u64) -> AwsFuture<'a, bool> {
+        ready(self.call("UpdateItem").map(|mut state| {
+            let held = matches!(state.locks.get(key), Some((holder, _)) if holder == owner);
+            if held {
+                state
+                    .locks
+                    .insert(key.to_string(), (owner.to_string(), until));
+                state.baking.insert(key.to_string(), until);
+            }
+            held
+        }))
     }
 
     fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool> {
@@ -567,6 +583,7 @@ impl FakeState {
             split: self.split_records.get(key).copied(),
             guard: self.guards.get(key).cloned().unwrap_or_default(),
             rolling_back: self.rolling_back.iter().any(|k| k == key),
+            bake_until: self.baking.get(key).copied(),
         })
     }
 

@@ -18,6 +18,7 @@ const SPLIT: &str = "split";
 const ALARMS: &str = "alarms";
 const STEPS: &str = "steps";
 const ROLLING_BACK: &str = "rollingBack";
+const BAKE_UNTIL: &str = "bakeUntil";
 const STACK: &str = "stack";
 
 /// What a deployment puts on its lock for whoever must act on its behalf
@@ -46,6 +47,9 @@ pub struct HeldLock {
     /// The execution was sent into its rollback from outside (an alarm
     /// failed its waiting step): nobody needs to stop it again.
     pub rolling_back: bool,
+    /// Promoted, and baking until then (epoch seconds): the guarding alarms
+    /// still watch the new stable release, and the lock is held meanwhile.
+    pub bake_until: Option<u64>,
 }
 
 fn held_lock(item: &HashMap<String, AttributeValue>) -> Option<HeldLock> {
@@ -76,6 +80,7 @@ fn held_lock(item: &HashMap<String, AttributeValue>) -> Option<HeldLock> {
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or_default(),
+        bake_until: number(BAKE_UNTIL),
     })
 }
 
@@ -168,6 +173,26 @@ impl DeploymentLocks {
             .send()
             .await;
         Failure::applied(result, "dynamodb:DeleteItem")
+    }
+
+    /// Keeps `owner`'s lock after its promotion, baking until `until` (the
+    /// lock expires then too); `false` when `owner` does not hold it.
+    pub async fn bake(&self, key: &str, owner: &str, until: u64) -> Result<bool, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_string()))
+            .update_expression("SET #bake = :until, #expires = :until")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_names("#bake", BAKE_UNTIL)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .send()
+            .await;
+        Failure::applied(result, "dynamodb:UpdateItem")
     }
 
     /// Moves `owner`'s lock's expiry to at least `expires_at` (a held

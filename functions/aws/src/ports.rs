@@ -95,6 +95,9 @@ pub trait LockStore: Send + Sync {
     /// Every lock (expired or not): the services being deployed.
     fn all(&self) -> AwsFuture<'_, Vec<HeldLock>>;
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> AwsFuture<'a, bool>;
+    /// Keeps `owner`'s lock after its promotion, baking until `until` (it
+    /// expires then too); `false` when `owner` does not hold it.
+    fn bake<'a>(&'a self, key: &'a str, owner: &'a str, until: u64) -> AwsFuture<'a, bool>;
     /// Moves `owner`'s lock's expiry to at least `expires_at`; `false` when
     /// `owner` does not hold it (nothing is written).
     fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool>;
@@ -384,6 +387,9 @@ impl LockStore for DeploymentLocks {
     }
     fn extend<'a>(&'a self, key: &'a str, owner: &'a str, expires_at: u64) -> AwsFuture<'a, bool> {
         Box::pin(DeploymentLocks::extend(self, key, owner, expires_at))
+    }
+    fn bake<'a>(&'a self, key: &'a str, owner: &'a str, until: u64) -> AwsFuture<'a, bool> {
+        Box::pin(DeploymentLocks::bake(self, key, owner, until))
     }
     fn held<'a>(&'a self, key: &'a str) -> AwsFuture<'a, Option<HeldLock>> {
         Box::pin(DeploymentLocks::held(self, key))

@@ -43,10 +43,12 @@ pub enum HistoryKind {
     Watched,
     /// A promotion was undone: all traffic back on the colour stable before.
     Reverted,
+    /// The bake after a promotion ended without an alarm.
+    Baked,
 }
 
 impl HistoryKind {
-    pub const ALL: [HistoryKind; 15] = [
+    pub const ALL: [HistoryKind; 16] = [
         HistoryKind::Requested,
         HistoryKind::Started,
         HistoryKind::Refused,
@@ -62,6 +64,7 @@ impl HistoryKind {
         HistoryKind::Paused,
         HistoryKind::Watched,
         HistoryKind::Reverted,
+        HistoryKind::Baked,
     ];
 
     /// As stored and shown.
@@ -82,6 +85,7 @@ impl HistoryKind {
             HistoryKind::Paused => "paused",
             HistoryKind::Watched => "watched",
             HistoryKind::Reverted => "reverted",
+            HistoryKind::Baked => "baked",
         }
     }
 
@@ -407,6 +411,22 @@ impl HistoryEvent {
         };
         event.detail = json!({ REVERT_TO: target });
         event
+    }
+
+    /// The bake after `execution`'s promotion ended without an alarm: the
+    /// service's lock is let go.
+    pub fn baked(service: String, execution: &str, at_millis: u64) -> Self {
+        HistoryEvent {
+            service,
+            at_millis,
+            kind: HistoryKind::Baked,
+            execution: execution.to_string(),
+            step: None,
+            by: None,
+            channel: None,
+            summary: "baked: no guarding alarm fired; lock released".into(),
+            detail: Value::Null,
+        }
     }
 
     /// `by` reverted the promotion `execution` made: all traffic back on

@@ -32,7 +32,7 @@ const MAX_ALARMS: usize = 100;
 /// The most requests `minRequests` may ask for.
 const MAX_MIN_REQUESTS: u64 = 1_000_000_000;
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "cluster",
     "service",
     "stack",
@@ -46,6 +46,7 @@ const FIELDS: [&str; 15] = [
     "maxErrorRateIncrease",
     "minRequests",
     "sloTarget",
+    "bakeMinutes",
     "approvalPolicy",
     "startedBy",
 ];
@@ -91,6 +92,11 @@ pub struct DeploymentRequest {
     /// verdict shows each version's error-budget burn rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo_target: Option<PercentagePoints>,
+    /// After promotion, how long the guarding alarms keep watching the new
+    /// stable release (the service's lock held meanwhile): an alarm then
+    /// reverts to the release before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_minutes: Option<u64>,
     /// Who may decide its steps (over the defaults the functions are given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
@@ -328,6 +334,25 @@ pub(crate) fn min_requests(object: &Map<String, Value>) -> Result<Option<u64>, I
     }
 }
 
+/// The longest bake after a promotion: a day.
+const MAX_BAKE_MINUTES: u64 = 1_440;
+
+fn bake_minutes(object: &Map<String, Value>) -> Result<Option<u64>, InputError> {
+    match object.get("bakeMinutes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|n| (1..=MAX_BAKE_MINUTES).contains(n))
+            .map(Some)
+            .ok_or_else(|| InputError::InvalidField {
+                field: "bakeMinutes",
+                reason: format!(
+                    "must be a whole number of minutes from 1 to {MAX_BAKE_MINUTES}, not {value}"
+                ),
+            }),
+    }
+}
+
 pub(crate) fn slo_target(
     object: &Map<String, Value>,
 ) -> Result<Option<PercentagePoints>, InputError> {
@@ -400,6 +425,7 @@ impl DeploymentRequest {
         let max_error_rate_increase = max_error_rate_increase(object)?;
         let min_requests = min_requests(object)?;
         let slo_target = slo_target(object)?;
+        let bake_minutes = bake_minutes(object)?;
         let approval_policy = match object.get("approvalPolicy") {
             None | Some(Value::Null) => None,
             Some(value) => Some(ApprovalPolicy::from_json(value)?),
@@ -419,6 +445,7 @@ impl DeploymentRequest {
             max_error_rate_increase,
             min_requests,
             slo_target,
+            bake_minutes,
             approval_policy,
             started_by,
         })
@@ -546,6 +573,9 @@ mod tests {
             ("minRequests", json!(0)),
             ("minRequests", json!(1.5)),
             ("minRequests", json!("100")),
+            ("bakeMinutes", json!(0)),
+            ("bakeMinutes", json!(1441)),
+            ("bakeMinutes", json!("30")),
         ] {
             let mut input = base.clone();
             input[field] = bad.clone();

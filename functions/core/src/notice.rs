@@ -251,7 +251,7 @@ impl Notice {
         let colour = target.colour;
         Notice {
             subject: truncate(format!(
-                "{service}: promotion reverted by {by} - {colour} is stable again"
+                "{service}: {colour} is stable again - promotion reverted by {by}"
             )),
             text: format!(
                 "The promotion of {service} (cluster {cluster}) by {promotion} was reverted by {by}.\n\n\

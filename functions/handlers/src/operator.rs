@@ -93,6 +93,13 @@ pub struct ServiceStatus {
     /// the strategy (`LINEAR`, `CANARY`) of its last gated deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecs_strategy: Option<String>,
+    /// Promoted and baking until then: the guarding alarms still watch the
+    /// new stable release (an alarm reverts it), and its lock is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baking_until: Option<u64>,
+    /// The alarms that guard the bake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bake_alarms: Vec<String>,
 }
 
 /// `cluster/service` as its two parts.
@@ -140,6 +147,8 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
         promoted_at: promoted.map(|(_, at)| at),
         last_event: events.first().cloned(),
         ecs_strategy: None,
+        baking_until: None,
+        bake_alarms: Vec::new(),
     };
     if let Some(pause) = events.iter().find_map(NativePause::recorded_in) {
         // ECS's own deployments: no colours, no lock; a gate may wait.
@@ -166,8 +175,13 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
             Err(error) => status.unreadable = Some(error.to_string()),
         }
     }
-    if let Some(held) = context.ports.locks.held(key).await? {
-        status.rollout = Some(rollout(context, &held).await?);
+    match context.ports.locks.held(key).await? {
+        Some(held) if held.bake_until.is_some() => {
+            status.baking_until = held.bake_until;
+            status.bake_alarms = held.guard.alarms.clone();
+        }
+        Some(held) => status.rollout = Some(rollout(context, &held).await?),
+        None => {}
     }
     Ok(status)
 }
@@ -407,8 +421,9 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
         .approvals
         .expire_pending(&execution, held.guard.steps)
         .await?;
-    if pause.is_some() {
-        // No reconciler runs for a gate: the service is given back here.
+    if pause.is_some() || held.bake_until.is_some() {
+        // No reconciler runs for a gate, nor for a promoted execution that
+        // bakes (it ended): the service is given back here.
         context.ports.locks.release(key, &execution).await?;
     }
     context

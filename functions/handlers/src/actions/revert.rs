@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ecs_canary_aws::LockGuard;
+use ecs_canary_aws::{HeldLock, LockGuard};
 use ecs_canary_core::{
     check_revert, last_promotion, Approver, DeploymentRequest, HistoryEvent, HistoryKind, Notice,
     RevertReading, RevertRefused, RevertTarget, Routing, TrafficSplit,
@@ -49,19 +49,22 @@ pub async fn revert(
 ) -> Result<Reverted, FunctionError> {
     let events = context.ports.history.list(key, 200).await?;
     let (promoted, target) = last_promotion(key, &events)?;
-    let request = events
-        .iter()
-        .filter(|e| e.kind == HistoryKind::Started && e.execution == promoted.execution)
-        .find_map(|e| DeploymentRequest::from_json(e.detail.get("input")?).ok())
-        .ok_or_else(|| RevertRefused::NothingToRevert {
-            service: key.to_string(),
-            why: "the promoted deployment's request is not in its history".into(),
-        })?;
+    let request = promoted_request(key, &events, &promoted.execution)?;
     // Held as a rejection is: back to what was approved before.
     let (policy, _) = request_policy(context, &request)?;
     policy.check(approver, false, None)?;
     let by = approver.identity.clone();
 
+    // While it bakes, the promoting execution holds the lock: the revert
+    // goes on under it, and ends the bake.
+    if let Some(lock) = context.ports.locks.held(key).await? {
+        if lock.bake_until.is_some() && lock.owner == promoted.execution {
+            revert_held(context, &request, &target).await?;
+            context.ports.locks.release(key, &lock.owner).await?;
+            let channel = Some(approver.channel.as_str());
+            return Ok(reverted(context, key, &promoted.execution, target, &by, channel).await);
+        }
+    }
     let now = context.now();
     let owner = format!("revert {} by {by}", context.now_millis());
     context
@@ -84,27 +87,79 @@ pub async fn revert(
         tracing::warn!(%error, service = %key, "the revert's lock could not be released; it expires by itself");
     }
     moved?;
+    let channel = Some(approver.channel.as_str());
+    Ok(reverted(context, key, &promoted.execution, target, &by, channel).await)
+}
 
+/// Reverts a release that bakes after its promotion (`lock`, still held by
+/// the promoting execution), on behalf of a guard (`by`: the alarm): no
+/// policy (the deployment chose its guards), the bake's lock let go after.
+pub async fn revert_bake(
+    context: &Context,
+    lock: &HeldLock,
+    by: &str,
+) -> Result<Reverted, FunctionError> {
+    let key = lock.key.as_str();
+    let events = context.ports.history.list(key, 200).await?;
+    let (promoted, target) = last_promotion(key, &events)?;
+    if promoted.execution != lock.owner {
+        return Err(RevertRefused::NothingToRevert {
+            service: key.to_string(),
+            why: format!("the baking execution {} made no promotion", lock.owner),
+        }
+        .into());
+    }
+    let request = promoted_request(key, &events, &promoted.execution)?;
+    revert_held(context, &request, &target).await?;
+    context.ports.locks.release(key, &lock.owner).await?;
+    Ok(reverted(context, key, &promoted.execution, target, by, None).await)
+}
+
+/// The request of the execution that promoted (its history's start).
+fn promoted_request(
+    key: &str,
+    events: &[HistoryEvent],
+    execution: &str,
+) -> Result<DeploymentRequest, RevertRefused> {
+    events
+        .iter()
+        .filter(|e| e.kind == HistoryKind::Started && e.execution == execution)
+        .find_map(|e| DeploymentRequest::from_json(e.detail.get("input")?).ok())
+        .ok_or_else(|| RevertRefused::NothingToRevert {
+            service: key.to_string(),
+            why: "the promoted deployment's request is not in its history".into(),
+        })
+}
+
+/// A revert done: recorded, told, answered.
+async fn reverted(
+    context: &Context,
+    key: &str,
+    promotion: &str,
+    target: RevertTarget,
+    by: &str,
+    channel: Option<&str>,
+) -> Reverted {
     context
         .record(HistoryEvent::reverted(
             key.to_string(),
-            &promoted.execution,
+            promotion,
             context.now_millis(),
-            &by,
-            Some(approver.channel.as_str()),
+            by,
+            channel,
             &target,
         ))
         .await;
-    let notice = Notice::reverted(key, &target, &by, &promoted.execution);
+    let notice = Notice::reverted(key, &target, by, promotion);
     let channels = send_notice(context, &notice).await;
     tracing::info!(service = %key, colour = %target.colour, "promotion reverted");
-    Ok(Reverted {
+    Reverted {
         service: key.to_string(),
-        promotion: promoted.execution.clone(),
+        promotion: promotion.to_string(),
         target,
-        by,
+        by: by.to_string(),
         channels: channels.into_iter().map(str::to_string).collect(),
-    })
+    }
 }
 
 /// With the lock held: checks the service against the promotion, moves

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::actions::abort::{fail_waiting_step, stop_execution, StopReason};
 use crate::actions::evidence::{analysed_pause, analysed_step};
+use crate::actions::revert::revert_bake;
 use crate::{Context, FunctionError};
 
 /// The error every deployment stopped by an alarm ends with.
@@ -49,6 +50,9 @@ pub struct Watched {
     pub rolled_back: Vec<Aborted>,
     /// Those whose numbers could not be read (`service: why`): nothing changed.
     pub unavailable: Vec<String>,
+    /// Services whose bake after promotion ended (their locks let go).
+    #[serde(default)]
+    pub baked: Vec<String>,
 }
 
 /// The analysis watch: every step waiting for a person whose request (or,
@@ -66,6 +70,13 @@ pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
         if lock.rolling_back {
             continue;
         }
+        if let Some(until) = lock.bake_until {
+            // A bake that ended without an alarm: the service is free.
+            if until <= context.now() && end_bake(&context, &lock).await? {
+                watched.baked.push(lock.key.clone());
+            }
+            continue;
+        }
         if let Err(error) = watch_one(&context, &lock, &mut watched).await {
             tracing::error!(%error, execution = %lock.owner, "the watch could not judge a waiting step");
             failures.push(format!("{}: {error}", lock.key));
@@ -80,6 +91,22 @@ pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
         return Err(FunctionError::AbortIncomplete(failures.join("; ")));
     }
     Ok(watched)
+}
+
+/// Lets go of the lock of a bake that ended (recorded); whether it did.
+async fn end_bake(context: &Context, lock: &HeldLock) -> Result<bool, FunctionError> {
+    let released = context.ports.locks.release(&lock.key, &lock.owner).await?;
+    if released {
+        context
+            .record(HistoryEvent::baked(
+                lock.key.clone(),
+                &lock.owner,
+                context.now_millis(),
+            ))
+            .await;
+        tracing::info!(service = %lock.key, "the bake ended without an alarm: the lock is released");
+    }
+    Ok(released)
 }
 
 /// What the analysis judges of the step `record` waits at (one of ecs-canary's
@@ -229,6 +256,24 @@ pub async fn alarm_abort(
     let guarded = context.ports.locks.guarded_by(&change.alarm).await?;
     let mut failures = Vec::new();
     for lock in guarded {
+        if lock.bake_until.is_some() {
+            // Promoted and baking: the new stable release is reverted.
+            let by = format!("the guarding alarm {} during the bake", change.alarm);
+            match revert_bake(&context, &lock, &by).await {
+                Ok(_) => answer.aborted.push(Aborted {
+                    service: lock.key.clone(),
+                    execution: lock.owner.clone(),
+                    how: "revertedBake".into(),
+                    traffic_on_stable: true,
+                    links_closed: 0,
+                }),
+                Err(error) => {
+                    tracing::error!(%error, service = %lock.key, "could not revert a baking release the alarm guards");
+                    failures.push(format!("{}: {error}", lock.key));
+                }
+            }
+            continue;
+        }
         let result = retry_passing!(
             "stopping the deployment again",
             abort(&context, &change, &lock).await

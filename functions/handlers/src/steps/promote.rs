@@ -23,15 +23,31 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
         .tag_stable(&request.cluster, &request.service, deployment.candidate)
         .await?;
     point_tester_rules(&context, &deployment, deployment.candidate).await?;
-    let released = context
-        .ports
-        .locks
-        .release(&deployment.lock_key(), &deployment.owner)
-        .await?;
-    tracing::info!(service = %request.service, stable = %deployment.candidate, released, "promoted");
-    context
-        .record(HistoryEvent::promoted(&deployment, context.now_millis()))
-        .await;
+    // With a bake, the lock stays until it ends: the guarding alarms still
+    // watch the new stable release (and revert it), and no deployment
+    // starts meanwhile.
+    let key = deployment.lock_key();
+    let locks = &context.ports.locks;
+    let (released, bake_until) = match request.bake_minutes {
+        Some(minutes) => {
+            let until = context.now() + minutes * 60;
+            (
+                !locks.bake(&key, &deployment.owner, until).await?,
+                Some(until),
+            )
+        }
+        None => (locks.release(&key, &deployment.owner).await?, None),
+    };
+    tracing::info!(service = %request.service, stable = %deployment.candidate, released, ?bake_until, "promoted");
+    let mut event = HistoryEvent::promoted(&deployment, context.now_millis());
+    if let Some(until) = bake_until {
+        event.summary = format!(
+            "promoted: {} is stable, baking until {} (the lock held, the guarding alarms watching)",
+            deployment.candidate,
+            ecs_canary_core::iso8601(until)
+        );
+    }
+    context.record(event).await;
     let stable_after = deployment.candidate;
     Ok(Promoted {
         deployment,

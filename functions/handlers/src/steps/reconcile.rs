@@ -125,6 +125,12 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         }
         return Ok(answer);
     };
+    // Promoted and baking: the lock is the bake's until it ends (the watch
+    // lets it go then; a guarding alarm reverts before).
+    if ending == ExecutionEnding::Succeeded && held.bake_until.is_some() {
+        tracing::info!(service = %request.service, %execution, "promoted and baking: the lock stays");
+        return Ok(answer);
+    }
     tracing::warn!(service = %request.service, %execution, status = %end.status, "the execution ended holding its service: reconciling");
     let mut report = nothing_done_yet(&request, &execution, ending, &end);
     let result = retry_passing!(

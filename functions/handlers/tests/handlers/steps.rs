@@ -3362,3 +3362,69 @@ async fn an_approval_to_promotion_approves_every_remaining_step_unless_the_polic
     assert_eq!(one.status, 200, "{one:?}");
     assert_eq!(succeeded_output(&fake)["toPromotion"], json!(false));
 }
+
+#[tokio::test]
+async fn a_release_baking_after_promotion_is_reverted_by_its_alarm() {
+    let fake = FakeAws::new();
+    fake.state()
+        .alarms
+        .insert("web-5xx".into(), ecs_canary_core::AlarmState::Ok);
+    promoted_with(&fake, json!({"bakeMinutes": 30, "alarms": ["web-5xx"]})).await;
+    guard_lock(&fake, "web-5xx");
+    // The lock stays, baking; the execution's end leaves it be.
+    assert_eq!(fake.state().baking.get("c/s"), Some(&(NOW + 1_800)));
+    assert_eq!(
+        fake.state().locks["c/s"],
+        ("run-1".to_string(), NOW + 1_800)
+    );
+    let ended = reconcile(
+        context(&fake),
+        json!({"executionArn": "run-1", "status": "SUCCEEDED",
+               "input": deployment(&FakeAws::new())["request"].clone()}),
+    )
+    .await
+    .expect("reconciled");
+    assert!(!ended.lock_released);
+    assert!(fake.state().locks.contains_key("c/s"), "still baking");
+    // The alarm fires during the bake: back to the release before.
+    let out = alarm_abort(
+        context_at(&fake, NOW + 600),
+        alarm_event("web-5xx", "ALARM", "OK"),
+    )
+    .await
+    .expect("reverted");
+    assert_eq!(out.aborted[0].how, "revertedBake", "{out:?}");
+    assert_eq!(weights(&fake), split(100, 0), "all traffic back on Blue");
+    assert_eq!(fake.state().tag.as_deref(), Some("Blue"));
+    assert!(!fake.state().locks.contains_key("c/s"), "the bake is over");
+    let last = fake.state().history.last().cloned().expect("recorded");
+    assert_eq!(last.kind, HistoryKind::Reverted);
+    assert!(
+        last.summary
+            .contains("the guarding alarm web-5xx during the bake"),
+        "{}",
+        last.summary
+    );
+}
+
+#[tokio::test]
+async fn a_bake_without_an_alarm_ends_at_its_time_and_frees_the_service() {
+    let fake = FakeAws::new();
+    promoted_with(&fake, json!({"bakeMinutes": 30})).await;
+    // Before its end the watch leaves it; after, it lets it go.
+    let early = ecs_canary_handlers::watch(context_at(&fake, NOW + 60))
+        .await
+        .expect("watched");
+    assert!(early.baked.is_empty());
+    assert!(fake.state().locks.contains_key("c/s"));
+    let done = ecs_canary_handlers::watch(context_at(&fake, NOW + 1_800))
+        .await
+        .expect("watched");
+    assert_eq!(done.baked, vec!["c/s".to_string()]);
+    assert!(!fake.state().locks.contains_key("c/s"));
+    assert_eq!(
+        fake.state().history.last().map(|e| e.kind),
+        Some(HistoryKind::Baked)
+    );
+    assert_eq!(weights(&fake), split(0, 100), "the new release stays");
+}
