@@ -81,6 +81,9 @@ enum Command {
         #[arg(long)]
         to_promotion: bool,
     },
+    /// Go back to the step before the one SERVICE waits on (0 % before the
+    /// first) and decide there again, with new links.
+    Back { service: String },
     /// Let the step SERVICE waits on wait longer (same links; nothing moves).
     Hold {
         service: String,
@@ -214,6 +217,7 @@ async fn run(cli: Cli) -> Result<(), Exit> {
             service,
             to_promotion,
         } => commands::approve::run(session, service, *to_promotion).await,
+        Command::Back { service } => commands::back::run(session, service).await,
         Command::Hold { service, duration } => {
             commands::hold::run(session, service, duration).await
         }

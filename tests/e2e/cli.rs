@@ -617,3 +617,83 @@ async fn a_step_is_held_past_its_timeout_and_a_hotfix_approved_to_promotion() {
         .collect();
     assert_eq!(skipped.len(), 2, "steps 2 and 3 of 3: {skipped:?}");
 }
+
+#[tokio::test]
+async fn a_rollout_goes_back_a_step_and_is_decided_there_again_with_new_links() {
+    build_cli();
+    let (emulator, clients, flow) = example_flow().await;
+    let execution = flow
+        .start("back-1-0-1", &example_input("1.0.1", json!([10, 50]), 600))
+        .await;
+    let (_, first) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    let first = link_in(&first);
+    assert_eq!(ecs_canary_e2e::flow::submit(&first, "approve").await.0, 200);
+    let (subject, second) = flow.next_approval_email(WAIT).await.expect("step 2 asks");
+    assert!(subject.contains("step 2/2"), "{subject}");
+    let second = link_in(&second);
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (50, 50)
+    );
+
+    // Back from step 2: the rule at step 1's split, asked again there with
+    // a new link; step 2's link decides nothing any more.
+    let back = ecs_canary(&emulator, None, &["back", SERVICE]).await;
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(back.stdout.starts_with("Sent back:"), "{}", back.stdout);
+    let (subject, again) = flow
+        .next_approval_email(WAIT)
+        .await
+        .expect("step 1 asks again");
+    assert!(subject.contains("step 1/2"), "{subject}");
+    let again = link_in(&again);
+    assert_ne!(again, first, "a new link");
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+    let (status, page) = ecs_canary_e2e::flow::submit(&second, "approve").await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("sent back"), "{page}");
+
+    // Back from step 1: 0 %, the new version still running; nothing before.
+    let back = ecs_canary(&emulator, None, &["back", SERVICE]).await;
+    assert_eq!(back.code, 0, "{back:?}");
+    let (_, zero) = flow.next_approval_email(WAIT).await.expect("0 % asks");
+    assert!(
+        zero.contains("0 % (sent back before step 1 of 2; the new version still runs)"),
+        "{zero}"
+    );
+    let state = app_state(&clients).await;
+    assert_eq!(state.split_towards(Colour::Blue), (100, 0));
+    let none = ecs_canary(&emulator, None, &["back", SERVICE]).await;
+    assert_eq!(none.code, 4, "{none:?}");
+    assert!(none.stdout.contains("CannotGoBack"), "{}", none.stdout);
+
+    // Approved from 0 %: step 1 again; then rejected to the end.
+    assert_eq!(
+        ecs_canary_e2e::flow::submit(&link_in(&zero), "approve")
+            .await
+            .0,
+        200
+    );
+    let (subject, last) = flow.next_approval_email(WAIT).await.expect("step 1 asks");
+    assert!(subject.contains("step 1/2"), "{subject}");
+    assert_eq!(
+        app_state(&clients).await.split_towards(Colour::Blue),
+        (90, 10)
+    );
+    assert_eq!(
+        ecs_canary_e2e::flow::submit(&link_in(&last), "reject")
+            .await
+            .0,
+        200
+    );
+    let (status, error) = flow.finished(&execution, WAIT).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (ExecutionStatus::Failed, Some("Rejected"))
+    );
+    until_unlocked(&clients).await;
+    assert_at_rest(&clients, Colour::Blue).await;
+}

@@ -128,6 +128,7 @@ fn facts(step: usize) -> ApprovalFacts {
         plan: vec![10, 50],
         started: None,
         holdable: true,
+        back_at_zero: false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod abort;
 pub mod approve;
+pub mod back;
 pub mod confirm_subscription;
 pub mod diff;
 pub mod enroll;

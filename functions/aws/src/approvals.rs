@@ -245,8 +245,12 @@ impl Approvals {
             .item(ID, AttributeValue::S(key.clone()))
             .item(LINK_KEY, AttributeValue::S(link.to_string()))
             .item(TTL, AttributeValue::N(ttl(expires_at)))
-            .condition_expression("attribute_not_exists(#id)")
+            // New, or asked again with a new link (the rollout was sent
+            // back a step): the step's request starts over.
+            .condition_expression("attribute_not_exists(#id) OR #link <> :link")
             .expression_attribute_names("#id", ID)
+            .expression_attribute_names("#link", LINK_KEY)
+            .expression_attribute_values(":link", AttributeValue::S(link.to_string()))
             .send()
             .await;
         match created {

@@ -449,11 +449,11 @@ impl ApprovalStore for FakeAws {
         ready(self.call("PutStepItem").map(|mut state| {
             let key = format!("{execution}#{step}");
             match state.steps.get(&key) {
-                Some(found) => StepRequest {
+                Some(found) if &found.key == link => StepRequest {
                     first: false,
                     ..found.clone()
                 },
-                None => {
+                _ => {
                     let claimed = StepRequest {
                         key: link.clone(),
                         delivered: Vec::new(),

@@ -126,6 +126,9 @@ pub enum Decision {
     Reject,
     /// The step waits longer: its deadline moves (see [`hold_until`]).
     Hold,
+    /// Back to the previous step's split (0 % before the first), to be
+    /// decided again there with new links.
+    Back,
 }
 
 impl Decision {
@@ -134,6 +137,7 @@ impl Decision {
             "approve" => Some(Decision::Approve),
             "reject" => Some(Decision::Reject),
             "hold" => Some(Decision::Hold),
+            "back" => Some(Decision::Back),
             _ => None,
         }
     }
@@ -143,6 +147,7 @@ impl Decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
             Decision::Hold => "hold",
+            Decision::Back => "back",
         }
     }
 }
@@ -163,6 +168,8 @@ pub enum HoldRefused {
     TooLong { until: String, limit: String },
     #[error("{0}")]
     NotHoldable(String),
+    #[error("{0}")]
+    CannotGoBack(String),
 }
 
 impl crate::ErrorName for HoldRefused {
@@ -171,6 +178,7 @@ impl crate::ErrorName for HoldRefused {
             HoldRefused::TooShort { .. } => crate::ErrorKind::InvalidField,
             HoldRefused::TooLong { .. } => crate::ErrorKind::HoldTooLong,
             HoldRefused::NotHoldable(_) => crate::ErrorKind::NotHoldable,
+            HoldRefused::CannotGoBack(_) => crate::ErrorKind::CannotGoBack,
         }
     }
 }
@@ -209,6 +217,8 @@ pub enum ApprovalStatus {
     Approved,
     Rejected,
     Expired,
+    /// Sent back to the step before (its link decides no more).
+    SentBack,
 }
 
 /// How long a decision may stay `Deciding` before another click may take it
@@ -216,12 +226,13 @@ pub enum ApprovalStatus {
 pub const DECIDING_TAKEOVER_SECONDS: u64 = 30;
 
 impl ApprovalStatus {
-    pub const ALL: [ApprovalStatus; 5] = [
+    pub const ALL: [ApprovalStatus; 6] = [
         ApprovalStatus::Pending,
         ApprovalStatus::Deciding,
         ApprovalStatus::Approved,
         ApprovalStatus::Rejected,
         ApprovalStatus::Expired,
+        ApprovalStatus::SentBack,
     ];
 
     /// As stored.
@@ -232,6 +243,7 @@ impl ApprovalStatus {
             ApprovalStatus::Approved => "APPROVED",
             ApprovalStatus::Rejected => "REJECTED",
             ApprovalStatus::Expired => "EXPIRED",
+            ApprovalStatus::SentBack => "SENT BACK",
         }
     }
 
@@ -246,6 +258,7 @@ impl ApprovalStatus {
             Decision::Reject => ApprovalStatus::Rejected,
             // A held step waits again (request-approval re-arms its link).
             Decision::Hold => ApprovalStatus::Pending,
+            Decision::Back => ApprovalStatus::SentBack,
         }
     }
 
@@ -256,7 +269,9 @@ impl ApprovalStatus {
             ApprovalStatus::Pending if now < expires_at => LinkState::Open,
             ApprovalStatus::Pending | ApprovalStatus::Expired => LinkState::Expired,
             ApprovalStatus::Deciding => LinkState::BeingDecided,
-            ApprovalStatus::Approved | ApprovalStatus::Rejected => LinkState::Decided,
+            ApprovalStatus::Approved | ApprovalStatus::Rejected | ApprovalStatus::SentBack => {
+                LinkState::Decided
+            }
         }
     }
 }
@@ -444,6 +459,10 @@ pub struct ApprovalFacts {
     /// and Slack offer "Hold 1 h".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub holdable: bool,
+    /// Sent back before the first step: 0 % on the new version, which
+    /// still runs (not the gate before the start).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub back_at_zero: bool,
 }
 
 /// Where a step stands in the plan.
@@ -467,12 +486,17 @@ impl TrackState {
 impl ApprovalFacts {
     /// The gate before anything runs (policy `approveBeforeStart`): step 0.
     pub fn is_before_start(&self) -> bool {
-        self.step == 0
+        self.step == 0 && !self.back_at_zero
     }
 
     /// Which gate this is, for people: "step 2 of 3", or the start.
     pub fn step_label(&self) -> String {
-        if self.is_before_start() {
+        if self.back_at_zero {
+            format!(
+                "0 % (sent back before step 1 of {}; the new version still runs)",
+                self.steps
+            )
+        } else if self.is_before_start() {
             format!("the start (nothing runs yet; {} steps)", self.steps)
         } else {
             format!("step {} of {}", self.step, self.steps)
@@ -481,7 +505,9 @@ impl ApprovalFacts {
 
     /// The same, short (Slack): "step 2/3", or the start.
     pub fn step_short(&self) -> String {
-        if self.is_before_start() {
+        if self.back_at_zero {
+            format!("0 % (back before step 1/{})", self.steps)
+        } else if self.is_before_start() {
             "the start (nothing runs yet)".into()
         } else {
             format!("step {}/{}", self.step, self.steps)
@@ -861,6 +887,7 @@ mod tests {
             plan: vec![10, 50],
             started: Some("2026-11-29T17:05:00Z, execution deploy-1".into()),
             holdable: true,
+            back_at_zero: false,
         }
     }
 

@@ -55,6 +55,14 @@ pub struct Deployment {
     /// choice reads it.
     #[serde(default)]
     pub gate_before_start: bool,
+    /// How many times a person sent the rollout back a step: each time its
+    /// steps are asked again with new links.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
+}
+
+fn is_zero(round: &u32) -> bool {
+    *round == 0
 }
 
 impl Deployment {
@@ -459,6 +467,7 @@ mod tests {
             started_at: None,
             applied_at: Vec::new(),
             gate_before_start: false,
+            round: 0,
         }
     }
 

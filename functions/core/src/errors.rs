@@ -96,6 +96,9 @@ error_kinds! {
     /// This wait cannot be held (a pause of ECS's own deployment, the
     /// gate before the start).
     NotHoldable,
+    /// There is no step to go back to (the gate before the start, 0 %
+    /// already, or a pause of ECS's own deployment).
+    CannotGoBack,
     /// `approve --to-promotion` under a policy that wants every step
     /// approved on its own (`stepByStep`).
     SkipNotAllowed,

@@ -580,6 +580,7 @@ impl NativePause {
             plan: self.plan.clone(),
             started,
             holdable: false,
+            back_at_zero: false,
         }
     }
 

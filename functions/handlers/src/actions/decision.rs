@@ -129,6 +129,15 @@ impl DecisionOutcome {
             (Ok(()), Decision::Reject) => {
                 DecisionOutcome::new(200, "Rejected", format!("{} Thank you.", facts.on_reject()))
             }
+            (Ok(()), Decision::Back) => DecisionOutcome::new(
+                200,
+                "Sent back",
+                format!(
+                    "{} for {} goes back to the split before it; a decision is asked there again, with new links.",
+                    capitalized(&facts.step_label()),
+                    facts.service
+                ),
+            ),
             (Ok(()), Decision::Hold) => DecisionOutcome::new(
                 200,
                 "Held",
@@ -262,6 +271,20 @@ fn not_holdable(record: &ApprovalRecord) -> Option<HoldRefused> {
     Some(HoldRefused::NotHoldable(why.into()))
 }
 
+/// Why `record`'s step cannot be sent back, if it cannot: a pause of ECS's
+/// own deployment (reject rolls it back), or nothing before it (the gate
+/// before the start, or 0 % already).
+fn cannot_go_back(record: &ApprovalRecord) -> Option<HoldRefused> {
+    let why = if record.native.is_some() {
+        "a pause of ECS's own deployment cannot go back a step: reject it to roll back"
+    } else if record.deployment.as_ref().is_some_and(|d| d.step.is_none()) {
+        "there is no step before this one: reject to roll back"
+    } else {
+        return None;
+    };
+    Some(HoldRefused::CannotGoBack(why.into()))
+}
+
 /// [`decide_request`] with the choice's options: an approval to promotion,
 /// or a hold of so many seconds.
 pub async fn decide_choice(
@@ -298,6 +321,11 @@ pub async fn decide_choice(
         });
         if let Err(why) = skip {
             return Ok(refuse(context, &found, approver, &why).await);
+        }
+    }
+    if decision == Decision::Back {
+        if let Some(refused) = cannot_go_back(&found) {
+            return Ok(hold_refused(&found, &refused));
         }
     }
     let held_until = match decision {
@@ -420,12 +448,12 @@ async fn hold_deadline(
     Ok(Ok(until))
 }
 
-/// The page of a hold that does not apply: nothing changed.
+/// The page of a hold (or a step back) that does not apply: nothing changed.
 fn hold_refused(record: &ApprovalRecord, refused: &HoldRefused) -> DecisionOutcome {
     let facts = &record.facts;
     DecisionOutcome::new(
         409,
-        "Not held",
+        "Nothing changed",
         format!(
             "{refused} ({}). Nothing was changed: {} for {} still waits until its deadline.",
             refused.error_type(),
@@ -506,6 +534,13 @@ async fn pass_on(
         Decision::Approve => {
             let output = json!({"decision": "approve", "by": by, "at": at, "step": facts.step,
                                 "toPromotion": to_promotion});
+            callbacks
+                .succeed(&record.task_token, &output.to_string())
+                .await
+        }
+        Decision::Back => {
+            let output = json!({"decision": "back", "by": by, "at": at, "step": facts.step,
+                                "toPromotion": false});
             callbacks
                 .succeed(&record.task_token, &output.to_string())
                 .await

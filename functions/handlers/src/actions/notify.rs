@@ -162,5 +162,6 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         started: Some(started_by(deployment)),
         // A step of the rollout (not the gate before the start).
         holdable: deployment.step.is_some(),
+        back_at_zero: deployment.step.is_none() && deployment.round > 0,
     }
 }

@@ -140,6 +140,7 @@ pub async fn resolve(
         started_at: None,
         applied_at: Vec::new(),
         gate_before_start: false,
+        round: 0,
     })
 }
 

@@ -10,6 +10,7 @@
 //! * `/approve`, `/reject` `{"service": "cluster/service"}` (`/approve` with
 //!   `"toPromotion": true`: every remaining step at once)
 //! * `/hold` `{"service", "seconds"}`: the waiting step waits longer
+//! * `/back` `{"service"}`: back to the step before, asked again there
 //! * `/abort` `{"service"}`, `/lock` `{"service"}`, `/unlock` `{"service", "holder"}`
 //! * `/revert` `{"service"}`: the last promotion undone
 //! * `/diff` `{"input": {..}}`, `/history` `{"service", "limit"}`
@@ -193,12 +194,8 @@ async fn route(
                 &operator::start(context, input(body)?, name, by).await?,
             ))
         }
-        "approve" | "reject" | "hold" => {
-            let decision = match verb {
-                "approve" => Decision::Approve,
-                "reject" => Decision::Reject,
-                _ => Decision::Hold,
-            };
+        "approve" | "reject" | "hold" | "back" => {
+            let decision = Decision::parse(verb).unwrap_or(Decision::Reject);
             let key = service(body)?;
             let mut choice = Choice::of(decision);
             choice.to_promotion = body.get("toPromotion").and_then(Value::as_bool) == Some(true);

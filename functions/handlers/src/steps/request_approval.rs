@@ -155,6 +155,8 @@ struct Ask {
     native: Option<NativePause>,
     gate: Gate,
     held: Option<Held>,
+    /// Sent back this many times: each round's links are new.
+    round: u32,
 }
 
 /// Stores the task token against the hash of the step's link (derived, never
@@ -191,6 +193,7 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
                 deployment: None,
                 native: Some(pause),
                 held: None,
+                round: 0,
             },
         )
         .await;
@@ -205,12 +208,14 @@ pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Val
         .deployment
         .step
         .unwrap_or(event.deployment.request.steps.len());
+    let round = event.deployment.round;
     ask(
         &context,
         Ask {
             task_token: event.task_token,
             execution: event.execution,
             step,
+            round,
             facts,
             approval_timeout: event.deployment.request.approval_timeout_seconds,
             gate: Gate::of(&event.deployment),
@@ -237,6 +242,7 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
         native,
         gate,
         held,
+        round,
     } = ask;
     // A held step keeps its link, until the hold's deadline.
     let expires_at = held
@@ -247,7 +253,15 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
         .link_secret()
         .await?
         .ok_or(FunctionError::NotConfigured("ECS_CANARY_LINK_SECRET_ARN"))?;
-    let id = ApprovalId::derive(secret.as_bytes(), &execution, step);
+    // A step asked again after the rollout was sent back gets a new link.
+    let id = match round {
+        0 => ApprovalId::derive(secret.as_bytes(), &execution, step),
+        round => ApprovalId::derive(
+            secret.as_bytes(),
+            &format!("{execution}#round{round}"),
+            step,
+        ),
+    };
     let claimed = context
         .ports
         .approvals

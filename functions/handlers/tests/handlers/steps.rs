@@ -339,6 +339,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         plan: vec![10, 50],
         started: None,
         holdable: true,
+        back_at_zero: false,
     };
     fake.state().approvals.insert(
         id.key().to_string(),
@@ -3427,4 +3428,54 @@ async fn a_bake_without_an_alarm_ends_at_its_time_and_frees_the_service() {
         Some(HistoryKind::Baked)
     );
     assert_eq!(weights(&fake), split(0, 100), "the new release stays");
+}
+
+#[tokio::test]
+async fn a_step_sent_back_applies_the_one_before_in_a_new_round_with_a_new_link() {
+    let fake = FakeAws::new();
+    let stepped = stepped_with(&fake, json!({})).await;
+    let first = ask(&fake, stepped.clone()).await;
+    // Approved to step 2 (50 %), then sent back.
+    let mut at_two = stepped.clone();
+    at_two["approval"] = json!({"decision": "approve", "toPromotion": false});
+    let two = set_weights(context(&fake), json!({"deployment": at_two}))
+        .await
+        .expect("step 2");
+    assert_eq!(weights(&fake), split(50, 50));
+    let mut sent_back = serde_json::to_value(&two).expect("json");
+    sent_back["approval"] = json!({"decision": "back", "toPromotion": false});
+    let back = set_weights(context(&fake), json!({"deployment": sent_back.clone()}))
+        .await
+        .expect("back to step 1");
+    assert_eq!(weights(&fake), split(90, 10));
+    assert_eq!((back.deployment.step, back.deployment.round), (Some(0), 1));
+    assert!(!back.last_step);
+    // A retry of the same state does the same (no second round).
+    let retried = set_weights(context(&fake), json!({"deployment": sent_back}))
+        .await
+        .expect("the retry");
+    assert_eq!(
+        (retried.deployment.step, retried.deployment.round),
+        (Some(0), 1)
+    );
+    // Step 1 is asked again with a new link; the old one no longer leads there.
+    request_approval(
+        context(&fake),
+        json!({"taskToken": "token-2", "execution": "run-1",
+               "deployment": serde_json::to_value(&back).expect("json")}),
+    )
+    .await
+    .expect("asked again");
+    let again = ApprovalId::derive(LINK_SECRET.as_bytes(), "run-1#round1", 0);
+    assert_ne!(again, first);
+    assert_eq!(status_of(&fake, &again), ApprovalStatus::Pending);
+    // Back from step 1: 0 %, then nothing before it.
+    let mut from_one = serde_json::to_value(&back).expect("json");
+    from_one["approval"] = json!({"decision": "back", "toPromotion": false});
+    let zero = set_weights(context(&fake), json!({"deployment": from_one}))
+        .await
+        .expect("back to 0 %");
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!((zero.deployment.step, zero.deployment.round), (None, 2));
+    assert!(zero.deployment.applied_at.is_empty());
 }
