@@ -214,6 +214,7 @@ async fn until_at_rest(clients: &ecs_canary_aws::AwsClients) {
 
 #[tokio::test]
 async fn an_alarm_during_the_bake_after_promotion_reverts_to_the_release_before() {
+    ecs_canary_e2e::cli::build_cli();
     let (emulator, clients, flow) = example_flow().await;
     let alarm = guard(&emulator).await;
     let mut input = example_input("1.0.1", json!([50]), 600);
@@ -235,6 +236,13 @@ async fn an_alarm_during_the_bake_after_promotion_reverts_to_the_release_before(
         held.as_deref(),
         Some(execution.as_str()),
         "the bake holds the lock"
+    );
+    let status =
+        ecs_canary_e2e::cli::ecs_canary(&emulator, None, &["status", "mattctest/myservice"]).await;
+    assert!(
+        status.stdout.contains("bake      until ") && status.stdout.contains(ALARM),
+        "{}",
+        status.stdout
     );
 
     // The alarm fires an hour's fraction later: back on Blue, which still
