@@ -161,7 +161,7 @@ fn status(outcome: &DecideOutcome) -> &'static str {
 }
 
 /// Approvals: a step claimed once (a retry finds its link and what was
-/// delivered), a decision taken once (`PENDING → DECIDING`), taken over
+/// delivered; a new link — a new round — starts it over), a decision taken once (`PENDING → DECIDING`), taken over
 /// when its decider died, settled, sent back to pending; links expired.
 async fn approval_contract(approvals: &dyn ApprovalStore) {
     let (execution, step) = ("run-1", 0);
@@ -176,7 +176,7 @@ async fn approval_contract(approvals: &dyn ApprovalStore) {
         .await
         .expect("mark");
     let again = approvals
-        .claim_step(execution, step, &key(execution, 9), 1_000)
+        .claim_step(execution, step, &link, 1_000)
         .await
         .expect("claim again");
     assert!(!again.first);
@@ -184,6 +184,19 @@ async fn approval_contract(approvals: &dyn ApprovalStore) {
         (again.key, again.delivered),
         (link.clone(), vec!["email".into()])
     );
+    // Asked again with a new link (the rollout was sent back a step): the
+    // step's request starts over, and follows the new link.
+    let round = key(execution, 9);
+    let anew = approvals
+        .claim_step(execution, step, &round, 1_000)
+        .await
+        .expect("claim in a new round");
+    assert!(anew.first && anew.delivered.is_empty() && anew.key == round);
+    // (Back to the first link for the rest of the contract.)
+    approvals
+        .claim_step(execution, step, &link, 1_000)
+        .await
+        .expect("claim the first link again");
 
     let stored = record(link.clone(), execution, step, 1_000);
     approvals.put(&stored).await.expect("put");
