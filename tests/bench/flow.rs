@@ -175,7 +175,10 @@ async fn main() {
         let execution = flow
             .start(&format!("reject-{run}"), &input(json!([10])))
             .await;
-        let (_, body) = flow.next_email(WAIT).await.expect("an approval email");
+        let (_, body) = flow
+            .next_approval_email(WAIT)
+            .await
+            .expect("an approval email");
         let link = link_in(&body);
         // The rule is watched while the POST is in flight: the page answers
         // only after the state machine has the decision too.
@@ -196,7 +199,9 @@ async fn main() {
         let mut guarded = input(json!([10]));
         guarded["alarms"] = json!([ALARM]);
         let execution = flow.start(&format!("alarm-{run}"), &guarded).await;
-        flow.next_email(WAIT).await.expect("an approval email");
+        flow.next_approval_email(WAIT)
+            .await
+            .expect("an approval email");
         let rule = watched(&clients).await;
         let fired = Instant::now();
         alarm.set(StateValue::Alarm, "bench").await;
@@ -209,7 +214,10 @@ async fn main() {
     // A 3-step canary approved to the end: how many state transitions.
     let execution = flow.start("three-steps", &input(json!([10, 25, 50]))).await;
     for _ in 0..3 {
-        let (_, body) = flow.next_email(WAIT).await.expect("an approval email");
+        let (_, body) = flow
+            .next_approval_email(WAIT)
+            .await
+            .expect("an approval email");
         let link = link_in(&body);
         let (status, _) = submit(&link, "approve").await;
         assert_eq!(status, 200);

@@ -485,6 +485,15 @@ async fn a_promotion_is_reverted_from_the_command_line_while_the_release_before_
         ExecutionStatus::Succeeded
     );
     assert_at_rest(&clients, Colour::Green).await;
+    let (subject, body) = flow
+        .next_email_where(WAIT, |s| s.contains("promoted - Green is stable"))
+        .await
+        .expect("the promotion is announced");
+    assert!(subject.starts_with("myservice: "), "{subject}");
+    assert!(
+        body.contains(&format!("ecs-canary revert {SERVICE}")),
+        "the way back: {body}"
+    );
 
     // revert: all traffic back on Blue, which still runs the release that
     // was stable before; Blue stable again; recorded and announced.

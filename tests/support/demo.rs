@@ -94,7 +94,7 @@ async fn execution_named(flow: &Flow, prefix: &str) -> String {
 async fn next_email_or_end(flow: &Flow, execution: &str) -> Option<String> {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        if let Some((_, body)) = flow.next_email(Duration::from_millis(500)).await {
+        if let Some((_, body)) = flow.next_approval_email(Duration::from_millis(500)).await {
             return Some(body);
         }
         if flow.status(execution).await.0 != ExecutionStatus::Running {

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::{
-    slack_escape, Colour, Deployment, ErrorKind, ExecutionEnding, Reconcile, RevertTarget,
-    TrafficSplit, LOCK_LOST,
+    slack_escape, Colour, Deployment, DeploymentRequest, ErrorKind, ExecutionEnding, Reconcile,
+    RevertTarget, TrafficSplit, LOCK_LOST,
 };
 
 /// What reconciling an ended execution found and did, for its notice.
@@ -240,6 +240,49 @@ impl Notice {
                  Tester rules point at {stable} and the deployment lock is released.\n",
                 service = request.service,
                 cluster = request.cluster,
+            ),
+        }
+    }
+
+    /// A deployment was promoted: what is stable now, the bake if any, and
+    /// how to undo it while the release before still runs.
+    pub fn promoted(
+        request: &DeploymentRequest,
+        execution: &str,
+        stable: Colour,
+        bake_until: Option<u64>,
+    ) -> Notice {
+        let release = request
+            .image_text()
+            .unwrap_or_else(|| "a configuration change".into());
+        let key = crate::lock_key(&request.cluster, &request.service);
+        let bake = match bake_until {
+            Some(until) => format!(
+                "Bake:      until {}: a guarding alarm ({}) reverts it by itself until then.\n",
+                crate::iso8601(until),
+                if request.alarms.is_empty() {
+                    "none set".to_string()
+                } else {
+                    request.alarms.join(", ")
+                }
+            ),
+            None => String::new(),
+        };
+        Notice {
+            subject: truncate(format!(
+                "{}: promoted - {stable} is stable",
+                request.service
+            )),
+            text: format!(
+                "The canary deployment of {service} (cluster {cluster}) was promoted: 100 % of traffic is on {stable} (read back), the StableStack tag says {stable}.\n\n\
+                 Release:   {release}\n\
+                 Execution: {execution}\n\
+                 {bake}\n\
+                 {other} still runs the release that was stable before, without traffic, until the next deployment replaces it. \
+                 To go back to it in one step: ecs-canary revert {key}\n",
+                service = request.service,
+                cluster = request.cluster,
+                other = stable.other(),
             ),
         }
     }

@@ -67,7 +67,8 @@ pub struct Reconciled {
     pub action: Reconcile,
     pub lock_released: bool,
     pub links_closed: usize,
-    /// The channels told (only when the execution had left its service).
+    /// The channels told (when the execution had left its service, or
+    /// promoted).
     pub channels: Vec<String>,
 }
 
@@ -107,6 +108,11 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
         .held(&key)
         .await?
         .filter(|lock| lock.owner == execution);
+    if ending == ExecutionEnding::Succeeded {
+        let bake_until = held.as_ref().and_then(|lock| lock.bake_until);
+        let channels = announce_promotion(&context, &request, &execution, bake_until).await;
+        answer.channels = channels.iter().map(|c| c.to_string()).collect();
+    }
     let Some(held) = held else {
         answer.links_closed = context
             .ports
@@ -164,6 +170,26 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
     answer.links_closed = report.links_closed;
     answer.channels = channels.iter().map(|c| c.to_string()).collect();
     Ok(answer)
+}
+
+/// Tells the approval channels that `execution` promoted: the colour the
+/// `StableStack` tag names now (read; unreadable: said so in the log, and
+/// the notice names none), the bake, and how to revert.
+async fn announce_promotion(
+    context: &Context,
+    request: &DeploymentRequest,
+    execution: &str,
+    bake_until: Option<u64>,
+) -> Vec<&'static str> {
+    let stable = match read_routes(context, request).await {
+        Ok(routes) => routes.routing.stable,
+        Err(error) => {
+            tracing::warn!(%error, service = %request.service, "the promotion's stable colour could not be read; not announced");
+            return Vec::new();
+        }
+    };
+    let notice = Notice::promoted(request, execution, stable, bake_until);
+    send_notice(context, &notice).await
 }
 
 /// The report of an execution's end before the reconciler has done anything.

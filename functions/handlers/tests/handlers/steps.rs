@@ -3479,3 +3479,27 @@ async fn a_step_sent_back_applies_the_one_before_in_a_new_round_with_a_new_link(
     assert_eq!((zero.deployment.step, zero.deployment.round), (None, 2));
     assert!(zero.deployment.applied_at.is_empty());
 }
+
+#[tokio::test]
+async fn a_promotion_is_announced_with_the_way_back() {
+    let fake = FakeAws::new();
+    promoted_with(&fake, json!({"bakeMinutes": 30})).await;
+    let ended = reconcile(
+        context_at(&fake, NOW),
+        json!({"executionArn": "run-1", "status": "SUCCEEDED",
+               "input": {"cluster": "c", "service": "s", "stack": "st",
+                         "environment": {"APPVERSION": "1.0.1"}, "steps": [10, 50],
+                         "bakeMinutes": 30}}),
+    )
+    .await
+    .expect("reconciled");
+    assert_eq!(ended.channels, vec!["email".to_string()]);
+    let published = fake.state().published.clone();
+    let [(_, subject, body)] = published.as_slice() else {
+        panic!("one email: {published:?}")
+    };
+    assert_eq!(subject, "s: promoted - Green is stable");
+    assert!(body.contains("ecs-canary revert c/s"), "{body}");
+    assert!(body.contains("Bake:      until "), "{body}");
+    assert!(fake.state().locks.contains_key("c/s"), "still baking");
+}
