@@ -524,15 +524,37 @@ async fn a_promotion_is_reverted_from_the_command_line_while_the_release_before_
     assert!(again.stderr.contains("NothingToRevert"), "{}", again.stderr);
     assert_at_rest(&clients, Colour::Blue).await;
 
-    // A promotion, then a rejected deployment that rendered its release
-    // onto the colour stable before: that release is gone, so is the way
-    // back by traffic alone.
+    // The link in a promotion's notice reverts it as well, once.
     assert_eq!(
         deploy(&flow, "1.0.2", "approve").await,
         ExecutionStatus::Succeeded
     );
+    let (_, notice) = flow
+        .next_email_where(WAIT, |s| s.contains("promoted - Green is stable"))
+        .await
+        .expect("the promotion is announced");
+    let revert = link_in(&notice);
+    let (status, page) = open(&revert).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"revert\""), "{page}");
+    let (status, page) = ecs_canary_e2e::flow::submit(&revert, "revert").await;
+    assert_eq!(status, 200, "{page}");
+    assert_at_rest(&clients, Colour::Blue).await;
     assert_eq!(
-        deploy(&flow, "1.0.3", "reject").await,
+        ecs_canary_e2e::flow::submit(&revert, "revert").await.0,
+        409,
+        "once"
+    );
+
+    // A promotion, then a rejected deployment that rendered its release
+    // onto the colour stable before: that release is gone, so is the way
+    // back by traffic alone.
+    assert_eq!(
+        deploy(&flow, "1.0.3", "approve").await,
+        ExecutionStatus::Succeeded
+    );
+    assert_eq!(
+        deploy(&flow, "1.0.4", "reject").await,
         ExecutionStatus::Failed
     );
     let replaced = ecs_canary(&emulator, None, &["revert", SERVICE]).await;

@@ -129,6 +129,7 @@ fn facts(step: usize) -> ApprovalFacts {
         started: None,
         holdable: true,
         back_at_zero: false,
+        revert: false,
     }
 }
 

@@ -129,6 +129,8 @@ pub enum Decision {
     /// Back to the previous step's split (0 % before the first), to be
     /// decided again there with new links.
     Back,
+    /// A promotion undone (the link in a promotion's notice).
+    Revert,
 }
 
 impl Decision {
@@ -138,6 +140,7 @@ impl Decision {
             "reject" => Some(Decision::Reject),
             "hold" => Some(Decision::Hold),
             "back" => Some(Decision::Back),
+            "revert" => Some(Decision::Revert),
             _ => None,
         }
     }
@@ -148,6 +151,7 @@ impl Decision {
             Decision::Reject => "reject",
             Decision::Hold => "hold",
             Decision::Back => "back",
+            Decision::Revert => "revert",
         }
     }
 }
@@ -259,6 +263,7 @@ impl ApprovalStatus {
             // A held step waits again (request-approval re-arms its link).
             Decision::Hold => ApprovalStatus::Pending,
             Decision::Back => ApprovalStatus::SentBack,
+            Decision::Revert => ApprovalStatus::Approved,
         }
     }
 
@@ -463,6 +468,10 @@ pub struct ApprovalFacts {
     /// still runs (not the gate before the start).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub back_at_zero: bool,
+    /// Not a step: the link of a promotion's notice, which reverts it
+    /// (`stable` is the colour promoted, `candidate` the one before).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revert: bool,
 }
 
 /// Where a step stands in the plan.
@@ -794,6 +803,33 @@ fn track_html(facts: &ApprovalFacts) -> String {
     format!("<ol id=\"track\" class=\"track\" aria-label=\"the plan\">{items}</ol>")
 }
 
+/// The page of a promotion's revert link: what is stable, what it goes
+/// back to, and one button that POSTs `decision=revert`.
+pub fn revert_page(facts: &ApprovalFacts, valid_until: &str) -> String {
+    let e = html_escape;
+    let body = format!(
+        "<dl>\
+         <dt>Service</dt><dd id=\"service\">{service} (cluster {cluster})</dd>\
+         <dt>Promoted</dt><dd id=\"release\">{release} on {stable}</dd>\
+         <dt>Link valid</dt><dd id=\"valid-until\">until {until}</dd>\
+         </dl>\
+         <form method=\"post\" action=\"\" class=\"choices\">\
+         <div class=\"choice\"><button type=\"submit\" name=\"decision\" value=\"revert\" id=\"revert\">Revert: 100 % back on {previous}</button>\
+         <p>All traffic goes back on {previous}, which still runs the release that was stable before, in one change of the rule; {previous} becomes stable again. Refused, with nothing changed, if {previous} no longer runs that release.</p></div>\
+         </form>",
+        service = e(&facts.service),
+        cluster = e(&facts.cluster),
+        release = e(&facts.release),
+        stable = e(&facts.stable),
+        previous = e(&facts.candidate),
+        until = e(valid_until),
+    );
+    page(
+        &format!("Revert the promotion of {}?", facts.service),
+        &body,
+    )
+}
+
 /// The confirmation page a link opens: where the rollout is (the plan as a
 /// track, the split as a bar), what ships, how long the link is valid, the
 /// evidence, and two distinct buttons that POST — Approve, the primary one,
@@ -888,6 +924,7 @@ mod tests {
             started: Some("2026-11-29T17:05:00Z, execution deploy-1".into()),
             holdable: true,
             back_at_zero: false,
+            revert: false,
         }
     }
 

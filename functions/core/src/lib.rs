@@ -37,10 +37,10 @@ mod trigger;
 pub use alarm::{check_alarms, AlarmAbort, AlarmChange, AlarmError, AlarmReading, AlarmState};
 pub use approval::{
     confirmation_page, form_decision, form_field, hold_until, html_escape, is_slack_response_url,
-    message_page, slack_escape, slack_response_update, slack_signature, verify_slack_request,
-    ApprovalFacts, ApprovalId, ApprovalKey, ApprovalStatus, Decision, HoldRefused, LinkState,
-    SignatureError, SlackAction, TrackState, DECIDING_TAKEOVER_SECONDS, HOLD_BUTTON_SECONDS,
-    HOLD_RESERVE_SECONDS, SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
+    message_page, revert_page, slack_escape, slack_response_update, slack_signature,
+    verify_slack_request, ApprovalFacts, ApprovalId, ApprovalKey, ApprovalStatus, Decision,
+    HoldRefused, LinkState, SignatureError, SlackAction, TrackState, DECIDING_TAKEOVER_SECONDS,
+    HOLD_BUTTON_SECONDS, HOLD_RESERVE_SECONDS, SLACK_MAX_SKEW_SECONDS, SLACK_RESPONSE_URL_PREFIX,
 };
 pub use chart::{evidence_chart, evidence_html, ChartMark, PageEvidence};
 pub use colour::{Colour, ColourError, Colours, STABLE_STACK_TAG};

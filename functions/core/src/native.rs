@@ -581,6 +581,7 @@ impl NativePause {
             started,
             holdable: false,
             back_at_zero: false,
+            revert: false,
         }
     }
 

@@ -251,7 +251,14 @@ impl Notice {
         execution: &str,
         stable: Colour,
         bake_until: Option<u64>,
+        revert_link: Option<&str>,
     ) -> Notice {
+        let way_back = match revert_link {
+            Some(link) => {
+                format!("open {link} (under the approval policy), or run: ecs-canary revert")
+            }
+            None => "ecs-canary revert".to_string(),
+        };
         let release = request
             .image_text()
             .unwrap_or_else(|| "a configuration change".into());
@@ -279,7 +286,7 @@ impl Notice {
                  Execution: {execution}\n\
                  {bake}\n\
                  {other} still runs the release that was stable before, without traffic, until the next deployment replaces it. \
-                 To go back to it in one step: ecs-canary revert {key}\n",
+                 To go back to it in one step: {way_back} {key}\n",
                 service = request.service,
                 cluster = request.cluster,
                 other = stable.other(),

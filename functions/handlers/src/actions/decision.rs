@@ -129,6 +129,14 @@ impl DecisionOutcome {
             (Ok(()), Decision::Reject) => {
                 DecisionOutcome::new(200, "Rejected", format!("{} Thank you.", facts.on_reject()))
             }
+            (Ok(()), Decision::Revert) => DecisionOutcome::new(
+                200,
+                "Reverted",
+                format!(
+                    "All traffic of {} is back on {}, stable again. Thank you.",
+                    facts.service, facts.candidate
+                ),
+            ),
             (Ok(()), Decision::Back) => DecisionOutcome::new(
                 200,
                 "Sent back",
@@ -271,6 +279,100 @@ fn not_holdable(record: &ApprovalRecord) -> Option<HoldRefused> {
     Some(HoldRefused::NotHoldable(why.into()))
 }
 
+/// The link of a promotion's notice, clicked: the promotion reverted as
+/// `ecs-canary revert` does (under the promoted deployment's policy, with
+/// the service's lock; a second click finds nothing to revert), and the
+/// link settled. It decides nothing else, and nothing else decides it.
+async fn revert_link(
+    context: &Context,
+    found: ApprovalRecord,
+    decision: Decision,
+    approver: &Approver,
+) -> DecisionOutcome {
+    if !(found.facts.revert && decision == Decision::Revert) {
+        return DecisionOutcome::new(
+            400,
+            "Not this link",
+            "A step's link approves, rejects or holds it; a promotion's link only reverts it."
+                .into(),
+        );
+    }
+    let now = context.now();
+    match found.status.link_state(found.expires_at, now) {
+        LinkState::Open => {}
+        state => return DecisionOutcome::closed(&found, state),
+    }
+    // Taken once, as a decision is.
+    let by = approver.identity.as_str();
+    let taken = context
+        .ports
+        .approvals
+        .decide(&found.key, Decision::Revert, by, &iso8601(now), now)
+        .await;
+    let found = match taken {
+        Ok(DecideOutcome::Decided(record)) => record,
+        Ok(DecideOutcome::AlreadyDecided(record)) => {
+            let state = record.status.link_state(record.expires_at, now);
+            return DecisionOutcome::closed(&record, state);
+        }
+        Ok(DecideOutcome::Expired(record)) => {
+            return DecisionOutcome::closed(&record, LinkState::Expired)
+        }
+        Ok(DecideOutcome::Unknown) => return DecisionOutcome::unknown(),
+        Err(error) => {
+            tracing::error!(%error, "a revert link could not be taken");
+            return DecisionOutcome::new(
+                503,
+                "Not reverted",
+                "Nothing has changed; open the link again and choose once more.".into(),
+            );
+        }
+    };
+    let key = ecs_canary_core::lock_key(&found.facts.cluster, &found.facts.service);
+    let reverted = crate::actions::revert::revert(context, &key, approver).await;
+    let (settled, outcome) = match &reverted {
+        Ok(_) => (
+            ApprovalStatus::Approved,
+            DecisionOutcome::passed_on(&found.facts, Decision::Revert, &Ok(())),
+        ),
+        Err(crate::FunctionError::Aws(error)) => {
+            tracing::error!(%error, "a revert link could not revert just now");
+            (
+                ApprovalStatus::Pending,
+                DecisionOutcome::new(
+                    503,
+                    "Not reverted",
+                    format!(
+                        "The revert could not be completed just now ({}). Nothing has changed; open the link again and choose once more.",
+                        error.error_type()
+                    ),
+                ),
+            )
+        }
+        // The policy refuses this channel or person: the link stays.
+        Err(refused @ crate::FunctionError::PolicyRefusal(_)) => (
+            ApprovalStatus::Pending,
+            DecisionOutcome::new(
+                403,
+                "Not allowed",
+                format!("{refused} ({}). Nothing was changed.", refused.error_type()),
+            ),
+        ),
+        Err(refused) => (
+            ApprovalStatus::Expired,
+            DecisionOutcome::new(
+                409,
+                "Not reverted",
+                format!("{refused} ({}). Nothing was changed.", refused.error_type()),
+            ),
+        ),
+    };
+    if let Err(error) = context.ports.approvals.settle(&found.key, settled).await {
+        tracing::error!(%error, "could not settle a revert link");
+    }
+    outcome
+}
+
 /// Why `record`'s step cannot be sent back, if it cannot: a pause of ECS's
 /// own deployment (reject rolls it back), or nothing before it (the gate
 /// before the start, or 0 % already).
@@ -295,6 +397,9 @@ pub async fn decide_choice(
 ) -> Result<DecisionOutcome, AwsError> {
     let decision = choice.decision;
     let now = context.now();
+    if found.facts.revert || decision == Decision::Revert {
+        return Ok(revert_link(context, found, decision, approver).await);
+    }
     let by = approver.identity.as_str();
     // Who may decide, before anything changes: a refused approver changes nothing.
     match found.status.link_state(found.expires_at, now) {
@@ -538,6 +643,8 @@ async fn pass_on(
                 .succeed(&record.task_token, &output.to_string())
                 .await
         }
+        // A revert link has no task: it never reaches here.
+        Decision::Revert => Ok(()),
         Decision::Back => {
             let output = json!({"decision": "back", "by": by, "at": at, "step": facts.step,
                                 "toPromotion": false});

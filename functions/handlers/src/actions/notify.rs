@@ -163,5 +163,6 @@ pub fn approval_facts(deployment: &Deployment) -> ApprovalFacts {
         // A step of the rollout (not the gate before the start).
         holdable: deployment.step.is_some(),
         back_at_zero: deployment.step.is_none() && deployment.round > 0,
+        revert: false,
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! * `GET  …/approvals/{id}`: a confirmation page; it changes nothing.
 //! * `POST …/approvals/{id}` (form `decision=approve|reject|hold`): decides,
-//!   once (a hold: the step waits an hour longer, with the same link).
+//!   once (a hold: the step waits an hour longer, with the same link); a
+//!   promotion's link takes `decision=revert` only.
 //! * `POST …/slack/interactions`: Slack's buttons, signature verified.
 
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use std::sync::Arc;
 use ecs_canary_aws::AwsError;
 use ecs_canary_core::{
     confirmation_page, form_decision, form_field, is_slack_response_url, iso8601, message_page,
-    slack_response_update, verify_slack_request, ApprovalId, Approver, LinkState, SlackAction,
-    SLACK_RESPONSE_URL_PREFIX,
+    revert_page, slack_response_update, verify_slack_request, ApprovalId, Approver, LinkState,
+    SlackAction, SLACK_RESPONSE_URL_PREFIX,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -82,6 +83,12 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
         return Ok(html(
             outcome.status,
             message_page(&outcome.title, &outcome.message),
+        ));
+    }
+    if record.facts.revert {
+        return Ok(html(
+            200,
+            revert_page(&record.facts, &iso8601(record.expires_at)),
         ));
     }
     // The form posts back to this very URL.

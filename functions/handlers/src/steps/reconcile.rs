@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ecs_canary_aws::HeldLock;
+use ecs_canary_aws::{ApprovalRecord, HeldLock};
 use ecs_canary_core::{
-    lock_key, Colour, DeploymentRequest, ErrorKind, ExecutionEnding, HistoryEvent, Notice,
-    Reconcile, ReconcileReport, TrafficSplit,
+    lock_key, ApprovalFacts, ApprovalId, ApprovalStatus, Colour, DeploymentRequest, ErrorKind,
+    ExecutionEnding, HistoryEvent, Notice, Reconcile, ReconcileReport, TrafficSplit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -188,8 +188,74 @@ async fn announce_promotion(
             return Vec::new();
         }
     };
-    let notice = Notice::promoted(request, execution, stable, bake_until);
+    let link = offer_revert(context, request, execution, stable, bake_until).await;
+    let notice = Notice::promoted(request, execution, stable, bake_until, link.as_deref());
     send_notice(context, &notice).await
+}
+
+/// How long a promotion's revert link is offered (at least; a bake keeps
+/// it as long).
+const REVERT_LINK_SECONDS: u64 = 86_400;
+
+/// The link of a promotion's notice that reverts it (stored as a request
+/// of its own; it decides nothing else), or `None` when links are not
+/// configured or it cannot be stored (the notice then names the command).
+async fn offer_revert(
+    context: &Context,
+    request: &DeploymentRequest,
+    execution: &str,
+    stable: Colour,
+    bake_until: Option<u64>,
+) -> Option<String> {
+    if context.settings.approval_url.is_empty() {
+        return None;
+    }
+    let secret = match context.link_secret().await {
+        Ok(Some(secret)) => secret,
+        _ => return None,
+    };
+    let id = ApprovalId::derive(secret.as_bytes(), &format!("{execution}#revert"), 0);
+    let steps = request.steps.percentages();
+    let record = ApprovalRecord {
+        key: id.key(),
+        // A revert link answers no task.
+        task_token: "none".into(),
+        execution: execution.to_string(),
+        facts: ApprovalFacts {
+            cluster: request.cluster.clone(),
+            service: request.service.clone(),
+            release: request
+                .image_text()
+                .unwrap_or_else(|| "a configuration change".into()),
+            stable: stable.to_string(),
+            candidate: stable.other().to_string(),
+            step: steps.len(),
+            steps: steps.len(),
+            split: TrafficSplit::all_stable(),
+            next_percent: None,
+            evidence: None,
+            plan: steps.to_vec(),
+            started: None,
+            holdable: false,
+            back_at_zero: false,
+            revert: true,
+        },
+        expires_at: (context.now() + REVERT_LINK_SECONDS).max(bake_until.unwrap_or_default()),
+        status: ApprovalStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        deployment: None,
+        native: None,
+    };
+    let approvals = &context.ports.approvals;
+    if let Err(error) = approvals.put(&record).await {
+        // EventBridge delivers at least once: the link may be there already.
+        if !matches!(approvals.get(&record.key).await, Ok(Some(_))) {
+            tracing::warn!(%error, service = %request.service, "the revert link could not be stored; the notice names the command");
+            return None;
+        }
+    }
+    Some(context.settings.approval_link(&id))
 }
 
 /// The report of an execution's end before the reconciler has done anything.

@@ -340,6 +340,7 @@ fn pending(fake: &FakeAws) -> ApprovalId {
         started: None,
         holdable: true,
         back_at_zero: false,
+        revert: false,
     };
     fake.state().approvals.insert(
         id.key().to_string(),
@@ -3502,4 +3503,52 @@ async fn a_promotion_is_announced_with_the_way_back() {
     assert!(body.contains("ecs-canary revert c/s"), "{body}");
     assert!(body.contains("Bake:      until "), "{body}");
     assert!(fake.state().locks.contains_key("c/s"), "still baking");
+}
+
+#[tokio::test]
+async fn the_link_in_a_promotions_notice_reverts_it_once_and_decides_nothing_else() {
+    let fake = FakeAws::new();
+    promoted_with(&fake, json!({})).await;
+    reconcile(
+        context_at(&fake, NOW),
+        json!({"executionArn": "run-1", "status": "SUCCEEDED",
+               "input": {"cluster": "c", "service": "s", "stack": "st",
+                         "environment": {"APPVERSION": "1.0.1"}, "steps": [10, 50]}}),
+    )
+    .await
+    .expect("reconciled");
+    let body = fake.state().published[0].2.clone();
+    let url = body
+        .split_whitespace()
+        .find(|w| w.contains("/approvals/"))
+        .unwrap_or_else(|| panic!("a revert link: {body}"))
+        .to_string();
+    let id = ApprovalId::parse(url.rsplit('/').next().unwrap_or_default()).expect("an id");
+    // It approves nothing.
+    let (status, page) = post(&fake, &id, "approve").await;
+    assert_eq!(status, 400, "{page}");
+    assert_eq!(weights(&fake), split(0, 100));
+    // It reverts, once.
+    let (status, page) = post_with(context_at(&fake, NOW + 60), &id, "revert").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(weights(&fake), split(100, 0));
+    assert_eq!(fake.state().tag.as_deref(), Some("Blue"));
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Approved);
+    let reverted = fake.state().history.last().cloned().expect("recorded");
+    assert_eq!(
+        (reverted.kind, reverted.by.as_deref()),
+        (HistoryKind::Reverted, Some("email link"))
+    );
+    let (status, _) = post_with(context_at(&fake, NOW + 120), &id, "revert").await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn a_steps_link_reverts_nothing() {
+    let fake = FakeAws::new();
+    let id = pending(&fake);
+    let (status, page) = post(&fake, &id, "revert").await;
+    assert_eq!(status, 400, "{page}");
+    assert_eq!(status_of(&fake, &id), ApprovalStatus::Pending);
+    assert!(fake.state().callbacks.is_empty());
 }
