@@ -399,6 +399,9 @@ async fn pending_links(config: &aws_config::SdkConfig) -> Vec<(String, String)> 
         .items()
         .iter()
         .filter(|item| text(item, "status") == "PENDING")
+        // A promotion's revert link is an offer, not an approval waiting
+        // for a decision: it stays open a day by design.
+        .filter(|item| !text(item, "facts").contains("\"revert\":true"))
         .map(|item| (text(item, "execution"), text(item, "approvalId")))
         .collect()
 }
