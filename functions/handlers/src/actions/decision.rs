@@ -309,16 +309,9 @@ async fn revert_link(
         .approvals
         .decide(&found.key, Decision::Revert, by, &iso8601(now), now)
         .await;
-    let found = match taken {
-        Ok(DecideOutcome::Decided(record)) => record,
-        Ok(DecideOutcome::AlreadyDecided(record)) => {
-            let state = record.status.link_state(record.expires_at, now);
-            return DecisionOutcome::closed(&record, state);
-        }
-        Ok(DecideOutcome::Expired(record)) => {
-            return DecisionOutcome::closed(&record, LinkState::Expired)
-        }
-        Ok(DecideOutcome::Unknown) => return DecisionOutcome::unknown(),
+    let found = match taken.map(|outcome| taken_record(outcome, now)) {
+        Ok(Ok(record)) => record,
+        Ok(Err(closed)) => return closed,
         Err(error) => {
             tracing::error!(%error, "a revert link could not be taken");
             return DecisionOutcome::new(
@@ -371,6 +364,20 @@ async fn revert_link(
         tracing::error!(%error, "could not settle a revert link");
     }
     outcome
+}
+
+/// The record a decision took (`PENDING → DECIDING`), or the page of a
+/// link that could not be taken: decided already, expired, unknown.
+fn taken_record(taken: DecideOutcome, now: u64) -> Result<ApprovalRecord, DecisionOutcome> {
+    match taken {
+        DecideOutcome::Decided(record) => Ok(record),
+        DecideOutcome::AlreadyDecided(record) => {
+            let state = record.status.link_state(record.expires_at, now);
+            Err(DecisionOutcome::closed(&record, state))
+        }
+        DecideOutcome::Expired(record) => Err(DecisionOutcome::closed(&record, LinkState::Expired)),
+        DecideOutcome::Unknown => Err(DecisionOutcome::unknown()),
+    }
 }
 
 /// Why `record`'s step cannot be sent back, if it cannot: a pause of ECS's
@@ -430,13 +437,13 @@ pub async fn decide_choice(
     }
     if decision == Decision::Back {
         if let Some(refused) = cannot_go_back(&found) {
-            return Ok(hold_refused(&found, &refused));
+            return Ok(not_applied(&found, &refused));
         }
     }
     let held_until = match decision {
         Decision::Hold => match hold_deadline(context, &found, choice.hold_seconds, now).await? {
             Ok(until) => Some(until),
-            Err(refused) => return Ok(hold_refused(&found, &refused)),
+            Err(refused) => return Ok(not_applied(&found, &refused)),
         },
         _ => None,
     };
@@ -446,16 +453,9 @@ pub async fn decide_choice(
         .approvals
         .decide(&found.key, decision, by, &at, now)
         .await?;
-    let record = match taken {
-        DecideOutcome::Decided(record) => record,
-        DecideOutcome::AlreadyDecided(record) => {
-            let state = record.status.link_state(record.expires_at, now);
-            return Ok(DecisionOutcome::closed(&record, state));
-        }
-        DecideOutcome::Expired(record) => {
-            return Ok(DecisionOutcome::closed(&record, LinkState::Expired))
-        }
-        DecideOutcome::Unknown => return Ok(DecisionOutcome::unknown()),
+    let record = match taken_record(taken, now) {
+        Ok(record) => record,
+        Err(closed) => return Ok(closed),
     };
     // The automatic analysis has the last word on an approval: a step whose
     // numbers are over its limit is rejected by itself, traffic first.
@@ -553,8 +553,8 @@ async fn hold_deadline(
     Ok(Ok(until))
 }
 
-/// The page of a hold (or a step back) that does not apply: nothing changed.
-fn hold_refused(record: &ApprovalRecord, refused: &HoldRefused) -> DecisionOutcome {
+/// The page of a hold or a step back that does not apply: nothing changed.
+fn not_applied(record: &ApprovalRecord, refused: &HoldRefused) -> DecisionOutcome {
     let facts = &record.facts;
     DecisionOutcome::new(
         409,

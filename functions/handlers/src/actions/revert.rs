@@ -59,10 +59,8 @@ pub async fn revert(
     // goes on under it, and ends the bake.
     if let Some(lock) = context.ports.locks.held(key).await? {
         if lock.bake_until.is_some() && lock.owner == promoted.execution {
-            revert_held(context, &request, &target).await?;
-            context.ports.locks.release(key, &lock.owner).await?;
             let channel = Some(approver.channel.as_str());
-            return Ok(reverted(context, key, &promoted.execution, target, &by, channel).await);
+            return ending_the_bake(context, &lock, &request, target, (&by, channel)).await;
         }
     }
     let now = context.now();
@@ -110,9 +108,21 @@ pub async fn revert_bake(
         .into());
     }
     let request = promoted_request(key, &events, &promoted.execution)?;
-    revert_held(context, &request, &target).await?;
-    context.ports.locks.release(key, &lock.owner).await?;
-    Ok(reverted(context, key, &promoted.execution, target, by, None).await)
+    ending_the_bake(context, lock, &request, target, (by, None)).await
+}
+
+/// The revert under the bake's lock (held by the promoting execution),
+/// which it lets go after: the bake is over.
+async fn ending_the_bake(
+    context: &Context,
+    lock: &HeldLock,
+    request: &DeploymentRequest,
+    target: RevertTarget,
+    (by, channel): (&str, Option<&str>),
+) -> Result<Reverted, FunctionError> {
+    revert_held(context, request, &target).await?;
+    context.ports.locks.release(&lock.key, &lock.owner).await?;
+    Ok(reverted(context, &lock.key, &lock.owner, target, by, channel).await)
 }
 
 /// The request of the execution that promoted (its history's start).

@@ -18,39 +18,12 @@ pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutp
         .pointer("/deployment/approval/decision")
         .and_then(Value::as_str)
         == Some("back");
-    let StepEvent {
-        mut deployment,
-        step,
-    } = parse(event)?;
+    let StepEvent { deployment, step } = parse(event)?;
     if sent_back && step.is_none() {
         return step_back(&context, deployment).await;
     }
     let step = step.unwrap_or_else(|| deployment.next_step());
-    let split = deployment
-        .request
-        .steps
-        .split(step)
-        .ok_or(FunctionError::InvalidStep {
-            step,
-            steps: deployment.request.steps.len(),
-        })?;
-    deployment.split = apply_split(&context, &deployment, split).await?;
-    deployment.step = Some(step);
-    deployment.record_applied(step, context.now());
-    context
-        .record(HistoryEvent::split_applied(
-            &deployment,
-            context.now_millis(),
-            deployment.split,
-        ))
-        .await;
-    let last_step = deployment.is_last_step(step);
-    let wait_seconds = deployment.request.approval_timeout_seconds;
-    Ok(StepOutput {
-        deployment,
-        last_step,
-        wait_seconds,
-    })
+    apply_at(&context, deployment, Some(step)).await
 }
 
 /// A person sent the rollout back: the step before this one is applied
@@ -62,7 +35,19 @@ async fn step_back(
     mut deployment: ecs_canary_core::Deployment,
 ) -> Result<StepOutput, FunctionError> {
     let back_to = deployment.step.and_then(|step| step.checked_sub(1));
-    let split = match back_to {
+    deployment.round += 1;
+    apply_at(context, deployment, back_to).await
+}
+
+/// Applies plan step `step` (`None`: 0 %, the candidate still running) to
+/// the weighted rule, read back; records when, and tells the state machine
+/// whether promotion is next and how long the step's approval waits.
+async fn apply_at(
+    context: &Context,
+    mut deployment: ecs_canary_core::Deployment,
+    step: Option<usize>,
+) -> Result<StepOutput, FunctionError> {
+    let split = match step {
         Some(step) => deployment
             .request
             .steps
@@ -74,9 +59,8 @@ async fn step_back(
         None => ecs_canary_core::TrafficSplit::all_stable(),
     };
     deployment.split = apply_split(context, &deployment, split).await?;
-    deployment.step = back_to;
-    deployment.round += 1;
-    match back_to {
+    deployment.step = step;
+    match step {
         Some(step) => deployment.record_applied(step, context.now()),
         None => deployment.applied_at.clear(),
     }
@@ -87,10 +71,11 @@ async fn step_back(
             deployment.split,
         ))
         .await;
+    let last_step = step.is_some_and(|step| deployment.is_last_step(step));
     let wait_seconds = deployment.request.approval_timeout_seconds;
     Ok(StepOutput {
-        last_step: false,
         deployment,
+        last_step,
         wait_seconds,
     })
 }
