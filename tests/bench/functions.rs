@@ -11,14 +11,16 @@
 //! nothing but the function itself is timed.
 
 use std::io::{BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ecs_canary_e2e::example::{create_example_app, APP_STACK, CLUSTER, SERVICE};
-use ecs_canary_e2e::{function_directories, read_http_request, repo_root, Emulator, REGION};
+use ecs_canary_e2e::{
+    bind_loopback, function_directories, read_http_request, repo_root, Emulator, REGION,
+};
 use serde_json::{json, Value};
 
 const RUNS: usize = 7;
@@ -108,7 +110,7 @@ fn peak_kib(pid: u32) -> u64 {
 }
 
 fn run_once(binary: &PathBuf, function: &str, event: &Value, emulator: &Emulator) -> Run {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = bind_loopback();
     let port = listener.local_addr().expect("addr").port();
     let (events_tx, events_rx) = mpsc::channel();
     let body = serde_json::to_vec(event).expect("event");

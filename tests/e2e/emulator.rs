@@ -3,16 +3,16 @@
 //! machines for real, and stops when dropped.
 
 use std::io::{BufReader, Write};
-use std::net::TcpListener;
+
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use ecs_canary_e2e::{read_http_request, Emulator, EmulatorOptions};
+use ecs_canary_e2e::{bind_loopback, read_http_request, Emulator, EmulatorOptions};
 
 /// A stand-in Lambda Invoke API on loopback: `echo` returns its payload,
 /// `fail` fails the way `cargo lambda watch` reports a handler error.
 fn fake_lambda_endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = bind_loopback();
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {

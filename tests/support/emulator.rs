@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_config::{Region, SdkConfig};
 use ecs_canary_aws::AwsClients;
 
-use crate::functions::{start_function_server, FunctionServer};
+use crate::functions::{start_function_server, FunctionServer, PortTaken};
 use crate::http::{http_request, HttpResponse};
 use crate::slack::FakeSlack;
 use crate::zygote::{self, Started};
@@ -90,7 +90,8 @@ impl Emulator {
         let logs = repo_root().join("target/emulator-logs");
         std::fs::create_dir_all(&logs).expect("cannot create target/emulator-logs");
         let mut last_error = String::new();
-        // A port found free can be taken before the launcher binds it: try a few.
+        // A port found free can be taken by another process before the
+        // emulator or the function server binds it: try a few.
         for _ in 0..3 {
             let port = options.port.unwrap_or_else(free_port);
             let function_port = options
@@ -132,12 +133,20 @@ impl Emulator {
                 let policy = options.approval_policy.as_deref().unwrap_or("");
                 let pushes = options.push_events.as_deref().unwrap_or("ImageAction");
                 emulator.infra = Some(emulator.deploy_infra(&slack, mappings, policy, pushes));
-                emulator.functions = Some(start_function_server(
+                match start_function_server(
                     function_port,
                     port,
                     &emulator.function_environment(),
                     &logs.join(format!("functions-{port}.log")),
-                ));
+                ) {
+                    Ok(functions) => emulator.functions = Some(functions),
+                    // Another process took the port first: this emulator
+                    // (dropped here) routes to it, so start anew elsewhere.
+                    Err(PortTaken(log)) => {
+                        last_error = log;
+                        continue;
+                    }
+                }
                 emulator.slack = Some(slack);
             }
             return emulator;

@@ -169,12 +169,17 @@ fn warm_up(port: u16, log: &Path) {
     }
 }
 
+/// Another process bound the function server's port between the moment it
+/// was found free and the moment the server tried it; the log says so.
+#[derive(Debug)]
+pub(crate) struct PortTaken(pub(crate) String);
+
 pub(crate) fn start_function_server(
     port: u16,
     emulator_port: u16,
     function_env: &[(String, String)],
     log: &Path,
-) -> FunctionServer {
+) -> Result<FunctionServer, PortTaken> {
     use std::os::unix::process::CommandExt;
     build_functions();
     let cargo_lambda = repo_root().join(".venv/bin/cargo-lambda");
@@ -244,10 +249,11 @@ pub(crate) fn start_function_server(
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "cargo lambda watch exited ({status}) although port {port} answers; its log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                if log.contains("Address in use") {
+                    return Err(PortTaken(log));
+                }
+                panic!("cargo lambda watch exited ({status}) although port {port} answers; its log:\n{log}");
             }
             warm_up(port, log);
             // Every function answered: through the shim, which cached the
@@ -257,7 +263,7 @@ pub(crate) fn start_function_server(
                 metadata_cache().is_dir(),
                 "the function server on port {port} did not run tests/support/run-built/cargo"
             );
-            return server;
+            return Ok(server);
         }
         std::thread::sleep(Duration::from_millis(100));
     }

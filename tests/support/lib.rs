@@ -56,27 +56,42 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// A port nothing listens on now.
+/// The ports this process has handed out or listens on.
 ///
-/// Never the same port twice in one process: the tests start emulators and
-/// function servers at once, and a port one test found free must not be
-/// found free by another before the first one binds it (the second server
-/// would answer for the first one's functions).
-pub fn free_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
+/// Never the same port twice in one process: the tests start emulators,
+/// function servers and fakes at once, and a port one test found free must
+/// not be found free (or bound) by another before the first one binds it
+/// (the second server would answer for the first one's functions).
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A loopback listener on a port no other part of this process was given.
+pub fn bind_loopback() -> TcpListener {
     let mut handed_out = HANDED_OUT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Ports already handed out stay bound while looking further, so the
+    // kernel does not offer them again.
+    let mut refused = Vec::new();
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("no free loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("no free loopback port");
+        let port = listener
+            .local_addr()
+            .expect("a bound listener has an address")
+            .port();
         if handed_out.insert(port) {
-            return port;
+            return listener;
         }
+        refused.push(listener);
     }
+}
+
+/// A port nothing listens on now, for another process to bind.
+pub fn free_port() -> u16 {
+    bind_loopback()
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
 }
 
 /// The DynamoDB table of deployment locks the functions use on the emulator.

@@ -1,7 +1,6 @@
 //! A stand-in for Slack on loopback.
 
 use std::io::{BufReader, Write};
-use std::net::TcpListener;
 
 use crate::http::read_http_request;
 
@@ -18,7 +17,7 @@ pub struct FakeSlack {
 
 impl FakeSlack {
     pub fn start() -> FakeSlack {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = crate::bind_loopback();
         let port = listener.local_addr().expect("addr").port();
         let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
