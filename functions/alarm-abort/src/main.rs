@@ -4,7 +4,10 @@
 //! on a schedule, once a minute, the analysis watch rolls back a waiting step
 //! whose numbers are wholly over its tolerance.
 
+use ecs_canary_handlers::steps::alarm_abort;
+
+/// Serves the step with the ports it names, and no others.
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ecs_canary_handlers::run(ecs_canary_handlers::guard).await
+    ecs_canary_handlers::run::<{ alarm_abort::PORTS }, _, _, _>(alarm_abort::guard).await
 }

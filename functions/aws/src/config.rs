@@ -1,7 +1,8 @@
 //! The SDK configuration from the standard chain (`AWS_ENDPOINT_URL` alone
 //! points it elsewhere), each call bounded below the function's timeout, and
-//! the clients built once.
+//! the clients built once, each only when a function uses it.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -83,7 +84,122 @@ pub fn config_loader() -> ConfigLoader {
         .timeout_config(SdkTimeouts::from_env().config())
 }
 
-/// Every adapter, built once per process from one configuration.
+/// The adapters of one process, each built only when asked for: a function
+/// that asks for some links and initialises only their SDKs. A service's SDK
+/// client is created once and shared by its adapters (DynamoDB by the locks,
+/// the approvals and the history; CloudWatch by the alarms and the metrics;
+/// Step Functions by the callbacks and the starts; ECS by the services and
+/// ECS's own deployments).
+#[derive(Debug)]
+pub struct LazyClients {
+    config: SdkConfig,
+    ecs: OnceLock<aws_sdk_ecs::Client>,
+    sfn: OnceLock<aws_sdk_sfn::Client>,
+    cloudwatch: OnceLock<aws_sdk_cloudwatch::Client>,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+}
+
+impl LazyClients {
+    pub fn new(config: SdkConfig) -> LazyClients {
+        LazyClients {
+            config,
+            ecs: OnceLock::new(),
+            sfn: OnceLock::new(),
+            cloudwatch: OnceLock::new(),
+            dynamodb: OnceLock::new(),
+        }
+    }
+
+    fn ecs_client(&self) -> aws_sdk_ecs::Client {
+        self.ecs
+            .get_or_init(|| aws_sdk_ecs::Client::new(&self.config))
+            .clone()
+    }
+
+    fn sfn_client(&self) -> aws_sdk_sfn::Client {
+        self.sfn
+            .get_or_init(|| aws_sdk_sfn::Client::new(&self.config))
+            .clone()
+    }
+
+    fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client {
+        self.cloudwatch
+            .get_or_init(|| aws_sdk_cloudwatch::Client::new(&self.config))
+            .clone()
+    }
+
+    fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
+            .clone()
+    }
+
+    pub fn ecs(&self) -> EcsServices {
+        EcsServices::new(self.ecs_client())
+    }
+
+    pub fn rules(&self) -> ListenerRules {
+        ListenerRules::new(aws_sdk_elasticloadbalancingv2::Client::new(&self.config))
+    }
+
+    pub fn stacks(&self) -> Stacks {
+        Stacks::new(aws_sdk_cloudformation::Client::new(&self.config))
+    }
+
+    pub fn callbacks(&self) -> TaskCallbacks {
+        TaskCallbacks::new(self.sfn_client())
+    }
+
+    pub fn state_machines(&self) -> StateMachines {
+        StateMachines::new(self.sfn_client())
+    }
+
+    pub fn secrets(&self) -> Secrets {
+        Secrets::new(aws_sdk_secretsmanager::Client::new(&self.config))
+    }
+
+    pub fn notifications(&self) -> Notifications {
+        Notifications::new(aws_sdk_sns::Client::new(&self.config))
+    }
+
+    pub fn alarms(&self) -> Alarms {
+        Alarms::new(self.cloudwatch_client())
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(self.cloudwatch_client())
+    }
+
+    pub fn functions(&self) -> FunctionInvoker {
+        FunctionInvoker::new(aws_sdk_lambda::Client::new(&self.config))
+    }
+
+    /// The approval requests kept in `table`.
+    pub fn approvals(&self, table: &str) -> Approvals {
+        Approvals::new(self.dynamodb_client(), table)
+    }
+
+    /// The approvals in `table`, task tokens sealed with KMS key `key`.
+    pub fn sealed_approvals(&self, table: &str, key: &str) -> Approvals {
+        self.approvals(table).sealed_by(crate::TokenSeal::new(
+            aws_sdk_kms::Client::new(&self.config),
+            key,
+        ))
+    }
+
+    /// The audit trail kept in `table`.
+    pub fn history(&self, table: &str) -> History {
+        History::new(self.dynamodb_client(), table)
+    }
+
+    /// The deployment locks kept in `table`.
+    pub fn locks(&self, table: &str) -> DeploymentLocks {
+        DeploymentLocks::new(self.dynamodb_client(), table)
+    }
+}
+
+/// Every adapter, built at once from one configuration (the command line
+/// and the tests; a function builds only its own, from [`LazyClients`]).
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub ecs: EcsServices,
@@ -96,47 +212,45 @@ pub struct AwsClients {
     pub alarms: Alarms,
     pub metrics: Metrics,
     pub functions: FunctionInvoker,
-    dynamodb: aws_sdk_dynamodb::Client,
-    kms: aws_sdk_kms::Client,
+    lazy: std::sync::Arc<LazyClients>,
 }
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> AwsClients {
+        let lazy = LazyClients::new(config.clone());
         AwsClients {
-            ecs: EcsServices::new(aws_sdk_ecs::Client::new(config)),
-            rules: ListenerRules::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
-            stacks: Stacks::new(aws_sdk_cloudformation::Client::new(config)),
-            callbacks: TaskCallbacks::new(aws_sdk_sfn::Client::new(config)),
-            state_machines: StateMachines::new(aws_sdk_sfn::Client::new(config)),
-            secrets: Secrets::new(aws_sdk_secretsmanager::Client::new(config)),
-            notifications: Notifications::new(aws_sdk_sns::Client::new(config)),
-            alarms: Alarms::new(aws_sdk_cloudwatch::Client::new(config)),
-            metrics: Metrics::new(aws_sdk_cloudwatch::Client::new(config)),
-            functions: FunctionInvoker::new(aws_sdk_lambda::Client::new(config)),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            kms: aws_sdk_kms::Client::new(config),
+            ecs: lazy.ecs(),
+            rules: lazy.rules(),
+            stacks: lazy.stacks(),
+            callbacks: lazy.callbacks(),
+            state_machines: lazy.state_machines(),
+            secrets: lazy.secrets(),
+            notifications: lazy.notifications(),
+            alarms: lazy.alarms(),
+            metrics: lazy.metrics(),
+            functions: lazy.functions(),
+            lazy: std::sync::Arc::new(lazy),
         }
     }
 
     /// The approval requests kept in `table`.
     pub fn approvals(&self, table: &str) -> Approvals {
-        Approvals::new(self.dynamodb.clone(), table)
+        self.lazy.approvals(table)
     }
 
     /// The approvals in `table`, task tokens sealed with KMS key `key`.
     pub fn sealed_approvals(&self, table: &str, key: &str) -> Approvals {
-        self.approvals(table)
-            .sealed_by(crate::TokenSeal::new(self.kms.clone(), key))
+        self.lazy.sealed_approvals(table, key)
     }
 
     /// The audit trail kept in `table`.
     pub fn history(&self, table: &str) -> History {
-        History::new(self.dynamodb.clone(), table)
+        self.lazy.history(table)
     }
 
     /// The deployment locks kept in `table`.
     pub fn locks(&self, table: &str) -> DeploymentLocks {
-        DeploymentLocks::new(self.dynamodb.clone(), table)
+        self.lazy.locks(table)
     }
 
     /// [`load_sdk_config`] then [`AwsClients::new`].

@@ -19,8 +19,8 @@ use crate::ports::{
     StackStore, TaskCallbackApi, WebhookApi, WebhookFuture,
 };
 use crate::{
-    ApprovalRecord, AwsClients, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition,
-    LockGuard, SdkConfig, StackState, StartOutcome, StepRequest, UpdateOutcome,
+    ApprovalRecord, AwsError, DecideOutcome, HeldLock, LiveRule, LiveTaskDefinition, LockGuard,
+    StackState, StartOutcome, StepRequest, UpdateOutcome,
 };
 
 /// A callback Step Functions received.
@@ -128,16 +128,6 @@ impl FakeAws {
     /// `"PutStepItem"`) fails with `error`.
     pub fn fail_next(&self, operation: &'static str, error: AwsError) {
         self.state().faults.push_back((operation, error));
-    }
-
-    /// Clients for what the ports do not cover; they are never called in a
-    /// test that uses the fake (no endpoint is reached).
-    pub fn offline_clients() -> AwsClients {
-        let config = SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .build();
-        AwsClients::new(&config)
     }
 
     fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, FakeState>, AwsError> {

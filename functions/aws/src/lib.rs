@@ -28,7 +28,9 @@ mod tokens;
 
 pub use alarms::Alarms;
 pub use approvals::{own_policy, ApprovalRecord, Approvals, DecideOutcome, StepRequest};
-pub use config::{config_loader, load_sdk_config, AwsClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE};
+pub use config::{
+    config_loader, load_sdk_config, AwsClients, LazyClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE,
+};
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;
 pub use executions::{StartOutcome, StateMachines, TaskCallbacks};

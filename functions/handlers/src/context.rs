@@ -6,69 +6,161 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    AlarmStore, ApprovalStore, AwsClients, AwsError, ExecutionStarter, FunctionApi, HistoryStore,
-    LockStore, MetricStore, NativeDeploymentApi, NotificationApi, RuleStore, SecretStore,
-    ServiceStore, StackStore, TaskCallbackApi, WebhookApi,
+    load_sdk_config, AlarmStore, ApprovalStore, AwsError, ExecutionStarter, FunctionApi,
+    HistoryStore, LazyClients, LockStore, MetricStore, NativeDeploymentApi, NotificationApi,
+    RuleStore, SecretStore, ServiceStore, StackStore, TaskCallbackApi, WebhookApi,
 };
 use tokio::sync::OnceCell;
 
 use crate::webhook::Webhooks;
 use crate::{FunctionError, Settings};
 
-/// The capabilities the deployment steps use: the adapters to AWS, or
-/// (in a test) the in-memory fake.
-#[derive(Clone)]
-pub struct Ports {
-    pub rules: Arc<dyn RuleStore>,
-    pub ecs: Arc<dyn ServiceStore>,
-    pub stacks: Arc<dyn StackStore>,
-    pub locks: Arc<dyn LockStore>,
-    pub approvals: Arc<dyn ApprovalStore>,
-    pub callbacks: Arc<dyn TaskCallbackApi>,
-    pub alarms: Arc<dyn AlarmStore>,
-    pub functions: Arc<dyn FunctionApi>,
-    pub metrics: Arc<dyn MetricStore>,
-    pub history: Arc<dyn HistoryStore>,
-    pub notifications: Arc<dyn NotificationApi>,
-    pub starts: Arc<dyn ExecutionStarter>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub webhooks: Arc<dyn WebhookApi>,
+/// A set of [`Ports`] (their `Ports::RULES`, `Ports::LOCKS`, … bits): the
+/// capabilities one function uses.
+pub type PortSet = u32;
+
+/// Declares the ports: the fields, their bits, the accessors and the
+/// builders (from AWS, only the ports a function names; from one fake that
+/// is every port at once, in tests).
+macro_rules! ports {
+    ($( $(#[$doc:meta])* $field:ident: $bit:ident = $n:literal, dyn $trait:ident; )*) => {
+        /// The capabilities the deployment steps use: the adapters to AWS,
+        /// or (in a test) the in-memory fake. A function holds only the
+        /// ports it names (its `PORTS`), and a step sees only those, on AWS
+        /// as in a test: asking for another is a defect of the function,
+        /// and panics naming the port.
+        #[derive(Clone, Default)]
+        pub struct Ports {
+            $( $field: Option<Arc<dyn $trait>>, )*
+        }
+
+        impl Ports {
+            $( pub const $bit: PortSet = 1 << $n; )*
+            /// Every port.
+            pub const ALL: PortSet = 0 $( | (1 << $n) )*;
+
+            $(
+                $(#[$doc])*
+                #[track_caller]
+                pub fn $field(&self) -> &dyn $trait {
+                    match &self.$field {
+                        Some(port) => port.as_ref(),
+                        None => missing(stringify!($field)),
+                    }
+                }
+            )*
+
+            /// The same ports, less those not in `set`.
+            pub fn only(&self, set: PortSet) -> Ports {
+                Ports {
+                    $( $field: self.$field.clone().filter(|_| set & Self::$bit != 0), )*
+                }
+            }
+
+            /// Every port served by one implementation of them all (the
+            /// in-memory fake).
+            pub fn every<T>(all: T) -> Ports
+            where
+                T: Clone $( + $trait )* + 'static,
+            {
+                Ports {
+                    $( $field: Some(Arc::new(all.clone())), )*
+                }
+            }
+        }
+    };
+}
+
+ports! {
+    rules: RULES = 0, dyn RuleStore;
+    ecs: ECS = 1, dyn ServiceStore;
+    stacks: STACKS = 2, dyn StackStore;
+    locks: LOCKS = 3, dyn LockStore;
+    approvals: APPROVALS = 4, dyn ApprovalStore;
+    callbacks: CALLBACKS = 5, dyn TaskCallbackApi;
+    alarms: ALARMS = 6, dyn AlarmStore;
+    functions: FUNCTIONS = 7, dyn FunctionApi;
+    metrics: METRICS = 8, dyn MetricStore;
+    history: HISTORY = 9, dyn HistoryStore;
+    notifications: NOTIFICATIONS = 10, dyn NotificationApi;
+    starts: STARTS = 11, dyn ExecutionStarter;
+    secrets: SECRETS = 12, dyn SecretStore;
+    webhooks: WEBHOOKS = 13, dyn WebhookApi;
     /// ECS's own deployments (pause hooks).
-    pub native: Arc<dyn NativeDeploymentApi>,
+    native: NATIVE = 14, dyn NativeDeploymentApi;
+}
+
+#[cold]
+#[track_caller]
+fn missing(port: &str) -> ! {
+    panic!("this function does not hold the port `{port}`: add it to its PORTS")
 }
 
 impl Ports {
-    /// The adapters, with the tables `settings` names.
-    pub fn aws(clients: &AwsClients, settings: &Settings) -> Result<Ports, FunctionError> {
-        Ok(Ports {
-            rules: Arc::new(clients.rules.clone()),
-            ecs: Arc::new(clients.ecs.clone()),
-            stacks: Arc::new(clients.stacks.clone()),
-            locks: Arc::new(clients.locks(&settings.lock_table)),
-            approvals: Arc::new(match &settings.token_key {
+    /// The adapters in `PORTS` and no others, with the tables `settings`
+    /// names: a constant set, so that a function's binary links the SDKs of
+    /// its own ports only.
+    pub fn aws<const PORTS: PortSet>(
+        clients: &LazyClients,
+        settings: &Settings,
+    ) -> Result<Ports, FunctionError> {
+        let has = |bit: PortSet| PORTS & bit != 0;
+        let mut ports = Ports::default();
+        if has(Ports::RULES) {
+            ports.rules = Some(Arc::new(clients.rules()));
+        }
+        if has(Ports::ECS) {
+            ports.ecs = Some(Arc::new(clients.ecs()));
+        }
+        if has(Ports::STACKS) {
+            ports.stacks = Some(Arc::new(clients.stacks()));
+        }
+        if has(Ports::LOCKS) {
+            ports.locks = Some(Arc::new(clients.locks(&settings.lock_table)));
+        }
+        if has(Ports::APPROVALS) {
+            ports.approvals = Some(Arc::new(match &settings.token_key {
                 Some(key) => clients.sealed_approvals(&settings.approvals_table, key),
                 None => clients.approvals(&settings.approvals_table),
-            }),
-            callbacks: Arc::new(clients.callbacks.clone()),
-            alarms: Arc::new(clients.alarms.clone()),
-            functions: Arc::new(clients.functions.clone()),
-            metrics: Arc::new(clients.metrics.clone()),
-            history: Arc::new(clients.history(&settings.history_table)),
-            notifications: Arc::new(clients.notifications.clone()),
-            starts: Arc::new(clients.state_machines.clone()),
-            secrets: Arc::new(clients.secrets.clone()),
-            webhooks: Arc::new(Webhooks::new()?),
-            native: Arc::new(clients.ecs.clone()),
-        })
+            }));
+        }
+        if has(Ports::CALLBACKS) {
+            ports.callbacks = Some(Arc::new(clients.callbacks()));
+        }
+        if has(Ports::ALARMS) {
+            ports.alarms = Some(Arc::new(clients.alarms()));
+        }
+        if has(Ports::FUNCTIONS) {
+            ports.functions = Some(Arc::new(clients.functions()));
+        }
+        if has(Ports::METRICS) {
+            ports.metrics = Some(Arc::new(clients.metrics()));
+        }
+        if has(Ports::HISTORY) {
+            ports.history = Some(Arc::new(clients.history(&settings.history_table)));
+        }
+        if has(Ports::NOTIFICATIONS) {
+            ports.notifications = Some(Arc::new(clients.notifications()));
+        }
+        if has(Ports::STARTS) {
+            ports.starts = Some(Arc::new(clients.state_machines()));
+        }
+        if has(Ports::SECRETS) {
+            ports.secrets = Some(Arc::new(clients.secrets()));
+        }
+        if has(Ports::WEBHOOKS) {
+            ports.webhooks = Some(Arc::new(Webhooks::new()?));
+        }
+        if has(Ports::NATIVE) {
+            ports.native = Some(Arc::new(clients.ecs()));
+        }
+        Ok(ports)
     }
 }
 
 /// What every handler works with, built once per process.
 #[derive(Clone)]
 pub struct Context {
-    /// The clients, for what only the command line does (confirming a
-    /// subscription, reading the ecs-canary stack); the steps use the ports.
-    pub clients: AwsClients,
     /// What the deployment steps call.
     pub ports: Ports,
     pub settings: Settings,
@@ -87,25 +179,24 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    pub fn new(clients: AwsClients, settings: Settings) -> Result<Context, FunctionError> {
-        let ports = Ports::aws(&clients, &settings)?;
-        Context::with_ports(clients, ports, settings)
-    }
-
     /// A context whose deployment steps use `ports` (the fake, in tests).
-    pub fn with_ports(
-        clients: AwsClients,
-        ports: Ports,
-        settings: Settings,
-    ) -> Result<Context, FunctionError> {
-        Ok(Context {
+    pub fn with_ports(ports: Ports, settings: Settings) -> Context {
+        Context {
             ports,
-            clients,
             settings,
             clock: None,
             slack_webhook_url: Arc::default(),
             slack_signing_secret: Arc::default(),
             link_secret: Arc::default(),
+        }
+    }
+
+    /// The same context with only the ports in `set` (what a step names:
+    /// a step sees no other, in a test as on AWS).
+    pub fn only(&self, set: PortSet) -> Arc<Context> {
+        Arc::new(Context {
+            ports: self.ports.only(set),
+            ..self.clone()
         })
     }
 
@@ -115,9 +206,13 @@ impl Context {
         self
     }
 
-    /// From the standard AWS configuration chain and [`Settings::from_env`].
-    pub async fn from_env() -> Result<Context, FunctionError> {
-        Context::new(AwsClients::load().await, Settings::from_env())
+    /// From the standard AWS configuration chain and [`Settings::from_env`],
+    /// with the ports in `PORTS` only.
+    pub async fn from_env<const PORTS: PortSet>() -> Result<Context, FunctionError> {
+        let settings = Settings::from_env();
+        let clients = LazyClients::new(load_sdk_config().await);
+        let ports = Ports::aws::<PORTS>(&clients, &settings)?;
+        Ok(Context::with_ports(ports, settings))
     }
 
     /// A value given directly, else the Secrets Manager secret named by `arn`.
@@ -129,7 +224,7 @@ impl Context {
         match (direct, arn) {
             (Some(value), _) => Ok(Some(value.clone())),
             (None, Some(arn)) => {
-                Ok(Some(self.ports.secrets.value(arn).await?).filter(|v| !v.is_empty()))
+                Ok(Some(self.ports.secrets().value(arn).await?).filter(|v| !v.is_empty()))
             }
             (None, None) => Ok(None),
         }
@@ -189,7 +284,7 @@ impl Context {
     /// Adds an event to the audit trail, best effort: a trail that cannot
     /// be written is logged, and never stops a deployment or its rollback.
     pub async fn record(&self, event: ecs_canary_core::HistoryEvent) {
-        if let Err(error) = self.ports.history.record(&event).await {
+        if let Err(error) = self.ports.history().record(&event).await {
             tracing::error!(%error, kind = event.kind.as_str(), service = %event.service, "could not add to the history");
         }
     }

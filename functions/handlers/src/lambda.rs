@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::steps::approval_api::approval_api;
 use crate::steps::operator_api::operator_api;
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet};
 
 /// JSON log lines, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -30,15 +30,16 @@ pub fn init_logging() {
 /// every layout, and a deep enough one exceeds the compiler's query depth).
 type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
 
-/// Runs a handler as a Lambda function: JSON logs, clients built once.
-pub async fn run<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
+/// Runs a handler as a Lambda function: JSON logs, the ports in `PORTS`
+/// built once (and no others: the binary links their SDKs only).
+pub async fn run<const PORTS: PortSet, H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
     F: Future<Output = Result<O, FunctionError>> + Send + 'static,
     O: serde::Serialize + Send,
 {
     init_logging();
-    let context = Arc::new(Context::from_env().await?);
+    let context = Arc::new(Context::from_env::<PORTS>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let context = Arc::clone(&context);
         async move {
@@ -55,15 +56,15 @@ where
 
 /// Runs approval-api as a Lambda function behind a function URL.
 pub async fn run_http() -> Result<(), lambda_http::Error> {
-    serve_http(approval_api).await
+    serve_http::<{ crate::steps::approval_api::PORTS }, _, _>(approval_api).await
 }
 
 /// Runs operator-api as a Lambda function behind an AWS_IAM function URL.
 pub async fn run_operator_http() -> Result<(), lambda_http::Error> {
-    serve_http(operator_api).await
+    serve_http::<{ crate::steps::operator_api::PORTS }, _, _>(operator_api).await
 }
 
-async fn serve_http<H, F>(handler: H) -> Result<(), lambda_http::Error>
+async fn serve_http<const PORTS: PortSet, H, F>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Arc<Context>, lambda_http::Request) -> F + Copy + Send + 'static,
     F: Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>>
@@ -71,7 +72,7 @@ where
         + 'static,
 {
     init_logging();
-    let context = Arc::new(Context::from_env().await?);
+    let context = Arc::new(Context::from_env::<PORTS>().await?);
     lambda_http::run(lambda_http::service_fn(
         move |request: lambda_http::Request| handler(Arc::clone(&context), request),
     ))

@@ -53,7 +53,7 @@ mod settings;
 pub mod steps;
 mod webhook;
 
-pub use context::{Context, Ports};
+pub use context::{Context, PortSet, Ports};
 pub use error::FunctionError;
 pub use events::{
     CandidateReadiness, DeployAction, ExecutionFailure, Outcome, Promoted, RenderEvent,

@@ -127,7 +127,7 @@ fn last_promoted(events: &[HistoryEvent]) -> Option<(String, u64)> {
 
 /// Every service with a history or a deployment in progress.
 pub async fn managed_services(context: &Context) -> Result<Vec<String>, AwsError> {
-    context.ports.history.services().await
+    context.ports.history().services().await
 }
 
 /// What a service looks like now: stable colour, live split, the
@@ -135,7 +135,7 @@ pub async fn managed_services(context: &Context) -> Result<Vec<String>, AwsError
 /// last event.
 pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatus, OperatorError> {
     let (cluster, service) = split_service(key);
-    let events = context.ports.history.list(key, 200).await?;
+    let events = context.ports.history().list(key, 200).await?;
     let promoted = last_promoted(&events);
     let mut status = ServiceStatus {
         service: key.to_string(),
@@ -160,14 +160,14 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
         }
         return Ok(status);
     }
-    match context.ports.ecs.stable_stack_tag(cluster, service).await {
+    match context.ports.ecs().stable_stack_tag(cluster, service).await {
         Ok(tag) => status.stable = Colours::from_tag(tag.as_deref()).ok().map(|c| c.stable),
         Err(error) => status.unreadable = Some(error.to_string()),
     }
     if let Some(request) = last_request(&events) {
         let live = async {
             let routes = read_routes(context, &request).await?;
-            let rule = context.ports.rules.rule(&routes.weighted_rule).await?;
+            let rule = context.ports.rules().rule(&routes.weighted_rule).await?;
             Ok::<_, FunctionError>(routes.routing.split_of(&rule.forward_targets())?)
         };
         match live.await {
@@ -175,7 +175,7 @@ pub async fn service_status(context: &Context, key: &str) -> Result<ServiceStatu
             Err(error) => status.unreadable = Some(error.to_string()),
         }
     }
-    match context.ports.locks.held(key).await? {
+    match context.ports.locks().held(key).await? {
         Some(held) if held.bake_until.is_some() => {
             status.baking_until = held.bake_until;
             status.bake_alarms = held.guard.alarms.clone();
@@ -193,7 +193,7 @@ async fn waiting_gate(
 ) -> Result<Option<ApprovalRecord>, AwsError> {
     context
         .ports
-        .approvals
+        .approvals()
         .pending(&pause.execution, pause.plan.len())
         .await
 }
@@ -229,14 +229,14 @@ async fn gate_pause(
 async fn rollout(context: &Context, held: &HeldLock) -> Result<RolloutStatus, AwsError> {
     let pending = context
         .ports
-        .approvals
+        .approvals()
         .pending(&held.owner, held.guard.steps)
         .await?;
     let deployment = pending.as_ref().and_then(|r| r.deployment.as_ref());
     let alarms = if held.guard.alarms.is_empty() {
         Vec::new()
     } else {
-        match context.ports.alarms.read(&held.guard.alarms).await {
+        match context.ports.alarms().read(&held.guard.alarms).await {
             Ok(readings) => readings.iter().map(alarm_status).collect(),
             Err(error) => vec![AlarmStatus {
                 name: held.guard.alarms.join(", "),
@@ -273,7 +273,7 @@ fn alarm_status(reading: &AlarmReading) -> AlarmStatus {
 async fn deployment_lock(context: &Context, key: &str) -> Result<HeldLock, OperatorError> {
     context
         .ports
-        .locks
+        .locks()
         .held(key)
         .await?
         .ok_or_else(|| OperatorError::NoDeployment {
@@ -286,7 +286,7 @@ async fn deployment_lock(context: &Context, key: &str) -> Result<HeldLock, Opera
 /// a gate waits on it; `NotWaiting` while that deployment goes on between
 /// pauses.
 async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord, OperatorError> {
-    if context.ports.locks.held(key).await?.is_none() {
+    if context.ports.locks().held(key).await?.is_none() {
         if let Some(pause) = recorded_pauses(context, key).await?.first() {
             if let Some(record) = waiting_gate(context, pause).await? {
                 return Ok(record);
@@ -295,7 +295,7 @@ async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord,
             // in progress, with nothing to decide yet.
             let deploying = context
                 .ports
-                .native
+                .native()
                 .service_deployment(&pause.service_deployment)
                 .await?;
             if deploying.is_some_and(|d| d.in_progress()) {
@@ -309,7 +309,7 @@ async fn waiting_request(context: &Context, key: &str) -> Result<ApprovalRecord,
     let held = deployment_lock(context, key).await?;
     context
         .ports
-        .approvals
+        .approvals()
         .pending(&held.owner, held.guard.steps)
         .await?
         .ok_or(OperatorError::NotWaiting {
@@ -377,7 +377,7 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
     let cause = format!("aborted by {by} from the command line");
     let pending = context
         .ports
-        .approvals
+        .approvals()
         .pending(&execution, held.guard.steps)
         .await?;
     let deployment: Option<&Deployment> = pending.as_ref().and_then(|r| r.deployment.as_ref());
@@ -395,7 +395,7 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
     if let Some(pause) = &pause {
         match context
             .ports
-            .native
+            .native()
             .answer_hook(
                 &pause.service_deployment,
                 &pause.hook_id,
@@ -409,7 +409,7 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
     }
     match context
         .ports
-        .callbacks
+        .callbacks()
         .stop(&execution, ABORTED, &cause)
         .await
     {
@@ -418,13 +418,13 @@ pub async fn abort(context: &Context, key: &str, by: &str) -> Result<Aborted, Op
     }
     let links_closed = context
         .ports
-        .approvals
+        .approvals()
         .expire_pending(&execution, held.guard.steps)
         .await?;
     if pause.is_some() || held.bake_until.is_some() {
         // No reconciler runs for a gate, nor for a promoted execution that
         // bakes (it ended): the service is given back here.
-        context.ports.locks.release(key, &execution).await?;
+        context.ports.locks().release(key, &execution).await?;
     }
     context
         .record(HistoryEvent::aborted(
@@ -474,7 +474,7 @@ impl From<HeldLock> for LockView {
 
 /// What holds a service's lock, if anything.
 pub async fn lock_holder(context: &Context, key: &str) -> Result<Option<LockView>, AwsError> {
-    Ok(context.ports.locks.held(key).await?.map(LockView::from))
+    Ok(context.ports.locks().held(key).await?.map(LockView::from))
 }
 
 /// Releases a service's lock held by `holder` (as shown to the operator: a
@@ -486,7 +486,7 @@ pub async fn unlock(
     by: &str,
 ) -> Result<bool, OperatorError> {
     check_operator(context, key, by)?;
-    let released = context.ports.locks.release(key, holder).await?;
+    let released = context.ports.locks().release(key, holder).await?;
     if released {
         context
             .record(HistoryEvent::unlocked(
@@ -529,14 +529,14 @@ pub async fn dry_run(
     let key = lock_key(&request.cluster, &request.service);
     let stack = request.stack.clone();
     let mut refusals = Vec::new();
-    if let Some(holder) = context.ports.locks.holder(&key).await? {
+    if let Some(holder) = context.ports.locks().holder(&key).await? {
         refusals.push(format!(
             "DeploymentInProgress ({} is deploying this service)",
             ecs_canary_core::execution_name(&holder)
         ));
     }
     let deployment = resolve(context, request, "ecs-canary diff", Some(&mut refusals)).await?;
-    let current = Template::parse(&context.ports.stacks.template(&stack).await?)?;
+    let current = Template::parse(&context.ports.stacks().template(&stack).await?)?;
     let patched = current.patch(
         deployment.stable,
         &deployment.stable_task_set.task_definition,
@@ -565,7 +565,7 @@ pub async fn history(
     key: &str,
     limit: usize,
 ) -> Result<Vec<HistoryEvent>, AwsError> {
-    context.ports.history.list(key, limit).await
+    context.ports.history().list(key, limit).await
 }
 
 /// A deployment started through the operator endpoint.
@@ -623,7 +623,7 @@ pub async fn start(
     let execution = execution_arn(&state_machine, &name);
     context
         .ports
-        .history
+        .history()
         .record(&HistoryEvent::requested(
             key.clone(),
             &execution,
@@ -635,7 +635,7 @@ pub async fn start(
         .await?;
     match context
         .ports
-        .starts
+        .starts()
         .start(&state_machine, &name, &input.to_string())
         .await?
     {

@@ -43,7 +43,7 @@ pub async fn fail_waiting_step(
 ) -> Result<Option<FailedStep>, FunctionError> {
     let (execution, steps) = (&lock.owner, lock.guard.steps);
     let now = context.now();
-    let approvals = &context.ports.approvals;
+    let approvals = &context.ports.approvals();
     let decided = approvals
         .decide(
             &record.key,
@@ -66,7 +66,7 @@ pub async fn fail_waiting_step(
     }
     let failed = context
         .ports
-        .callbacks
+        .callbacks()
         .fail(&record.task_token, reason.error, &reason.cause)
         .await;
     // Pending again on a failure: a retry decides it anew.
@@ -83,7 +83,7 @@ pub async fn fail_waiting_step(
         Ok(()) => {
             context
                 .ports
-                .locks
+                .locks()
                 .mark_rolling_back(&lock.key, execution)
                 .await?;
         }
@@ -102,7 +102,12 @@ pub async fn stop_execution(
     error: &str,
     cause: &str,
 ) -> Result<(), AwsError> {
-    match context.ports.callbacks.stop(execution, error, cause).await {
+    match context
+        .ports
+        .callbacks()
+        .stop(execution, error, cause)
+        .await
+    {
         Ok(()) | Err(AwsError::TaskNotWaiting(_)) => Ok(()),
         Err(other) => Err(other),
     }

@@ -193,7 +193,7 @@ pub async fn settle_decision(
         Err(AwsError::TaskNotWaiting(_)) => ApprovalStatus::Expired,
         Err(_) => ApprovalStatus::Pending,
     };
-    if let Err(error) = context.ports.approvals.settle(&record.key, settled).await {
+    if let Err(error) = context.ports.approvals().settle(&record.key, settled).await {
         tracing::error!(%error, status = settled.as_str(), "could not settle the decision's record");
     }
     if let (Ok(()), Some(gate)) = (callback, record.gate()) {
@@ -248,7 +248,7 @@ pub async fn decide_link(
     decision: Decision,
     approver: &Approver,
 ) -> Result<DecisionOutcome, AwsError> {
-    match context.ports.approvals.get(&id.key()).await? {
+    match context.ports.approvals().get(&id.key()).await? {
         Some(found) => decide_request(context, found, decision, approver).await,
         None => Ok(DecisionOutcome::unknown()),
     }
@@ -306,7 +306,7 @@ async fn revert_link(
     let by = approver.identity.as_str();
     let taken = context
         .ports
-        .approvals
+        .approvals()
         .decide(&found.key, Decision::Revert, by, &iso8601(now), now)
         .await;
     let found = match taken.map(|outcome| taken_record(outcome, now)) {
@@ -360,7 +360,7 @@ async fn revert_link(
             ),
         ),
     };
-    if let Err(error) = context.ports.approvals.settle(&found.key, settled).await {
+    if let Err(error) = context.ports.approvals().settle(&found.key, settled).await {
         tracing::error!(%error, "could not settle a revert link");
     }
     outcome
@@ -450,7 +450,7 @@ pub async fn decide_choice(
     let at = iso8601(now);
     let taken = context
         .ports
-        .approvals
+        .approvals()
         .decide(&found.key, decision, by, &at, now)
         .await?;
     let record = match taken_record(taken, now) {
@@ -534,7 +534,7 @@ async fn hold_deadline(
     };
     // The lock must outlast the held step by as much as it did before.
     let key = deployment.lock_key();
-    let Some(lock) = context.ports.locks.held(&key).await? else {
+    let Some(lock) = context.ports.locks().held(&key).await? else {
         return Ok(Err(HoldRefused::NotHoldable(
             "the deployment no longer holds its service's lock".into(),
         )));
@@ -542,7 +542,7 @@ async fn hold_deadline(
     let lock_until = lock.expires_at + until.saturating_sub(record.expires_at);
     if !context
         .ports
-        .locks
+        .locks()
         .extend(&key, &deployment.owner, lock_until)
         .await?
     {
@@ -633,7 +633,7 @@ async fn pass_on(
     (to_promotion, held_until): (bool, Option<u64>),
 ) -> Result<(), AwsError> {
     let facts = &record.facts;
-    let callbacks = &context.ports.callbacks;
+    let callbacks = &context.ports.callbacks();
     match decision {
         // (Every field the state machine's choice reads is always there.)
         Decision::Approve => {
@@ -690,7 +690,7 @@ async fn overrule(
     stable_first(context, deployment, failed.error_type(), &cause).await;
     let callback = context
         .ports
-        .callbacks
+        .callbacks()
         .fail(&record.task_token, failed.error_type(), &cause)
         .await;
     tracing::warn!(service = %facts.service, step = facts.step, %by, passed_on = callback.is_ok(), "the automatic analysis rejected an approved step");

@@ -20,7 +20,7 @@ pub async fn check_guarding_alarms(
     if alarms.is_empty() {
         return Ok(());
     }
-    let readings = context.ports.alarms.read(alarms).await?;
+    let readings = context.ports.alarms().read(alarms).await?;
     Ok(check_alarms(alarms, &readings)?)
 }
 
@@ -42,7 +42,7 @@ pub async fn step_evidence(
     Some(
         context
             .ports
-            .metrics
+            .metrics()
             .window(&query)
             .await
             .map_err(unavailable),
@@ -52,7 +52,7 @@ pub async fn step_evidence(
 /// The minutes of `query`, for the latency part of a verdict: `None` when
 /// they cannot be read (the rest of the verdict stands).
 async fn minutes_of(context: &Context, query: &TrafficQuery) -> Option<Timeline> {
-    match context.ports.metrics.timeline(query).await {
+    match context.ports.metrics().timeline(query).await {
         Ok(timeline) => Some(timeline),
         Err(error) => {
             tracing::info!(%error, "the minutes could not be read; the verdict has no latency part");
@@ -116,7 +116,7 @@ pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEv
     }
     let alarms = context
         .ports
-        .alarms
+        .alarms()
         .read(&deployment.request.alarms)
         .await
         .map_err(unavailable);
@@ -128,7 +128,7 @@ pub async fn page_evidence(context: &Context, deployment: &Deployment) -> PageEv
         None => Err("the load balancer's metrics cannot be named from its ARNs".to_string()),
         Some(query) => context
             .ports
-            .metrics
+            .metrics()
             .timeline(&query)
             .await
             .map_err(unavailable),
@@ -219,7 +219,7 @@ async fn pause_window(context: &Context, pause: &NativePause) -> Result<WindowEv
         .ok_or("the load balancer's metrics cannot be named from its ARNs")?;
     context
         .ports
-        .metrics
+        .metrics()
         .window(&query)
         .await
         .map_err(unavailable)
@@ -258,7 +258,7 @@ pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> Page
     }
     let alarms = context
         .ports
-        .alarms
+        .alarms()
         .read(&pause.settings.alarms)
         .await
         .map_err(unavailable);
@@ -266,7 +266,7 @@ pub async fn pause_page_evidence(context: &Context, pause: &NativePause) -> Page
         (Some(query), _) => (
             context
                 .ports
-                .metrics
+                .metrics()
                 .timeline(&query)
                 .await
                 .map_err(unavailable),

@@ -11,7 +11,7 @@ use crate::Context;
 /// The pauses the service's gates read, newest first (each gate records
 /// the pause it holds in the history).
 pub async fn recorded_pauses(context: &Context, key: &str) -> Result<Vec<NativePause>, AwsError> {
-    let events = context.ports.history.list(key, 50).await?;
+    let events = context.ports.history().list(key, 50).await?;
     Ok(events.iter().filter_map(NativePause::recorded_in).collect())
 }
 
@@ -20,7 +20,7 @@ pub async fn recorded_pauses(context: &Context, key: &str) -> Result<Vec<NativeP
 pub async fn ended(context: &Context, pause: &NativePause) -> Result<Option<String>, AwsError> {
     let now = context
         .ports
-        .native
+        .native()
         .service_deployment(&pause.service_deployment)
         .await?;
     Ok(match now {
@@ -41,7 +41,7 @@ pub async fn close_ended(
 ) -> Result<usize, AwsError> {
     let closed = context
         .ports
-        .approvals
+        .approvals()
         .expire_pending(&pause.execution, pause.plan.len())
         .await?;
     if closed == 0 {
@@ -53,7 +53,7 @@ pub async fn close_ended(
     );
     match context
         .ports
-        .callbacks
+        .callbacks()
         .stop(&pause.execution, ErrorKind::PauseEnded.as_str(), &cause)
         .await
     {
@@ -63,7 +63,7 @@ pub async fn close_ended(
     tracing::info!(service = %pause.service, %status, closed, "a pause ended in ECS: its gate is closed");
     context
         .ports
-        .locks
+        .locks()
         .release(&pause.lock_key(), &pause.execution)
         .await?;
     context

@@ -67,7 +67,7 @@ pub async fn deliver(
         } else {
             context
                 .ports
-                .notifications
+                .notifications()
                 .publish(topic, subject, body)
                 .await
                 .map(|_| ())
@@ -90,7 +90,7 @@ pub async fn deliver(
         } else {
             context
                 .ports
-                .webhooks
+                .webhooks()
                 .post_json(&webhook, slack_message, WEBHOOK_LIMIT)
                 .await
         };

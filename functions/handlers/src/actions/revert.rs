@@ -47,7 +47,7 @@ pub async fn revert(
     key: &str,
     approver: &Approver,
 ) -> Result<Reverted, FunctionError> {
-    let events = context.ports.history.list(key, 200).await?;
+    let events = context.ports.history().list(key, 200).await?;
     let (promoted, target) = last_promotion(key, &events)?;
     let request = promoted_request(key, &events, &promoted.execution)?;
     // Held as a rejection is: back to what was approved before.
@@ -57,7 +57,7 @@ pub async fn revert(
 
     // While it bakes, the promoting execution holds the lock: the revert
     // goes on under it, and ends the bake.
-    if let Some(lock) = context.ports.locks.held(key).await? {
+    if let Some(lock) = context.ports.locks().held(key).await? {
         if lock.bake_until.is_some() && lock.owner == promoted.execution {
             let channel = Some(approver.channel.as_str());
             return ending_the_bake(context, &lock, &request, target, (&by, channel)).await;
@@ -67,7 +67,7 @@ pub async fn revert(
     let owner = format!("revert {} by {by}", context.now_millis());
     context
         .ports
-        .locks
+        .locks()
         .acquire(
             key,
             &owner,
@@ -81,7 +81,7 @@ pub async fn revert(
         )
         .await?;
     let moved = revert_held(context, &request, &target).await;
-    if let Err(error) = context.ports.locks.release(key, &owner).await {
+    if let Err(error) = context.ports.locks().release(key, &owner).await {
         tracing::warn!(%error, service = %key, "the revert's lock could not be released; it expires by itself");
     }
     moved?;
@@ -98,7 +98,7 @@ pub async fn revert_bake(
     by: &str,
 ) -> Result<Reverted, FunctionError> {
     let key = lock.key.as_str();
-    let events = context.ports.history.list(key, 200).await?;
+    let events = context.ports.history().list(key, 200).await?;
     let (promoted, target) = last_promotion(key, &events)?;
     if promoted.execution != lock.owner {
         return Err(RevertRefused::NothingToRevert {
@@ -121,7 +121,11 @@ async fn ending_the_bake(
     (by, channel): (&str, Option<&str>),
 ) -> Result<Reverted, FunctionError> {
     revert_held(context, request, &target).await?;
-    context.ports.locks.release(&lock.key, &lock.owner).await?;
+    context
+        .ports
+        .locks()
+        .release(&lock.key, &lock.owner)
+        .await?;
     Ok(reverted(context, &lock.key, &lock.owner, target, by, channel).await)
 }
 
@@ -187,10 +191,10 @@ async fn revert_held(
         tester_rules,
     } = read_routes(context, request).await?;
     let (rule, task_set) = tokio::join!(
-        context.ports.rules.rule(&weighted_rule),
+        context.ports.rules().rule(&weighted_rule),
         context
             .ports
-            .ecs
+            .ecs()
             .task_set(&request.cluster, &request.service, &target.task_set),
     );
     let (rule, task_set) = (rule?, task_set?);
@@ -213,7 +217,7 @@ async fn revert_held(
     let settled = async {
         context
             .ports
-            .ecs
+            .ecs()
             .tag_stable(&request.cluster, &request.service, target.colour)
             .await?;
         point_rules_at(context, &routing, &tester_rules, target.colour).await
@@ -222,7 +226,7 @@ async fn revert_held(
         tracing::warn!(%error, service = %request.service, "the revert could not finish; traffic goes back as the promotion left it");
         let _ = context
             .ports
-            .ecs
+            .ecs()
             .tag_stable(&request.cluster, &request.service, routing.stable)
             .await;
         move_all(
@@ -245,7 +249,7 @@ async fn move_all(
     rule_arn: &str,
     split: TrafficSplit,
 ) -> Result<(), FunctionError> {
-    let rules = &context.ports.rules;
+    let rules = &context.ports.rules();
     let rule = rules.rule(rule_arn).await?;
     let targets = routing.targets_with_split(&rule.forward_targets(), split);
     let mut after = rules.set_forward_targets(&rule, &targets).await?;

@@ -42,20 +42,24 @@ pub async fn resolve(
         (result, _) => result?,
     }
     let (cluster, service, stack) = (&request.cluster, &request.service, &request.stack);
-    let tag = context.ports.ecs.stable_stack_tag(cluster, service).await?;
+    let tag = context
+        .ports
+        .ecs()
+        .stable_stack_tag(cluster, service)
+        .await?;
     let colours = Colours::from_tag(tag.as_deref())?;
 
-    let template = Template::parse(&context.ports.stacks.template(stack).await?)?;
+    let template = Template::parse(&context.ports.stacks().template(stack).await?)?;
     let layout = template.layout()?;
-    let state = context.ports.stacks.describe(stack).await?;
-    let ids = context.ports.stacks.physical_ids(stack).await?;
+    let state = context.ports.stacks().describe(stack).await?;
+    let ids = context.ports.stacks().physical_ids(stack).await?;
 
     let stable_id = layout
         .task_set_id(&state.outputs, &ids, colours.stable)
         .unwrap_or_default();
     let stable_task_set = context
         .ports
-        .ecs
+        .ecs()
         .task_set(cluster, service, &stable_id)
         .await?
         .ok_or(ResolveError::StableTaskSetMissing {
@@ -63,7 +67,7 @@ pub async fn resolve(
             id: stable_id,
         })?;
     let candidate_task_set = match layout.task_set_id(&state.outputs, &ids, colours.candidate) {
-        Some(id) => context.ports.ecs.task_set(cluster, service, &id).await?,
+        Some(id) => context.ports.ecs().task_set(cluster, service, &id).await?,
         None => None,
     };
 
@@ -72,7 +76,7 @@ pub async fn resolve(
     // changes.
     let live = context
         .ports
-        .ecs
+        .ecs()
         .task_definition(&stable_task_set.task_definition)
         .await?;
     let change = ReleaseChange::plan(
@@ -93,7 +97,7 @@ pub async fn resolve(
     } = routing;
     let targets = context
         .ports
-        .rules
+        .rules()
         .rule(&weighted_rule)
         .await?
         .forward_targets();
@@ -201,9 +205,9 @@ async fn routes_in(
     stack: &str,
 ) -> Result<ServiceRoutes, FunctionError> {
     let (tag, template, ids) = tokio::join!(
-        context.ports.ecs.stable_stack_tag(cluster, service),
-        context.ports.stacks.template(stack),
-        context.ports.stacks.physical_ids(stack),
+        context.ports.ecs().stable_stack_tag(cluster, service),
+        context.ports.stacks().template(stack),
+        context.ports.stacks().physical_ids(stack),
     );
     let colours = Colours::from_tag(tag?.as_deref())?;
     let template = Template::parse(&template?)?;
@@ -224,7 +228,7 @@ pub async fn check_held_routes(
     deployment: &Deployment,
 ) -> Result<bool, FunctionError> {
     let key = deployment.lock_key();
-    let Some(held) = context.ports.locks.held(&key).await? else {
+    let Some(held) = context.ports.locks().held(&key).await? else {
         return Ok(false);
     };
     if held.owner != deployment.owner {

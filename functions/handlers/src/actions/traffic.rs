@@ -24,10 +24,10 @@ pub async fn apply_split(
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
     let key = deployment.lock_key();
-    let rules = &context.ports.rules;
+    let rules = &context.ports.rules();
     // Both reads at once: this is the way back to stable, every millisecond counts.
     let (holder, rule) = tokio::join!(
-        context.ports.locks.holder(&key),
+        context.ports.locks().holder(&key),
         rules.rule(&deployment.weighted_rule)
     );
     let (holder, rule) = (holder?, rule?);
@@ -68,11 +68,11 @@ pub async fn apply_split(
             if !split.is_all_stable()
                 && !context
                     .ports
-                    .locks
+                    .locks()
                     .record_split(&key, &deployment.owner, &record)
                     .await?
             {
-                let holder = context.ports.locks.holder(&key).await?;
+                let holder = context.ports.locks().holder(&key).await?;
                 return Err(FunctionError::LockLost {
                     key,
                     holder: holder.unwrap_or_else(|| "nobody".into()),
@@ -122,7 +122,7 @@ pub async fn point_rules_at(
     tester_rules: &[String],
     colour: Colour,
 ) -> Result<(), FunctionError> {
-    let rules = &context.ports.rules;
+    let rules = &context.ports.rules();
     for arn in tester_rules {
         let rule = rules.rule(arn).await?;
         let targets = routing.tester_targets_towards(&rule.forward_targets(), colour);
@@ -165,7 +165,7 @@ pub async fn stable_first(
     });
     let invoked = tokio::time::timeout(
         STABLE_FIRST_LIMIT,
-        context.ports.functions.invoke(function, &payload),
+        context.ports.functions().invoke(function, &payload),
     )
     .await;
     match invoked {

@@ -16,7 +16,21 @@ use serde_json::Value;
 use crate::actions::abort::{fail_waiting_step, stop_execution, StopReason};
 use crate::actions::evidence::{analysed_pause, analysed_step};
 use crate::actions::revert::revert_bake;
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::HISTORY
+    | Ports::METRICS
+    | Ports::LOCKS
+    | Ports::APPROVALS
+    | Ports::RULES
+    | Ports::ECS
+    | Ports::STACKS
+    | Ports::FUNCTIONS
+    | Ports::CALLBACKS
+    | Ports::NOTIFICATIONS
+    | Ports::SECRETS
+    | Ports::WEBHOOKS;
 
 /// The error every deployment stopped by an alarm ends with.
 const ALARM_TRIGGERED: &str = ErrorKind::AlarmTriggered.as_str();
@@ -34,6 +48,7 @@ pub enum Guarded {
 /// The function's entry: EventBridge's schedule ("Scheduled Event") runs
 /// the watch; anything else is an alarm's change of state.
 pub async fn guard(context: Arc<Context>, event: Value) -> Result<Guarded, FunctionError> {
+    let context = context.only(PORTS);
     if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
         return Ok(Guarded::Watch(watch(context).await?));
     }
@@ -64,9 +79,10 @@ pub struct Watched {
 /// at the very moment the watch does wins. Numbers that cannot be read
 /// change nothing (said once per step, in the history).
 pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
+    let context = context.only(PORTS);
     let mut watched = Watched::default();
     let mut failures = Vec::new();
-    for lock in context.ports.locks.all().await? {
+    for lock in context.ports.locks().all().await? {
         if lock.rolling_back {
             continue;
         }
@@ -95,7 +111,11 @@ pub async fn watch(context: Arc<Context>) -> Result<Watched, FunctionError> {
 
 /// Lets go of the lock of a bake that ended (recorded); whether it did.
 async fn end_bake(context: &Context, lock: &HeldLock) -> Result<bool, FunctionError> {
-    let released = context.ports.locks.release(&lock.key, &lock.owner).await?;
+    let released = context
+        .ports
+        .locks()
+        .release(&lock.key, &lock.owner)
+        .await?;
     if released {
         context
             .record(HistoryEvent::baked(
@@ -129,7 +149,7 @@ async fn watch_one(
 ) -> Result<(), FunctionError> {
     let Some(record) = context
         .ports
-        .approvals
+        .approvals()
         .pending(&lock.owner, lock.guard.steps)
         .await?
     else {
@@ -179,7 +199,7 @@ async fn say_once(
 ) -> Result<(), FunctionError> {
     let said = context
         .ports
-        .history
+        .history()
         .list(&lock.key, 10)
         .await?
         .iter()
@@ -241,6 +261,7 @@ pub async fn alarm_abort(
     context: Arc<Context>,
     event: Value,
 ) -> Result<AlarmAborts, FunctionError> {
+    let context = context.only(PORTS);
     let detail = event.get("detail").cloned().unwrap_or(event);
     let change = AlarmChange::from_detail(&detail).ok_or_else(|| {
         FunctionError::InvalidEvent("not a CloudWatch Alarm State Change: no `alarmName`".into())
@@ -253,7 +274,7 @@ pub async fn alarm_abort(
     if !answer.fired {
         return Ok(answer);
     }
-    let guarded = context.ports.locks.guarded_by(&change.alarm).await?;
+    let guarded = context.ports.locks().guarded_by(&change.alarm).await?;
     let mut failures = Vec::new();
     for lock in guarded {
         if lock.bake_until.is_some() {
@@ -302,7 +323,7 @@ async fn abort(
     let error = change.error();
     let cause = error.to_string();
     let (execution, steps) = (&lock.owner, lock.guard.steps);
-    let pending = context.ports.approvals.pending(execution, steps).await?;
+    let pending = context.ports.approvals().pending(execution, steps).await?;
     // A step of ecs-canary's own rollout, or a pause of ECS's own deployment
     // (whose gate then answers ECS ROLLBACK).
     let waiting = pending.filter(|record| record.deployment.is_some() || record.native.is_some());

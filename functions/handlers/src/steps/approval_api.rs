@@ -6,6 +6,7 @@
 //!   promotion's link takes `decision=revert` only.
 //! * `POST …/slack/interactions`: Slack's buttons, signature verified.
 
+use crate::{PortSet, Ports};
 use std::sync::Arc;
 
 use ecs_canary_aws::AwsError;
@@ -20,6 +21,22 @@ use serde_json::{json, Value};
 use crate::actions::decision::{decide_link, DecisionOutcome};
 use crate::actions::evidence::{page_evidence, pause_page_evidence};
 use crate::Context;
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::HISTORY
+    | Ports::APPROVALS
+    | Ports::CALLBACKS
+    | Ports::FUNCTIONS
+    | Ports::METRICS
+    | Ports::ALARMS
+    | Ports::NATIVE
+    | Ports::SECRETS
+    | Ports::WEBHOOKS
+    | Ports::LOCKS
+    | Ports::RULES
+    | Ports::ECS
+    | Ports::STACKS
+    | Ports::NOTIFICATIONS;
 
 /// How long the Slack message update may take (Slack waits 3 s in all).
 const RESPONSE_URL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -68,7 +85,7 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
-    let Some(record) = context.ports.approvals.get(&id.key()).await? else {
+    let Some(record) = context.ports.approvals().get(&id.key()).await? else {
         return Ok(html(
             404,
             message_page(
@@ -162,7 +179,7 @@ async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, A
             let update = slack_response_update(still_waiting, &text);
             if let Err(error) = context
                 .ports
-                .webhooks
+                .webhooks()
                 .post_json(url, &update, RESPONSE_URL_LIMIT)
                 .await
             {
@@ -229,6 +246,7 @@ pub async fn approval_api(
     context: Arc<Context>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let context = context.only(PORTS);
     let route = Route::parse(request.method().as_str(), request.uri().path());
     let result = match route {
         Route::SlackInteraction => slack(&context, &request).await,

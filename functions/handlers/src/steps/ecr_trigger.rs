@@ -6,7 +6,10 @@ use ecs_canary_aws::StartOutcome;
 use ecs_canary_core::{execution_arn, lock_key, parse_mappings, HistoryEvent, ImagePush};
 use serde_json::{json, Value};
 
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::STARTS | Ports::HISTORY;
 
 /// ecr-trigger: an EventBridge "ECR Image Action" event (or CloudTrail's
 /// record of the PutImage, which names the pusher) → one execution per
@@ -16,6 +19,7 @@ use crate::{Context, FunctionError};
 /// with `ExecutionAlreadyExists`. A push no mapping
 /// matches is ignored with a log line.
 pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    let context = context.only(PORTS);
     let settings = &context.settings;
     let state_machine = settings
         .state_machine_arn
@@ -36,7 +40,7 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
         if let Some(pusher) = &push.pusher {
             context
                 .ports
-                .history
+                .history()
                 .record(&HistoryEvent::requested(
                     lock_key(&mapping.cluster, &mapping.service),
                     &execution_arn(state_machine, &name),
@@ -49,7 +53,7 @@ pub async fn ecr_trigger(context: Arc<Context>, event: Value) -> Result<Value, F
         }
         match context
             .ports
-            .starts
+            .starts()
             .start(state_machine, &name, &input.to_string())
             .await?
         {

@@ -17,7 +17,21 @@ use crate::actions::evidence::{check_guarding_alarms, check_pause_analysis};
 use crate::actions::native::{close_ended, ended, recorded_pauses};
 use crate::actions::notify::send_notice;
 use crate::events::{error_and_cause, parse};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::NATIVE
+    | Ports::LOCKS
+    | Ports::ALARMS
+    | Ports::METRICS
+    | Ports::RULES
+    | Ports::STARTS
+    | Ports::HISTORY
+    | Ports::APPROVALS
+    | Ports::CALLBACKS
+    | Ports::NOTIFICATIONS
+    | Ports::SECRETS
+    | Ports::WEBHOOKS;
 
 /// Which pause: the service deployment and its hook.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +63,7 @@ struct AnswerEvent {
 }
 
 pub async fn ecs_hook(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    let context = context.only(PORTS);
     if event.get("read").is_some() {
         return read(&context, parse(event)?).await;
     }
@@ -112,7 +127,7 @@ async fn pause_now(
 ) -> Result<Result<PauseNow, NativeRefusal>, FunctionError> {
     let Some(found) = context
         .ports
-        .native
+        .native()
         .service_deployment(&pause.service_deployment_arn)
         .await?
     else {
@@ -121,7 +136,7 @@ async fn pause_now(
             deployment: pause.service_deployment_arn.clone(),
         }));
     };
-    let tags = context.ports.native.tags(&found.service_arn).await?;
+    let tags = context.ports.native().tags(&found.service_arn).await?;
     if !enrolled(&tags) {
         return Ok(Err(NativeRefusal::NotEnrolled {
             service: found.service_arn.clone(),
@@ -151,7 +166,7 @@ async fn routes_of(
     pause: &NativePause,
     production: &ProductionRoutes,
 ) -> Option<NativeRoutes> {
-    let weights: Vec<(String, i64)> = match context.ports.rules.rule(&production.rule).await {
+    let weights: Vec<(String, i64)> = match context.ports.rules().rule(&production.rule).await {
         Ok(rule) => rule
             .forward_targets()
             .into_iter()
@@ -210,7 +225,7 @@ async fn on_hook(context: &Context, event: &Value) -> Result<Value, FunctionErro
     let input = json!({"serviceDeploymentArn": pause.service_deployment_arn, "hookId": pause.hook_id, "serviceArn": pause.service_arn});
     match context
         .ports
-        .starts
+        .starts()
         .start(state_machine, &name, &input.to_string())
         .await?
     {
@@ -243,7 +258,7 @@ async fn read(context: &Context, event: ReadEvent) -> Result<Value, FunctionErro
     let now = context.now();
     context
         .ports
-        .locks
+        .locks()
         .acquire(
             &pause.lock_key(),
             &pause.execution,
@@ -310,7 +325,7 @@ async fn answer(context: &Context, mut event: AnswerEvent) -> Result<Value, Func
     let (error, cause) = error_and_cause(&event.failure);
     let outcome = match context
         .ports
-        .native
+        .native()
         .answer_hook(&pause.service_deployment, &pause.hook_id, event.answer)
         .await
     {
@@ -345,7 +360,7 @@ async fn answer(context: &Context, mut event: AnswerEvent) -> Result<Value, Func
     // The gate is done with the service.
     if let Err(error) = context
         .ports
-        .locks
+        .locks()
         .release(&pause.lock_key(), &pause.execution)
         .await
     {

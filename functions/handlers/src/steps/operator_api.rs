@@ -24,7 +24,10 @@ use serde_json::{json, Value};
 
 use crate::actions::decision::Choice;
 use crate::operator::{self, OperatorError};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::ALL;
 
 /// The IAM principal that signed the request, as the function URL passes it.
 pub fn caller(request: &Request) -> Option<String> {
@@ -270,6 +273,7 @@ pub async fn operator_api(
     context: Arc<Context>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let context = context.only(PORTS);
     let Some(by) = caller(&request) else {
         // Only a function URL with AWS_IAM auth names its caller.
         return Ok(refusal(

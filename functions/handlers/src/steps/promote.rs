@@ -8,18 +8,23 @@ use serde_json::Value;
 
 use crate::actions::traffic::{apply_split, point_tester_rules};
 use crate::events::{parse, Outcome, Promoted, RollbackEvent};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet =
+    Ports::HISTORY | Ports::ALARMS | Ports::METRICS | Ports::RULES | Ports::ECS | Ports::LOCKS;
 
 /// Everything to the candidate (read back), `StableStack` = candidate, tester
 /// rules on the new stable colour, lock released. A split changed by hand is
 /// `SplitChangedByHand` (the rule is not touched).
 pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, FunctionError> {
+    let context = context.only(PORTS);
     let RollbackEvent { mut deployment, .. } = parse(event)?;
     deployment.split = apply_split(&context, &deployment, TrafficSplit::all_candidate()).await?;
     let request = &deployment.request;
     context
         .ports
-        .ecs
+        .ecs()
         .tag_stable(&request.cluster, &request.service, deployment.candidate)
         .await?;
     point_tester_rules(&context, &deployment, deployment.candidate).await?;
@@ -27,7 +32,7 @@ pub async fn promote(context: Arc<Context>, event: Value) -> Result<Promoted, Fu
     // watch the new stable release (and revert it), and no deployment
     // starts meanwhile.
     let key = deployment.lock_key();
-    let locks = &context.ports.locks;
+    let locks = &context.ports.locks();
     let (released, bake_until) = match request.bake_minutes {
         Some(minutes) => {
             let until = context.now() + minutes * 60;

@@ -17,7 +17,18 @@ use crate::actions::notify::send_notice;
 use crate::actions::routes::read_routes;
 use crate::actions::traffic::point_rules_at;
 use crate::events::{error_and_cause, parse};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::HISTORY
+    | Ports::ECS
+    | Ports::STACKS
+    | Ports::RULES
+    | Ports::LOCKS
+    | Ports::APPROVALS
+    | Ports::SECRETS
+    | Ports::NOTIFICATIONS
+    | Ports::WEBHOOKS;
 
 /// How often, and how far apart, the reconciler reads the weighted rule back
 /// before it calls the change lost (ELBv2 reads lag behind writes).
@@ -79,6 +90,7 @@ pub struct Reconciled {
 /// the execution's pending links closed, and the approval channels told.
 /// An execution that ended through its own states only has its links closed.
 pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled, FunctionError> {
+    let context = context.only(PORTS);
     let detail = event.get("detail").cloned().unwrap_or(event);
     let end: ExecutionEnd = parse(detail)?;
     let execution = end.execution_arn.clone();
@@ -104,7 +116,7 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
     let key = lock_key(&request.cluster, &request.service);
     let held = context
         .ports
-        .locks
+        .locks()
         .held(&key)
         .await?
         .filter(|lock| lock.owner == execution);
@@ -116,7 +128,7 @@ pub async fn reconcile(context: Arc<Context>, event: Value) -> Result<Reconciled
     let Some(held) = held else {
         answer.links_closed = context
             .ports
-            .approvals
+            .approvals()
             .expire_pending(&execution, request.steps.len())
             .await?;
         // A guarding alarm stopped it after its own rollback had already
@@ -247,7 +259,7 @@ async fn offer_revert(
         deployment: None,
         native: None,
     };
-    let approvals = &context.ports.approvals;
+    let approvals = &context.ports.approvals();
     if let Err(error) = approvals.put(&record).await {
         // EventBridge delivers at least once: the link may be there already.
         if !matches!(approvals.get(&record.key).await, Ok(Some(_))) {
@@ -292,7 +304,7 @@ async fn announce_guard_stop(
     let mut report = nothing_done_yet(request, execution, ExecutionEnding::Aborted, end);
     if let Ok(routes) = read_routes(context, request).await {
         report.stable = routes.routing.stable;
-        if let Ok(rule) = context.ports.rules.rule(&routes.weighted_rule).await {
+        if let Ok(rule) = context.ports.rules().rule(&routes.weighted_rule).await {
             report.live = routes.routing.split_of(&rule.forward_targets()).ok();
         }
     }
@@ -311,7 +323,7 @@ async fn restore(
     let routes = read_routes(context, request).await?;
     let routing = &routes.routing;
     report.stable = routing.stable;
-    let rules = &context.ports.rules;
+    let rules = &context.ports.rules();
     let rule = rules.rule(&routes.weighted_rule).await?;
     report.live = routing.split_of(&rule.forward_targets()).ok();
     let action = Reconcile::decide(
@@ -352,9 +364,13 @@ async fn restore(
     // is at rest, with no link that still looks open.
     report.links_closed = context
         .ports
-        .approvals
+        .approvals()
         .expire_pending(&report.execution, request.steps.len())
         .await?;
-    report.lock_released = context.ports.locks.release(key, &report.execution).await?;
+    report.lock_released = context
+        .ports
+        .locks()
+        .release(key, &report.execution)
+        .await?;
     Ok(())
 }

@@ -15,7 +15,10 @@ use crate::actions::evidence::check_guarding_alarms;
 use crate::actions::routes::release;
 use crate::actions::traffic::point_tester_rules;
 use crate::events::{parse, CandidateReadiness, DeployAction, RenderEvent, RenderOutput};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::STACKS | Ports::ECS | Ports::RULES | Ports::ALARMS;
 
 /// The request with the values of its secret variables, which the
 /// deployment carries hidden, from the execution's input.
@@ -47,6 +50,7 @@ pub async fn render_and_deploy(
     context: Arc<Context>,
     event: Value,
 ) -> Result<RenderOutput, FunctionError> {
+    let context = context.only(PORTS);
     let RenderEvent {
         mut deployment,
         action,
@@ -58,7 +62,7 @@ pub async fn render_and_deploy(
     if require_ready {
         check_guarding_alarms(&context, &deployment.request.alarms).await?;
     }
-    let stacks = &context.ports.stacks;
+    let stacks = &context.ports.stacks();
     let stack = deployment.request.stack.clone();
     let template = Template::parse(&stacks.template(&stack).await?)?;
 
@@ -66,7 +70,7 @@ pub async fn render_and_deploy(
         // The candidate runs the stable task set's live task definition with
         // only the release applied, registered as a new revision (unless the
         // candidate task set already runs exactly that: a repeated deploy).
-        let ecs = &context.ports.ecs;
+        let ecs = &context.ports.ecs();
         let live = ecs
             .task_definition(&deployment.stable_task_set.task_definition)
             .await?;
@@ -179,7 +183,7 @@ async fn live_task_set(
     template: &Template,
     colour: Colour,
 ) -> Result<Option<TaskSet>, FunctionError> {
-    let stacks = &context.ports.stacks;
+    let stacks = &context.ports.stacks();
     let stack = &deployment.request.stack;
     let (state, ids) = (
         stacks.describe(stack).await?,
@@ -208,7 +212,7 @@ async fn task_set_of(
     match layout.task_set_id(outputs, ids, colour) {
         Some(id) => Ok(context
             .ports
-            .ecs
+            .ecs()
             .task_set(
                 &deployment.request.cluster,
                 &deployment.request.service,

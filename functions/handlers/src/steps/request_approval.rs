@@ -16,7 +16,15 @@ use crate::actions::decision::deployment_policy;
 use crate::actions::evidence::{pause_request_evidence, request_evidence};
 use crate::actions::notify::{approval_facts, deliver, send_notice};
 use crate::events::{error_and_cause, parse};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet = Ports::SECRETS
+    | Ports::HISTORY
+    | Ports::APPROVALS
+    | Ports::METRICS
+    | Ports::NOTIFICATIONS
+    | Ports::WEBHOOKS;
 
 /// request-approval's event: sent by the state machine with `.waitForTaskToken`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +178,7 @@ struct Ask {
 /// (Step Functions hands it a new token) keeps the link already sent, moves
 /// it to the new token, and sends only on the channels that did not deliver.
 pub async fn request_approval(context: Arc<Context>, event: Value) -> Result<Value, FunctionError> {
+    let context = context.only(PORTS);
     if event.get("notice").is_some() {
         return announce(&context, parse(event)?).await;
     }
@@ -264,7 +273,7 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
     };
     let claimed = context
         .ports
-        .approvals
+        .approvals()
         .claim_step(&execution, step, &id.key(), expires_at)
         .await?;
     // Slack carries the link only where a link may decide.
@@ -282,7 +291,7 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
         deployment,
         native,
     };
-    let approvals = &context.ports.approvals;
+    let approvals = &context.ports.approvals();
     if claimed.first {
         approvals.put(&record).await?;
     } else {
@@ -311,7 +320,7 @@ async fn ask(context: &Context, ask: Ask) -> Result<Value, FunctionError> {
     for channel in delivered.iter().filter(|c| !already(c)) {
         if let Err(error) = context
             .ports
-            .approvals
+            .approvals()
             .mark_delivered(&execution, step, channel)
             .await
         {

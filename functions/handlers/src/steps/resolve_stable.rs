@@ -13,7 +13,11 @@ use serde_json::Value;
 use crate::actions::authority::request_policy;
 use crate::actions::routes::resolve;
 use crate::events::{parse, ResolveEvent};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet =
+    Ports::HISTORY | Ports::ECS | Ports::STACKS | Ports::RULES | Ports::ALARMS | Ports::LOCKS;
 
 /// Validates the input, takes the service's lock, and finds the stable and
 /// candidate colours, task sets, target groups, rules and the live split.
@@ -23,6 +27,7 @@ pub async fn resolve_stable(
     context: Arc<Context>,
     event: Value,
 ) -> Result<Deployment, FunctionError> {
+    let context = context.only(PORTS);
     let event: ResolveEvent = parse(event)?;
     let mut request = DeploymentRequest::from_execution_input(&event.input)?;
     let owner = event.owner.trim();
@@ -47,7 +52,7 @@ pub async fn resolve_stable(
     // Who started it is what the operator endpoint recorded for this
     // execution, never what the input says (the input may not say it).
     let key = lock_key(&request.cluster, &request.service);
-    let recent = context.ports.history.list(&key, 50).await?;
+    let recent = context.ports.history().list(&key, 50).await?;
     let requested = request_of(&recent, owner, &event.input);
     request.started_by = requested.and_then(|e| e.by.clone());
     let requested_at = requested.map(|e| e.at_millis);
@@ -55,7 +60,7 @@ pub async fn resolve_stable(
     let now = context.now();
     context
         .ports
-        .locks
+        .locks()
         .acquire(
             &key,
             owner,
@@ -89,7 +94,7 @@ pub async fn resolve_stable(
         }
         Err(error) => {
             // Nothing was changed: give the lock back.
-            if let Err(release_error) = context.ports.locks.release(&key, owner).await {
+            if let Err(release_error) = context.ports.locks().release(&key, owner).await {
                 tracing::error!(%release_error, "could not release the lock after a refused deployment");
             }
             Err(error)

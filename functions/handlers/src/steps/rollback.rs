@@ -10,7 +10,11 @@ use serde_json::Value;
 use crate::actions::routes::check_held_routes;
 use crate::actions::traffic::{apply_split, point_tester_rules};
 use crate::events::{error_and_cause, parse, ExecutionFailure, Outcome, RollbackEvent, RolledBack};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet =
+    Ports::HISTORY | Ports::RULES | Ports::LOCKS | Ports::ECS | Ports::STACKS;
 
 /// Everything back to stable (read back), tester rules on stable, tag
 /// unchanged, lock released; returns why, and `failure: {error, cause}` for
@@ -25,6 +29,7 @@ use crate::{Context, FunctionError};
 /// (`RoutesMismatch`, nothing changed): an invoker cannot point it at rules
 /// of its choosing.
 pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack, FunctionError> {
+    let context = context.only(PORTS);
     let RollbackEvent {
         mut deployment,
         reason,
@@ -42,7 +47,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
         // leaves it to finish (rather than stopping it halfway).
         context
             .ports
-            .locks
+            .locks()
             .mark_rolling_back(&deployment.lock_key(), &deployment.owner)
             .await?;
     }
@@ -72,7 +77,7 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
         }
         let released = context
             .ports
-            .locks
+            .locks()
             .release(&deployment.lock_key(), &deployment.owner)
             .await?;
         tracing::info!(service = %deployment.request.service, stable = %deployment.stable, reason = %error, released, rule_left_as_is, "rolled back");

@@ -8,12 +8,17 @@ use serde_json::Value;
 
 use crate::actions::traffic::apply_split;
 use crate::events::{parse, StepEvent, StepOutput};
-use crate::{Context, FunctionError};
+use crate::{Context, FunctionError, PortSet, Ports};
+
+/// The ports this function holds (its binary links their SDKs only).
+pub const PORTS: PortSet =
+    Ports::HISTORY | Ports::RULES | Ports::LOCKS | Ports::ALARMS | Ports::METRICS;
 
 /// Applies step `step` of the plan (0-based; default: the next one, or —
 /// after a person sent the rollout back — the one before), verified by
 /// reading it back. `lastStep` tells whether promotion is next.
 pub async fn set_weights(context: Arc<Context>, event: Value) -> Result<StepOutput, FunctionError> {
+    let context = context.only(PORTS);
     let sent_back = event
         .pointer("/deployment/approval/decision")
         .and_then(Value::as_str)

@@ -409,3 +409,72 @@ fn every_function_bounds_its_aws_calls_below_its_own_timeout() {
     }
     assert_eq!(functions, function_directories().len());
 }
+
+/// The lines of resource `name` in the deployable template (up to the next
+/// resource).
+fn template_resource(template: &str, name: &str) -> String {
+    let start = format!("  {name}:");
+    template
+        .lines()
+        .skip_while(|line| line.trim_end() != start)
+        .skip(1)
+        .take_while(|line| {
+            !(line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':'))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each function's role lets it call what its ports call: a port a function
+/// holds (its `PORTS`, the only adapters its binary builds) is reachable
+/// through its role, so a path the tests run on the emulator (which does
+/// not enforce IAM) is not refused on AWS.
+#[test]
+fn every_functions_role_reaches_the_services_of_its_ports() {
+    use ecs_canary_handlers::steps::*;
+    use ecs_canary_handlers::Ports;
+    let template = std::fs::read_to_string(root().join("infra/ecs-canary.yaml"))
+        .expect("infra/ecs-canary.yaml");
+    // What a role must mention for each port (any of them).
+    let reach: [(u32, &str, &[&str]); 14] = [
+        (Ports::RULES, "rules", &["elasticloadbalancing:DescribeRules"]),
+        (Ports::ECS, "ecs", &["ecs:DescribeServices"]),
+        (Ports::STACKS, "stacks", &["cloudformation:GetTemplate"]),
+        (Ports::LOCKS, "locks", &["LockTable.Arn"]),
+        (Ports::APPROVALS, "approvals", &["ApprovalsTable.Arn"]),
+        (Ports::CALLBACKS, "callbacks", &["states:SendTask", "states:StopExecution"]),
+        (Ports::ALARMS, "alarms", &["cloudwatch:DescribeAlarms"]),
+        (Ports::FUNCTIONS, "functions", &["lambda:InvokeFunction"]),
+        (Ports::METRICS, "metrics", &["cloudwatch:GetMetricData"]),
+        (Ports::HISTORY, "history", &["HistoryTable.Arn"]),
+        (Ports::NOTIFICATIONS, "notifications", &["sns:Publish"]),
+        (Ports::STARTS, "starts", &["states:StartExecution"]),
+        (Ports::SECRETS, "secrets", &["secretsmanager:GetSecretValue"]),
+        (Ports::NATIVE, "native", &["ecs:DescribeServiceDeployments"]),
+    ];
+    let functions = [
+        ("ResolveStableRole", resolve_stable::PORTS),
+        ("RenderAndDeployRole", render_and_deploy::PORTS),
+        ("SetWeightsRole", set_weights::PORTS),
+        ("RequestApprovalRole", request_approval::PORTS),
+        ("PromoteRole", promote::PORTS),
+        ("RollbackRole", rollback::PORTS),
+        ("ReconcileRole", reconcile::PORTS),
+        ("AlarmAbortRole", alarm_abort::PORTS),
+        ("ApprovalApiRole", approval_api::PORTS),
+        ("OperatorApiRole", operator_api::PORTS),
+        ("EcsHookRole", ecs_hook::PORTS),
+        ("EcrTriggerRole", ecr_trigger::PORTS),
+    ];
+    let mut missing = Vec::new();
+    for (role, ports) in functions {
+        let text = template_resource(&template, role);
+        assert!(text.contains("AWS::IAM::Role"), "{role} is not in the template");
+        for (bit, port, actions) in reach {
+            if ports & bit != 0 && !actions.iter().any(|action| text.contains(action)) {
+                missing.push(format!("{role} holds `{port}` but grants none of {actions:?}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

@@ -34,34 +34,14 @@ const ROLLBACK: &str = "arn:function/rollback";
 const LINK_SECRET: &str = "test-link-secret";
 
 fn context(fake: &FakeAws) -> Arc<Context> {
-    let ports = Ports {
-        rules: Arc::new(fake.clone()),
-        ecs: Arc::new(fake.clone()),
-        stacks: Arc::new(fake.clone()),
-        locks: Arc::new(fake.clone()),
-        approvals: Arc::new(fake.clone()),
-        callbacks: Arc::new(fake.clone()),
-        alarms: Arc::new(fake.clone()),
-        functions: Arc::new(fake.clone()),
-        metrics: Arc::new(fake.clone()),
-        history: Arc::new(fake.clone()),
-        notifications: Arc::new(fake.clone()),
-        starts: Arc::new(fake.clone()),
-        secrets: Arc::new(fake.clone()),
-        webhooks: Arc::new(fake.clone()),
-        native: Arc::new(fake.clone()),
-    };
+    let ports = Ports::every(fake.clone());
     let settings = Settings {
         approval_url: "https://approve.example".into(),
         rollback_function: Some(ROLLBACK.into()),
         link_secret: Some(LINK_SECRET.into()),
         ..Settings::default()
     };
-    Arc::new(
-        Context::with_ports(FakeAws::offline_clients(), ports, settings)
-            .expect("a context")
-            .with_clock(|| NOW),
-    )
+    Arc::new(Context::with_ports(ports, settings).with_clock(|| NOW))
 }
 
 /// resolve-stable as the state machine invokes it for execution `run-1`,
@@ -82,15 +62,7 @@ async fn resolve_under(
 fn context_with(fake: &FakeAws, change: impl FnOnce(&mut Settings)) -> Arc<Context> {
     let mut settings = context(fake).settings.clone();
     change(&mut settings);
-    Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(|| NOW),
-    )
+    Arc::new(Context::with_ports(context(fake).ports.clone(), settings).with_clock(|| NOW))
 }
 
 fn split(stable: i64, candidate: i64) -> Vec<ForwardTarget> {
@@ -3061,15 +3033,7 @@ async fn the_watch_rolls_back_a_pause_of_ecs_own_deployment_over_its_services_to
 fn context_at(fake: &FakeAws, at: u64) -> Arc<Context> {
     let mut settings = context(fake).settings.clone();
     settings.topic_arn = Some(TOPIC.into());
-    Arc::new(
-        Context::with_ports(
-            FakeAws::offline_clients(),
-            context(fake).ports.clone(),
-            settings,
-        )
-        .expect("a context")
-        .with_clock(move || at),
-    )
+    Arc::new(Context::with_ports(context(fake).ports.clone(), settings).with_clock(move || at))
 }
 
 /// The example deployment (with `extra` in its request) started 100 s
