@@ -207,8 +207,10 @@ deploy: package
 
 # Size, start-up time, first-invoke latency and peak memory of each release
 # function binary (the bootstraps make package ships), against the local emulator.
+# They are built with their symbols (stripped copies are measured and run),
+# so that the bench can name the SDK crates each one links.
 bench: venv
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --compiler cargo \
+	CARGO_PROFILE_RELEASE_STRIP=none $(VENV)/bin/cargo-lambda lambda build --release --locked --compiler cargo \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --lambda-dir target/lambda-bench $(addprefix -p ,$(FUNCTIONS))
 	BENCH_BIN_DIR=target/lambda-bench $(CARGO) run --quiet -p ecs-canary-tools --bin bench-functions
 	$(CARGO) run --quiet -p ecs-canary-tools --bin bench-flow

@@ -25,7 +25,9 @@ use ecs_canary_e2e::example::{
     create_app, example_template, live_state, read_network, target_group, APP_STACK, CLUSTER,
 };
 use ecs_canary_e2e::flow::{example_flow, example_input, link_in, sort_mail, submit, Flow};
+use ecs_canary_e2e::functions::RELEASE_FUNCTIONS_VARIABLE;
 use ecs_canary_e2e::native::create_native_service;
+use ecs_canary_e2e::{function_directories, repo_root};
 use serde_json::json;
 
 const RUNS: usize = 5;
@@ -167,8 +169,109 @@ async fn concurrent(clients: &ecs_canary_aws::AwsClients, flow: Flow) -> Concurr
     measured
 }
 
+/// Serves the release functions `make bench` built (target/lambda-bench/
+/// <function>/bootstrap), as AWS would run them; the debug build of the
+/// tests when there are none (`cargo run --bin bench-flow` alone). Which
+/// one ran is printed.
+fn serve_release_functions() -> &'static str {
+    let built = repo_root().join("target/lambda-bench");
+    let by_name = built.join("by-name");
+    let functions = function_directories();
+    if !functions
+        .iter()
+        .all(|f| built.join(f).join("bootstrap").is_file())
+    {
+        return "debug functions (no release build in target/lambda-bench: `make bench` makes one)";
+    }
+    let _ = std::fs::remove_dir_all(&by_name);
+    std::fs::create_dir_all(&by_name).expect("target/lambda-bench/by-name");
+    for function in &functions {
+        std::os::unix::fs::symlink(
+            built.join(function).join("bootstrap"),
+            by_name.join(function),
+        )
+        .expect("a link to a release function");
+    }
+    std::env::set_var(RELEASE_FUNCTIONS_VARIABLE, &by_name);
+    "release functions (target/lambda-bench)"
+}
+
+/// AWS prices (us-east-1): Step Functions Standard per state transition,
+/// Lambda per request and per GB-second (x86).
+const SFN_DOLLARS_PER_TRANSITION: f64 = 0.000_025;
+const LAMBDA_DOLLARS_PER_REQUEST: f64 = 0.000_000_2;
+const LAMBDA_DOLLARS_PER_GB_SECOND: f64 = 0.000_016_666_7;
+/// The billed duration taken for each invocation on AWS.
+const ASSUMED_SECONDS: f64 = 0.1;
+
+/// CPU seconds used so far: by the emulator's process, by `cargo lambda
+/// watch`, and by the function processes it runs (its process group).
+#[derive(Debug, Default)]
+struct Cpu {
+    emulator: f64,
+    server: f64,
+    functions: f64,
+}
+
+impl Cpu {
+    fn of(emulator: &ecs_canary_e2e::Emulator) -> Cpu {
+        let (emulator_pid, server_pid) = emulator.processes();
+        let mut cpu = Cpu {
+            emulator: process_cpu(emulator_pid).map_or(0.0, |(seconds, _)| seconds),
+            ..Cpu::default()
+        };
+        let Some(server_pid) = server_pid else {
+            return cpu;
+        };
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            match process_cpu(pid) {
+                Some((seconds, _)) if pid == server_pid => cpu.server += seconds,
+                Some((seconds, group)) if group == server_pid => cpu.functions += seconds,
+                _ => {}
+            }
+        }
+        cpu
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            emulator: self.emulator - before.emulator,
+            server: self.server - before.server,
+            functions: self.functions - before.functions,
+        }
+    }
+}
+
+/// A process's CPU seconds (user + system, all its threads) and its process group.
+fn process_cpu(pid: u32) -> Option<(f64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (in parentheses): state, ppid, pgrp, …,
+    // utime (the 12th), stime (the 13th), in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let group = fields.get(2)?.parse().ok()?;
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((ticks / clock_ticks(), group))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
 #[tokio::main]
 async fn main() {
+    let served = serve_release_functions();
     let (emulator, clients, flow) = example_flow().await;
     let input = |steps: serde_json::Value| example_input("2.0.0", steps, 600);
 
@@ -312,9 +415,13 @@ async fn main() {
         native.until_rolled_back(&deployment).await;
     }
 
+    let cpu_before = Cpu::of(&emulator);
+    let started = Instant::now();
     let at_once = concurrent(&clients, flow).await;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = Cpu::of(&emulator).since(&cpu_before);
 
-    println!("\nThe whole flow on the local emulator (real state machine, debug functions via cargo lambda watch):\n");
+    println!("\nThe whole flow on the local emulator (real state machine, {served} via cargo lambda watch):\n");
     println!("| measure | value |");
     println!("|---|---|");
     let to_floor = |d: Duration| d.as_secs_f64() / floor.as_secs_f64().max(1e-6);
@@ -355,6 +462,28 @@ async fn main() {
         "| per deployment rejected at step 1 (of {AT_ONCE} at once): state transitions / Lambda invocations | {:.1} / {:.1} |",
         at_once.transitions as f64 / AT_ONCE as f64,
         at_once.invocations as f64 / AT_ONCE as f64
+    );
+    println!(
+        "| {AT_ONCE} at once, where the time goes: wall / CPU of the emulator (one Python process) / of cargo lambda watch / of the functions | {wall:.1} s / {:.1} s ({:.0} % of one core) / {:.1} s / {:.1} s |",
+        cpu.emulator,
+        100.0 * cpu.emulator / wall.max(1e-6),
+        cpu.server,
+        cpu.functions
+    );
+    // On AWS the same deployment costs its transitions (Standard
+    // workflows), its Lambda requests and their billed duration at 128 MB:
+    // each invocation taken as ASSUMED_SECONDS (a few AWS calls of tens of
+    // milliseconds; the functions' own CPU, measured above, is a fraction).
+    let transitions = at_once.transitions as f64 / AT_ONCE as f64;
+    let invocations = at_once.invocations as f64 / AT_ONCE as f64;
+    let lambda_dollars = invocations
+        * (LAMBDA_DOLLARS_PER_REQUEST + 0.125 * LAMBDA_DOLLARS_PER_GB_SECOND * ASSUMED_SECONDS);
+    let dollars = transitions * SFN_DOLLARS_PER_TRANSITION + lambda_dollars;
+    println!(
+        "| on AWS, per deployment rejected at step 1: transitions + Lambda requests + duration (128 MB, {:.0} ms each) | ${dollars:.5} (${:.2} per 1,000 deployments; {:.0} % of it transitions) |",
+        ASSUMED_SECONDS * 1000.0,
+        dollars * 1000.0,
+        100.0 * transitions * SFN_DOLLARS_PER_TRANSITION / dollars.max(1e-12)
     );
     // The analysis watch reads each waiting step with a tolerance once a
     // minute: one GetMetricData call of METRICS_PER_READ metrics.

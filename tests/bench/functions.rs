@@ -1,6 +1,7 @@
 //! `make bench`: cold-start cost of each release function binary.
 //!
-//! For every function: the stripped release binary's size; the time from
+//! For every function: the stripped release binary's size and the AWS SDK
+//! crates it links (from the symbols of the unstripped build); the time from
 //! process start until it asks the Lambda Runtime API for its first event
 //! (ready); the time from handing it a real event until its response, with
 //! every AWS call going to a local emulator (first invoke); and its peak
@@ -241,6 +242,26 @@ async fn main() {
                 },
                 "isBase64Encoded": false
             }),
+            // An operator's request (function URL, AWS_IAM) for a path
+            // that does not exist: answered 404 without a call to AWS.
+            "operator-api" => json!({
+                "version": "2.0",
+                "routeKey": "$default",
+                "rawPath": "/nothing",
+                "rawQueryString": "",
+                "headers": {"host": "localhost"},
+                "requestContext": {
+                    "http": {"method": "GET", "path": "/nothing",
+                             "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                    "authorizer": {"iam": {"accessKey": "AKIA", "accountId": "123456789012",
+                                           "callerId": "AIDA", "userArn": "arn:aws:iam::123456789012:user/bench",
+                                           "userId": "AIDA"}},
+                    "domainName": "localhost", "requestId": "bench", "routeKey": "$default",
+                    "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+                    "accountId": "123456789012", "apiId": "bench"
+                },
+                "isBase64Encoded": false
+            }),
             "ecr-trigger" => json!({
                 "source": "aws.ecr", "detail-type": "ECR Image Action",
                 "account": "123456789012", "region": "us-east-1",
@@ -268,7 +289,7 @@ async fn main() {
             }),
             _ => json!({"deployment": deployment}),
         };
-        let binary = binary_of(function);
+        let (binary, sdks) = stripped_copy(&binary_of(function));
         let runs: Vec<Run> = (0..RUNS)
             .map(|_| run_once(&binary, function, &event, &emulator))
             .collect();
@@ -288,21 +309,60 @@ async fn main() {
         }
         let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
         rows.push(format!(
-            "| {function} | {:.1} MB | {} | {} | {:.1} MB | {}/{RUNS} |",
+            "| {function} | {:.1} MB | {} | {} | {:.1} MB | {}/{RUNS} | {} | {} |",
             size as f64 / 1_000_000.0,
             millis(median(runs.iter().map(|r| r.ready).collect())),
             millis(median(runs.iter().map(|r| r.invoke).collect())),
             runs.iter().map(|r| r.peak_kib).max().unwrap_or(0) as f64 / 1024.0,
             RUNS - failed,
+            sdks.len(),
+            sdks.join(", "),
         ));
     }
     println!("Cold start of each release function binary, median of {RUNS} fresh processes;");
     println!("first invoke = event handed over → response, all AWS calls to the local emulator.\n");
-    println!("| function | binary | start → ready | first invoke | peak RSS | ok |");
-    println!("|---|---|---|---|---|---|");
+    println!("| function | binary | start → ready | first invoke | peak RSS | ok | SDKs | SDK crates linked |");
+    println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
+}
+
+/// A stripped copy of `binary` (what `make package` ships), and the AWS SDK
+/// service crates (`aws_sdk_*`) named in the symbols of `binary` itself:
+/// those the linker kept (none from a binary without symbols).
+fn stripped_copy(binary: &std::path::Path) -> (PathBuf, Vec<String>) {
+    let copy = binary.with_extension("stripped");
+    std::fs::copy(binary, &copy).expect("copy the binary");
+    let stripped = Command::new("strip")
+        .arg(&copy)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(stripped, "strip {} failed (binutils)", copy.display());
+    let symbols = Command::new("nm")
+        .args(["--defined-only", "--demangle"])
+        .arg(binary)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    let mut crates: Vec<&str> = symbols
+        .match_indices("aws_sdk_")
+        .map(|(at, _)| {
+            let name = &symbols[at..];
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(name.len());
+            &name[..end]
+        })
+        .collect();
+    crates.sort_unstable();
+    crates.dedup();
+    let names = crates
+        .iter()
+        .map(|c| c.trim_start_matches("aws_sdk_").to_string())
+        .collect();
+    (copy, names)
 }
 
 /// Where a function comes in a deployment (others after).

@@ -205,6 +205,13 @@ impl Emulator {
             .to_string()
     }
 
+    /// The emulator's process, and the function server's (`cargo lambda
+    /// watch`, whose functions run in its process group): what a benchmark
+    /// reads the CPU time of.
+    pub fn processes(&self) -> (u32, Option<u32>) {
+        (self.pid, self.functions.as_ref().map(FunctionServer::pid))
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

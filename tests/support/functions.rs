@@ -25,6 +25,11 @@ impl Drop for FunctionServer {
 }
 
 impl FunctionServer {
+    /// `cargo lambda watch`'s process (the leader of its process group).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn stop(&mut self) {
         // It runs each function as a child process: end its whole process group.
         let _ = Command::new("kill")
@@ -169,6 +174,10 @@ fn warm_up(port: u16, log: &Path) {
     }
 }
 
+/// A directory of function binaries by name for the function servers to
+/// run instead of the tests' debug build (`make bench`: the release ones).
+pub const RELEASE_FUNCTIONS_VARIABLE: &str = "ECS_CANARY_RELEASE_FUNCTIONS";
+
 /// Another process bound the function server's port between the moment it
 /// was found free and the moment the server tried it; the log says so.
 #[derive(Debug)]
@@ -181,7 +190,15 @@ pub(crate) fn start_function_server(
     log: &Path,
 ) -> Result<FunctionServer, PortTaken> {
     use std::os::unix::process::CommandExt;
-    build_functions();
+    // `make bench` serves the release binaries it built (a directory of
+    // them by function name); the tests serve their own debug build.
+    let built = match std::env::var_os(RELEASE_FUNCTIONS_VARIABLE) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            build_functions();
+            target_dir().join("debug")
+        }
+    };
     let cargo_lambda = repo_root().join(".venv/bin/cargo-lambda");
     assert!(
         cargo_lambda.exists(),
@@ -226,7 +243,7 @@ pub(crate) fn start_function_server(
     command
         .env("PATH", format!("{}:{path}", shim.display()))
         .env("ECS_CANARY_CARGO", cargo)
-        .env("ECS_CANARY_BUILT_FUNCTIONS", target.join("debug"))
+        .env("ECS_CANARY_BUILT_FUNCTIONS", built)
         .env("ECS_CANARY_METADATA_CACHE", metadata_cache());
     // The functions inherit this process's environment (`--env-var` would
     // split values such as JSON at their commas).

@@ -74,14 +74,53 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// The standard-chain loader with the project's HTTPS client, for callers
 /// that set something explicitly (a test's endpoint and credentials).
 pub fn config_loader() -> ConfigLoader {
-    let http_client = Builder::new()
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(SdkTimeouts::from_env().config())
+}
+
+/// The one HTTPS client: hyper + rustls with ring.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
+        .build_https()
+}
+
+/// The configuration a Lambda function runs with, from the variables Lambda
+/// sets: credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), `AWS_REGION`, and `AWS_ENDPOINT_URL` when it is set;
+/// the project's HTTPS client, every call bounded by
+/// [`SdkTimeouts::from_env`], standard retries. Not the whole standard chain
+/// (profiles, SSO, web identity, container and instance metadata): a
+/// function never finds those, and the chain would link the STS SDK and
+/// itself into every function's binary.
+pub fn function_sdk_config() -> SdkConfig {
+    function_sdk_config_from(|name| std::env::var(name).ok())
+}
+
+/// [`function_sdk_config`] with the variables `lookup` gives (an empty one
+/// is unset).
+fn function_sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    let variable = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(
+            variable("AWS_REGION")
+                .or_else(|| variable("AWS_DEFAULT_REGION"))
+                .map(aws_config::Region::new),
+        )
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .http_client(https_client())
         .timeout_config(SdkTimeouts::from_env().config())
+        .retry_config(aws_config::retry::RetryConfig::standard());
+    config.set_endpoint_url(variable("AWS_ENDPOINT_URL"));
+    config.build()
 }
 
 /// The adapters of one process, each built only when asked for: a function
@@ -262,6 +301,39 @@ impl AwsClients {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_function_is_configured_from_the_variables_lambda_sets() {
+        let variables = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let config = function_sdk_config_from(variables(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]));
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert!(config.credentials_provider().is_some());
+        assert!(config.http_client().is_some());
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(3));
+        assert!(config
+            .timeout_config()
+            .and_then(|t| t.operation_timeout())
+            .is_some());
+
+        let bare = function_sdk_config_from(variables(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", ""),
+        ]));
+        assert_eq!(bare.region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert_eq!(bare.endpoint_url(), None, "an empty variable is unset");
+        assert_eq!(function_sdk_config_from(|_| None).region(), None);
+    }
 
     #[test]
     fn every_call_is_bounded_and_an_attempt_leaves_room_for_a_retry() {

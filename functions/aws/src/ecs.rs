@@ -1,7 +1,7 @@
 //! ECS: the `StableStack` tag, task sets, task definitions, and a release
 //! registered as a new task definition revision.
 
-use aws_sdk_ecs::types::{KeyValuePair, Tag, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{KeyValuePair, ServiceField, Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
 use ecs_canary_core::{Colour, ContainerSpec, ReleaseChange, TaskSet, STABLE_STACK_TAG};
 
@@ -170,7 +170,7 @@ impl EcsServices {
 
     /// The service's ARN; `ServiceNotFound` if it does not exist (or is inactive).
     pub async fn service_arn(&self, cluster: &str, service: &str) -> Result<String, AwsError> {
-        let found = self.described(cluster, service).await?;
+        let found = self.described(cluster, service, false).await?;
         found
             .service_arn()
             .map(str::to_string)
@@ -186,12 +186,14 @@ impl EcsServices {
         &self,
         cluster: &str,
         service: &str,
+        with_tags: bool,
     ) -> Result<aws_sdk_ecs::types::Service, AwsError> {
         let output = self
             .client
             .describe_services()
             .cluster(cluster)
             .services(service)
+            .set_include(with_tags.then(|| vec![ServiceField::Tags]))
             .send()
             .await
             .map_err(|e| service_error(cluster, service, "ecs:DescribeServices", Failure::of(e)))?;
@@ -212,8 +214,15 @@ impl EcsServices {
         cluster: &str,
         service: &str,
     ) -> Result<Option<String>, AwsError> {
-        let arn = self.service_arn(cluster, service).await?;
-        Ok(self.tags(&arn).await?.remove(STABLE_STACK_TAG))
+        // One call: the tags come with the service (the way back reads
+        // this tag before it moves any traffic).
+        let found = self.described(cluster, service, true).await?;
+        Ok(found
+            .tags()
+            .iter()
+            .find(|tag| tag.key() == Some(STABLE_STACK_TAG))
+            .and_then(|tag| tag.value())
+            .map(str::to_string))
     }
 
     /// Sets the service's `StableStack` tag to `colour`.

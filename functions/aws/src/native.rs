@@ -211,7 +211,7 @@ impl EcsServices {
         cluster: &str,
         service: &str,
     ) -> Result<EnrolmentReading, AwsError> {
-        let found = self.described(cluster, service).await?;
+        let found = self.described(cluster, service, false).await?;
         let configuration = found.deployment_configuration();
         let tags = self.tags(found.service_arn().unwrap_or_default()).await?;
         Ok(EnrolmentReading {
@@ -243,7 +243,7 @@ impl EcsServices {
         plan: &EnrolmentPlan,
     ) -> Result<(), AwsError> {
         if let Some(minutes) = plan.hook_minutes {
-            let found = self.described(cluster, service).await?;
+            let found = self.described(cluster, service, false).await?;
             let timeout = DeploymentLifecycleHookTimeoutConfiguration::builder()
                 .timeout_in_minutes(minutes)
                 .action(DeploymentLifecycleHookAction::Rollback)

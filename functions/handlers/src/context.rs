@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ecs_canary_aws::{
-    load_sdk_config, AlarmStore, ApprovalStore, AwsError, ExecutionStarter, FunctionApi,
+    function_sdk_config, AlarmStore, ApprovalStore, AwsError, ExecutionStarter, FunctionApi,
     HistoryStore, LazyClients, LockStore, MetricStore, NativeDeploymentApi, NotificationApi,
     RuleStore, SecretStore, ServiceStore, StackStore, TaskCallbackApi, WebhookApi,
 };
@@ -100,10 +100,7 @@ impl Ports {
     /// The adapters in `PORTS` and no others, with the tables `settings`
     /// names: a constant set, so that a function's binary links the SDKs of
     /// its own ports only.
-    pub fn aws<const PORTS: PortSet>(
-        clients: &LazyClients,
-        settings: &Settings,
-    ) -> Result<Ports, FunctionError> {
+    pub fn aws<const PORTS: PortSet>(clients: &LazyClients, settings: &Settings) -> Ports {
         let has = |bit: PortSet| PORTS & bit != 0;
         let mut ports = Ports::default();
         if has(Ports::RULES) {
@@ -149,12 +146,12 @@ impl Ports {
             ports.secrets = Some(Arc::new(clients.secrets()));
         }
         if has(Ports::WEBHOOKS) {
-            ports.webhooks = Some(Arc::new(Webhooks::new()?));
+            ports.webhooks = Some(Arc::new(Webhooks::new()));
         }
         if has(Ports::NATIVE) {
             ports.native = Some(Arc::new(clients.ecs()));
         }
-        Ok(ports)
+        ports
     }
 }
 
@@ -210,8 +207,8 @@ impl Context {
     /// with the ports in `PORTS` only.
     pub async fn from_env<const PORTS: PortSet>() -> Result<Context, FunctionError> {
         let settings = Settings::from_env();
-        let clients = LazyClients::new(load_sdk_config().await);
-        let ports = Ports::aws::<PORTS>(&clients, &settings)?;
+        let clients = LazyClients::new(function_sdk_config());
+        let ports = Ports::aws::<PORTS>(&clients, &settings);
         Ok(Context::with_ports(ports, settings))
     }
 

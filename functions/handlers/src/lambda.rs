@@ -11,18 +11,29 @@ use crate::steps::approval_api::approval_api;
 use crate::steps::operator_api::operator_api;
 use crate::{Context, FunctionError, PortSet};
 
-/// JSON log lines, filtered by `RUST_LOG` (default `info`).
+/// JSON log lines at the level `RUST_LOG` names (default `info`).
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(log_level(std::env::var("RUST_LOG").ok().as_deref()))
         .with_current_span(false)
         .without_time()
         .with_target(false)
         .init();
+}
+
+/// The level of `RUST_LOG`: its bare level (`warn`; in `info,hyper=warn`
+/// the `info`), else `info`. Per-module directives are not read: a
+/// function logs its own events, and the filter that would read them links
+/// a regular expression engine into every binary.
+pub fn log_level(value: Option<&str>) -> tracing_subscriber::filter::LevelFilter {
+    value
+        .into_iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .find_map(|part| part.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO)
 }
 
 /// A handler's future behind a pointer: the runtime's own future types stay

@@ -60,7 +60,7 @@ pub use events::{
     RenderOutput, ResolveEvent, RollbackEvent, RolledBack, StepEvent, StepOutput,
 };
 #[cfg(feature = "lambda")]
-pub use lambda::{init_logging, run, run_http, run_operator_http};
+pub use lambda::{init_logging, log_level, run, run_http, run_operator_http};
 pub use settings::Settings;
 #[cfg(feature = "lambda")]
 pub use steps::{

@@ -7,6 +7,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ecs_canary_aws::{WebhookApi, WebhookFuture};
@@ -14,23 +15,34 @@ use serde_json::Value;
 
 use crate::FunctionError;
 
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// Posts JSON to a webhook (Slack's incoming webhooks and response URLs).
-#[derive(Debug, Clone)]
+/// The client (and the system's TLS roots it reads) is made at the first
+/// post, not at every cold start of a function that may never post.
+#[derive(Debug, Clone, Default)]
 pub struct Webhooks {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Arc<OnceLock<Result<HttpsClient, String>>>,
 }
 
 impl Webhooks {
-    pub fn new() -> Result<Webhooks, FunctionError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| FunctionError::Webhook(format!("no TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Webhooks {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        })
+    pub fn new() -> Webhooks {
+        Webhooks::default()
+    }
+
+    fn client(&self) -> Result<&HttpsClient, FunctionError> {
+        self.client
+            .get_or_init(|| {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                    .map_err(|e| format!("no TLS roots: {e}"))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(Client::builder(TokioExecutor::new()).build(connector))
+            })
+            .as_ref()
+            .map_err(|e| FunctionError::Webhook(e.clone()))
     }
 
     /// Posts `body` to `url`, giving up after `limit` (the whole request and answer).
@@ -44,7 +56,7 @@ impl Webhooks {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| FunctionError::Webhook(format!("bad webhook URL: {e}")))?;
-        let call = self.client.request(request);
+        let call = self.client()?.request(request);
         let response = tokio::time::timeout(limit, call)
             .await
             .map_err(|_| {

@@ -228,19 +228,27 @@ pub async fn check_held_routes(
     deployment: &Deployment,
 ) -> Result<bool, FunctionError> {
     let key = deployment.lock_key();
-    let Some(held) = context.ports.locks().held(&key).await? else {
+    let request = &deployment.request;
+    // The lock and the routes of the stack the deployment names, read at
+    // once (the way back waits for this): the stack the lock names is read
+    // again only when it is another one.
+    let (held, named) = tokio::join!(
+        context.ports.locks().held(&key),
+        routes_in(context, &request.cluster, &request.service, &request.stack),
+    );
+    let Some(held) = held? else {
         return Ok(false);
     };
     if held.owner != deployment.owner {
         return Ok(false);
     }
     // A lock taken before locks named their stack: the deployment's own.
-    let stack = held
-        .guard
-        .stack
-        .unwrap_or_else(|| deployment.request.stack.clone());
-    let request = &deployment.request;
-    let routes = routes_in(context, &request.cluster, &request.service, &stack).await?;
+    let stack = held.guard.stack.unwrap_or_else(|| request.stack.clone());
+    let routes = if stack == request.stack {
+        named?
+    } else {
+        routes_in(context, &request.cluster, &request.service, &stack).await?
+    };
     if same_routes(deployment, &routes) {
         Ok(true)
     } else {

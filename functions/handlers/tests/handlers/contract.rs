@@ -437,19 +437,31 @@ fn every_functions_role_reaches_the_services_of_its_ports() {
         .expect("infra/ecs-canary.yaml");
     // What a role must mention for each port (any of them).
     let reach: [(u32, &str, &[&str]); 14] = [
-        (Ports::RULES, "rules", &["elasticloadbalancing:DescribeRules"]),
+        (
+            Ports::RULES,
+            "rules",
+            &["elasticloadbalancing:DescribeRules"],
+        ),
         (Ports::ECS, "ecs", &["ecs:DescribeServices"]),
         (Ports::STACKS, "stacks", &["cloudformation:GetTemplate"]),
         (Ports::LOCKS, "locks", &["LockTable.Arn"]),
         (Ports::APPROVALS, "approvals", &["ApprovalsTable.Arn"]),
-        (Ports::CALLBACKS, "callbacks", &["states:SendTask", "states:StopExecution"]),
+        (
+            Ports::CALLBACKS,
+            "callbacks",
+            &["states:SendTask", "states:StopExecution"],
+        ),
         (Ports::ALARMS, "alarms", &["cloudwatch:DescribeAlarms"]),
         (Ports::FUNCTIONS, "functions", &["lambda:InvokeFunction"]),
         (Ports::METRICS, "metrics", &["cloudwatch:GetMetricData"]),
         (Ports::HISTORY, "history", &["HistoryTable.Arn"]),
         (Ports::NOTIFICATIONS, "notifications", &["sns:Publish"]),
         (Ports::STARTS, "starts", &["states:StartExecution"]),
-        (Ports::SECRETS, "secrets", &["secretsmanager:GetSecretValue"]),
+        (
+            Ports::SECRETS,
+            "secrets",
+            &["secretsmanager:GetSecretValue"],
+        ),
         (Ports::NATIVE, "native", &["ecs:DescribeServiceDeployments"]),
     ];
     let functions = [
@@ -469,12 +481,30 @@ fn every_functions_role_reaches_the_services_of_its_ports() {
     let mut missing = Vec::new();
     for (role, ports) in functions {
         let text = template_resource(&template, role);
-        assert!(text.contains("AWS::IAM::Role"), "{role} is not in the template");
+        assert!(
+            text.contains("AWS::IAM::Role"),
+            "{role} is not in the template"
+        );
         for (bit, port, actions) in reach {
             if ports & bit != 0 && !actions.iter().any(|action| text.contains(action)) {
-                missing.push(format!("{role} holds `{port}` but grants none of {actions:?}"));
+                missing.push(format!(
+                    "{role} holds `{port}` but grants none of {actions:?}"
+                ));
             }
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// A function logs at the level `RUST_LOG` names, `info` otherwise.
+#[test]
+fn a_function_logs_at_the_level_rust_log_names() {
+    use ecs_canary_handlers::log_level;
+    use tracing_subscriber::filter::LevelFilter;
+    assert_eq!(log_level(Some("warn")), LevelFilter::WARN);
+    assert_eq!(log_level(Some("hyper=warn, debug")), LevelFilter::DEBUG);
+    assert_eq!(log_level(Some("off")), LevelFilter::OFF);
+    for unset in [None, Some(""), Some("loud"), Some("hyper=trace")] {
+        assert_eq!(log_level(unset), LevelFilter::INFO, "{unset:?}");
+    }
 }
