@@ -340,24 +340,45 @@ fn stripped_copy(binary: &std::path::Path) -> (PathBuf, Vec<String>) {
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(stripped, "strip {} failed (binutils)", copy.display());
+    // Symbol sizes (`nm -S`) per crate a symbol names: a crate counts as
+    // linked with at least a kilobyte of code of its own (not, say, the drop
+    // of an empty client slot).
     let symbols = Command::new("nm")
-        .args(["--defined-only", "--demangle"])
+        .args(["--defined-only", "--demangle", "-S"])
         .arg(binary)
         .output()
         .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
         .unwrap_or_default();
-    let mut crates: Vec<&str> = symbols
-        .match_indices("aws_sdk_")
-        .map(|(at, _)| {
-            let name = &symbols[at..];
-            let end = name
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(name.len());
-            &name[..end]
-        })
+    let mut bytes: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for line in symbols.lines() {
+        let mut fields = line.splitn(4, ' ');
+        let (Some(_), Some(size), Some(_), Some(name)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let size = u64::from_str_radix(size, 16).unwrap_or(0);
+        let mut named: Vec<&str> = name
+            .match_indices("aws_sdk_")
+            .map(|(at, _)| {
+                let rest = &name[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        for krate in named {
+            *bytes.entry(krate).or_default() += size;
+        }
+    }
+    let crates: Vec<&str> = bytes
+        .into_iter()
+        .filter(|(_, size)| *size >= 1024)
+        .map(|(krate, _)| krate)
         .collect();
-    crates.sort_unstable();
-    crates.dedup();
     let names = crates
         .iter()
         .map(|c| c.trim_start_matches("aws_sdk_").to_string())

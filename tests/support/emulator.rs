@@ -212,6 +212,11 @@ impl Emulator {
         (self.pid, self.functions.as_ref().map(FunctionServer::pid))
     }
 
+    /// The emulator's log: one line per request it answered.
+    pub fn log_path(&self) -> &std::path::Path {
+        &self.log
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -7,7 +7,7 @@
 use ecs_canary_handlers::steps::alarm_abort;
 
 /// Serves the step with the ports it names, and no others.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ecs_canary_handlers::run::<{ alarm_abort::PORTS }, _, _, _>(alarm_abort::guard).await
 }

@@ -42,7 +42,10 @@ pub fn log_level(value: Option<&str>) -> tracing_subscriber::filter::LevelFilter
 type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
 
 /// Runs a handler as a Lambda function: JSON logs, the ports in `PORTS`
-/// built once (and no others: the binary links their SDKs only).
+/// built once (and no others: the binary links their SDKs only). The
+/// functions' mains run it on tokio's current-thread runtime: Lambda hands a
+/// process one event at a time, and worker threads would only cost start-up
+/// time and memory.
 pub async fn run<const PORTS: PortSet, H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,

@@ -3,7 +3,7 @@
 use ecs_canary_handlers::steps::promote;
 
 /// Serves the step with the ports it names, and no others.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ecs_canary_handlers::run::<{ promote::PORTS }, _, _, _>(promote::promote).await
 }

@@ -5,7 +5,7 @@
 use ecs_canary_handlers::steps::reconcile;
 
 /// Serves the step with the ports it names, and no others.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ecs_canary_handlers::run::<{ reconcile::PORTS }, _, _, _>(reconcile::reconcile).await
 }
