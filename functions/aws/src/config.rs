@@ -88,6 +88,41 @@ fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
+/// Where systems keep their one bundle of trusted root certificates
+/// (Debian and Ubuntu, Amazon Linux and RHEL, Alpine, SUSE).
+const ROOT_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/ca-bundle.pem",
+];
+
+/// The bundle of root certificates to read, when neither `SSL_CERT_FILE`
+/// nor `SSL_CERT_DIR` says where they are: the first of [`ROOT_BUNDLES`]
+/// that `exists`.
+fn root_bundle(
+    lookup: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&str) -> bool,
+) -> Option<&'static str> {
+    if lookup("SSL_CERT_FILE").is_some() || lookup("SSL_CERT_DIR").is_some() {
+        return None;
+    }
+    ROOT_BUNDLES.into_iter().find(|bundle| exists(bundle))
+}
+
+/// Has the TLS clients read the trusted roots from the system's one bundle
+/// (`SSL_CERT_FILE`), unless a variable already says where they are.
+/// Otherwise they read the bundle and then every file of the certificates'
+/// directory (the same roots again: 292 files on a Debian machine, half a
+/// function's start). Call it first thing in `main`, while the process has
+/// one thread.
+pub fn read_roots_from_one_bundle() {
+    let lookup = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    if let Some(bundle) = root_bundle(lookup, |path| std::path::Path::new(path).is_file()) {
+        std::env::set_var("SSL_CERT_FILE", bundle);
+    }
+}
+
 /// The configuration a Lambda function runs with, from the variables Lambda
 /// sets: credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`), `AWS_REGION`, and `AWS_ENDPOINT_URL` when it is set;
@@ -301,6 +336,25 @@ impl AwsClients {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_roots_come_from_the_first_bundle_there_is_unless_a_variable_says_where() {
+        let none = |_: &str| None;
+        let amazon = |path: &str| path == "/etc/pki/tls/certs/ca-bundle.crt";
+        assert_eq!(
+            root_bundle(none, amazon),
+            Some("/etc/pki/tls/certs/ca-bundle.crt")
+        );
+        assert_eq!(
+            root_bundle(none, |_| true),
+            Some("/etc/ssl/certs/ca-certificates.crt")
+        );
+        assert_eq!(root_bundle(none, |_| false), None);
+        for set in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+            let given = move |name: &str| (name == set).then(|| "/mine".to_string());
+            assert_eq!(root_bundle(given, |_| true), None, "{set}");
+        }
+    }
 
     #[test]
     fn a_function_is_configured_from_the_variables_lambda_sets() {

@@ -29,8 +29,8 @@ mod tokens;
 pub use alarms::Alarms;
 pub use approvals::{own_policy, ApprovalRecord, Approvals, DecideOutcome, StepRequest};
 pub use config::{
-    config_loader, function_sdk_config, load_sdk_config, AwsClients, LazyClients, SdkTimeouts,
-    AWS_TIMEOUT_VARIABLE,
+    config_loader, function_sdk_config, load_sdk_config, read_roots_from_one_bundle, AwsClients,
+    LazyClients, SdkTimeouts, AWS_TIMEOUT_VARIABLE,
 };
 pub use ecs::{EcsServices, LiveTaskDefinition};
 pub use error::AwsError;

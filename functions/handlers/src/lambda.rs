@@ -52,6 +52,7 @@ where
     F: Future<Output = Result<O, FunctionError>> + Send + 'static,
     O: serde::Serialize + Send,
 {
+    ecs_canary_aws::read_roots_from_one_bundle();
     init_logging();
     let context = Arc::new(Context::from_env::<PORTS>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -85,6 +86,7 @@ where
         + Send
         + 'static,
 {
+    ecs_canary_aws::read_roots_from_one_bundle();
     init_logging();
     let context = Arc::new(Context::from_env::<PORTS>().await?);
     lambda_http::run(lambda_http::service_fn(
