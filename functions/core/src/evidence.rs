@@ -107,11 +107,12 @@ impl TrafficQuery {
         })
     }
 
-    /// The window in whole minutes: the start rounded down, the end up, at
-    /// least one minute.
+    /// The window in whole minutes: from the start of the minute that holds
+    /// `since` to the end of the one that holds `until` (CloudWatch's end is
+    /// exclusive: numbers stamped at the very second `until` count too).
     pub fn minutes(&self) -> (u64, u64) {
         let start = self.since - self.since % 60;
-        let end = self.until.max(self.since + 1).div_ceil(60) * 60;
+        let end = (self.until.max(self.since) / 60 + 1) * 60;
         (start, end)
     }
 }
@@ -401,7 +402,12 @@ mod tests {
             .unwrap()
         };
         assert_eq!(query(125, 170).minutes(), (120, 180));
-        assert_eq!(query(120, 180).minutes(), (120, 180));
+        assert_eq!(
+            query(120, 180).minutes(),
+            (120, 240),
+            "numbers stamped at the second the window ends are in it"
+        );
+        assert_eq!(query(120, 179).minutes(), (120, 180));
         assert_eq!(query(120, 120).minutes(), (120, 180), "at least a minute");
         assert_eq!(query(59, 61).minutes(), (0, 120));
         assert_eq!(
