@@ -226,42 +226,18 @@ async fn main() {
                 stepped["step"] = json!(0);
                 json!({"taskToken": "bench-task-token", "execution": "bench", "deployment": stepped})
             }
-            // A function URL request (payload format 2.0) for a link that does not exist.
-            "approval-api" => json!({
-                "version": "2.0",
-                "routeKey": "$default",
-                "rawPath": "/approvals/0123456789abcdef0123456789abcdef",
-                "rawQueryString": "",
-                "headers": {"host": "localhost"},
-                "requestContext": {
-                    "http": {"method": "GET", "path": "/approvals/0123456789abcdef0123456789abcdef",
-                             "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-                    "domainName": "localhost", "requestId": "bench", "routeKey": "$default",
-                    "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-                    "accountId": "123456789012", "apiId": "bench"
-                },
-                "isBase64Encoded": false
-            }),
-            // An operator's request (function URL, AWS_IAM) for a path
-            // that does not exist: answered 404 without a call to AWS.
-            "operator-api" => json!({
-                "version": "2.0",
-                "routeKey": "$default",
-                "rawPath": "/nothing",
-                "rawQueryString": "",
-                "headers": {"host": "localhost"},
-                "requestContext": {
-                    "http": {"method": "GET", "path": "/nothing",
-                             "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-                    "authorizer": {"iam": {"accessKey": "AKIA", "accountId": "123456789012",
-                                           "callerId": "AIDA", "userArn": "arn:aws:iam::123456789012:user/bench",
-                                           "userId": "AIDA"}},
-                    "domainName": "localhost", "requestId": "bench", "routeKey": "$default",
-                    "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-                    "accountId": "123456789012", "apiId": "bench"
-                },
-                "isBase64Encoded": false
-            }),
+            // A link that does not exist.
+            "approval-api" => function_url_get("/approvals/0123456789abcdef0123456789abcdef", None),
+            // An operator's request (AWS_IAM) for a path that does not
+            // exist: answered 404 without a call to AWS.
+            "operator-api" => function_url_get(
+                "/nothing",
+                Some(
+                    json!({"iam": {"accessKey": "AKIA", "accountId": "123456789012",
+                                    "callerId": "AIDA", "userArn": "arn:aws:iam::123456789012:user/bench",
+                                    "userId": "AIDA"}}),
+                ),
+            ),
             "ecr-trigger" => json!({
                 "source": "aws.ecr", "detail-type": "ECR Image Action",
                 "account": "123456789012", "region": "us-east-1",
@@ -326,6 +302,30 @@ async fn main() {
     for row in rows {
         println!("{row}");
     }
+}
+
+/// A function URL's GET of `path` (payload format 2.0), signed by the
+/// identity in `authorizer` if any.
+fn function_url_get(path: &str, authorizer: Option<Value>) -> Value {
+    let mut context = json!({
+        "http": {"method": "GET", "path": path,
+                 "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+        "domainName": "localhost", "requestId": "bench", "routeKey": "$default",
+        "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+        "accountId": "123456789012", "apiId": "bench"
+    });
+    if let Some(authorizer) = authorizer {
+        context["authorizer"] = authorizer;
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": "localhost"},
+        "requestContext": context,
+        "isBase64Encoded": false
+    })
 }
 
 /// A stripped copy of `binary` (what `make package` ships), and the AWS SDK

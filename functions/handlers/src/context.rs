@@ -13,7 +13,7 @@ use ecs_canary_aws::{
 use tokio::sync::OnceCell;
 
 use crate::webhook::Webhooks;
-use crate::{FunctionError, Settings};
+use crate::Settings;
 
 /// A set of [`Ports`] (their `Ports::RULES`, `Ports::LOCKS`, … bits): the
 /// capabilities one function uses.
@@ -203,13 +203,13 @@ impl Context {
         self
     }
 
-    /// From the standard AWS configuration chain and [`Settings::from_env`],
-    /// with the ports in `PORTS` only.
-    pub async fn from_env<const PORTS: PortSet>() -> Result<Context, FunctionError> {
+    /// From the variables Lambda sets ([`function_sdk_config`]) and
+    /// [`Settings::from_env`], with the ports in `PORTS` only.
+    pub fn from_env<const PORTS: PortSet>() -> Context {
         let settings = Settings::from_env();
         let clients = LazyClients::new(function_sdk_config());
         let ports = Ports::aws::<PORTS>(&clients, &settings);
-        Ok(Context::with_ports(ports, settings))
+        Context::with_ports(ports, settings)
     }
 
     /// A value given directly, else the Secrets Manager secret named by `arn`.

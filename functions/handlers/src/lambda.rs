@@ -41,6 +41,15 @@ pub fn log_level(value: Option<&str>) -> tracing_subscriber::filter::LevelFilter
 /// every layout, and a deep enough one exceeds the compiler's query depth).
 type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
 
+/// What every function does first, while its process has one thread: the
+/// trusted roots from one bundle, JSON logs, and its context with the ports
+/// in `PORTS`.
+fn start<const PORTS: PortSet>() -> Arc<Context> {
+    ecs_canary_aws::read_roots_from_one_bundle();
+    init_logging();
+    Arc::new(Context::from_env::<PORTS>())
+}
+
 /// Runs a handler as a Lambda function: JSON logs, the ports in `PORTS`
 /// built once (and no others: the binary links their SDKs only). The
 /// functions' mains run it on tokio's current-thread runtime: Lambda hands a
@@ -52,9 +61,7 @@ where
     F: Future<Output = Result<O, FunctionError>> + Send + 'static,
     O: serde::Serialize + Send,
 {
-    ecs_canary_aws::read_roots_from_one_bundle();
-    init_logging();
-    let context = Arc::new(Context::from_env::<PORTS>().await?);
+    let context = start::<PORTS>();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let context = Arc::clone(&context);
         async move {
@@ -86,9 +93,7 @@ where
         + Send
         + 'static,
 {
-    ecs_canary_aws::read_roots_from_one_bundle();
-    init_logging();
-    let context = Arc::new(Context::from_env::<PORTS>().await?);
+    let context = start::<PORTS>();
     lambda_http::run(lambda_http::service_fn(
         move |request: lambda_http::Request| handler(Arc::clone(&context), request),
     ))
