@@ -9,12 +9,9 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
+use ecs_canary_aws::http::{https_client, HttpsClient};
 use ecs_canary_aws::SdkConfig;
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::exit::Exit;
@@ -69,7 +66,7 @@ pub struct Endpoint {
     url: String,
     region: String,
     credentials: SharedCredentialsProvider,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient<Full<Bytes>>,
 }
 
 impl Endpoint {
@@ -84,17 +81,12 @@ impl Endpoint {
             .region()
             .map(|r| r.to_string())
             .ok_or_else(|| Exit::new(1, "no AWS region: set AWS_REGION"))?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| Exit::new(1, format!("no TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = https_client(None).map_err(|e| Exit::new(1, e))?;
         Ok(Endpoint {
             url: url.trim_end_matches('/').to_string(),
             region,
             credentials,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         })
     }
 

@@ -135,6 +135,9 @@ fn run_once(binary: &PathBuf, function: &str, event: &Value, emulator: &Emulator
             format!("/aws/lambda/{function}"),
         )
         .env("RUST_LOG", "warn")
+        // Lambda sets neither: the function finds the system's bundle itself.
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

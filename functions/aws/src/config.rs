@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::{tls, Builder};
 
+use crate::http::SdkHttpClient;
 use crate::{
     Alarms, Approvals, DeploymentLocks, EcsServices, FunctionInvoker, History, ListenerRules,
     Metrics, Notifications, Secrets, Stacks, StateMachines, TaskCallbacks,
@@ -65,7 +65,7 @@ impl SdkTimeouts {
 
 /// Loads configuration from the standard chain (environment, profile,
 /// container or instance credentials; `AWS_REGION`; `AWS_ENDPOINT_URL`),
-/// with one HTTPS client (hyper + rustls/ring) shared by all clients and
+/// with one HTTP client ([`crate::http`]) shared by all clients and
 /// every call bounded by [`SdkTimeouts::from_env`].
 pub async fn load_sdk_config() -> SdkConfig {
     config_loader().load().await
@@ -75,17 +75,8 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// that set something explicitly (a test's endpoint and credentials).
 pub fn config_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(SdkHttpClient::shared())
         .timeout_config(SdkTimeouts::from_env().config())
-}
-
-/// The one HTTPS client: hyper + rustls with ring.
-fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
 }
 
 /// Where systems keep their one bundle of trusted root certificates
@@ -151,7 +142,7 @@ fn function_sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> SdkConfi
             aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
         )
         .identity_cache(aws_config::identity::IdentityCache::lazy().build())
-        .http_client(https_client())
+        .http_client(SdkHttpClient::shared())
         .timeout_config(SdkTimeouts::from_env().config())
         .retry_config(aws_config::retry::RetryConfig::standard());
     config.set_endpoint_url(variable("AWS_ENDPOINT_URL"));

@@ -16,6 +16,7 @@ mod executions;
 pub mod fake;
 mod functions;
 mod history;
+pub mod http;
 mod locks;
 mod metrics;
 mod native;

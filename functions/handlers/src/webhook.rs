@@ -1,28 +1,23 @@
-//! HTTPS posts to Slack (incoming webhooks, response URLs), on the hyper +
-//! rustls stack the AWS SDK already builds.
+//! HTTPS posts to Slack (incoming webhooks, response URLs), with the HTTP
+//! client the AWS calls use (`ecs_canary_aws::http`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use ecs_canary_aws::http::{https_client, HttpsClient};
 use ecs_canary_aws::{WebhookApi, WebhookFuture};
 use serde_json::Value;
 
 use crate::FunctionError;
-
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Posts JSON to a webhook (Slack's incoming webhooks and response URLs).
 /// The client (and the system's TLS roots it reads) is made at the first
 /// post, not at every cold start of a function that may never post.
 #[derive(Debug, Clone, Default)]
 pub struct Webhooks {
-    client: Arc<OnceLock<Result<HttpsClient, String>>>,
+    client: Arc<OnceLock<Result<HttpsClient<Full<Bytes>>, String>>>,
 }
 
 impl Webhooks {
@@ -30,17 +25,9 @@ impl Webhooks {
         Webhooks::default()
     }
 
-    fn client(&self) -> Result<&HttpsClient, FunctionError> {
+    fn client(&self) -> Result<&HttpsClient<Full<Bytes>>, FunctionError> {
         self.client
-            .get_or_init(|| {
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                    .map_err(|e| format!("no TLS roots: {e}"))?
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                Ok(Client::builder(TokioExecutor::new()).build(connector))
-            })
+            .get_or_init(|| https_client(None))
             .as_ref()
             .map_err(|e| FunctionError::Webhook(e.clone()))
     }
