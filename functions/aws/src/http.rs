@@ -86,19 +86,7 @@ impl SdkHttpClient {
     pub fn shared() -> SharedHttpClient {
         SharedHttpClient::new(SdkHttpClient::default())
     }
-}
 
-impl HttpClient for SdkHttpClient {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.connector((settings.connect_timeout(), settings.read_timeout()))
-    }
-}
-
-impl SdkHttpClient {
     fn connector(&self, timeouts: Timeouts) -> SharedHttpConnector {
         let mut connectors = self
             .connectors
@@ -113,6 +101,16 @@ impl SdkHttpClient {
         });
         connectors.push((timeouts, connector.clone()));
         connector
+    }
+}
+
+impl HttpClient for SdkHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.connector((settings.connect_timeout(), settings.read_timeout()))
     }
 }
 
@@ -234,11 +232,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_refused_or_cut_short_may_be_retried_and_names_why() {
-        // A port nothing listens on.
-        let closed = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            format!("http://{}/", listener.local_addr().expect("address"))
-        };
+        // A port held for the whole test, bound but not listening: every
+        // connection to it is refused (a released port could be taken).
+        let held = tokio::net::TcpSocket::new_v4().expect("socket");
+        held.bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let closed = format!("http://{}/", held.local_addr().expect("address"));
         let refused = connector(&SdkHttpClient::default())
             .call(get(&closed))
             .await
@@ -265,11 +264,6 @@ mod tests {
 
     #[test]
     fn one_connector_serves_every_call_with_the_same_timeouts() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let _inside = runtime.enter();
         let client = SdkHttpClient::default();
         connector(&client);
         connector(&client);
