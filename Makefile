@@ -169,8 +169,11 @@ TRIPLE        := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 # addresses are fixed when they are linked, so the loader has no relocations
 # to apply at start (a position-independent one carries 0.5–0.8 MB of them,
 # and the pages they write stay resident). The C library they load is still
-# placed at random. Only the functions' own code gets the flag (--target).
-RELEASE_FLAGS := CARGO_TARGET_$(subst -,_,$(shell echo $(TRIPLE) | tr a-z A-Z))_RUSTFLAGS="-C relocation-model=static"
+# placed at random. They abort on panic (Cargo.toml), so their unwind
+# tables are left out when they are linked (infra/scripts/no-unwind-tables.ld).
+# Only the functions' own code gets the flags (--target).
+RELEASE_FLAGS := CARGO_TARGET_$(subst -,_,$(shell echo $(TRIPLE) | tr a-z A-Z))_RUSTFLAGS="-C relocation-model=static \
+	-C link-arg=-Wl,-T,$(CURDIR)/infra/scripts/no-unwind-tables.ld -C link-arg=-Wl,--no-eh-frame-hdr"
 PACKAGE_DIR   := target/package
 STACK_NAME    ?= ecs-canary
 CODE_BUCKET   ?=

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use crate::function_url::{UrlRequest, UrlResponse};
+use crate::panic_report;
 use crate::steps::approval_api::approval_api;
 use crate::steps::operator_api::operator_api;
 use crate::{Context, FunctionError, PortSet};
@@ -42,12 +44,34 @@ pub fn log_level(value: Option<&str>) -> tracing_subscriber::filter::LevelFilter
 type HandlerFuture<O> = std::pin::Pin<Box<dyn Future<Output = Result<O, FunctionError>> + Send>>;
 
 /// What every function does first, while its process has one thread: the
-/// trusted roots from one bundle, JSON logs, and its context with the ports
-/// in `PORTS`.
+/// trusted roots from one bundle, JSON logs, a panic reported as the
+/// invocation's error, and its context with the ports in `PORTS`.
 fn start<const PORTS: PortSet>() -> Arc<Context> {
     ecs_canary_aws::read_roots_from_one_bundle();
     init_logging();
+    panic_report::install();
     Arc::new(Context::from_env::<PORTS>())
+}
+
+/// Runs `handler` on each event: the invocation in progress is known to the
+/// panic report while it runs.
+async fn serve<H, F, O>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Value, &str) -> F + Send + 'static,
+    F: Future<Output = Result<O, FunctionError>> + Send + 'static,
+    O: serde::Serialize + Send,
+{
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let request_id = event.context.request_id;
+        panic_report::set_invocation(Some(&request_id));
+        let handled = handler(event.payload, &request_id);
+        async move {
+            let result = handled.await;
+            panic_report::set_invocation(None);
+            result
+        }
+    }))
+    .await
 }
 
 /// Runs a handler as a Lambda function: JSON logs, the ports in `PORTS`
@@ -59,44 +83,46 @@ pub async fn run<const PORTS: PortSet, H, F, O>(handler: H) -> Result<(), lambda
 where
     H: Fn(Arc<Context>, Value) -> F + Copy + Send + 'static,
     F: Future<Output = Result<O, FunctionError>> + Send + 'static,
-    O: serde::Serialize + Send,
+    O: serde::Serialize + Send + 'static,
 {
     let context = start::<PORTS>();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let context = Arc::clone(&context);
+    serve(move |event: Value, _: &str| {
+        let handled: HandlerFuture<O> = Box::pin(handler(Arc::clone(&context), event));
         async move {
-            let handled: HandlerFuture<O> = Box::pin(handler(context, event.payload));
             let result = handled.await;
             if let Err(error) = &result {
                 tracing::warn!(error_type = ecs_canary_core::ErrorName::error_type(error), %error, "step failed");
             }
             result
         }
-    }))
+    })
     .await
 }
 
 /// Runs approval-api as a Lambda function behind a function URL.
-pub async fn run_http() -> Result<(), lambda_http::Error> {
+pub async fn run_http() -> Result<(), lambda_runtime::Error> {
     serve_http::<{ crate::steps::approval_api::PORTS }, _, _>(approval_api).await
 }
 
 /// Runs operator-api as a Lambda function behind an AWS_IAM function URL.
-pub async fn run_operator_http() -> Result<(), lambda_http::Error> {
+pub async fn run_operator_http() -> Result<(), lambda_runtime::Error> {
     serve_http::<{ crate::steps::operator_api::PORTS }, _, _>(operator_api).await
 }
 
-async fn serve_http<const PORTS: PortSet, H, F>(handler: H) -> Result<(), lambda_http::Error>
+/// Runs an endpoint behind a function URL: each event is read as a
+/// [`UrlRequest`] (anything else fails as `InvalidEvent`), and the handler's
+/// [`UrlResponse`] is the answer.
+async fn serve_http<const PORTS: PortSet, H, F>(handler: H) -> Result<(), lambda_runtime::Error>
 where
-    H: Fn(Arc<Context>, lambda_http::Request) -> F + Copy + Send + 'static,
-    F: Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>>
-        + Send
-        + 'static,
+    H: Fn(Arc<Context>, UrlRequest) -> F + Copy + Send + 'static,
+    F: Future<Output = UrlResponse> + Send + 'static,
 {
     let context = start::<PORTS>();
-    lambda_http::run(lambda_http::service_fn(
-        move |request: lambda_http::Request| handler(Arc::clone(&context), request),
-    ))
+    serve(move |event: Value, request_id: &str| {
+        let request = UrlRequest::from_event(event, request_id);
+        let context = Arc::clone(&context);
+        async move { Ok(handler(context, request?).await) }
+    })
     .await
 }
 

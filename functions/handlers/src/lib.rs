@@ -46,8 +46,12 @@ mod context;
 mod error;
 pub mod events;
 #[cfg(feature = "lambda")]
+pub mod function_url;
+#[cfg(feature = "lambda")]
 mod lambda;
 pub mod operator;
+#[cfg(feature = "lambda")]
+pub mod panic_report;
 mod settings;
 #[cfg(feature = "lambda")]
 pub mod steps;

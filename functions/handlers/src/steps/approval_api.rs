@@ -15,11 +15,11 @@ use ecs_canary_core::{
     revert_page, slack_response_update, verify_slack_request, ApprovalId, Approver, LinkState,
     SlackAction, SLACK_RESPONSE_URL_PREFIX,
 };
-use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use crate::actions::decision::{decide_link, DecisionOutcome};
 use crate::actions::evidence::{page_evidence, pause_page_evidence};
+use crate::function_url::{UrlRequest, UrlResponse};
 use crate::Context;
 
 /// The ports this function holds (its binary links their SDKs only).
@@ -48,43 +48,24 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe
 
 /// Every answer: never cached (a page shows one moment of a rollout and
 /// carries a link), never sniffed, never framed, no referrer.
-fn secured(status: u16, content_type: &str) -> lambda_http::http::response::Builder {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff")
-        .header("x-frame-options", "DENY")
-        .header("referrer-policy", "no-referrer")
-        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+fn secured(status: u16, content_type: &str, body: String) -> UrlResponse {
+    UrlResponse::new(status, content_type, body)
+        .with_header("cache-control", "no-store")
+        .with_header("x-content-type-options", "nosniff")
+        .with_header("x-frame-options", "DENY")
+        .with_header("referrer-policy", "no-referrer")
+        .with_header("content-security-policy", CONTENT_SECURITY_POLICY)
 }
 
-fn html(status: u16, page: String) -> Response<Body> {
-    secured(status, "text/html; charset=utf-8")
-        .body(Body::from(page))
-        .unwrap_or_default()
+fn html(status: u16, page: String) -> UrlResponse {
+    secured(status, "text/html; charset=utf-8", page)
 }
 
-fn json_response(status: u16, body: Value) -> Response<Body> {
-    secured(status, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
+fn json_response(status: u16, body: Value) -> UrlResponse {
+    secured(status, "application/json", body.to_string())
 }
 
-fn body_bytes(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    }
-}
-
-fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsError> {
+async fn show(context: &Context, id: &ApprovalId) -> Result<UrlResponse, AwsError> {
     let Some(record) = context.ports.approvals().get(&id.key()).await? else {
         return Ok(html(
             404,
@@ -125,16 +106,16 @@ async fn show(context: &Context, id: &ApprovalId) -> Result<Response<Body>, AwsE
     ))
 }
 
-async fn slack(context: &Context, request: &Request) -> Result<Response<Body>, AwsError> {
+async fn slack(context: &Context, request: &UrlRequest) -> Result<UrlResponse, AwsError> {
     let unauthorised = |reason: &str| json_response(401, json!({"error": reason}));
     let Some(secret) = context.slack_signing_secret().await? else {
         return Ok(unauthorised("Slack is not configured"));
     };
-    let body = body_bytes(request);
+    let body = request.body();
     if let Err(error) = verify_slack_request(
         &secret,
-        header(request, "x-slack-request-timestamp"),
-        header(request, "x-slack-signature"),
+        request.header("x-slack-request-timestamp"),
+        request.header("x-slack-signature"),
         body,
         context.now(),
     ) {
@@ -242,19 +223,16 @@ impl Route {
 }
 
 /// Routes one request of the approval endpoint.
-pub async fn approval_api(
-    context: Arc<Context>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn approval_api(context: Arc<Context>, request: UrlRequest) -> UrlResponse {
     let context = context.only(PORTS);
-    let route = Route::parse(request.method().as_str(), request.uri().path());
+    let route = Route::parse(request.method(), request.path());
     let result = match route {
         Route::SlackInteraction => slack(&context, &request).await,
         Route::MethodNotAllowed { slack: true } => {
             Ok(json_response(405, json!({"error": "POST only"})))
         }
         Route::Show(id) => show(&context, &id).await,
-        Route::Decide(id) => match form_decision(&String::from_utf8_lossy(body_bytes(&request))) {
+        Route::Decide(id) => match form_decision(&String::from_utf8_lossy(request.body())) {
             Some(decision) => decide_link(&context, &id, decision, &Approver::email_link())
                 .await
                 .map(|o| html(o.status, message_page(&o.title, &o.message))),
@@ -276,13 +254,13 @@ pub async fn approval_api(
         )),
         Route::NotFound => Ok(html(404, message_page("Not found", "Nothing here."))),
     };
-    Ok(result.unwrap_or_else(|error| {
+    result.unwrap_or_else(|error| {
         // The page names the request, never the AWS error (it may name
         // roles and the account); the log has both.
-        let correlation = request
-            .lambda_context_ref()
-            .map(|lambda| lambda.request_id.clone())
-            .unwrap_or_else(|| "none".into());
+        let correlation = match request.request_id() {
+            "" => "none",
+            id => id,
+        };
         tracing::error!(%error, %correlation, "approval-api failed");
         html(
             503,
@@ -293,5 +271,5 @@ pub async fn approval_api(
                 ),
             ),
         )
-    }))
+    })
 }

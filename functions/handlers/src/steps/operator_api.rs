@@ -18,11 +18,10 @@
 use std::sync::Arc;
 
 use ecs_canary_core::{Approver, Decision, DeploymentRequest, ErrorKind, ErrorName};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use crate::actions::decision::Choice;
+use crate::function_url::{UrlRequest, UrlResponse};
 use crate::operator::{self, OperatorError};
 use crate::{Context, FunctionError, PortSet, Ports};
 
@@ -30,31 +29,20 @@ use crate::{Context, FunctionError, PortSet, Ports};
 pub const PORTS: PortSet = Ports::ALL;
 
 /// The IAM principal that signed the request, as the function URL passes it.
-pub fn caller(request: &Request) -> Option<String> {
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context
-            .authorizer
-            .as_ref()?
-            .iam
-            .as_ref()?
-            .user_arn
-            .clone()
-            .filter(|arn| arn.starts_with("arn:")),
-        _ => None,
-    }
+pub fn caller(request: &UrlRequest) -> Option<String> {
+    request
+        .caller()
+        .filter(|arn| arn.starts_with("arn:"))
+        .map(str::to_owned)
 }
 
-fn answer(status: u16, body: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff")
-        .body(Body::from(body.to_string()))
-        .unwrap_or_default()
+fn answer(status: u16, body: &Value) -> UrlResponse {
+    UrlResponse::new(status, "application/json", body.to_string())
+        .with_header("cache-control", "no-store")
+        .with_header("x-content-type-options", "nosniff")
 }
 
-fn refusal(status: u16, error: &str, message: &str) -> Response<Body> {
+fn refusal(status: u16, error: &str, message: &str) -> UrlResponse {
     answer(status, &json!({"error": error, "message": message}))
 }
 
@@ -103,7 +91,7 @@ fn is_conflict(kind: ErrorKind) -> bool {
 
 /// The answer to an operator error: its status and stable name. An AWS
 /// error is named, its text only logged (it may name roles and accounts).
-fn failed(error: &OperatorError, correlation: &str) -> Response<Body> {
+fn failed(error: &OperatorError, correlation: &str) -> UrlResponse {
     let (status, name) = match error {
         OperatorError::NoDeployment { .. } => (404, "NoDeployment"),
         OperatorError::UnknownService { .. } => (404, "UnknownService"),
@@ -166,7 +154,7 @@ async fn route(
     verb: &str,
     body: &Value,
     by: &str,
-) -> Result<Response<Body>, OperatorError> {
+) -> Result<UrlResponse, OperatorError> {
     let ok = |value: Value| Ok(answer(200, &value));
     match verb {
         "status" => {
@@ -269,24 +257,20 @@ async fn route(
 }
 
 /// The operator endpoint's handler.
-pub async fn operator_api(
-    context: Arc<Context>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn operator_api(context: Arc<Context>, request: UrlRequest) -> UrlResponse {
     let context = context.only(PORTS);
     let Some(by) = caller(&request) else {
         // Only a function URL with AWS_IAM auth names its caller.
-        return Ok(refusal(
+        return refusal(
             403,
             "NoCallerIdentity",
             "the request names no IAM caller: call the operator URL with a SigV4-signed request",
-        ));
+        );
     };
-    if request.method().as_str() != "POST" {
-        return Ok(refusal(405, "MethodNotAllowed", "POST only"));
+    if request.method() != "POST" {
+        return refusal(405, "MethodNotAllowed", "POST only");
     }
     let verb = request
-        .uri()
         .path()
         .trim_matches('/')
         .rsplit('/')
@@ -294,24 +278,19 @@ pub async fn operator_api(
         .unwrap_or_default()
         .to_string();
     let body: Value = match request.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-        _ => json!({}),
+        [] => json!({}),
+        bytes => serde_json::from_slice(bytes).unwrap_or(Value::Null),
     };
     if !body.is_object() {
-        return Ok(refusal(
-            400,
-            "InvalidEvent",
-            "the body must be a JSON object",
-        ));
+        return refusal(400, "InvalidEvent", "the body must be a JSON object");
     }
-    let correlation = request
-        .lambda_context_ref()
-        .map(|lambda| lambda.request_id.clone())
-        .unwrap_or_else(|| "none".into());
+    let correlation = match request.request_id() {
+        "" => "none",
+        id => id,
+    };
     tracing::info!(%verb, caller = %by, "operator request");
-    Ok(match route(&context, &verb, &body, &by).await {
+    match route(&context, &verb, &body, &by).await {
         Ok(response) => response,
-        Err(error) => failed(&error, &correlation),
-    })
+        Err(error) => failed(&error, correlation),
+    }
 }

@@ -3,4 +3,5 @@
 //! the state machines and the template.
 
 mod contract;
+mod runtime;
 mod steps;

@@ -12,13 +12,13 @@ use ecs_canary_core::{
     HistoryKind, Reconcile, TaskSet, TrafficSplit,
 };
 use ecs_canary_core::{Approver, Decision};
+use ecs_canary_handlers::function_url::{UrlRequest, UrlResponse};
 use ecs_canary_handlers::operator;
 use ecs_canary_handlers::{
     alarm_abort, approval_api, ecr_trigger, promote, reconcile, render_and_deploy,
     request_approval, resolve_stable, rollback, set_weights, Context, FunctionError, Ports,
     Settings,
 };
-use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 const RULE: &str =
@@ -334,31 +334,24 @@ fn pending(fake: &FakeAws) -> ApprovalId {
 
 /// One request to approval-api as `context` runs it (a body is a form, as a
 /// browser posts it).
-async fn call_api(context: Arc<Context>, method: &str, path: &str, body: &str) -> Response<Body> {
-    let mut request = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path);
+async fn call_api(context: Arc<Context>, method: &str, path: &str, body: &str) -> UrlResponse {
+    let mut request = UrlRequest::new(method, path).with_body(body);
     if !body.is_empty() {
-        request = request.header("content-type", "application/x-www-form-urlencoded");
+        request = request.with_header("Content-Type", "application/x-www-form-urlencoded");
     }
-    let request: Request = request.body(Body::from(body)).expect("a request");
-    approval_api(context, request).await.expect("a response")
+    approval_api(context, request).await
 }
 
 /// An answer's body as text.
-fn text_of(response: &Response<Body>) -> String {
-    match response.body() {
-        Body::Text(text) => text.clone(),
-        Body::Binary(bytes) => String::from_utf8_lossy(bytes).to_string(),
-        _ => String::new(),
-    }
+fn text_of(response: &UrlResponse) -> String {
+    response.body().to_string()
 }
 
 /// Posts `decision` on a link's page, as `context` runs approval-api.
 async fn post_with(context: Arc<Context>, id: &ApprovalId, decision: &str) -> (u16, String) {
     let path = format!("/approvals/{id}");
     let response = call_api(context, "POST", &path, &format!("decision={decision}")).await;
-    (response.status().as_u16(), text_of(&response))
+    (response.status(), text_of(&response))
 }
 
 async fn post(fake: &FakeAws, id: &ApprovalId, decision: &str) -> (u16, String) {
@@ -739,34 +732,19 @@ async fn the_operator_endpoint_acts_only_for_a_signed_caller() {
             event["requestContext"]["authorizer"] =
                 json!({"iam": {"userArn": arn, "accountId": "123456789012"}});
         }
-        let request =
-            lambda_http::request::from_str(&event.to_string()).expect("a function URL event");
+        let request = UrlRequest::from_event(event, "r-1").expect("a function URL event");
         ecs_canary_handlers::operator_api(Arc::clone(&ctx), request)
     };
-    let status = |response: Response<Body>| {
-        let body = match response.body() {
-            Body::Text(text) => text.clone(),
-            _ => String::new(),
-        };
-        (response.status().as_u16(), body)
-    };
+    let status = |response: UrlResponse| (response.status(), response.body().to_string());
     // No signed caller (the URL is not AWS_IAM): nothing is read.
-    let (code, body) = status(post(r#"{"service": "c/s"}"#, None).await.expect("answers"));
+    let (code, body) = status(post(r#"{"service": "c/s"}"#, None).await);
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("NoCallerIdentity"), "{body}");
     // A caller: the route runs (an unknown service: 404, named).
-    let (code, body) = status(
-        post(r#"{"service": "c/s"}"#, Some(ALICE))
-            .await
-            .expect("answers"),
-    );
+    let (code, body) = status(post(r#"{"service": "c/s"}"#, Some(ALICE)).await);
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("UnknownService"), "{body}");
-    let (code, body) = status(
-        post(r#"{"service": "s"}"#, Some(ALICE))
-            .await
-            .expect("answers"),
-    );
+    let (code, body) = status(post(r#"{"service": "s"}"#, Some(ALICE)).await);
     assert_eq!(code, 400, "{body}");
 }
 
@@ -881,14 +859,7 @@ async fn every_answer_of_the_approval_endpoint_is_sent_with_security_headers() {
     ];
     for (method, path, body) in requests {
         let response = call_api(context(&fake), method, &path, body).await;
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let header = |name: &str| response.header(name).unwrap_or_default().to_string();
         assert_eq!(header("cache-control"), "no-store", "{method} {path}");
         assert_eq!(header("x-content-type-options"), "nosniff");
         assert_eq!(header("x-frame-options"), "DENY");
@@ -912,7 +883,7 @@ async fn a_failure_behind_the_page_shows_a_reference_not_the_aws_error() {
         message: "User: arn:aws:sts::123456789012:assumed-role/ecs-canary-approval-api/x is not authorized".into(),
     });
     let response = call_api(context(&fake), "GET", &format!("/approvals/{link}"), "").await;
-    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.status(), 503);
     let page = text_of(&response);
     assert!(page.contains("Reference:"), "{page}");
     assert!(
@@ -1664,10 +1635,13 @@ async fn a_failing_candidate_is_rejected_by_the_analysis_only_when_it_is_on() {
 /// The page a link opens.
 async fn open_page(fake: &FakeAws, link: &ApprovalId) -> String {
     let response = call_api(context(fake), "GET", &format!("/approvals/{link}"), "").await;
-    match response.body() {
-        Body::Text(page) => page.clone(),
-        other => panic!("not a text page: {other:?}"),
-    }
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "not a page: {response:?}"
+    );
+    response.body().to_string()
 }
 
 #[tokio::test]
