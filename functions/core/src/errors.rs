@@ -51,6 +51,9 @@ error_kinds! {
     InvalidEnvironment,
     /// The event is not the shape the function takes.
     InvalidEvent,
+    /// The function panicked (a defect): reported by the release build's
+    /// panic hook as the invocation's error; the process ends.
+    Panic,
     /// The `StableStack` tag is neither Blue nor Green.
     InvalidStableStackTag,
     /// The cluster does not exist.

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The `errorType` of a panic.
-pub const PANIC_ERROR_TYPE: &str = "Panic";
+pub const PANIC_ERROR_TYPE: &str = ecs_canary_core::ErrorKind::Panic.as_str();
 
 /// How long the report may take: the process is ending either way.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
