@@ -97,6 +97,8 @@ pub struct FakeState {
     pub hook_answers: Vec<(String, String, HookAction)>,
     /// Armed failures: (operation, error), the first matching one is used once.
     faults: VecDeque<(&'static str, AwsError)>,
+    /// Every operation called, in order (`GetItem`, `ModifyRule`, …).
+    pub calls: Vec<&'static str>,
 }
 
 /// The fake; clone it to keep a handle on the same state.
@@ -132,6 +134,7 @@ impl FakeAws {
 
     fn call(&self, operation: &'static str) -> Result<MutexGuard<'_, FakeState>, AwsError> {
         let mut state = self.state();
+        state.calls.push(operation);
         if let Some(position) = state.faults.iter().position(|(op, _)| *op == operation) {
             if let Some((_, error)) = state.faults.remove(position) {
                 return Err(error);

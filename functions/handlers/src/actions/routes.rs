@@ -214,19 +214,30 @@ async fn routes_in(
     routes_of(stack, &template.layout()?, &ids?, colours)
 }
 
+/// Who holds a deployment's service, as [`check_held_routes`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRoutes {
+    /// The deployment's execution holds the lock, and the deployment names
+    /// its routes.
+    pub holds: bool,
+    /// The execution holding the lock (`None`: nobody), read with the routes.
+    pub holder: Option<String>,
+}
+
 /// Holds what a caller says a deployment moves to what its lock says: when
 /// `deployment`'s execution holds its service's lock, its weighted rule,
 /// tester rules and each colour's target group must be those of the stack
 /// the lock names (read now), or it is `RoutesMismatch` and nothing may
 /// change. A rollback thus moves only the rules of the deployment that holds
-/// the service, whatever its payload says. `Ok(true)` when the execution
-/// holds the lock (and names its routes); `Ok(false)` when another one or
-/// none does: then nothing of the payload's may move but through a lock
-/// check of its own (the weighted rule's), and tester rules not at all.
+/// the service, whatever its payload says. `holds` when the execution holds
+/// the lock (and names its routes); not when another one or none does: then
+/// nothing of the payload's may move but through a lock check of its own
+/// (the weighted rule's, on the `holder` read here), and tester rules not at
+/// all.
 pub async fn check_held_routes(
     context: &Context,
     deployment: &Deployment,
-) -> Result<bool, FunctionError> {
+) -> Result<HeldRoutes, FunctionError> {
     let key = deployment.lock_key();
     let request = &deployment.request;
     // The lock and the routes of the stack the deployment names, read at
@@ -237,10 +248,16 @@ pub async fn check_held_routes(
         routes_in(context, &request.cluster, &request.service, &request.stack),
     );
     let Some(held) = held? else {
-        return Ok(false);
+        return Ok(HeldRoutes {
+            holds: false,
+            holder: None,
+        });
     };
     if held.owner != deployment.owner {
-        return Ok(false);
+        return Ok(HeldRoutes {
+            holds: false,
+            holder: Some(held.owner),
+        });
     }
     // A lock taken before locks named their stack: the deployment's own.
     let stack = held.guard.stack.unwrap_or_else(|| request.stack.clone());
@@ -250,7 +267,10 @@ pub async fn check_held_routes(
         routes_in(context, &request.cluster, &request.service, &stack).await?
     };
     if same_routes(deployment, &routes) {
-        Ok(true)
+        Ok(HeldRoutes {
+            holds: true,
+            holder: Some(held.owner),
+        })
     } else {
         Err(FunctionError::RoutesMismatch { key, stack })
     }

@@ -3,6 +3,7 @@
 //! (the rollback function invoked directly). Only the deployment that holds
 //! the service's lock moves its traffic; a hand on the rule wins.
 
+use ecs_canary_aws::LiveRule;
 use ecs_canary_core::{
     may_move_traffic, Colour, Deployment, Routing, SplitChange, SplitRecord, TrafficSplit,
 };
@@ -23,21 +24,34 @@ pub async fn apply_split(
     deployment: &Deployment,
     split: TrafficSplit,
 ) -> Result<TrafficSplit, FunctionError> {
-    let key = deployment.lock_key();
-    let rules = &context.ports.rules();
     // Both reads at once: this is the way back to stable, every millisecond counts.
+    let key = deployment.lock_key();
     let (holder, rule) = tokio::join!(
         context.ports.locks().holder(&key),
-        rules.rule(&deployment.weighted_rule)
+        context.ports.rules().rule(&deployment.weighted_rule)
     );
-    let (holder, rule) = (holder?, rule?);
+    apply_split_on(context, deployment, split, holder?.as_deref(), rule?).await
+}
+
+/// [`apply_split`] on what its caller has just read: `holder`, the execution
+/// holding the service's lock, and `rule`, the deployment's weighted rule
+/// (the rollback reads them at once with the checks it makes anyway).
+pub async fn apply_split_on(
+    context: &Context,
+    deployment: &Deployment,
+    split: TrafficSplit,
+    holder: Option<&str>,
+    rule: LiveRule,
+) -> Result<TrafficSplit, FunctionError> {
+    let key = deployment.lock_key();
+    let rules = &context.ports.rules();
     let live = deployment.split_of(&rule.forward_targets())?;
     let change = SplitChange::decide(deployment.split, split, live);
     // Only the deployment that holds the service moves its traffic.
-    if !may_move_traffic(holder.as_deref(), &deployment.owner, change) {
+    if !may_move_traffic(holder, &deployment.owner, change) {
         return Err(FunctionError::LockLost {
             key,
-            holder: holder.unwrap_or_else(|| "nobody".into()),
+            holder: holder.unwrap_or("nobody").to_string(),
         });
     }
     let after = match change {

@@ -8,7 +8,7 @@ use ecs_canary_core::{rollback_restores_split, HistoryEvent, TrafficSplit, LOCK_
 use serde_json::Value;
 
 use crate::actions::routes::check_held_routes;
-use crate::actions::traffic::{apply_split, point_tester_rules};
+use crate::actions::traffic::{apply_split_on, point_tester_rules};
 use crate::events::{error_and_cause, parse, ExecutionFailure, Outcome, RollbackEvent, RolledBack};
 use crate::{Context, FunctionError, PortSet, Ports};
 
@@ -39,9 +39,19 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
     // the payload says; before anything changes. A payload whose execution
     // does not hold the lock (an earlier attempt released it, a person did,
     // or it never did) moves no tester rule: the weighted rule is guarded by
-    // the lock on its own (apply_split moves nothing for a non-holder).
-    let holds = check_held_routes(&context, &deployment).await?;
+    // the lock on its own (apply_split_on moves nothing for a non-holder).
+    // The weighted rule is read at the same time (the way back waits for
+    // these reads), and used only once the checks have passed.
     let (error, cause) = error_and_cause(&reason);
+    let restores = rollback_restores_split(&error);
+    let (held, rule) = tokio::join!(check_held_routes(&context, &deployment), async {
+        match restores {
+            true => Some(context.ports.rules().rule(&deployment.weighted_rule).await),
+            false => None,
+        }
+    });
+    let held = held?;
+    let holds = held.holds;
     if !stable_first {
         // An alarm that fires now finds the deployment rolling back and
         // leaves it to finish (rather than stopping it halfway).
@@ -51,10 +61,17 @@ pub async fn rollback(context: Arc<Context>, event: Value) -> Result<RolledBack,
             .mark_rolling_back(&deployment.lock_key(), &deployment.owner)
             .await?;
     }
-    let mut rule_left_as_is = !rollback_restores_split(&error);
+    let mut rule_left_as_is = !restores;
     let mut lock_lost = error == LOCK_LOST || !holds;
-    if !rule_left_as_is {
-        match apply_split(&context, &deployment, TrafficSplit::all_stable()).await {
+    if let Some(rule) = rule {
+        let applied = apply_split_on(
+            &context,
+            &deployment,
+            TrafficSplit::all_stable(),
+            held.holder.as_deref(),
+            rule?,
+        );
+        match applied.await {
             Ok(split) => deployment.split = split,
             Err(FunctionError::SplitChangedByHand { live, .. }) => {
                 tracing::warn!(service = %deployment.request.service, %live, "the rule was changed by hand; rollback leaves it");

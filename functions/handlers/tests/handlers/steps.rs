@@ -1094,6 +1094,47 @@ async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
 }
 
 #[tokio::test]
+async fn the_way_back_reads_the_lock_and_the_rule_once_before_it_writes() {
+    let fake = FakeAws::new();
+    let (d, _link) = mid_rollout(&fake).await;
+    let mut stepped = d.clone();
+    stepped["split"] = json!({"stable": 90, "candidate": 10});
+    fake.state().calls.clear();
+    let rolled = rollback(
+        context(&fake),
+        json!({"deployment": stepped, "stableFirst": true,
+            "reason": {"Error": "Rejected", "Cause": "a person"}}),
+    )
+    .await
+    .expect("traffic back on stable");
+    assert!(!rolled.rule_left_as_is);
+    assert_eq!(weights(&fake), split(100, 0));
+    let calls = fake.state().calls.clone();
+    let before_write: Vec<_> = calls
+        .iter()
+        .take_while(|call| **call != "ModifyRule")
+        .collect();
+    assert_eq!(
+        before_write.iter().filter(|c| **c == &"GetItem").count(),
+        1,
+        "one read of the lock: {calls:?}"
+    );
+    assert_eq!(
+        before_write
+            .iter()
+            .filter(|c| **c == &"DescribeRules")
+            .count(),
+        1,
+        "one read of the rule: {calls:?}"
+    );
+    assert!(calls.contains(&"ModifyRule"), "{calls:?}");
+    assert!(
+        fake.state().locks.contains_key("c/s"),
+        "stable first keeps the lock"
+    );
+}
+
+#[tokio::test]
 async fn a_rollback_payload_naming_other_routes_is_refused_and_changes_nothing() {
     let fake = FakeAws::new();
     let (d, _link) = mid_rollout(&fake).await;
