@@ -1093,20 +1093,37 @@ async fn mid_rollout(fake: &FakeAws) -> (Value, ApprovalId) {
     (d, id)
 }
 
+/// Runs the rollback function on `deployment` for `error` (`Rejected`, …).
+async fn roll_back(
+    fake: &FakeAws,
+    deployment: &Value,
+    stable_first: bool,
+    error: &str,
+) -> Result<ecs_canary_handlers::RolledBack, FunctionError> {
+    rollback(
+        context(fake),
+        json!({"deployment": deployment, "stableFirst": stable_first,
+            "reason": {"Error": error, "Cause": "a test"}}),
+    )
+    .await
+}
+
+/// A rollout at its first step (90/10), as set-weights returned it.
+async fn at_first_step(fake: &FakeAws) -> Value {
+    let (mut d, _link) = mid_rollout(fake).await;
+    d["split"] = json!({"stable": 90, "candidate": 10});
+    d["step"] = json!(0);
+    d
+}
+
 #[tokio::test]
 async fn the_way_back_reads_the_lock_and_the_rule_once_before_it_writes() {
     let fake = FakeAws::new();
-    let (d, _link) = mid_rollout(&fake).await;
-    let mut stepped = d.clone();
-    stepped["split"] = json!({"stable": 90, "candidate": 10});
+    let stepped = at_first_step(&fake).await;
     fake.state().calls.clear();
-    let rolled = rollback(
-        context(&fake),
-        json!({"deployment": stepped, "stableFirst": true,
-            "reason": {"Error": "Rejected", "Cause": "a person"}}),
-    )
-    .await
-    .expect("traffic back on stable");
+    let rolled = roll_back(&fake, &stepped, true, "Rejected")
+        .await
+        .expect("traffic back on stable");
     assert!(!rolled.rule_left_as_is);
     assert_eq!(weights(&fake), split(100, 0));
     let calls = fake.state().calls.clone();
@@ -1152,13 +1169,9 @@ async fn a_rollback_payload_naming_other_routes_is_refused_and_changes_nothing()
     let recorded = fake.state().history.len();
     for crafted in [other_rule, swapped, other_testers] {
         for stable_first in [false, true] {
-            let error = rollback(
-                context(&fake),
-                json!({"deployment": crafted, "stableFirst": stable_first,
-                    "reason": {"Error": "SplitChangedByHand", "Cause": "crafted"}}),
-            )
-            .await
-            .expect_err("crafted routes are refused");
+            let error = roll_back(&fake, &crafted, stable_first, "SplitChangedByHand")
+                .await
+                .expect_err("crafted routes are refused");
             assert_eq!(error.error_type(), "RoutesMismatch");
             assert_eq!(fake.state().rules, before, "no rule changed");
             assert!(fake.state().locks.contains_key("c/s"), "the lock is kept");
@@ -1170,12 +1183,9 @@ async fn a_rollback_payload_naming_other_routes_is_refused_and_changes_nothing()
     let mut stepped = d.clone();
     stepped["split"] = json!({"stable": 90, "candidate": 10});
     stepped["step"] = json!(0);
-    rollback(
-        context(&fake),
-        json!({"deployment": stepped, "reason": {"Error": "Rejected", "Cause": "a person"}}),
-    )
-    .await
-    .expect("the real rollback");
+    roll_back(&fake, &stepped, false, "Rejected")
+        .await
+        .expect("the real rollback");
     assert_eq!(weights(&fake), split(100, 0));
 }
 
