@@ -1,7 +1,7 @@
 //! A panic reported as the invocation's error, in the release build.
 //!
 //! The release functions are built with `panic = "abort"` (no unwinding
-//! code or tables: about a megabyte less in each binary), so the Lambda
+//! code or tables: 0.9–1.9 MB less in each binary), so the Lambda
 //! runtime can no longer catch a handler's panic and report it. A panic hook
 //! does it instead, before the process ends: it posts the panic's message to
 //! the Runtime API as the error of the invocation in progress (`errorType`
