@@ -50,14 +50,28 @@ struct IamCaller {
     user_arn: Option<String>,
 }
 
+/// HTTP headers by lower-case name (HTTP names are case-insensitive; the
+/// function URL joins repeated headers with commas).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct Headers(BTreeMap<String, String>);
+
+impl Headers {
+    fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_ascii_lowercase(), value.to_string());
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
 /// One request to a function URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlRequest {
     method: String,
     path: String,
-    /// By lower-case name (HTTP names are case-insensitive; the function
-    /// URL joins repeated headers with commas).
-    headers: BTreeMap<String, String>,
+    headers: Headers,
     body: Vec<u8>,
     caller: Option<String>,
     request_id: String,
@@ -102,8 +116,7 @@ impl UrlRequest {
 
     /// The same request with header `name` set to `value`.
     pub fn with_header(mut self, name: &str, value: &str) -> UrlRequest {
-        self.headers
-            .insert(name.to_ascii_lowercase(), value.to_string());
+        self.headers.set(name, value);
         self
     }
 
@@ -137,9 +150,7 @@ impl UrlRequest {
 
     /// The value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(name)
     }
 
     pub fn body(&self) -> &[u8] {
@@ -156,6 +167,15 @@ impl UrlRequest {
     pub fn request_id(&self) -> &str {
         &self.request_id
     }
+
+    /// What an answer and the log name the request by: its invocation's id
+    /// (`none` outside one).
+    pub fn reference(&self) -> &str {
+        match self.request_id.as_str() {
+            "" => "none",
+            id => id,
+        }
+    }
 }
 
 /// The answer to a function URL request (every field of the payload
@@ -164,7 +184,7 @@ impl UrlRequest {
 #[serde(rename_all = "camelCase")]
 pub struct UrlResponse {
     status_code: u16,
-    headers: BTreeMap<String, String>,
+    headers: Headers,
     multi_value_headers: BTreeMap<String, Vec<String>>,
     body: String,
     is_base64_encoded: bool,
@@ -176,7 +196,7 @@ impl UrlResponse {
     pub fn new(status: u16, content_type: &str, body: String) -> UrlResponse {
         UrlResponse {
             status_code: status,
-            headers: BTreeMap::new(),
+            headers: Headers::default(),
             multi_value_headers: BTreeMap::new(),
             body,
             is_base64_encoded: false,
@@ -187,8 +207,7 @@ impl UrlResponse {
 
     /// The same answer with header `name` set to `value`.
     pub fn with_header(mut self, name: &str, value: &str) -> UrlResponse {
-        self.headers
-            .insert(name.to_ascii_lowercase(), value.to_string());
+        self.headers.set(name, value);
         self
     }
 
@@ -198,9 +217,7 @@ impl UrlResponse {
 
     /// The value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(name)
     }
 
     pub fn body(&self) -> &str {

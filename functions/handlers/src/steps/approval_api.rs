@@ -257,10 +257,7 @@ pub async fn approval_api(context: Arc<Context>, request: UrlRequest) -> UrlResp
     result.unwrap_or_else(|error| {
         // The page names the request, never the AWS error (it may name
         // roles and the account); the log has both.
-        let correlation = match request.request_id() {
-            "" => "none",
-            id => id,
-        };
+        let correlation = request.reference();
         tracing::error!(%error, %correlation, "approval-api failed");
         html(
             503,

@@ -284,10 +284,7 @@ pub async fn operator_api(context: Arc<Context>, request: UrlRequest) -> UrlResp
     if !body.is_object() {
         return refusal(400, "InvalidEvent", "the body must be a JSON object");
     }
-    let correlation = match request.request_id() {
-        "" => "none",
-        id => id,
-    };
+    let correlation = request.reference();
     tracing::info!(%verb, caller = %by, "operator request");
     match route(&context, &verb, &body, &by).await {
         Ok(response) => response,
